@@ -1,0 +1,109 @@
+// The `sam` command line: start and stop the local stack, manage its database, run the tests.
+import { spawn } from 'node:child_process';
+import { APP_DATABASE, clusterConfig, MIGRATION_ROLE, psql, stopCluster } from './lib/cluster.ts';
+import { databaseStatus, ensureDatabase, resetDatabase } from './lib/db.ts';
+import { root } from './lib/paths.ts';
+
+const HELP = `sam — SAM on Supabase, locally
+
+  sam start              start the local stack (database, migrations)
+  sam stop               stop it
+  sam status             what is running
+  sam db start|stop|status|reset
+  sam db psql [psql args]  psql into the app database as the migration role
+  sam migrate            apply pending migrations
+  sam test [vitest args] run every test (vitest + pgTAP)
+  sam check              format, lint, typecheck (tsc, deno check), tests
+
+Environment: SAM_DB_PORT (54322), SAM_HOME (.sam), SAM_DB_DIR.`;
+
+function exitWith(child: ReturnType<typeof spawn>): Promise<never> {
+  return new Promise(() => {
+    child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+  });
+}
+
+function runBin(bin: string, args: string[]): Promise<number> {
+  return new Promise((resolve) => {
+    const child = spawn(`${root}/node_modules/.bin/${bin}`, args, { stdio: 'inherit', cwd: root });
+    child.on('exit', (code) => resolve(code ?? 1));
+  });
+}
+
+async function db(sub: string | undefined, rest: string[]): Promise<void> {
+  const cluster = clusterConfig();
+  switch (sub) {
+    case 'start':
+      await ensureDatabase(cluster);
+      return;
+    case 'stop':
+      stopCluster(cluster);
+      return;
+    case 'status':
+      console.log(databaseStatus(cluster));
+      return;
+    case 'reset':
+      await resetDatabase(cluster);
+      return;
+    case 'psql':
+      await exitWith(psql(cluster, MIGRATION_ROLE, APP_DATABASE, rest));
+      return;
+    default:
+      console.error(`unknown: sam db ${sub ?? ''}\n\n${HELP}`);
+      process.exit(2);
+  }
+}
+
+async function test(args: string[]): Promise<void> {
+  await ensureDatabase();
+  process.exit(await runBin('vitest', ['run', ...args]));
+}
+
+async function check(): Promise<void> {
+  const steps: [string, string[]][] = [
+    ['prettier', ['--check', '.']],
+    ['eslint', ['.']],
+    ['tsc', ['--noEmit', '-p', 'tsconfig.json']],
+    ['deno', ['check', '--quiet', 'functions']],
+  ];
+  for (const [bin, args] of steps) {
+    console.error(`▸ ${bin} ${args.join(' ')}`);
+    const code = await runBin(bin, args);
+    if (code !== 0) process.exit(code);
+  }
+  await test([]);
+}
+
+const [command, ...rest] = process.argv.slice(2);
+switch (command) {
+  case 'start':
+    await ensureDatabase();
+    break;
+  case 'stop':
+    stopCluster(clusterConfig());
+    break;
+  case 'status':
+    console.log(databaseStatus());
+    break;
+  case 'db':
+    await db(rest[0], rest.slice(1));
+    break;
+  case 'migrate':
+    await ensureDatabase();
+    break;
+  case 'test':
+    await test(rest);
+    break;
+  case 'check':
+    await check();
+    break;
+  case undefined:
+  case 'help':
+  case '--help':
+  case '-h':
+    console.log(HELP);
+    break;
+  default:
+    console.error(`unknown command: ${command}\n\n${HELP}`);
+    process.exit(2);
+}
