@@ -1,0 +1,121 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { CORS_HEADERS, translateAuthorization } from './gateway.ts';
+import { loadKeys } from './keys.ts';
+import type { Service, StackContext, StackOptions } from './service.ts';
+
+/** Builds a service from the stack context. Each service module exports one. */
+export type ServiceFactory = (ctx: StackContext) => Promise<Service>;
+
+/** The services of the stand-in, in start order. Each module adds itself here. */
+const FACTORIES: ServiceFactory[] = [];
+
+export interface LocalStack {
+  url: string;
+  port: number;
+  ctx: StackContext;
+  services: Service[];
+  health(): Promise<Record<string, boolean>>;
+  close(): Promise<void>;
+}
+
+export interface StartOptions extends Partial<StackOptions> {
+  database: string;
+  databaseUrl(role: string): string;
+  runtimeDir: string;
+  /** Replace the default service list (tests start only what they need). */
+  factories?: ServiceFactory[];
+}
+
+/**
+ * Starts the Docker-free stand-in for Supabase's services: one HTTP server on one port, routing
+ * `/auth/v1`, `/rest/v1`, `/realtime/v1`, `/functions/v1` to their services after translating API
+ * keys the way the hosted gateway does. Port 0 picks a free port.
+ */
+export async function startLocalStack(options: StartOptions): Promise<LocalStack> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(options.port ?? 54321, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  const url = `http://127.0.0.1:${port}`;
+  const resolved: StackOptions = {
+    port,
+    emailConfirmation: options.emailConfirmation ?? false,
+    watchFunctions: options.watchFunctions ?? false,
+    jwtExpiry: options.jwtExpiry ?? 3600,
+  };
+  const ctx: StackContext = {
+    url,
+    keys: await loadKeys(url),
+    databaseUrl: options.databaseUrl,
+    database: options.database,
+    runtimeDir: options.runtimeDir,
+    options: resolved,
+  };
+  const services: Service[] = [];
+  try {
+    for (const factory of options.factories ?? FACTORIES) services.push(await factory(ctx));
+  } catch (e) {
+    await Promise.allSettled(services.map((s) => s.close()));
+    server.close();
+    throw e;
+  }
+  const routed = services.filter((s) => s.prefix !== null && s.handle);
+  const find = (path: string) => routed.find((s) => path === s.prefix || path.startsWith(`${s.prefix}/`));
+
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const path = (req.url ?? '/').split('?')[0]!;
+    if (path === '/health') {
+      void healthOf(services).then((h) => {
+        res.writeHead(Object.values(h).every(Boolean) ? 200 : 503, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(h));
+      });
+      return;
+    }
+    const service = find(path);
+    if (!service) {
+      res.writeHead(404, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ message: 'no Route matched with those values' }));
+      return;
+    }
+    // CORS is the gateway's on every route but functions (where it is the function's job on hosted).
+    if (service.prefix !== '/functions/v1') {
+      for (const [k, v] of Object.entries(CORS_HEADERS)) res.setHeader(k, v);
+      if (req.method === 'OPTIONS') {
+        res.writeHead(200);
+        res.end();
+        return;
+      }
+    }
+    const query = new URL(req.url ?? '/', url).searchParams;
+    const authorization = translateAuthorization(req.headers, ctx.keys, query.get('apikey'));
+    if (authorization) req.headers.authorization = authorization;
+    Promise.resolve(service.handle!(req, res)).catch((e: unknown) => {
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ message: e instanceof Error ? e.message : String(e) }));
+    });
+  });
+
+  server.on('upgrade', (req, socket, head) => {
+    const service = find((req.url ?? '/').split('?')[0]!);
+    if (service?.upgrade) service.upgrade(req, socket, head);
+    else socket.destroy();
+  });
+
+  return {
+    url,
+    port,
+    ctx,
+    services,
+    health: () => healthOf(services),
+    async close() {
+      server.closeAllConnections();
+      await Promise.allSettled(services.map((s) => s.close()));
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+async function healthOf(services: Service[]): Promise<Record<string, boolean>> {
+  const entries = await Promise.all(services.map(async (s) => [s.name, await s.health().catch(() => false)] as const));
+  return Object.fromEntries(entries);
+}
