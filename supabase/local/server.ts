@@ -39,7 +39,7 @@ export async function startLocalStack(options: StartOptions): Promise<LocalStack
   const url = `http://127.0.0.1:${port}`;
   const resolved: StackOptions = {
     port,
-    emailConfirmation: options.emailConfirmation ?? false,
+    emailConfirmation: options.emailConfirmation ?? true,
     watchFunctions: options.watchFunctions ?? false,
     jwtExpiry: options.jwtExpiry ?? 3600,
   };

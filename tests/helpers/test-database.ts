@@ -3,10 +3,19 @@ import postgres from 'postgres';
 import { afterAll, beforeAll } from 'vitest';
 import { clusterConfig, connectionUrl, MIGRATION_ROLE, SUPERUSER, type Cluster } from '../../scripts/lib/cluster.ts';
 
-/** The migrated database every test database is cloned from (built by tests/setup/global.ts). */
-export const TEMPLATE_DATABASE = 'sam_template';
-/** Test databases share this prefix, so a crashed run's leftovers can be found and dropped. */
+import { templateDatabaseName } from './template.ts';
+
+/**
+ * Test databases share this prefix and carry the creating process's pid, so leftovers of a run
+ * that crashed can be told from databases another run is still using.
+ */
 export const TEST_DATABASE_PREFIX = 'sam_t_';
+
+/** The pid in a test database's name, if it is one. */
+export function testDatabaseOwnerPid(name: string): number | null {
+  const m = /^sam_t_.*_p(\d+)_[0-9a-f]{8}$/.exec(name);
+  return m ? Number(m[1]) : null;
+}
 
 export interface TestDatabase {
   name: string;
@@ -17,7 +26,7 @@ export interface TestDatabase {
   admin: postgres.Sql;
 }
 
-/** Creates a database cloned from the migrated template, dropped again when `drop` is called. */
+/** Creates a database cloned from the migrated template (tests/setup/global.ts builds it), dropped again when `drop` is called. */
 export async function createTestDatabase(label = 'db'): Promise<TestDatabase & { drop(): Promise<void> }> {
   const cluster = clusterConfig();
   const name = `${TEST_DATABASE_PREFIX}${label
@@ -26,7 +35,7 @@ export async function createTestDatabase(label = 'db'): Promise<TestDatabase & {
     .slice(0, 30)}_${randomBytes(4).toString('hex')}`;
   const root = postgres(connectionUrl(cluster, SUPERUSER, 'postgres'), { max: 1, onnotice: () => {} });
   try {
-    await root.unsafe(`create database ${name} template ${TEMPLATE_DATABASE} owner ${MIGRATION_ROLE}`);
+    await root.unsafe(`create database ${name} template ${templateDatabaseName()} owner ${MIGRATION_ROLE}`);
   } finally {
     await root.end();
   }

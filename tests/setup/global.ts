@@ -1,49 +1,68 @@
-import { createHash } from 'node:crypto';
 import postgres from 'postgres';
 import { clusterConfig, connectionUrl, MIGRATION_ROLE, startCluster, SUPERUSER } from '../../scripts/lib/cluster.ts';
 import { step } from '../../scripts/lib/log.ts';
-import { listMigrations, migrate } from '../../scripts/lib/migrate.ts';
-import { applyPlatformBootstrap, bootstrapHash, SEED_DATABASE } from '../../scripts/lib/platform.ts';
-import { TEMPLATE_DATABASE, TEST_DATABASE_PREFIX } from '../helpers/test-database.ts';
+import { migrate } from '../../scripts/lib/migrate.ts';
+import { applyPlatformBootstrap, SEED_DATABASE } from '../../scripts/lib/platform.ts';
+import { TEMPLATE_PREFIX, templateDatabaseName } from '../helpers/template.ts';
+import { TEST_DATABASE_PREFIX, testDatabaseOwnerPid } from '../helpers/test-database.ts';
+
+/** Templates kept besides the current one, for runs over other migrations still going on. */
+const KEEP_TEMPLATES = 3;
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /**
- * Once per `vitest run`: make sure the cluster runs, and (re)build the template database when the
- * platform bootstrap or the migrations changed since it was built. Every test file then clones it.
+ * Once per `vitest run`: make sure the cluster runs, and build the template database for the
+ * current platform bootstrap and migrations if it does not exist yet. Every test file clones it.
  */
 export default async function setup(): Promise<void> {
   const cluster = clusterConfig();
   startCluster(cluster);
   await applyPlatformBootstrap(cluster);
-
-  const hash = createHash('sha256').update(bootstrapHash());
-  for (const m of listMigrations()) hash.update(m.file).update('\0').update(m.sql);
-  const fingerprint = `sam-template ${hash.digest('hex')}`;
+  const template = templateDatabaseName();
 
   const root = postgres(connectionUrl(cluster, SUPERUSER, 'postgres'), { max: 1, onnotice: () => {} });
   try {
-    const stale = await root`select datname from pg_database where starts_with(datname, ${TEST_DATABASE_PREFIX})`;
-    for (const { datname } of stale) await root.unsafe(`drop database if exists ${datname} with (force)`);
-
-    const [current] = await root`
-      select shobj_description(oid, 'pg_database') as comment from pg_database where datname = ${TEMPLATE_DATABASE}`;
-    if (current?.comment === fingerprint) return;
+    // One builder at a time across concurrent runs.
+    await root`select pg_advisory_lock(hashtext('sam test template'))`;
+    const dbs = await root`select datname, datistemplate from pg_database order by oid`;
+    for (const { datname } of dbs) {
+      const pid = testDatabaseOwnerPid(datname as string);
+      if ((datname as string).startsWith(TEST_DATABASE_PREFIX) && (pid === null || !alive(pid))) {
+        await root.unsafe(`drop database if exists ${datname} with (force)`);
+      }
+    }
+    const templates = dbs
+      .map((d) => d.datname as string)
+      .filter((n) => n.startsWith(TEMPLATE_PREFIX) && n !== template);
+    for (const old of templates.slice(0, Math.max(0, templates.length - KEEP_TEMPLATES))) {
+      await root.unsafe(`alter database ${old} is_template false`);
+      await root.unsafe(`drop database if exists ${old}`).catch(() => {});
+    }
+    if (dbs.some((d) => d.datname === template)) return;
 
     step('Building the test template database (platform bootstrap + migrations + pgTAP)…');
-    if (current) {
-      await root.unsafe(`alter database ${TEMPLATE_DATABASE} is_template false`);
-      await root.unsafe(`drop database ${TEMPLATE_DATABASE} with (force)`);
-    }
-    await root.unsafe(`create database ${TEMPLATE_DATABASE} template ${SEED_DATABASE} owner ${MIGRATION_ROLE}`);
-    await migrate(connectionUrl(cluster, MIGRATION_ROLE, TEMPLATE_DATABASE));
-    const tmpl = postgres(connectionUrl(cluster, SUPERUSER, TEMPLATE_DATABASE), { max: 1, onnotice: () => {} });
+    const building = `${template}_building`;
+    await root.unsafe(`drop database if exists ${building} with (force)`);
+    await root.unsafe(`create database ${building} template ${SEED_DATABASE} owner ${MIGRATION_ROLE}`);
+    await migrate(connectionUrl(cluster, MIGRATION_ROLE, building));
+    const tmpl = postgres(connectionUrl(cluster, SUPERUSER, building), { max: 1, onnotice: () => {} });
     try {
       await tmpl.unsafe('create extension if not exists pgtap with schema extensions');
     } finally {
       await tmpl.end();
     }
-    await root.unsafe(`alter database ${TEMPLATE_DATABASE} is_template true`);
-    await root.unsafe(`comment on database ${TEMPLATE_DATABASE} is '${fingerprint}'`);
+    await root.unsafe(`alter database ${building} rename to ${template}`);
+    await root.unsafe(`alter database ${template} is_template true`);
   } finally {
+    await root`select pg_advisory_unlock(hashtext('sam test template'))`.catch(() => {});
     await root.end();
   }
 }
