@@ -3,19 +3,22 @@ import { spawn } from 'node:child_process';
 import { APP_DATABASE, clusterConfig, MIGRATION_ROLE, psql, stopCluster } from './lib/cluster.ts';
 import { databaseStatus, ensureDatabase, resetDatabase } from './lib/db.ts';
 import { root } from './lib/paths.ts';
+import { runStack, stackStatus, stopStack } from './lib/stack.ts';
 
 const HELP = `sam — SAM on Supabase, locally
 
-  sam start              start the local stack (database, migrations)
-  sam stop               stop it
-  sam status             what is running
+  sam start              start the local stack: database, migrations, Auth, REST,
+                         Realtime, Functions, pg_net on one port (foreground)
+  sam stop               stop the services and the database
+  sam status [--secrets] each service's health (and the secret keys)
   sam db start|stop|status|reset
   sam db psql [psql args]  psql into the app database as the migration role
   sam migrate            apply pending migrations
   sam test [vitest args] run every test (vitest + pgTAP)
   sam check              format, lint, typecheck (tsc, deno check), tests
 
-Environment: SAM_DB_PORT (54322), SAM_HOME (.sam), SAM_DB_DIR.`;
+Environment: SAM_PORT (54321), SAM_DB_PORT (54322), SAM_HOME (.sam), SAM_DB_DIR.
+Ports default to supabase/config.toml.`;
 
 function exitWith(child: ReturnType<typeof spawn>): Promise<never> {
   return new Promise(() => {
@@ -77,13 +80,13 @@ async function check(): Promise<void> {
 const [command, ...rest] = process.argv.slice(2);
 switch (command) {
   case 'start':
-    await ensureDatabase();
+    await runStack();
     break;
   case 'stop':
-    stopCluster(clusterConfig());
+    await stopStack();
     break;
   case 'status':
-    console.log(databaseStatus());
+    process.exit(await stackStatus(rest.includes('--secrets')));
     break;
   case 'db':
     await db(rest[0], rest.slice(1));

@@ -4,6 +4,7 @@ import { chownSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync }
 import { join } from 'node:path';
 import { step, warn } from './log.ts';
 import { paths, root } from './paths.ts';
+import { readProjectConfig } from './project-config.ts';
 import { ensureSecret } from './secrets.ts';
 
 /**
@@ -40,7 +41,7 @@ export function clusterConfig(): Cluster {
   const dataDir = process.env.SAM_DB_DIR ?? (owner && !canReach(owner, paths.samHome) ? fallbackDir(owner) : preferred);
   return {
     host: '127.0.0.1',
-    port: Number(process.env.SAM_DB_PORT ?? 54322),
+    port: Number(process.env.SAM_DB_PORT ?? readProjectConfig().dbPort),
     dataDir: join(dataDir, 'data'),
     logFile: join(dataDir, 'postgres.log'),
     owner,

@@ -1,0 +1,131 @@
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { startLocalStack, type LocalStack } from '../../supabase/local/server.ts';
+import { APP_DATABASE, clusterConfig, connectionUrl, MIGRATION_ROLE, stopCluster } from './cluster.ts';
+import { databaseStatus, ensureDatabase } from './db.ts';
+import { done, step } from './log.ts';
+import { paths } from './paths.ts';
+import { readProjectConfig } from './project-config.ts';
+
+const pidFile = join(paths.samHome, 'stack.json');
+
+interface StackRecord {
+  pid: number;
+  url: string;
+}
+
+function readRecord(): StackRecord | null {
+  if (!existsSync(pidFile)) return null;
+  const record = JSON.parse(readFileSync(pidFile, 'utf8')) as StackRecord;
+  try {
+    process.kill(record.pid, 0);
+    return record;
+  } catch {
+    rmSync(pidFile, { force: true });
+    return null;
+  }
+}
+
+/** What `supabase status` prints: where everything is and the keys a client needs. */
+function describe(stack: LocalStack, showSecrets: boolean): string {
+  const { keys } = stack.ctx;
+  const cluster = clusterConfig();
+  const hidden = 'run `scripts/sam status --secrets`';
+  const rows: [string, string][] = [
+    ['API URL', stack.url],
+    ['REST URL', `${stack.url}/rest/v1`],
+    ['Realtime URL', `${stack.url.replace(/^http/, 'ws')}/realtime/v1`],
+    ['Functions URL', `${stack.url}/functions/v1`],
+    ['Auth JWKS', `${stack.url}/auth/v1/.well-known/jwks.json`],
+    [
+      'DB URL',
+      `postgresql://${MIGRATION_ROLE}:<password>@${cluster.host}:${cluster.port}/${APP_DATABASE} (password in .sam/secrets.json)`,
+    ],
+    ['Publishable key', keys.publishableKey],
+    ['Anon key (legacy JWT)', keys.anonJwt],
+    ['Secret key', showSecrets ? keys.secretKey : hidden],
+    ['Service role key (legacy JWT)', showSecrets ? keys.serviceRoleJwt : hidden],
+  ];
+  const width = Math.max(...rows.map(([k]) => k.length));
+  return rows.map(([k, v]) => `${k.padStart(width)}: ${v}`).join('\n');
+}
+
+/** `sam start`: database, migrations, then every service on one port, in the foreground. */
+export async function runStack(): Promise<void> {
+  const running = readRecord();
+  if (running) {
+    done(`The local stack is already running at ${running.url} (pid ${running.pid}).`);
+    return;
+  }
+  const cluster = await ensureDatabase();
+  const config = readProjectConfig();
+  const runtimeDir = join(paths.samHome, 'stack');
+  mkdirSync(runtimeDir, { recursive: true });
+  step('Starting the local Supabase services…');
+  const stack = await startLocalStack({
+    port: Number(process.env.SAM_PORT ?? config.apiPort),
+    database: APP_DATABASE,
+    databaseUrl: (role) => connectionUrl(cluster, role, APP_DATABASE),
+    runtimeDir,
+    emailConfirmation: config.emailConfirmation,
+    jwtExpiry: config.jwtExpiry,
+    watchFunctions: true,
+  });
+  writeFileSync(pidFile, JSON.stringify({ pid: process.pid, url: stack.url }));
+  const health = await stack.health();
+  done(
+    `Started: ${
+      Object.entries(health)
+        .map(([name, ok]) => `${name} ${ok ? 'up' : 'DOWN'}`)
+        .join(', ') || 'database only'
+    }`,
+  );
+  console.log(
+    `\n${describe(stack, false)}\n\nPress Ctrl-C to stop the services (the database keeps running; \`scripts/sam stop\` stops it too).`,
+  );
+  const shutdown = async () => {
+    step('Stopping the local services…');
+    await stack.close();
+    rmSync(pidFile, { force: true });
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void shutdown());
+  process.once('SIGTERM', () => void shutdown());
+  await new Promise(() => {});
+}
+
+/** `sam stop`: the services (if running), then the database. */
+export async function stopStack(): Promise<void> {
+  const record = readRecord();
+  if (record) {
+    step(`Stopping the local services (pid ${record.pid})…`);
+    process.kill(record.pid, 'SIGTERM');
+    for (let i = 0; i < 100 && readRecord(); i++) await new Promise((r) => setTimeout(r, 100));
+  }
+  stopCluster(clusterConfig());
+  done('Stopped.');
+}
+
+/** `sam status`: each service's health, and with `--secrets` the keys. */
+export async function stackStatus(showSecrets: boolean): Promise<number> {
+  console.log(databaseStatus());
+  const record = readRecord();
+  if (!record) {
+    console.log('services: stopped');
+    return databaseStatus().includes('running') ? 0 : 1;
+  }
+  try {
+    const res = await fetch(`${record.url}/health`, { signal: AbortSignal.timeout(5000) });
+    const health = (await res.json()) as Record<string, boolean>;
+    for (const [name, ok] of Object.entries(health)) console.log(`${name}: ${ok ? 'healthy' : 'UNHEALTHY'}`);
+    if (showSecrets) {
+      const { loadKeys } = await import('../../supabase/local/keys.ts');
+      const keys = await loadKeys(record.url);
+      console.log(`Secret key: ${keys.secretKey}\nService role key (legacy JWT): ${keys.serviceRoleJwt}`);
+    }
+    return res.ok ? 0 : 1;
+  } catch (e) {
+    console.log(`services: not answering at ${record.url} (${(e as Error).message})`);
+    return 1;
+  }
+}
