@@ -32,7 +32,7 @@ export async function createTestDatabase(label = 'db'): Promise<TestDatabase & {
   const name = `${TEST_DATABASE_PREFIX}${label
     .replace(/[^a-z0-9]/gi, '_')
     .toLowerCase()
-    .slice(0, 30)}_${randomBytes(4).toString('hex')}`;
+    .slice(0, 30)}_p${process.pid}_${randomBytes(4).toString('hex')}`;
   const root = postgres(connectionUrl(cluster, SUPERUSER, 'postgres'), { max: 1, onnotice: () => {} });
   try {
     await root.unsafe(`create database ${name} template ${templateDatabaseName()} owner ${MIGRATION_ROLE}`);
