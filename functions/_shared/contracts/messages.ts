@@ -1,0 +1,98 @@
+/**
+ * The message-record contract between the VM agent's outbox and the `vm-agent` edge function.
+ *
+ * A record is one step of an agent session as the chat shows it: a (possibly coalesced) message or
+ * thought chunk, one tool call or tool-call update (keyed by `toolCallId`), a plan, or a system
+ * event. Records are append-only; the server stores each (sessionId, messageId) once, so a batch
+ * that is re-sent after a lost acknowledgement is a no-op.
+ *
+ * Pure TypeScript on purpose: Deno (edge function) and Node (vm-agent, tests) both import this file.
+ */
+import { z } from 'zod';
+
+/** Batch limits (the outbox packs batches within them; the server refuses anything larger). */
+export const MAX_MESSAGES_PER_BATCH = 100;
+export const MAX_BATCH_BYTES = 256 * 1024;
+/** One record's `content` is truncated by the producer to this many UTF-8 bytes. */
+export const MAX_CONTENT_BYTES = 100 * 1024;
+export const MAX_ID_LENGTH = 200;
+
+export const MESSAGE_ROLES = ['user', 'assistant', 'thought', 'tool', 'plan', 'system'] as const;
+export const MessageRole = z.enum(MESSAGE_ROLES);
+export type MessageRole = z.infer<typeof MessageRole>;
+
+export const TOOL_STATUSES = ['pending', 'in_progress', 'completed', 'failed'] as const;
+export const ToolStatus = z.enum(TOOL_STATUSES);
+export type ToolStatus = z.infer<typeof ToolStatus>;
+
+const utf8 = new TextEncoder();
+/** Byte length of a string as UTF-8 (what the wire carries). */
+export function utf8Bytes(text: string): number {
+  return utf8.encode(text).byteLength;
+}
+
+const Id = z
+  .string()
+  .min(1)
+  .max(MAX_ID_LENGTH)
+  .regex(/^[A-Za-z0-9._:@/-]+$/, 'ids use only letters, digits and . _ : @ / -');
+
+export const MessageRecord = z
+  .object({
+    /** Stable per record: the outbox keeps it across restarts, the server dedupes on it. */
+    messageId: Id,
+    /** SAM's agent-session id (not the ACP agent's own session id, which goes in metadata). */
+    sessionId: Id,
+    role: MessageRole,
+    content: z.string().refine((s) => utf8Bytes(s) <= MAX_CONTENT_BYTES, {
+      message: `content exceeds ${MAX_CONTENT_BYTES} bytes`,
+    }),
+    toolCallId: z.string().min(1).max(MAX_ID_LENGTH).optional(),
+    toolStatus: ToolStatus.optional(),
+    /** Structured detail: the ACP update kind, tool kind/locations/diffs, plan entries, stop reasons. */
+    metadata: z.record(z.string(), z.unknown()),
+    /** ISO 8601 timestamp taken when the update reached the VM agent. */
+    createdAt: z.iso.datetime({ offset: true }),
+  })
+  .strict()
+  .superRefine((record, ctx) => {
+    if (record.role === 'tool' && record.toolCallId === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['toolCallId'], message: 'tool records carry a toolCallId' });
+    }
+    if (record.role !== 'tool' && (record.toolCallId !== undefined || record.toolStatus !== undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['toolCallId'], message: 'only tool records carry tool fields' });
+    }
+  });
+export type MessageRecord = z.infer<typeof MessageRecord>;
+
+/** `POST …/messages` body: 1–100 records of one session, in the order they happened. */
+export const MessageBatch = z
+  .object({ messages: z.array(MessageRecord).min(1).max(MAX_MESSAGES_PER_BATCH) })
+  .strict()
+  .superRefine((batch, ctx) => {
+    const first = batch.messages[0]?.sessionId;
+    batch.messages.forEach((m, i) => {
+      if (m.sessionId !== first) {
+        ctx.addIssue({ code: 'custom', path: ['messages', i, 'sessionId'], message: 'one session per batch' });
+      }
+    });
+    const ids = new Set<string>();
+    batch.messages.forEach((m, i) => {
+      if (ids.has(m.messageId)) {
+        ctx.addIssue({ code: 'custom', path: ['messages', i, 'messageId'], message: 'duplicate messageId in batch' });
+      }
+      ids.add(m.messageId);
+    });
+  });
+export type MessageBatch = z.infer<typeof MessageBatch>;
+
+/** The server's answer: how many records were new and how many it already had. */
+export const MessageBatchResult = z
+  .object({ persisted: z.number().int().min(0), duplicates: z.number().int().min(0) })
+  .strict();
+export type MessageBatchResult = z.infer<typeof MessageBatchResult>;
+
+/** Serialized size of a batch body, for packing batches under {@link MAX_BATCH_BYTES}. */
+export function batchBytes(messages: readonly MessageRecord[]): number {
+  return utf8Bytes(JSON.stringify({ messages }));
+}

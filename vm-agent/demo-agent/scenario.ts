@@ -1,0 +1,59 @@
+/**
+ * What the demo agent does for a prompt, decided without a model: a pure function of the prompt
+ * text, so every run of the same prompt streams the same updates and makes the same edit.
+ */
+import path from 'node:path';
+
+export const DEMO_GREETING = 'Hello from the SAM demo agent! 👋';
+
+export type DemoTurn = {
+  /** Workspace-relative file the agent appends to. */
+  targetFile: string;
+  /** The line appended to it. */
+  line: string;
+  thoughts: string[];
+  intro: string[];
+  summary: string[];
+  /** Extra thought chunks requested with `[stream:N]`, to make a turn last N × delay. */
+  extraChunks: number;
+  plan: string[];
+};
+
+const FILE_PATTERN = /(?:^|\s)([\w./-]+\.(?:md|txt|json|ts|js|py|yml|yaml|toml|rst))\b/i;
+const STREAM_PATTERN = /\[stream:(\d{1,5})\]/i;
+
+/** Splits text into word-sized chunks, the way a model streams tokens (spaces kept). */
+export function chunkWords(text: string): string[] {
+  return text.match(/\S+\s*/g) ?? [];
+}
+
+/** Refuses absolute paths and `..` so a prompt cannot make the agent write outside its cwd. */
+export function safeRelative(file: string): string | null {
+  const normal = path.posix.normalize(file.replaceAll('\\', '/'));
+  if (path.posix.isAbsolute(normal) || normal === '..' || normal.startsWith('../') || normal === '.') return null;
+  return normal;
+}
+
+export function planTurn(promptText: string): DemoTurn {
+  const text = promptText.trim();
+  const mentioned = FILE_PATTERN.exec(text)?.[1];
+  const targetFile = (mentioned && safeRelative(mentioned)) || 'README.md';
+  const greeting = /greet|hello/i.test(text);
+  const line = greeting ? DEMO_GREETING : `- ${text.replace(STREAM_PATTERN, '').replace(/\s+/g, ' ').trim()}`;
+  const extraChunks = Number(STREAM_PATTERN.exec(text)?.[1] ?? 0);
+  return {
+    targetFile,
+    line,
+    extraChunks,
+    thoughts: chunkWords(`The request is: "${text}". I will update ${targetFile} and report progress to SAM.`),
+    intro: chunkWords(`I'll ${greeting ? 'add a greeting to' : 'note the request in'} ${targetFile}. `),
+    summary: chunkWords(`Done: appended "${line}" to ${targetFile}.`),
+    plan: [`Read ${targetFile}`, `Append a line to ${targetFile}`, 'Report progress to SAM', 'Complete the task'],
+  };
+}
+
+/** The new file content after appending `line` (keeps exactly one newline between lines). */
+export function appendLine(existing: string, line: string): string {
+  const sep = existing === '' || existing.endsWith('\n') ? '' : '\n';
+  return `${existing}${sep}${line}\n`;
+}
