@@ -1,0 +1,67 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { parseToml, type TomlTable } from './toml.ts';
+
+/** One `[functions.<name>]` section of supabase/config.toml, with paths made absolute. */
+export interface FunctionConfig {
+  name: string;
+  enabled: boolean;
+  /** The platform's JWT check before the function runs (default true, reference §3.1). */
+  verifyJwt: boolean;
+  /** The module Deno runs. */
+  entrypoint: string;
+  /** The function's own import map or deno.json, if it names one. */
+  importMap: string | null;
+  /** The folder watched for changes: the entrypoint's. */
+  dir: string;
+}
+
+const NAME = /^[A-Za-z][A-Za-z0-9_-]*$/;
+
+/**
+ * Reads the functions of a Supabase CLI config file. Relative paths are relative to the folder of
+ * the config file (supabase/), as the CLI resolves them; a function without `entrypoint` gets the
+ * CLI default `functions/<name>/index.ts` there.
+ */
+export function readFunctionsConfig(configPath: string): FunctionConfig[] {
+  if (!existsSync(configPath)) throw new Error(`functions: no config file at ${configPath}`);
+  let parsed: TomlTable;
+  try {
+    parsed = parseToml(readFileSync(configPath, 'utf8'));
+  } catch (e) {
+    throw new Error(`functions: ${configPath}: ${(e as Error).message}`);
+  }
+  const base = dirname(resolve(configPath));
+  const at = (p: string) => (isAbsolute(p) ? p : join(base, p));
+  const section = parsed.functions;
+  if (section === undefined) return [];
+  if (typeof section !== 'object' || Array.isArray(section)) throw new Error('functions: [functions] is not a table');
+  return Object.entries(section).map(([name, raw]) => {
+    const where = `${configPath} [functions.${name}]`;
+    if (!NAME.test(name)) throw new Error(`${where}: invalid function name`);
+    if (typeof raw !== 'object' || Array.isArray(raw)) throw new Error(`${where}: not a table`);
+    const bool = (key: string, fallback: boolean) => {
+      const v = raw[key];
+      if (v === undefined) return fallback;
+      if (typeof v !== 'boolean') throw new Error(`${where}: ${key} must be true or false`);
+      return v;
+    };
+    const str = (key: string) => {
+      const v = raw[key];
+      if (v === undefined || v === '') return null;
+      if (typeof v !== 'string') throw new Error(`${where}: ${key} must be a string`);
+      return v;
+    };
+    const entrypoint = at(str('entrypoint') ?? join('functions', name, 'index.ts'));
+    if (!/\.(ts|js|mjs|jsx|tsx)$/.test(entrypoint)) throw new Error(`${where}: unsupported entrypoint ${entrypoint}`);
+    const importMap = str('import_map');
+    return {
+      name,
+      enabled: bool('enabled', true),
+      verifyJwt: bool('verify_jwt', true),
+      entrypoint,
+      importMap: importMap === null ? null : at(importMap),
+      dir: dirname(entrypoint),
+    };
+  });
+}
