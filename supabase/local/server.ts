@@ -3,12 +3,14 @@ import type { AddressInfo } from 'node:net';
 import { CORS_HEADERS, translateAuthorization } from './gateway.ts';
 import { loadKeys } from './keys.ts';
 import type { Service, StackContext, StackOptions } from './service.ts';
+import { functionsService } from './functions/index.ts';
+import { netService } from './net/index.ts';
 
 /** Builds a service from the stack context. Each service module exports one. */
 export type ServiceFactory = (ctx: StackContext) => Promise<Service>;
 
 /** The services of the stand-in, in start order. Each module adds itself here. */
-const FACTORIES: ServiceFactory[] = [];
+const FACTORIES: ServiceFactory[] = [functionsService, netService];
 
 export interface LocalStack {
   url: string;
