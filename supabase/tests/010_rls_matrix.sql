@@ -1,0 +1,117 @@
+-- The RLS matrix: every table × every identity that must not touch the row × select, insert,
+-- update, delete — all refused. The target rows belong to project P1 / workspace W1 / node N1.
+-- "Refused" means an error of class 42 (privilege or policy) or zero rows affected or visible.
+begin;
+\ir _fixtures.psql
+
+create temp table targets (tbl text primary key, pred text not null, node_owned boolean not null default false);
+insert into targets values
+  ('settings', $$key = 'warm_timeout'$$, false),
+  ('projects', $$id = '22222222-0000-0000-0000-000000000001'$$, false),
+  ('project_settings', $$project_id = '22222222-0000-0000-0000-000000000001'$$, false),
+  ('tasks', $$id = '44444444-0000-0000-0000-000000000001'$$, false),
+  ('task_events', $$task_id = '44444444-0000-0000-0000-000000000001'$$, false),
+  ('nodes', $$id = '33333333-0000-0000-0000-000000000001'$$, true),
+  ('workspaces', $$id = '55555555-0000-0000-0000-000000000001'$$, false),
+  ('lifecycle_events', $$entity_id = '55555555-0000-0000-0000-000000000001'$$, false),
+  ('chat_sessions', $$id = '66666666-0000-0000-0000-000000000001'$$, false),
+  ('agent_sessions', $$id = '77777777-0000-0000-0000-000000000001'$$, false),
+  ('messages', $$session_id = '66666666-0000-0000-0000-000000000001'$$, false),
+  ('node_commands', $$node_id = '33333333-0000-0000-0000-000000000001'$$, true),
+  ('orchestrator_jobs', $$task_id = '44444444-0000-0000-0000-000000000001'$$, false),
+  ('notifications', $$task_id = '44444444-0000-0000-0000-000000000001'$$, false),
+  ('credentials', $$project_id = '22222222-0000-0000-0000-000000000001'$$, false),
+  ('tokens', $$jti = '88888888-0000-0000-0000-000000000011'$$, false),
+  ('human_input_requests', $$agent_session_id = '77777777-0000-0000-0000-000000000001'$$, false);
+
+-- Insert candidates: the target row with fresh keys, so only privileges and policies can refuse it.
+create temp table candidate_rows (tbl text primary key, row jsonb);
+do $$
+declare t record; r jsonb;
+begin
+  for t in select * from targets loop
+    execute format('select to_jsonb(x) from public.%I x where %s limit 1', t.tbl, t.pred) into r;
+    if r is null then raise exception 'fixture has no target row for %', t.tbl; end if;
+    r := r || jsonb_strip_nulls(jsonb_build_object(
+      'id', case when r ? 'id' then case jsonb_typeof(r -> 'id') when 'number' then to_jsonb(987654321)
+                                     else to_jsonb(extensions.gen_random_uuid()) end end,
+      'jti', case when r ? 'jti' then to_jsonb(extensions.gen_random_uuid()) end,
+      'key', case when t.tbl = 'settings' then to_jsonb('brand_new_key'::text)
+                  when t.tbl = 'project_settings' then to_jsonb('sweep_batch'::text) end,
+      'name', case when t.tbl = 'projects' then to_jsonb('another name'::text) end,
+      'message_id', case when t.tbl = 'messages' then to_jsonb('brand-new'::text) end,
+      'dedupe_key', case when r ? 'dedupe_key' then to_jsonb('brand-new'::text) end,
+      'task_id', case when t.tbl = 'chat_sessions' then to_jsonb('44444444-0000-0000-0000-000000000002'::text) end));
+    insert into candidate_rows values (t.tbl, r);
+  end loop;
+end $$;
+
+-- Tries one operation as one identity; reports 'refused …' or what happened. Everything it did is
+-- rolled back (the block always ends in an exception), and so is the role switch.
+create function pg_temp.attempt(p_identity text, p_tbl text, p_op text) returns text language plpgsql as $$
+declare i record; t record; n bigint; cols text; col text; r jsonb;
+begin
+  select * into i from identities where name = p_identity;
+  select * into t from targets where tbl = p_tbl;
+  select row into r from candidate_rows where tbl = p_tbl;
+  begin
+    perform set_config('request.jwt.claims', i.claims::text, true);
+    perform set_config('role', i.role, true);
+    if p_op = 'select' then
+      execute format('select count(*) from public.%I where %s', p_tbl, t.pred) into n;
+    elsif p_op = 'insert' then
+      select string_agg(quote_ident(a.attname), ', ') into cols from pg_attribute a
+       where a.attrelid = ('public.' || p_tbl)::regclass and a.attnum > 0 and not a.attisdropped
+         and a.attgenerated = '' and has_column_privilege(('public.' || p_tbl)::regclass, a.attnum, 'INSERT');
+      if cols is null then
+        execute format('insert into public.%I default values', p_tbl);
+      end if;
+      execute format('with x as (insert into public.%I (%s) select %s from jsonb_populate_record(null::public.%I, $1) returning 1) select count(*) from x',
+                     p_tbl, cols, cols, p_tbl) using r into n;
+    else
+      select a.attname into col from pg_attribute a
+       where a.attrelid = ('public.' || p_tbl)::regclass and a.attnum > 0 and not a.attisdropped
+       order by has_column_privilege(('public.' || p_tbl)::regclass, a.attnum, 'UPDATE') desc, a.attnum limit 1;
+      if p_op = 'update' then
+        execute format('with x as (update public.%I set %I = %I where %s returning 1) select count(*) from x', p_tbl, col, col, t.pred) into n;
+      else
+        execute format('with x as (delete from public.%I where %s returning 1) select count(*) from x', p_tbl, t.pred) into n;
+      end if;
+    end if;
+    raise exception using errcode = 'SAMOK', message = n::text;
+  exception
+    when sqlstate 'SAMOK' then
+      return case when sqlerrm = '0' then 'refused (0 rows)' else 'ALLOWED (' || sqlerrm || ' rows)' end;
+    when sqlstate '42501' then
+      return 'refused (' || sqlerrm || ')';
+    when others then
+      return 'UNEXPECTED ' || sqlstate || ': ' || sqlerrm;
+  end;
+end $$;
+
+create temp table matrix as
+select t.tbl, i.ident, o.op,
+       pg_temp.attempt(case when i.ident = 'node identity' then case when t.node_owned then 'node N2' else 'node N1' end
+                            else i.ident end, t.tbl, o.op) as outcome
+  from targets t
+  cross join unnest(array['anon', 'other user', 'other-project workspace W3', 'same-node workspace W2',
+                          'node identity', 'revoked agent token']) with ordinality as i(ident, io)
+  cross join unnest(array['select', 'insert', 'update', 'delete']) with ordinality as o(op, oo)
+ order by t.tbl, i.io, o.oo;
+-- 'node identity' is N1 on every workspace/project row, and N2 on N1's own rows (nodes, node_commands).
+
+select plan((select count(*)::int from matrix) + 3);
+select diag(format('RLS matrix: %s cases = %s tables × %s identities × 4 operations',
+  (select count(*) from matrix), (select count(distinct tbl) from matrix), (select count(distinct ident) from matrix)));
+
+select is_empty($$
+  select c.relname from pg_class c where c.relnamespace = 'public'::regnamespace and c.relkind in ('r', 'p')
+  except select tbl from targets
+$$, 'the matrix covers every table in public');
+select ok(pg_temp.attempt('owner', 'tasks', 'select') = 'ALLOWED (1 rows)', 'control: the owner does see the target task');
+select ok(pg_temp.attempt('workspace W1', 'messages', 'select') = 'ALLOWED (1 rows)', 'control: workspace W1 does see its own messages');
+
+select ok(outcome like 'refused%', format('%s × %s × %s: %s', tbl, ident, op, outcome)) from matrix;
+
+select * from finish();
+rollback;
