@@ -1,0 +1,245 @@
+/**
+ * The durable message outbox: records are appended to an on-disk journal (fsync'ed before
+ * `append` resolves, so they survive a crash or restart) and delivered in batches through an
+ * injected `send(batch)` — at least once, with stable message ids (the server dedupes per
+ * (session, messageId)), in order per session, one batch in flight at a time.
+ *
+ * - batches hold records of one session, ≤ `maxMessages` and ≤ `maxBytes` of JSON;
+ * - a batch goes out `flushDelayMs` after records are waiting, at once when a full batch waits;
+ * - transient failures are retried with exponential backoff + jitter, forever (the records wait);
+ * - a batch the server rejects as invalid (4xx except 408/429) is parked in `dead-letter.jsonl`,
+ *   acknowledged, and reported through `onDeadLetter` — never retried forever;
+ * - acknowledged records are compacted away.
+ */
+import path from 'node:path';
+import {
+  batchBytes,
+  MAX_BATCH_BYTES,
+  MAX_MESSAGES_PER_BATCH,
+  MessageRecord,
+  type MessageBatch,
+  utf8Bytes,
+} from '../../functions/_shared/contracts/messages.ts';
+import { backoffDelay, type BackoffOptions, errorStatus, isPermanentRejection } from './delivery-errors.ts';
+import { appendJsonLine, Journal } from './journal.ts';
+
+export type DeadLetter = { at: string; status: number | undefined; error: string; messages: MessageRecord[] };
+
+export type OutboxOptions = {
+  /** Directory of `outbox.jsonl` and `dead-letter.jsonl`. */
+  dir: string;
+  send: (batch: MessageBatch) => Promise<unknown>;
+  maxMessages?: number;
+  maxBytes?: number;
+  flushDelayMs?: number;
+  backoff?: BackoffOptions;
+  /** Rewrite the journal after this many acknowledgement lines. */
+  compactAfterAcks?: number;
+  onDeadLetter?: (entry: DeadLetter) => void;
+  log?: (line: string) => void;
+};
+
+type Entry = { record: MessageRecord; bytes: number };
+
+export const OUTBOX_FILE = 'outbox.jsonl';
+export const DEAD_LETTER_FILE = 'dead-letter.jsonl';
+
+export class Outbox {
+  private readonly pending = new Map<string, Entry>();
+  private readonly known = new Set<string>();
+  private wake: (() => void) | null = null;
+  /** What the delivery loop is waiting for; decides which events may wake it. */
+  private mode: 'idle' | 'delay' | 'backoff' | 'sending' = 'sending';
+  private flushRequested = false;
+  private closed = false;
+  private loop: Promise<void> | null = null;
+  private idleWaiters: (() => void)[] = [];
+  /** Consecutive failed attempts of the current batch. */
+  attempts = 0;
+  delivered = 0;
+
+  private constructor(
+    private readonly options: OutboxOptions,
+    private readonly journal: Journal,
+  ) {}
+
+  /** Opens the outbox in `options.dir`, recovering what a previous run left undelivered. */
+  static async open(options: OutboxOptions): Promise<Outbox> {
+    const { journal, loaded } = await Journal.open(path.join(options.dir, OUTBOX_FILE));
+    const outbox = new Outbox(options, journal);
+    for (const record of loaded.records) outbox.remember(record);
+    if (loaded.tornBytes > 0) options.log?.(`outbox: cut a torn last line (${loaded.tornBytes} bytes) after a crash`);
+    if (loaded.acknowledgedLines > 0) await outbox.compact();
+    return outbox;
+  }
+
+  get size(): number {
+    return this.pending.size;
+  }
+
+  /** Records not yet acknowledged, in delivery order. */
+  pendingRecords(): MessageRecord[] {
+    return [...this.pending.values()].map((e) => e.record);
+  }
+
+  /** Durably queues a record (resolves after fsync). A message id already queued is ignored. */
+  async append(record: MessageRecord): Promise<void> {
+    const parsed = MessageRecord.safeParse(record);
+    if (!parsed.success) throw new Error(`outbox: invalid message record: ${parsed.error.message}`);
+    if (this.known.has(record.messageId)) return;
+    this.known.add(record.messageId);
+    await this.journal.appendRecord(record, () => this.remember(record));
+    this.kick();
+  }
+
+  /** Starts delivering in the background. */
+  start(): void {
+    this.loop ??= this.run();
+  }
+
+  /** Sends waiting records now instead of after `flushDelayMs`. */
+  flush(): void {
+    this.flushRequested = true;
+    this.kick();
+  }
+
+  /** Resolves once nothing is pending (delivered or dead-lettered). Flushes meanwhile. */
+  drained(): Promise<void> {
+    if (this.pending.size === 0) return Promise.resolve();
+    this.flush();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Stops delivery (an in-flight send finishes) and closes the journal. Pending records stay on disk. */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.kick();
+    await this.loop;
+    await this.journal.close();
+  }
+
+  private remember(record: MessageRecord): void {
+    this.known.add(record.messageId);
+    this.pending.set(record.messageId, { record, bytes: utf8Bytes(JSON.stringify(record)) });
+  }
+
+  private kick(): void {
+    const maxMessages = this.options.maxMessages ?? MAX_MESSAGES_PER_BATCH;
+    if (!this.closed) {
+      if (this.mode === 'backoff' || this.mode === 'sending') return;
+      if (this.mode === 'delay' && !this.flushRequested && this.pending.size < maxMessages) return;
+    }
+    const wake = this.wake;
+    this.wake = null;
+    wake?.();
+  }
+
+  /** Waits `ms` (forever when null) or until {@link kick} lets the loop go on. */
+  private wait(mode: 'idle' | 'delay' | 'backoff', ms: number | null): Promise<void> {
+    this.mode = mode;
+    return new Promise<void>((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      const done = () => {
+        clearTimeout(timer);
+        if (this.wake === done) this.wake = null;
+        this.mode = 'sending';
+        resolve();
+      };
+      if (ms !== null) timer = setTimeout(done, ms);
+      this.wake = done;
+    });
+  }
+
+  /** The next batch: the oldest record's session, its records in order, within the limits. */
+  nextBatch(): MessageRecord[] {
+    const maxMessages = this.options.maxMessages ?? MAX_MESSAGES_PER_BATCH;
+    const maxBytes = this.options.maxBytes ?? MAX_BATCH_BYTES;
+    const batch: MessageRecord[] = [];
+    let bytes = batchBytes([]);
+    let session: string | null = null;
+    for (const { record, bytes: size } of this.pending.values()) {
+      session ??= record.sessionId;
+      if (record.sessionId !== session) continue;
+      const added = size + (batch.length > 0 ? 1 : 0);
+      if (batch.length > 0 && (batch.length >= maxMessages || bytes + added > maxBytes)) break;
+      batch.push(record);
+      bytes += added;
+    }
+    return batch;
+  }
+
+  private async run(): Promise<void> {
+    const maxMessages = this.options.maxMessages ?? MAX_MESSAGES_PER_BATCH;
+    while (!this.closed) {
+      if (this.pending.size === 0) {
+        for (const resolve of this.idleWaiters.splice(0)) resolve();
+        await this.wait('idle', null);
+        continue;
+      }
+      if (!this.flushRequested && this.pending.size < maxMessages) {
+        await this.wait('delay', this.options.flushDelayMs ?? 2000);
+        if (this.closed) break;
+      }
+      this.flushRequested = false;
+      const batch = this.nextBatch();
+      try {
+        await this.options.send({ messages: batch });
+        await this.settle(batch);
+        this.delivered += batch.length;
+        this.attempts = 0;
+      } catch (error) {
+        if (isPermanentRejection(error)) {
+          await this.deadLetter(batch, error);
+          this.attempts = 0;
+          continue;
+        }
+        this.attempts += 1;
+        const wait = Math.max(
+          backoffDelay(this.attempts, this.options.backoff),
+          (error as { retryAfterMs?: number }).retryAfterMs ?? 0,
+        );
+        this.options.log?.(
+          `outbox: sending ${batch.length} messages failed (${describe(error)}); retry ${this.attempts} in ${wait} ms`,
+        );
+        await this.wait('backoff', wait);
+        this.flushRequested = true;
+      }
+    }
+  }
+
+  private async settle(batch: MessageRecord[]): Promise<void> {
+    const ids = batch.map((r) => r.messageId);
+    await this.journal.acknowledge(ids);
+    for (const id of ids) {
+      this.pending.delete(id);
+      this.known.delete(id);
+    }
+    const compactAfter = this.options.compactAfterAcks ?? 200;
+    if (this.pending.size === 0 || this.journal.ackLines >= compactAfter) await this.compact();
+  }
+
+  private async deadLetter(batch: MessageRecord[], error: unknown): Promise<void> {
+    const entry: DeadLetter = {
+      at: new Date().toISOString(),
+      status: errorStatus(error),
+      error: describe(error),
+      messages: batch,
+    };
+    await appendJsonLine(path.join(this.options.dir, DEAD_LETTER_FILE), entry);
+    await this.settle(batch);
+    this.options.log?.(
+      `outbox: server refused ${batch.length} messages as invalid (${entry.error}); parked in ${DEAD_LETTER_FILE}`,
+    );
+    this.options.onDeadLetter?.(entry);
+  }
+
+  private async compact(): Promise<void> {
+    await this.journal.compact(() => this.pendingRecords());
+  }
+}
+
+function describe(error: unknown): string {
+  const status = errorStatus(error);
+  const message = error instanceof Error ? error.message : String(error);
+  return status === undefined ? message : `${status} ${message}`;
+}
