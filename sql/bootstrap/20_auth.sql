@@ -118,3 +118,24 @@ alter function auth.uid() owner to supabase_auth_admin;
 alter function auth.role() owner to supabase_auth_admin;
 alter function auth.email() owner to supabase_auth_admin;
 grant execute on function auth.jwt(), auth.uid(), auth.role(), auth.email() to public;
+
+-- What the local Auth server (supabase/local/auth) needs beyond the tables above: bcrypt through
+-- pgcrypto, email change bookkeeping, and the authentication methods of a session (the `amr` claim).
+grant usage on schema extensions to supabase_auth_admin;
+alter table auth.users add column if not exists email_change_token_new varchar(255);
+alter table auth.users add column if not exists email_change_sent_at timestamptz;
+create index if not exists users_confirmation_token_idx on auth.users (confirmation_token)
+  where confirmation_token is not null and confirmation_token <> '';
+create index if not exists users_email_change_token_new_idx on auth.users (email_change_token_new)
+  where email_change_token_new is not null and email_change_token_new <> '';
+
+create table if not exists auth.mfa_amr_claims (
+  id uuid primary key,
+  session_id uuid not null references auth.sessions (id) on delete cascade,
+  created_at timestamptz not null,
+  updated_at timestamptz not null,
+  authentication_method text not null,
+  unique (session_id, authentication_method)
+);
+alter table auth.mfa_amr_claims owner to supabase_auth_admin;
+create index if not exists refresh_tokens_parent_idx on auth.refresh_tokens (parent);
