@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { CORS_HEADERS, translateAuthorization } from './gateway.ts';
 import { loadKeys } from './keys.ts';
 import type { Service, StackContext, StackOptions } from './service.ts';
+import { realtimeService } from './realtime/service.ts';
 import { functionsService } from './functions/index.ts';
 import { netService } from './net/index.ts';
 
@@ -10,7 +11,7 @@ import { netService } from './net/index.ts';
 export type ServiceFactory = (ctx: StackContext) => Promise<Service>;
 
 /** The services of the stand-in, in start order. Each module adds itself here. */
-const FACTORIES: ServiceFactory[] = [functionsService, netService];
+const FACTORIES: ServiceFactory[] = [realtimeService, functionsService, netService];
 
 export interface LocalStack {
   url: string;
