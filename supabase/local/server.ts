@@ -6,12 +6,14 @@ import type { Service, StackContext, StackOptions } from './service.ts';
 import { realtimeService } from './realtime/service.ts';
 import { functionsService } from './functions/index.ts';
 import { netService } from './net/index.ts';
+import { auth } from './auth/index.ts';
+import { rest } from './rest/index.ts';
 
 /** Builds a service from the stack context. Each service module exports one. */
 export type ServiceFactory = (ctx: StackContext) => Promise<Service>;
 
 /** The services of the stand-in, in start order. Each module adds itself here. */
-const FACTORIES: ServiceFactory[] = [realtimeService, functionsService, netService];
+const FACTORIES: ServiceFactory[] = [auth, rest, realtimeService, functionsService, netService];
 
 export interface LocalStack {
   url: string;
