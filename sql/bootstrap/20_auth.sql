@@ -139,3 +139,23 @@ create table if not exists auth.mfa_amr_claims (
 );
 alter table auth.mfa_amr_claims owner to supabase_auth_admin;
 create index if not exists refresh_tokens_parent_idx on auth.refresh_tokens (parent);
+
+-- PKCE: a sign-up that sent a code challenge is confirmed into an auth code, exchanged by
+-- POST /token?grant_type=pkce (GoTrue's flow_state, columns as GoTrue names them).
+create table if not exists auth.flow_state (
+  id uuid primary key,
+  user_id uuid references auth.users (id) on delete cascade,
+  auth_code text not null,
+  code_challenge_method text not null,
+  code_challenge text not null,
+  provider_type text not null,
+  provider_access_token text,
+  provider_refresh_token text,
+  created_at timestamptz,
+  updated_at timestamptz,
+  authentication_method text not null,
+  auth_code_issued_at timestamptz
+);
+create index if not exists flow_state_auth_code_idx on auth.flow_state (auth_code);
+create index if not exists flow_state_user_id_idx on auth.flow_state (user_id, created_at desc);
+alter table auth.flow_state owner to supabase_auth_admin;

@@ -122,6 +122,41 @@ describe('auth with email confirmation on (hosted default)', () => {
     expect(decode(data.session!.access_token).amr).toEqual([{ method: 'email/signup', timestamp: expect.any(Number) }]);
   });
 
+  it('confirms a PKCE sign-up into an auth code that the same client exchanges once for a session', async () => {
+    const email = uniqueEmail('pkce');
+    const c = client(stack, stack.publishableKey, { auth: { flowType: 'pkce' } });
+    const up = await c.auth.signUp({
+      email,
+      password: 'a good password',
+      options: { emailRedirectTo: 'http://localhost:5173/auth/callback?next=%2Fchat' },
+    });
+    expect(up.error).toBeNull();
+    expect(up.data.session).toBeNull();
+    const [mail] = mailsTo(stack, email);
+    const followed = await fetch(mail!.link, { redirect: 'manual' });
+    expect(followed.status).toBe(303);
+    const location = new URL(followed.headers.get('location')!);
+    expect(location.pathname).toBe('/auth/callback');
+    expect(location.searchParams.get('next')).toBe('/chat');
+    expect(location.hash).toBe('');
+    const code = location.searchParams.get('code')!;
+    expect(code).toBeTruthy();
+
+    const wrongClient = await client(stack).auth.exchangeCodeForSession(code);
+    expect(wrongClient.error).not.toBeNull(); // no code verifier here
+    const { data, error } = await c.auth.exchangeCodeForSession(code);
+    expect(error).toBeNull();
+    expect(data.session?.user.email).toBe(email);
+    expect(data.user?.email_confirmed_at).toBeTruthy();
+    const r = await fetch(`${stack.url}/auth/v1/token?grant_type=pkce`, {
+      method: 'POST',
+      headers: { apikey: stack.publishableKey, 'content-type': 'application/json' },
+      body: JSON.stringify({ auth_code: code, code_verifier: 'x'.repeat(43) }),
+    });
+    expect(r.status).toBe(404);
+    expect(((await r.json()) as { code: string }).code).toBe('flow_state_not_found');
+  });
+
   it('answers a sign-up of a confirmed address with a fake user, revealing nothing and mailing nothing', async () => {
     const u = await confirmedUser(stack, 'dup');
     const { data, error } = await client(stack).auth.signUp({ email: u.email, password: 'another password' });

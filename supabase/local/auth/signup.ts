@@ -1,6 +1,7 @@
 import type { Handler } from './context.ts';
 import { badRequest, optionalObject, optionalString, readJson, sendJson, unprocessable } from './http.ts';
 import type { Mail } from './mailer.ts';
+import { codeChallengeOf, createFlowState } from './pkce.ts';
 import { createSession, sessionJson } from './sessions.ts';
 import {
   findUserByEmail,
@@ -26,6 +27,7 @@ export const signup: Handler = async (req, res, url, auth) => {
   const password = optionalString(body, 'password');
   const data = optionalObject(body, 'data') ?? {};
   const redirectTo = url.searchParams.get('redirect_to') ?? undefined;
+  const pkce = codeChallengeOf(body);
 
   if (!email && !phone && !password) {
     throw unprocessable('anonymous_provider_disabled', 'Anonymous sign-ins are disabled');
@@ -51,6 +53,7 @@ export const signup: Handler = async (req, res, url, auth) => {
         if (existing.email_confirmed_at || !auth.emailConfirmation) return alreadyExists();
         // Unconfirmed: send the confirmation again, change nothing else (the caller is not proven to own it).
         mail = await auth.mailbox.confirmation(tx, existing.id, address, redirectTo);
+        if (pkce) await createFlowState(tx, existing.id, pkce, 'email/signup');
         const [fresh] = await tx`select * from auth.users where id = ${existing.id}`;
         return userJson(tx, fresh as typeof existing);
       }
@@ -62,6 +65,7 @@ export const signup: Handler = async (req, res, url, auth) => {
       });
       if (auth.emailConfirmation) {
         mail = await auth.mailbox.confirmation(tx, user.id, address, redirectTo);
+        if (pkce) await createFlowState(tx, user.id, pkce, 'email/signup');
         const [fresh] = await tx`select * from auth.users where id = ${user.id}`;
         return userJson(tx, fresh as typeof user);
       }

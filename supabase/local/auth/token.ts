@@ -1,16 +1,18 @@
 import type { Handler } from './context.ts';
 import { badRequest, optionalString, readJson, sendJson } from './http.ts';
+import { exchangeAuthCode } from './pkce.ts';
 import { createSession, rotateRefreshToken, sessionJson } from './sessions.ts';
 import { findUserByEmail, MIN_PASSWORD_LENGTH, passwordMatches } from './users.ts';
 
 const invalidCredentials = () => badRequest('invalid_credentials', 'Invalid login credentials');
 
-/** `POST /token?grant_type=password|refresh_token`. */
+/** `POST /token?grant_type=password|refresh_token|pkce`. */
 export const token: Handler = async (req, res, url, auth) => {
   const grant = url.searchParams.get('grant_type');
   const body = await readJson(req);
   if (grant === 'password') return passwordGrant(body, res, auth);
   if (grant === 'refresh_token') return refreshGrant(body, res, auth);
+  if (grant === 'pkce') return sendJson(res, 200, await exchangeAuthCode(auth, body));
   throw badRequest('validation_failed', 'unsupported_grant_type');
 };
 

@@ -2,6 +2,7 @@ import type { ServerResponse } from 'node:http';
 import type { AuthContext, Handler } from './context.ts';
 import { AuthError, badRequest, discardBody, forbidden, optionalString, readJson, sendJson } from './http.ts';
 import { OTP_TTL_SECONDS, tokenHash } from './mailer.ts';
+import { issueAuthCode } from './pkce.ts';
 import { createSession, sessionJson, type AuthMethod } from './sessions.ts';
 import { confirmEmail, normaliseEmail, type Db, type UserRow } from './users.ts';
 
@@ -19,8 +20,11 @@ function verifyType(value: string | undefined | null): VerifyType {
 
 const isFresh = (sentAt: Date | null) => !!sentAt && Date.now() - sentAt.getTime() < OTP_TTL_SECONDS * 1000;
 
-/** Confirms by token hash; returns the session that GoTrue starts on a successful confirmation. */
-async function confirm(auth: AuthContext, type: VerifyType, hash: string) {
+/**
+ * Confirms by token hash and starts a session, as GoTrue does; for a followed link (`viaLink`)
+ * of a PKCE sign-up the answer is instead the auth code the client exchanges at /token.
+ */
+async function confirm(auth: AuthContext, type: VerifyType, hash: string, viaLink = false) {
   return auth.sql.begin(async (tx) => {
     let user: UserRow | undefined;
     let method: AuthMethod;
@@ -35,8 +39,10 @@ async function confirm(auth: AuthContext, type: VerifyType, hash: string) {
       user = await confirmEmail(tx, user.id);
       method = type === 'signup' ? 'email/signup' : 'otp';
     }
+    const code = viaLink ? await issueAuthCode(tx, user.id) : undefined;
+    if (code) return { code };
     const s = await createSession(tx, user, method);
-    return sessionJson(tx, auth.tokens, s.user, s.sessionId, s.refreshToken);
+    return { session: await sessionJson(tx, auth.tokens, s.user, s.sessionId, s.refreshToken) };
   });
 }
 
@@ -67,22 +73,28 @@ export const verifyPost: Handler = async (req, res, _url, auth) => {
   if (hash) lookup = hash;
   else if (code && email) lookup = tokenHash(normaliseEmail(email), code.trim());
   else throw badRequest('validation_failed', 'Verify requires either a token_hash, or an email and a token');
-  sendJson(res, 200, await confirm(auth, type, lookup));
+  const { session } = await confirm(auth, type, lookup);
+  sendJson(res, 200, session);
 };
 
 /**
  * `GET /verify?token=…&type=…&redirect_to=…` (the link in the mail): confirms and redirects with
- * the session in the URL fragment, or with `error`, `error_code`, `error_description` when the link
+ * `?code=` for a PKCE sign-up, else with the session in the URL fragment, or with `error`, `error_code`, `error_description` when the link
  * is invalid — as GoTrue's implicit flow does.
  */
 export const verifyGet: Handler = async (req, res, url, auth) => {
   await discardBody(req);
-  const target = url.searchParams.get('redirect_to') || auth.siteUrl;
+  const target = redirectTarget(url.searchParams.get('redirect_to'), auth.siteUrl);
   try {
     const type = verifyType(url.searchParams.get('type'));
     const hash = url.searchParams.get('token');
     if (!hash) throw badRequest('validation_failed', 'Verify requires a token');
-    const session = await confirm(auth, type, hash);
+    const { session, code } = await confirm(auth, type, hash, true);
+    if (code || !session) {
+      const location = new URL(target);
+      location.searchParams.set('code', code!);
+      return redirect(res, location.toString());
+    }
     const fragment = new URLSearchParams({
       access_token: session.access_token,
       expires_at: String(session.expires_at),
@@ -102,6 +114,17 @@ export const verifyGet: Handler = async (req, res, url, auth) => {
     redirect(res, `${target.split('#')[0]}#${fragment.toString()}`);
   }
 };
+
+/** Where the link lands: `redirect_to` when it is an absolute http(s) URL, else the site URL. */
+function redirectTarget(requested: string | null, siteUrl: string): string {
+  try {
+    const u = new URL(requested ?? '');
+    if (u.protocol === 'http:' || u.protocol === 'https:') return u.toString();
+  } catch {
+    // not a URL: fall back
+  }
+  return siteUrl;
+}
 
 function redirect(res: ServerResponse, location: string) {
   res.writeHead(303, { location, 'x-supabase-api-version': '2024-01-01' });
