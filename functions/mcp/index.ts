@@ -1,0 +1,8 @@
+// The `mcp` edge function: SAM's MCP server for agents (see app.ts).
+import { connect } from '../_shared/db.ts';
+import { requireEnv } from '../_shared/env.ts';
+import { createMcpApp } from './app.ts';
+
+const app = createMcpApp({ sql: connect(requireEnv('SUPABASE_DB_URL')), secret: requireEnv('SAM_JWT_SECRET') });
+
+export default app;
