@@ -176,7 +176,9 @@ describe('edge functions under real Deno', () => {
     const first = await client().functions.invoke('hello/runtime', { method: 'GET' });
     const pid = first.data.pid as number;
     process.kill(pid, 'SIGKILL');
-    while (existsProcess(pid)) await new Promise((r) => setTimeout(r, 20));
+    const deadline = Date.now() + 10_000;
+    while (existsProcess(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(existsProcess(pid)).toBe(false);
     const second = await client().functions.invoke('hello/runtime', { method: 'GET' });
     expect(second.error).toBeNull();
     expect(second.data.pid).not.toBe(pid);

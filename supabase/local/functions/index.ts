@@ -89,7 +89,9 @@ async function startFunctions(ctx: StackContext, options: FunctionsOptions): Pro
       }),
     );
   }
-  const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+  // A fresh loopback connection per request: a kept-alive socket that the function closes just as
+  // a request is written to it would fail that request for nothing.
+  const agent = new Agent({ keepAlive: false });
   const watchers = ctx.options.watchFunctions ? watchFunctions(processes) : [];
 
   return {
@@ -125,8 +127,8 @@ async function startFunctions(ctx: StackContext, options: FunctionsOptions): Pro
     },
     async close() {
       for (const w of watchers) w.close();
-      await Promise.all([...processes.values()].map((p) => p.stop()));
       agent.destroy();
+      await Promise.all([...processes.values()].map((p) => p.stop()));
     },
   };
 }
