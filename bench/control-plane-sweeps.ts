@@ -61,23 +61,27 @@ async function time(sql: postgres.Sql, statement: string): Promise<{ ms: number;
   const times: number[] = [];
   let rows = '';
   for (let i = 0; i < RUNS; i++) {
-    await sql.begin(async (tx) => {
-      const t0 = performance.now();
-      const r = await tx.unsafe(statement);
-      times.push(performance.now() - t0);
-      rows = JSON.stringify(Object.values(r[0] ?? {})[0] ?? null);
-      await tx.unsafe('rollback'); // leave the data as it was for the next run
-    }).catch((e: Error) => {
-      if (!/ROLLBACK|rollback/.test(e.message) && !/not in a transaction/i.test(e.message)) throw e;
-    });
+    await sql
+      .begin(async (tx) => {
+        const t0 = performance.now();
+        const r = await tx.unsafe(statement);
+        times.push(performance.now() - t0);
+        rows = JSON.stringify(Object.values(r[0] ?? {})[0] ?? null);
+        await tx.unsafe('rollback'); // leave the data as it was for the next run
+      })
+      .catch((e: Error) => {
+        if (!/ROLLBACK|rollback/.test(e.message) && !/not in a transaction/i.test(e.message)) throw e;
+      });
   }
   times.sort((a, b) => a - b);
   return { ms: times[Math.floor(times.length / 2)]!, rows };
 }
 
 const operations: [string, string][] = [
-  ['claim_warm_node (one task of an owner with warm nodes)',
-    `select public.claim_warm_node((select t.id from public.tasks t join public.nodes n on n.owner_id = t.owner_id and n.status = 'warm' and n.warm_until > now() limit 1))`],
+  [
+    'claim_warm_node (one task of an owner with warm nodes)',
+    `select public.claim_warm_node((select t.id from public.tasks t join public.nodes n on n.owner_id = t.owner_id and n.status = 'warm' and n.warm_until > now() limit 1))`,
+  ],
   ['sweep_warm_nodes', 'select public.sweep_warm_nodes()'],
   ['sweep_stale_heartbeats', 'select public.sweep_stale_heartbeats()'],
   ['sweep_idle_nodes', 'select public.sweep_idle_nodes()'],
@@ -102,5 +106,7 @@ for (const n of SIZES) {
 console.log(`| operation | ${SIZES.map((n) => `${n.toLocaleString('en')} nodes: median ms (result)`).join(' | ')} |`);
 console.log(`|---|${SIZES.map(() => '---').join('|')}|`);
 for (const [label] of operations) {
-  console.log(`| ${label} | ${SIZES.map((n) => `${results[label]![n]!.ms.toFixed(1)} (${results[label]![n]!.rows})`).join(' | ')} |`);
+  console.log(
+    `| ${label} | ${SIZES.map((n) => `${results[label]![n]!.ms.toFixed(1)} (${results[label]![n]!.rows})`).join(' | ')} |`,
+  );
 }

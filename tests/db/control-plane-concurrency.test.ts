@@ -105,11 +105,16 @@ describe('repeated transitions', () => {
     const owner = { role: 'authenticated', sub: OWNER };
     const results = await Promise.all(
       Array.from({ length: 20 }, () =>
-        asIdentity('authenticated', owner, async (tx) => (await tx`select public.cancel_task(${id}) as moved`)[0]!.moved),
+        asIdentity(
+          'authenticated',
+          owner,
+          async (tx) => (await tx`select public.cancel_task(${id}) as moved`)[0]!.moved,
+        ),
       ),
     );
     expect(results.filter(Boolean)).toHaveLength(1);
-    const [{ n }] = await db.admin`select count(*)::int as n from public.task_events where task_id = ${id} and to_status = 'cancelled'`;
+    const [{ n }] =
+      await db.admin`select count(*)::int as n from public.task_events where task_id = ${id} and to_status = 'cancelled'`;
     expect(n).toBe(1);
     const [{ status }] = await db.admin`select status from public.tasks where id = ${id}`;
     expect(status).toBe('cancelled');
@@ -120,14 +125,23 @@ describe('repeated transitions', () => {
     const [{ session, ws }] = await db.admin`
       select chat_session_id as session, workspace_id as ws from public.tasks where id = ${parent.taskId}`;
     const [{ wt }] = await db.admin`select public.issue_workspace_token(${ws}) as wt`;
-    const batch = Array.from({ length: 20 }, (_, i) => ({ messageId: `m${i}`, role: 'assistant', content: `chunk ${i}` }));
+    const batch = Array.from({ length: 20 }, (_, i) => ({
+      messageId: `m${i}`,
+      role: 'assistant',
+      content: `chunk ${i}`,
+    }));
     const results = await Promise.all(
       Array.from({ length: 10 }, () =>
-        asIdentity('sam_workspace', wt, async (tx) => (await tx`select public.record_messages(${session}, ${tx.json(batch)}) as r`)[0]!.r),
+        asIdentity(
+          'sam_workspace',
+          wt,
+          async (tx) => (await tx`select public.record_messages(${session}, ${tx.json(batch)}) as r`)[0]!.r,
+        ),
       ),
     );
     expect(results.reduce((s, r) => s + r.persisted, 0)).toBe(20);
-    const [{ n }] = await db.admin`select count(*)::int as n from public.messages where session_id = ${session} and message_id like 'm%'`;
+    const [{ n }] =
+      await db.admin`select count(*)::int as n from public.messages where session_id = ${session} and message_id like 'm%'`;
     expect(n).toBe(20);
   });
 });
