@@ -107,13 +107,13 @@ describe('AgentClient with the demo agent over linked streams', () => {
     expect(mcp.calls).toEqual([]);
   });
 
-  it('refuses agent writes outside the workspace (the tool call fails, nothing is written)', async () => {
+  it('the demo agent ignores a prompt that names a file outside its cwd and edits README.md instead', async () => {
     const { client, records } = await connect();
     await client.newSession();
     await client.prompt('note this in ../escape.md please');
     const edit = records.filter((r) => r.toolCallId === 'call-1-edit');
-    // The demo agent itself refuses `..`, so it falls back to README.md inside the workspace.
     expect(edit.at(-1)?.toolStatus).toBe('completed');
+    expect(await readFile(path.join(workspace, 'README.md'), 'utf8')).toContain('- note this in ../escape.md please');
     await expect(readFile(path.join(workspace, '..', 'escape.md'), 'utf8')).rejects.toThrow();
   });
 
