@@ -79,8 +79,18 @@ describe('auth with email confirmation on (hosted default)', () => {
     expect(early.error?.code).toBe('email_not_confirmed');
     expect(early.error?.status).toBe(400);
 
+    // A second mail on request; the first link is superseded.
+    expect(
+      (await c.auth.resend({ type: 'signup', email, options: { emailRedirectTo: 'http://localhost:5173/welcome' } }))
+        .error,
+    ).toBeNull();
     const mails = mailsTo(stack, email);
-    expect(mails).toHaveLength(1);
+    expect(mails).toHaveLength(2);
+    const stale = await fetch(mails[0]!.link, { redirect: 'manual' });
+    expect(new URLSearchParams(new URL(stale.headers.get('location')!).hash.slice(1)).get('error_code')).toBe(
+      'otp_expired',
+    );
+    mails.shift();
     expect(statSync(join(stack.stack.ctx.runtimeDir, 'mailbox.jsonl')).mode & 0o777).toBe(0o600);
     const link = new URL(mails[0]!.link);
     expect(link.origin + link.pathname).toBe(`${stack.url}/auth/v1/verify`);
@@ -165,6 +175,7 @@ describe('auth with email confirmation on (hosted default)', () => {
     expect(data.user!.email).toBe(u.email);
     expect(data.user!.id).not.toBe(u.id);
     expect(data.user!.identities).toEqual([]);
+    expect((await client(stack).auth.resend({ type: 'signup', email: u.email })).error).toBeNull();
     expect(mailsTo(stack, u.email)).toHaveLength(0);
     // The real account is untouched: its password still works, the new one does not.
     const c = client(stack);

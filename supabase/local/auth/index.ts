@@ -7,7 +7,7 @@ import type { AuthContext, Handler } from './context.ts';
 import { AuthError, sendError } from './http.ts';
 import { Mailbox } from './mailer.ts';
 import { health, jwks, settings } from './meta.ts';
-import { signup } from './signup.ts';
+import { resend, signup } from './signup.ts';
 import { token } from './token.ts';
 import { getUser, logout, updateUser } from './user.ts';
 import { verifyGet, verifyPost } from './verify.ts';
@@ -24,6 +24,7 @@ const ADMIN_USER = /^\/admin\/users\/[^/]+$/;
 
 const ROUTES: Route[] = [
   { method: 'POST', path: '/signup', handler: signup },
+  { method: 'POST', path: '/resend', handler: resend },
   { method: 'POST', path: '/token', handler: token },
   { method: 'GET', path: '/user', handler: getUser },
   { method: 'PUT', path: '/user', handler: updateUser },

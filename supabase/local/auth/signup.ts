@@ -79,3 +79,26 @@ export const signup: Handler = async (req, res, url, auth) => {
   if (mail) auth.mailbox.deliver(mail);
   sendJson(res, 200, answer);
 };
+
+/**
+ * `POST /resend` `{type: 'signup', email}`: mails a fresh confirmation to an unconfirmed address.
+ * The answer is the same `{}` whether or not the address exists or is already confirmed.
+ */
+export const resend: Handler = async (req, res, url, auth) => {
+  const body = await readJson(req);
+  const type = optionalString(body, 'type');
+  const email = optionalString(body, 'email');
+  if (type !== 'signup') throw badRequest('validation_failed', 'Missing one of these types: signup');
+  if (!email) throw badRequest('validation_failed', 'An email address is required');
+  const address = normaliseEmail(email);
+  const redirectTo = url.searchParams.get('redirect_to') ?? undefined;
+  let mail: Mail | undefined;
+  await auth.sql.begin(async (tx) => {
+    const user = await findUserByEmail(tx, address);
+    if (user && !user.email_confirmed_at && auth.emailConfirmation) {
+      mail = await auth.mailbox.confirmation(tx, user.id, address, redirectTo);
+    }
+  });
+  if (mail) auth.mailbox.deliver(mail);
+  sendJson(res, 200, {});
+};
