@@ -1,7 +1,10 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { paths } from '../../scripts/lib/paths.ts';
+import { functionsFactory } from '../../supabase/local/functions/index.ts';
 import { freePort } from '../../supabase/local/functions/process.ts';
 import { netFactory } from '../../supabase/local/net/index.ts';
 import type { NetWorker } from '../../supabase/local/net/worker.ts';
@@ -14,7 +17,8 @@ interface Received {
   body: string;
 }
 
-const t = useTestStack({ factories: [netFactory()] }, 'pg_net');
+const FIXTURE_CONFIG = join(paths.root, 'tests', 'fixtures', 'supabase', 'config.toml');
+const t = useTestStack({ factories: [netFactory(), functionsFactory({ configPath: FIXTURE_CONFIG })] }, 'pg_net');
 
 let server: Server;
 let base: string;
@@ -157,6 +161,22 @@ describe('pg_net lookalike', () => {
     expect(row.status_code).toBeNull();
     expect(row.timed_out).toBe(false);
     expect(row.error_msg).toMatch(/ECONNREFUSED/);
+  });
+
+  it('calls an edge function through the gateway, as the documented scheduled-function recipe does', async () => {
+    const { id } = await first(sql<{ id: string }[]>`
+      select net.http_post(
+        url := ${`${t.url}/functions/v1/hello/echo/from-cron`},
+        headers := jsonb_build_object('Content-Type', 'application/json', 'apikey', ${t.secretKey}::text),
+        body := jsonb_build_object('time', 'now')
+      ) as id`);
+    const row = await responseOf(id);
+    expect(row.status_code).toBe(200);
+    const echoed = JSON.parse(row.content);
+    expect(echoed).toMatchObject({ method: 'POST', body: { time: 'now' } });
+    expect(new URL(echoed.url).pathname).toBe('/hello/echo/from-cron');
+    // verify_jwt accepted the secret key; the gateway handed the function the service_role JWT.
+    expect(echoed.authorization).toBe(`Bearer ${t.stack.ctx.keys.serviceRoleJwt}`);
   });
 
   it('refuses a POST that is not JSON, as pg_net does', async () => {

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { appendFileSync, closeSync, openSync, writeSync } from 'node:fs';
 import { connect, createServer, type AddressInfo } from 'node:net';
 import type { FunctionConfig } from './config.ts';
 
@@ -73,7 +73,11 @@ export class FunctionProcess {
     }
     this.child = child;
     this.port = 0;
-    child.once('exit', () => {
+    child.once('exit', (code, signal) => {
+      appendFileSync(
+        this.options.logFile,
+        `--- ${new Date().toISOString()} ${this.fn.name} exited (${signal ?? `code ${code}`})\n`,
+      );
       if (this.child === child) {
         this.child = null;
         this.port = 0;
