@@ -22,14 +22,14 @@ async function asIdentity<T>(role: string, claims: object, query: (tx: postgres.
 /** A running parent task with a workspace and an agent token, made through the real functions. */
 async function runningParent(n: number): Promise<{ taskId: string; claims: object }> {
   const a = db.admin;
-  const [{ r }] = await a`select public.submit_task(${PROJECT}, ${'parent task ' + n}) as r`;
+  const { r } = (await a`select public.submit_task(${PROJECT}, ${'parent task ' + n}) as r`)[0]!;
   const taskId = r.taskId as string;
-  const [{ node }] = await a`select auto_provisioned_node_id as node from public.tasks where id = ${taskId}`;
-  const [{ tok }] = await a`select public.issue_bootstrap_token(${node}) as tok`;
+  const { node } = (await a`select auto_provisioned_node_id as node from public.tasks where id = ${taskId}`)[0]!;
+  const { tok } = (await a`select public.issue_bootstrap_token(${node}) as tok`)[0]!;
   await a`select public.register_node(${tok})`;
-  const [{ ws }] = await a`select workspace_id as ws from public.tasks where id = ${taskId}`;
+  const { ws } = (await a`select workspace_id as ws from public.tasks where id = ${taskId}`)[0]!;
   await a`select public.workspace_ready(${ws})`;
-  const [{ ag }] = await a`select public.start_agent_session(null, ${ws}) as ag`;
+  const { ag } = (await a`select public.start_agent_session(null, ${ws}) as ag`)[0]!;
   await a`select public.agent_session_ready(${ag.agentSessionId})`;
   return { taskId, claims: ag };
 }
@@ -55,7 +55,9 @@ describe('dispatch limits under concurrency', () => {
     const refused = results.filter((r) => r.status === 'rejected' && (r.reason as { code?: string }).code === '54000');
     expect(ok).toBe(5);
     expect(refused).toHaveLength(45);
-    const [{ n }] = await db.admin`select count(*)::int as n from public.tasks where parent_task_id = ${parent.taskId}`;
+    const { n } = (
+      await db.admin`select count(*)::int as n from public.tasks where parent_task_id = ${parent.taskId}`
+    )[0]!;
     expect(n).toBe(5);
   });
 
@@ -68,9 +70,11 @@ describe('dispatch limits under concurrency', () => {
       ),
     );
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(10);
-    const [{ n }] = await db.admin`
+    const { n } = (
+      await db.admin`
       select count(*)::int as n from public.tasks
-      where project_id = ${PROJECT} and dispatch_depth > 0 and status in ('queued', 'delegated', 'in_progress')`;
+      where project_id = ${PROJECT} and dispatch_depth > 0 and status in ('queued', 'delegated', 'in_progress')`
+    )[0]!;
     expect(n).toBe(10);
   });
 });
@@ -79,9 +83,11 @@ describe('the warm pool under concurrency', () => {
   it('two tasks racing for one warm node: exactly one wins', async () => {
     await db.admin`update public.nodes set status = 'destroyed' where owner_id = ${OWNER}`;
     for (let round = 0; round < 10; round++) {
-      const [{ node }] = await db.admin`
+      const { node } = (
+        await db.admin`
         insert into public.nodes (owner_id, status, warm_since, warm_until, last_heartbeat_at)
-        values (${OWNER}, 'warm', now(), now() + interval '30 minutes', now()) returning id as node`;
+        values (${OWNER}, 'warm', now(), now() + interval '30 minutes', now()) returning id as node`
+      )[0]!;
       const tasks = await db.admin`
         insert into public.tasks (project_id, owner_id, title, status, execution_step)
         select ${PROJECT}, ${OWNER}, 'racer', 'queued', 'node_selection' from generate_series(1, 2) returning id`;
@@ -90,7 +96,7 @@ describe('the warm pool under concurrency', () => {
       );
       expect(claims.filter((c) => c === node)).toHaveLength(1);
       expect(claims.filter((c) => c === null)).toHaveLength(1);
-      const [{ status }] = await db.admin`select status from public.nodes where id = ${node}`;
+      const { status } = (await db.admin`select status from public.nodes where id = ${node}`)[0]!;
       expect(status).toBe('active');
       await db.admin`update public.nodes set status = 'destroyed' where id = ${node}`;
       await db.admin`update public.tasks set status = 'cancelled', execution_step = null where id in ${db.admin(tasks.map((t) => t.id))}`;
@@ -100,8 +106,10 @@ describe('the warm pool under concurrency', () => {
 
 describe('repeated transitions', () => {
   it('change nothing and write no second event, even when they race', async () => {
-    const [{ id }] = await db.admin`
-      insert into public.tasks (project_id, owner_id, title, status) values (${PROJECT}, ${OWNER}, 'cancel me', 'ready') returning id`;
+    const { id } = (
+      await db.admin`
+      insert into public.tasks (project_id, owner_id, title, status) values (${PROJECT}, ${OWNER}, 'cancel me', 'ready') returning id`
+    )[0]!;
     const owner = { role: 'authenticated', sub: OWNER };
     const results = await Promise.all(
       Array.from({ length: 20 }, () =>
@@ -113,18 +121,21 @@ describe('repeated transitions', () => {
       ),
     );
     expect(results.filter(Boolean)).toHaveLength(1);
-    const [{ n }] =
-      await db.admin`select count(*)::int as n from public.task_events where task_id = ${id} and to_status = 'cancelled'`;
+    const { n } = (
+      await db.admin`select count(*)::int as n from public.task_events where task_id = ${id} and to_status = 'cancelled'`
+    )[0]!;
     expect(n).toBe(1);
-    const [{ status }] = await db.admin`select status from public.tasks where id = ${id}`;
+    const { status } = (await db.admin`select status from public.tasks where id = ${id}`)[0]!;
     expect(status).toBe('cancelled');
   });
 
   it('a message batch re-sent concurrently is stored once', async () => {
     const parent = await runningParent(999);
-    const [{ session, ws }] = await db.admin`
-      select chat_session_id as session, workspace_id as ws from public.tasks where id = ${parent.taskId}`;
-    const [{ wt }] = await db.admin`select public.issue_workspace_token(${ws}) as wt`;
+    const { session, ws } = (
+      await db.admin`
+      select chat_session_id as session, workspace_id as ws from public.tasks where id = ${parent.taskId}`
+    )[0]!;
+    const { wt } = (await db.admin`select public.issue_workspace_token(${ws}) as wt`)[0]!;
     const batch = Array.from({ length: 20 }, (_, i) => ({
       messageId: `m${i}`,
       role: 'assistant',
@@ -140,8 +151,9 @@ describe('repeated transitions', () => {
       ),
     );
     expect(results.reduce((s, r) => s + r.persisted, 0)).toBe(20);
-    const [{ n }] =
-      await db.admin`select count(*)::int as n from public.messages where session_id = ${session} and message_id like 'm%'`;
+    const { n } = (
+      await db.admin`select count(*)::int as n from public.messages where session_id = ${session} and message_id like 'm%'`
+    )[0]!;
     expect(n).toBe(20);
   });
 });
