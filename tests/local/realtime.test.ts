@@ -113,6 +113,28 @@ describe('broadcast from the database', () => {
     await app`insert into public.chat_messages (room_id, body) values (3, 'over json objects')`;
     expect((await inbox.next()).payload.body).toBe('over json objects');
   });
+  it('replays stored messages to a private join with broadcast.replay, and reports replication_ready', async () => {
+    await app`insert into public.room_members (room_id, user_id) values (5, ${alice.id})`;
+    const since = Date.now() - 1000;
+    await app`insert into public.chat_messages (room_id, body) values (5, 'one')`;
+    await app`insert into public.chat_messages (room_id, body) values (5, 'two')`;
+    const client = await clients.as(await token(alice));
+    const inbox = new Inbox<Broadcast & { meta?: { replayed?: boolean } }>();
+    const system = new Inbox<Record<string, unknown>>();
+    const channel = client
+      .channel('room:5', {
+        config: { private: true, broadcast: { replay: { since, limit: 10 }, replication_ready: true } },
+      })
+      .on('broadcast', { event: '*' }, (m) => inbox.push(m as Broadcast))
+      .on('system', {}, (p) => system.push(p as Record<string, unknown>));
+    expect((await subscribe(channel)).status).toBe('SUBSCRIBED');
+    expect(await system.next()).toMatchObject({ status: 'ok', message: 'Replication connection established' });
+    await inbox.next((x) => x.payload.body === 'two');
+    expect(inbox.items.map((x) => [x.payload.body, x.meta?.replayed])).toEqual([
+      ['one', true],
+      ['two', true],
+    ]);
+  });
 });
 
 describe('access tokens', () => {

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { probeRead, type Extension } from './authorization.ts';
 import { Channel, type ChannelHost } from './channel.ts';
 import type { Frame } from './frames.ts';
+import { MAX_REPLAY, replayMessages } from './replay.ts';
 import { verifyToken, type VerifiedClaims } from './tokens.ts';
 
 function obj(v: unknown): Record<string, unknown> {
@@ -90,7 +91,23 @@ export async function handleJoin(
   deps.registry.add(channel);
   host.reply(frame, 'ok', { postgres_changes: [] });
   channel.armExpiry();
+  if (broadcast.replication_ready === true) {
+    // The database feed is a LISTEN that is up before the server accepts sockets.
+    channel.push('system', {
+      extension: 'system',
+      status: 'ok',
+      message: 'Replication connection established',
+      channel: subTopic,
+    });
+  }
   if (channel.receivesPresence()) channel.push('presence_state', deps.registry.presence(channel).state());
+  const replay = obj(broadcast.replay);
+  if (isPrivate && typeof replay.since === 'number') {
+    const limit = typeof replay.limit === 'number' ? replay.limit : MAX_REPLAY;
+    await replayMessages(channel, replay.since, limit).catch((e: unknown) =>
+      deps.log(`replay failed on ${subTopic}: ${describe(e)}`),
+    );
+  }
 }
 
 /**
