@@ -6,7 +6,7 @@
  * `session/cancel`. Pace: `delayMs` between updates.
  */
 import { randomUUID } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as acp from '@agentclientprotocol/sdk';
 import { SessionHistory } from './history.ts';
@@ -237,6 +237,7 @@ async function writeTarget(
   if (caps.fs?.writeTextFile) {
     await client.request(acp.methods.client.fs.writeTextFile, { sessionId, path: file, content });
   } else {
+    await mkdir(path.dirname(file), { recursive: true });
     await writeFile(file, content, 'utf8');
   }
 }
