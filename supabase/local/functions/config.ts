@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { parseToml, type TomlTable } from './toml.ts';
+import { parse } from 'smol-toml';
 
 /** One `[functions.<name>]` section of supabase/config.toml, with paths made absolute. */
 export interface FunctionConfig {
@@ -25,9 +25,9 @@ const NAME = /^[A-Za-z][A-Za-z0-9_-]*$/;
  */
 export function readFunctionsConfig(configPath: string): FunctionConfig[] {
   if (!existsSync(configPath)) throw new Error(`functions: no config file at ${configPath}`);
-  let parsed: TomlTable;
+  let parsed: Record<string, unknown>;
   try {
-    parsed = parseToml(readFileSync(configPath, 'utf8'));
+    parsed = parse(readFileSync(configPath, 'utf8'));
   } catch (e) {
     throw new Error(`functions: ${configPath}: ${(e as Error).message}`);
   }
@@ -35,11 +35,14 @@ export function readFunctionsConfig(configPath: string): FunctionConfig[] {
   const at = (p: string) => (isAbsolute(p) ? p : join(base, p));
   const section = parsed.functions;
   if (section === undefined) return [];
-  if (typeof section !== 'object' || Array.isArray(section)) throw new Error('functions: [functions] is not a table');
-  return Object.entries(section).map(([name, raw]) => {
+  if (section === null || typeof section !== 'object' || Array.isArray(section)) {
+    throw new Error('functions: [functions] is not a table');
+  }
+  return Object.entries(section as Record<string, unknown>).map(([name, value]) => {
     const where = `${configPath} [functions.${name}]`;
     if (!NAME.test(name)) throw new Error(`${where}: invalid function name`);
-    if (typeof raw !== 'object' || Array.isArray(raw)) throw new Error(`${where}: not a table`);
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new Error(`${where}: not a table`);
+    const raw = value as Record<string, unknown>;
     const bool = (key: string, fallback: boolean) => {
       const v = raw[key];
       if (v === undefined) return fallback;
