@@ -1,6 +1,7 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import * as acp from '@agentclientprotocol/sdk';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MessageBatch, MessageRecord } from '../../functions/_shared/contracts/messages.ts';
 import { createDemoAgent } from '../demo-agent/agent.ts';
@@ -154,5 +155,54 @@ describe('AgentClient with the demo agent over linked streams', () => {
     // A second turn after load continues the session (tool ids of turn 2).
     await replay.client.prompt('add a greeting to README');
     expect(replay.records.some((r) => r.toolCallId === 'call-2-edit')).toBe(true);
+  });
+});
+
+describe('permission requests', () => {
+  async function ask(policy: AgentClientOptions['permissionPolicy'], options: acp.PermissionOption[]) {
+    const streams = linkedStreams();
+    let outcome: acp.RequestPermissionOutcome | null = null;
+    acp
+      .agent({ name: 'asker' })
+      .onRequest(acp.methods.agent.initialize, () => ({ protocolVersion: acp.PROTOCOL_VERSION, agentCapabilities: {} }))
+      .onRequest(acp.methods.agent.session.new, () => ({ sessionId: 's' }))
+      .onRequest(acp.methods.agent.session.prompt, async ({ client }) => {
+        const res = await client.request(acp.methods.client.session.requestPermission, {
+          sessionId: 's',
+          toolCall: { toolCallId: 't1', title: 'rm -rf build' },
+          options,
+        });
+        outcome = res.outcome;
+        return { stopReason: 'end_turn' };
+      })
+      .connect(streams.agent);
+    const client = await AgentClient.connect(streams.client, {
+      workspaceRoot: workspace,
+      sessionId: 'p',
+      onRecord: () => {},
+      permissionPolicy: policy,
+    });
+    await client.newSession();
+    await client.prompt('go');
+    client.close();
+    return outcome;
+  }
+  const options: acp.PermissionOption[] = [
+    { optionId: 'always', name: 'Always', kind: 'allow_always' },
+    { optionId: 'once', name: 'Once', kind: 'allow_once' },
+    { optionId: 'no', name: 'No', kind: 'reject_once' },
+  ];
+
+  it('approves by default (preferring a one-time approval), rejects by policy, or asks a function', async () => {
+    expect(await ask(undefined, options)).toEqual({ outcome: 'selected', optionId: 'once' });
+    expect(await ask('reject', options)).toEqual({ outcome: 'selected', optionId: 'no' });
+    const seen: string[] = [];
+    const decide = (r: acp.RequestPermissionRequest) => {
+      seen.push(r.toolCall.title ?? '');
+      return 'reject' as const;
+    };
+    expect(await ask(decide, options)).toEqual({ outcome: 'selected', optionId: 'no' });
+    expect(seen).toEqual(['rm -rf build']);
+    expect(await ask('reject', options.slice(0, 2))).toEqual({ outcome: 'cancelled' });
   });
 });

@@ -19,7 +19,10 @@ export type AgentClientOptions = {
   sessionId: string;
   mcp?: SamMcpServer | null;
   permissionPolicy?: PermissionPolicy;
-  /** Receives records in order; awaited one after another (an outbox append). */
+  /**
+   * Receives records in order, called synchronously one after another (an outbox append, which
+   * queues synchronously); the returned promises are awaited before a turn counts as settled.
+   */
   onRecord: (record: MessageRecord) => void | Promise<void>;
   /** Message-id prefix (fresh by default). */
   epoch?: string;
@@ -208,14 +211,22 @@ export class AgentClient {
     this.recorder.handle(notification.update);
   }
 
+  /**
+   * Hands a record over at once (in order: `onRecord` is called synchronously per record) and keeps
+   * its completion in the chain, so an outbox can group-commit many appends with one fsync.
+   */
   private deliver(record: MessageRecord): void {
-    this.chain = this.chain.then(async () => {
-      try {
-        await this.options.onRecord(record);
-      } catch (error) {
-        this.sinkError ??= error;
-        this.options.log?.(`vm-agent: could not store message ${record.messageId}: ${String(error)}`);
-      }
-    });
+    const fail = (error: unknown) => {
+      this.sinkError ??= error;
+      this.options.log?.(`vm-agent: could not store message ${record.messageId}: ${String(error)}`);
+    };
+    let done: Promise<void>;
+    try {
+      done = Promise.resolve(this.options.onRecord(record)).catch(fail);
+    } catch (error) {
+      fail(error);
+      done = Promise.resolve();
+    }
+    this.chain = Promise.all([this.chain, done]).then(() => {});
   }
 }
