@@ -385,4 +385,18 @@ describe('socket', () => {
   it('reports health through the listener connection', async () => {
     expect(await t.stack.health()).toEqual({ realtime: true });
   });
+
+  it('recovers when the listener connection is killed, catching up on what was sent meanwhile', async () => {
+    const { inbox } = await joinRoom(alice, 'room:1');
+    const killed = await t.db.admin`
+      select pg_terminate_backend(pid) from pg_stat_activity
+      where datname = current_database() and application_name = 'sam-realtime' and query ilike 'listen%'`;
+    expect(killed.length).toBeGreaterThan(0);
+    await app`insert into public.chat_messages (room_id, body) values (1, 'while reconnecting')`;
+    await inbox.next((x) => x.payload.body === 'while reconnecting', 15_000);
+    await app`insert into public.chat_messages (room_id, body) values (1, 'after reconnecting')`;
+    await inbox.next((x) => x.payload.body === 'after reconnecting');
+    expect(inbox.items.filter((x) => x.payload.body === 'while reconnecting')).toHaveLength(1);
+    expect(await t.stack.health()).toEqual({ realtime: true });
+  }, 30_000);
 });

@@ -39,6 +39,8 @@ export class DbFeed {
   private readonly timers: NodeJS.Timeout[] = [];
   private listens = 0;
   private lastInsertedAt: string | undefined;
+  /** The database's clock when the feed started: catch-up never reaches before it. */
+  private startedAt = '';
   private readonly recent = new Set<string>();
   private closed = false;
 
@@ -49,6 +51,8 @@ export class DbFeed {
   ) {}
 
   async start(): Promise<void> {
+    const [now] = await this.sql<{ t: string }[]>`select localtimestamp::text as t`;
+    this.startedAt = now!.t;
     await this.listen();
     this.healthListener = await this.sql.listen(HEALTH_CHANNEL, (nonce) => this.pings.get(nonce)?.());
     void this.cleanup();
@@ -169,11 +173,13 @@ export class DbFeed {
    * the transaction's start, so late commits can carry earlier times); already delivered ids are skipped.
    */
   private async catchUp(): Promise<void> {
-    if (!this.lastInsertedAt || this.closed) return;
+    if (this.closed) return;
     try {
       const keys = await this.sql<Key[]>`
         select id::text, inserted_at::text from realtime.messages
-        where extension = 'broadcast' and inserted_at >= ${this.lastInsertedAt}::text::timestamp - interval '1 minute'
+        where extension = 'broadcast'
+          and inserted_at >= greatest(${this.startedAt}::text::timestamp,
+                                      ${this.lastInsertedAt ?? this.startedAt}::text::timestamp - interval '1 minute')
         order by inserted_at, id limit 5000`;
       this.pending.push(...keys.filter((k) => !this.recent.has(k.id)));
       void this.drain();
