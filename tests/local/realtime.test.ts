@@ -103,16 +103,19 @@ describe('broadcast from the database', () => {
     expect(inbox.items.map((x) => x.payload.body)).toEqual(['committed']);
   });
 
-  it('delivers to a vsn 1.0.0 client too', async () => {
+  it('speaks vsn 1.0.0 (JSON object frames, JSON client broadcasts) too', async () => {
     const client = await clients.as(await token(alice), { vsn: '1.0.0' });
     const inbox = new Inbox<Broadcast>();
     const channel = client
-      .channel('room:3', { config: { private: true } })
+      .channel('room:3', { config: { private: true, broadcast: { self: true, ack: true } } })
       .on('broadcast', { event: '*' }, (m) => inbox.push(m as Broadcast));
     expect((await subscribe(channel)).status).toBe('SUBSCRIBED');
     await app`insert into public.chat_messages (room_id, body) values (3, 'over json objects')`;
     expect((await inbox.next()).payload.body).toBe('over json objects');
+    expect(await channel.send({ type: 'broadcast', event: 'echo', payload: { v: 1 } })).toBe('ok');
+    expect((await inbox.next((x) => x.event === 'echo')).payload).toEqual({ v: 1 });
   });
+
   it('replays stored messages to a private join with broadcast.replay, and reports replication_ready', async () => {
     await app`insert into public.room_members (room_id, user_id) values (5, ${alice.id})`;
     const since = Date.now() - 1000;
