@@ -201,6 +201,23 @@ describe('Outbox', () => {
     expect(text).toContain('m-session-a-3');
   });
 
+  it('treats a send that hangs past sendTimeoutMs as transient, aborting it, and retries', async () => {
+    const signals: AbortSignal[] = [];
+    const outbox = await openOutbox({
+      sendTimeoutMs: 50,
+      send: (_b, { signal }) => {
+        signals.push(signal);
+        return signals.length === 1 ? new Promise(() => {}) : Promise.resolve();
+      },
+    });
+    await outbox.append(makeRecord(0));
+    outbox.start();
+    await outbox.drained();
+    expect(signals).toHaveLength(2);
+    expect(signals[0]?.aborted).toBe(true);
+    expect(signals[1]?.aborted).toBe(false);
+  });
+
   it('refuses invalid records at append', async () => {
     const outbox = await openOutbox({ send: async () => {} });
     await expect(outbox.append({ ...makeRecord(0), role: 'tool' })).rejects.toThrow(/toolCallId/);

@@ -28,7 +28,10 @@ export type DeadLetter = { at: string; status: number | undefined; error: string
 export type OutboxOptions = {
   /** Directory of `outbox.jsonl` and `dead-letter.jsonl`. */
   dir: string;
-  send: (batch: MessageBatch) => Promise<unknown>;
+  /** Delivers one batch; resolve = acknowledged. Must honour `signal` (aborted after `sendTimeoutMs`). */
+  send: (batch: MessageBatch, options: { signal: AbortSignal }) => Promise<unknown>;
+  /** A send that takes longer counts as a transient failure; default 10 s. */
+  sendTimeoutMs?: number;
   maxMessages?: number;
   maxBytes?: number;
   flushDelayMs?: number;
@@ -46,7 +49,8 @@ export const DEAD_LETTER_FILE = 'dead-letter.jsonl';
 
 export class Outbox {
   private readonly pending = new Map<string, Entry>();
-  private readonly known = new Set<string>();
+  /** Ids queued or pending; the value resolves once the id's record is durable. */
+  private readonly known = new Map<string, Promise<void>>();
   private wake: (() => void) | null = null;
   /** What the delivery loop is waiting for; decides which events may wake it. */
   private mode: 'idle' | 'delay' | 'backoff' | 'sending' = 'sending';
@@ -86,9 +90,12 @@ export class Outbox {
   async append(record: MessageRecord): Promise<void> {
     const parsed = MessageRecord.safeParse(record);
     if (!parsed.success) throw new Error(`outbox: invalid message record: ${parsed.error.message}`);
-    if (this.known.has(record.messageId)) return;
-    this.known.add(record.messageId);
-    await this.journal.appendRecord(record, () => this.remember(record));
+    const queued = this.known.get(record.messageId);
+    if (queued) return queued;
+    const durable = this.journal.appendRecord(record, () => this.remember(record));
+    this.known.set(record.messageId, durable);
+    durable.catch(() => this.known.delete(record.messageId));
+    await durable;
     this.kick();
   }
 
@@ -119,7 +126,7 @@ export class Outbox {
   }
 
   private remember(record: MessageRecord): void {
-    this.known.add(record.messageId);
+    if (!this.known.has(record.messageId)) this.known.set(record.messageId, Promise.resolve());
     this.pending.set(record.messageId, { record, bytes: utf8Bytes(JSON.stringify(record)) });
   }
 
@@ -183,7 +190,7 @@ export class Outbox {
       this.flushRequested = false;
       const batch = this.nextBatch();
       try {
-        await this.options.send({ messages: batch });
+        await this.sendWithTimeout(batch);
         await this.settle(batch);
         this.delivered += batch.length;
         this.attempts = 0;
@@ -204,6 +211,23 @@ export class Outbox {
         await this.wait('backoff', wait);
         this.flushRequested = true;
       }
+    }
+  }
+
+  private async sendWithTimeout(batch: MessageRecord[]): Promise<void> {
+    const timeoutMs = this.options.sendTimeoutMs ?? 10_000;
+    const controller = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        controller.abort();
+        reject(new Error(`send timed out after ${timeoutMs} ms`));
+      }, timeoutMs);
+    });
+    try {
+      await Promise.race([this.options.send({ messages: batch }, { signal: controller.signal }), timeout]);
+    } finally {
+      clearTimeout(timer);
     }
   }
 
