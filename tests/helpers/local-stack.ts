@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
@@ -20,12 +20,13 @@ export async function startTestStack(
   label = 'stack',
 ) {
   const db = await createTestDatabase(label);
+  const runtimeDir = mkdtempSync(join(tmpdir(), 'sam-stack-'));
   const stack = await startLocalStack({
     port: 0,
     ...options,
     database: db.name,
     databaseUrl: (role) => connectionUrl(db.cluster, role, db.name),
-    runtimeDir: mkdtempSync(join(tmpdir(), 'sam-stack-')),
+    runtimeDir,
   });
   return {
     db,
@@ -36,6 +37,7 @@ export async function startTestStack(
     async close() {
       await stack.close();
       await db.drop();
+      rmSync(runtimeDir, { recursive: true, force: true });
     },
   };
 }
