@@ -176,8 +176,12 @@ describe('edge functions under real Deno', () => {
     const first = await client().functions.invoke('hello/runtime', { method: 'GET' });
     const pid = first.data.pid as number;
     process.kill(pid, 'SIGKILL');
+    // Wait until the stack saw the exit (a request racing the crash itself fails, as on hosted).
+    const log = join(t.stack.ctx.runtimeDir, 'functions', 'hello.log');
     const deadline = Date.now() + 10_000;
-    while (existsProcess(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    while (!readFileSync(log, 'utf8').trimEnd().endsWith('hello exited (SIGKILL)') && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
     expect(existsProcess(pid)).toBe(false);
     const second = await client().functions.invoke('hello/runtime', { method: 'GET' });
     expect(second.error).toBeNull();

@@ -112,15 +112,20 @@ async function startFunctions(ctx: StackContext, options: FunctionsOptions): Pro
           return;
         }
       }
-      let port: number;
-      try {
-        port = await proc.ensure();
-      } catch (e) {
-        if (!(e instanceof BootError)) throw e;
-        jsonError(res, 503, { code: 'BOOT_ERROR', message: 'Function failed to start (please check logs)' });
-        return;
-      }
-      forward(req, res, port, rest, agent);
+      const send = async (retry: boolean): Promise<void> => {
+        let port: number;
+        try {
+          port = await proc.ensure();
+        } catch (e) {
+          if (!(e instanceof BootError)) throw e;
+          jsonError(res, 503, { code: 'BOOT_ERROR', message: 'Function failed to start (please check logs)' });
+          return;
+        }
+        // A process that died an instant ago refuses the connection: start it again, once.
+        const onRefused = retry ? () => void proc.stop().then(() => send(false)) : undefined;
+        forward(req, res, port, rest, agent, onRefused);
+      };
+      await send(true);
     },
     async health() {
       return true;

@@ -44,9 +44,18 @@ export function forwardedHeaders(req: IncomingMessage): Record<string, string> {
 /**
  * Forwards `req` to the function listening on `port` as `path`, streaming both bodies: the
  * request is piped as it arrives, the response is written chunk by chunk (SSE works). A client
- * that goes away aborts the upstream request.
+ * that goes away aborts the upstream request. The request body is only read once the function
+ * accepted the connection, so a refused connection (a process that just died) can be retried
+ * through `onRefused` with nothing lost.
  */
-export function forward(req: IncomingMessage, res: ServerResponse, port: number, path: string, agent: Agent): void {
+export function forward(
+  req: IncomingMessage,
+  res: ServerResponse,
+  port: number,
+  path: string,
+  agent: Agent,
+  onRefused?: () => void,
+): void {
   const headers: OutgoingHttpHeaders = {};
   for (const [name, value] of Object.entries(req.headers)) {
     if (value !== undefined && !HOP_BY_HOP.has(name)) headers[name] = value;
@@ -68,7 +77,20 @@ export function forward(req: IncomingMessage, res: ServerResponse, port: number,
     answer.pipe(res);
     answer.on('error', () => res.destroy());
   });
+  let connected = false;
+  upstream.on('socket', (socket) => {
+    const go = () => {
+      connected = true;
+      req.pipe(upstream);
+    };
+    if (socket.connecting) socket.once('connect', go);
+    else go();
+  });
   upstream.on('error', (e: Error & { code?: string }) => {
+    if (!connected && e.code === 'ECONNREFUSED' && onRefused && !res.destroyed) {
+      onRefused();
+      return;
+    }
     if (res.headersSent) {
       res.destroy();
       return;
@@ -77,7 +99,8 @@ export function forward(req: IncomingMessage, res: ServerResponse, port: number,
       jsonError(res, 504, { code: 'IDLE_TIMEOUT', message: 'Function did not respond in time' });
       return;
     }
-    if (res.destroyed || req.destroyed) return;
+    // The client went away: nobody to answer.
+    if (res.destroyed) return;
     jsonError(res, 500, {
       code: 'WORKER_ERROR',
       message: 'Function exited due to an error (please check logs)',
@@ -86,5 +109,4 @@ export function forward(req: IncomingMessage, res: ServerResponse, port: number,
   res.on('close', () => {
     if (!res.writableFinished) upstream.destroy();
   });
-  req.pipe(upstream);
 }
