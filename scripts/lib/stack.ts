@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startLocalStack, type LocalStack } from '../../supabase/local/server.ts';
@@ -6,6 +7,7 @@ import { databaseStatus, ensureDatabase } from './db.ts';
 import { done, step } from './log.ts';
 import { paths } from './paths.ts';
 import { readProjectConfig } from './project-config.ts';
+import { ensureSecret } from './secrets.ts';
 
 const pidFile = join(paths.samHome, 'stack.json');
 
@@ -61,6 +63,8 @@ export async function runStack(): Promise<void> {
   const config = readProjectConfig();
   const runtimeDir = join(paths.samHome, 'stack');
   mkdirSync(runtimeDir, { recursive: true });
+  // Function secrets named in config.toml [edge_runtime.secrets] (hosted: `supabase secrets set`).
+  process.env.SAM_JWT_SECRET ??= ensureSecret('functions.SAM_JWT_SECRET', () => randomBytes(48).toString('base64url'));
   step('Starting the local Supabase services…');
   const stack = await startLocalStack({
     port: Number(process.env.SAM_PORT ?? config.apiPort),

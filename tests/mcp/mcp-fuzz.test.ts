@@ -1,29 +1,22 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { agentToken, bringUp, createProject, createUser, submitTask } from '../helpers/control-plane.ts';
-import { useTestDatabase } from '../helpers/test-database.ts';
-import { mcpHarness } from './mcp-harness.ts';
+import { useDenoMcp } from './mcp-harness.ts';
 
 /**
  * Malformed JSON-RPC thrown at the MCP endpoint: bad JSON, wrong types, oversized strings,
  * batches, unknown methods. Every answer is a JSON-RPC error (or, for a well-formed notification,
  * the empty 202 JSON-RPC prescribes) — never a non-JSON body, never a 5xx.
  */
-const db = useTestDatabase('mcp_fuzz');
-let mcp: ReturnType<typeof mcpHarness>;
+const env = useDenoMcp('mcp_fuzz');
 let token: string;
 
 beforeAll(async () => {
-  mcp = mcpHarness(db);
-  const owner = await createUser(db.admin);
-  const project = await createProject(db.admin, owner);
+  const owner = await createUser(env.db.admin);
+  const project = await createProject(env.db.admin, owner);
   token = await agentToken(
-    mcp.secret,
-    await bringUp(db.admin, (await submitTask(db.admin, owner, project, 'Fuzz target')).taskId),
+    env.mcp.secret,
+    await bringUp(env.db.admin, (await submitTask(env.db.admin, owner, project, 'Fuzz target')).taskId),
   );
-});
-
-afterAll(async () => {
-  await mcp?.close();
 });
 
 /** mulberry32: a small seeded generator, so a failing case can be replayed. */
@@ -146,7 +139,7 @@ interface Outcome {
 }
 
 async function send(body: string, auth: string | undefined): Promise<Outcome> {
-  const res = await mcp.post(body, auth);
+  const res = await env.mcp.post(body, auth);
   return { status: res.status, contentType: res.headers.get('content-type'), text: await res.text() };
 }
 
@@ -220,7 +213,7 @@ describe('malformed JSON-RPC at the MCP endpoint', () => {
 
   it('refuses other HTTP methods with a JSON-RPC error', async () => {
     for (const method of ['GET', 'DELETE', 'PUT']) {
-      const res = await mcp.app.request('http://mcp.test/mcp', {
+      const res = await env.mcp.fetch(env.mcp.url, {
         method,
         headers: { authorization: `Bearer ${token}` },
       });

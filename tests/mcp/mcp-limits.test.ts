@@ -13,37 +13,33 @@ import {
   submitTask,
   type RunningAgent,
 } from '../helpers/control-plane.ts';
-import { useTestDatabase } from '../helpers/test-database.ts';
-import { mcpHarness, structured } from './mcp-harness.ts';
+import { inProcessMcp, structured, useDenoMcp } from './mcp-harness.ts';
 
-const db = useTestDatabase('mcp_limits');
-let mcp: ReturnType<typeof mcpHarness>;
+const env = useDenoMcp('mcp_limits');
 let owner: string;
 let project: string;
 const clients: Client[] = [];
 
 async function agentClient(agent: RunningAgent): Promise<Client> {
-  const c = await mcp.client(await agentToken(mcp.secret, agent));
+  const c = await env.mcp.client(await agentToken(env.mcp.secret, agent));
   clients.push(c);
   return c;
 }
 
 beforeAll(async () => {
-  mcp = mcpHarness(db);
-  owner = await createUser(db.admin);
-  project = await createProject(db.admin, owner);
+  owner = await createUser(env.db.admin);
+  project = await createProject(env.db.admin, owner);
 });
 
 afterAll(async () => {
   await Promise.all(clients.map((c) => c.close()));
-  await mcp?.close();
 });
 
 describe('dispatch limits through MCP', () => {
   it('50 concurrent dispatch_task calls never exceed a limit, and each refusal names the limit it hit', async () => {
     const agents = await Promise.all(
       ['First', 'Second', 'Third'].map(async (w) =>
-        bringUp(db.admin, (await submitTask(db.admin, owner, project, `${w} parent task`)).taskId),
+        bringUp(env.db.admin, (await submitTask(env.db.admin, owner, project, `${w} parent task`)).taskId),
       ),
     );
     const byAgent = await Promise.all(agents.map(agentClient));
@@ -61,7 +57,7 @@ describe('dispatch limits through MCP', () => {
       expect(e.code).toBe(-32005);
       expect(['max_active_children', 'max_active_dispatched']).toContain((e.data as { limit: string }).limit);
     }
-    const children = await db.admin`
+    const children = await env.db.admin`
       select parent_task_id, count(*)::int as n from public.tasks
       where project_id = ${project} and dispatch_depth > 0 and status in ('queued', 'delegated', 'in_progress')
       group by parent_task_id`;
@@ -73,15 +69,18 @@ describe('dispatch limits through MCP', () => {
   });
 
   it('refuses a dispatch deeper than the depth limit, naming it', async () => {
-    const owner2 = await createUser(db.admin);
-    const project2 = await createProject(db.admin, owner2);
-    let agent = await bringUp(db.admin, (await submitTask(db.admin, owner2, project2, 'Root of a deep tree')).taskId);
+    const owner2 = await createUser(env.db.admin);
+    const project2 = await createProject(env.db.admin, owner2);
+    let agent = await bringUp(
+      env.db.admin,
+      (await submitTask(env.db.admin, owner2, project2, 'Root of a deep tree')).taskId,
+    );
     for (let depth = 1; depth <= 3; depth++) {
       const client = await agentClient(agent);
       const child = structured<{ taskId: string; dispatchDepth: number }>(
         await client.callTool({ name: 'dispatch_task', arguments: { description: `Level ${depth}` } }),
       );
-      agent = await bringUp(db.admin, child.taskId);
+      agent = await bringUp(env.db.admin, child.taskId);
     }
     const deepest = await agentClient(agent);
     const e = await deepest.callTool({ name: 'dispatch_task', arguments: { description: 'Level 4' } }).then(
@@ -94,11 +93,12 @@ describe('dispatch limits through MCP', () => {
   });
 
   it('honours per-project overrides of the limits', async () => {
-    const owner3 = await createUser(db.admin);
-    const project3 = await createProject(db.admin, owner3);
-    await db.admin`insert into public.project_settings (project_id, key, value) values (${project3}, 'max_active_children', '1')`;
+    const owner3 = await createUser(env.db.admin);
+    const project3 = await createProject(env.db.admin, owner3);
+    await env.db
+      .admin`insert into public.project_settings (project_id, key, value) values (${project3}, 'max_active_children', '1')`;
     const client = await agentClient(
-      await bringUp(db.admin, (await submitTask(db.admin, owner3, project3, 'Strict parent')).taskId),
+      await bringUp(env.db.admin, (await submitTask(env.db.admin, owner3, project3, 'Strict parent')).taskId),
     );
     await client.callTool({ name: 'dispatch_task', arguments: { description: 'Only child' } });
     const e = await client.callTool({ name: 'dispatch_task', arguments: { description: 'Second child' } }).then(
@@ -111,9 +111,12 @@ describe('dispatch limits through MCP', () => {
 
 describe('the request rate limit', () => {
   it('refuses requests past the per-token limit with 429 and a JSON-RPC error carrying the id', async () => {
-    const limited = mcpHarness(db, { rateLimitPerMinute: 5 });
+    const limited = inProcessMcp(env.db, { rateLimitPerMinute: 5 });
     try {
-      const agent = await bringUp(db.admin, (await submitTask(db.admin, owner, project, 'Chatty agent')).taskId);
+      const agent = await bringUp(
+        env.db.admin,
+        (await submitTask(env.db.admin, owner, project, 'Chatty agent')).taskId,
+      );
       const token = await agentToken(limited.secret, agent);
       const statuses: number[] = [];
       for (let i = 1; i <= 6; i++) {
@@ -137,9 +140,12 @@ describe('the request rate limit', () => {
 
 describe('lineage of what agents did', () => {
   it('shows dispatched children as sub-tasks and retries as retries, in the views and the hand-run queries', async () => {
-    const owner4 = await createUser(db.admin);
-    const project4 = await createProject(db.admin, owner4);
-    const parent = await bringUp(db.admin, (await submitTask(db.admin, owner4, project4, 'Parent of a family')).taskId);
+    const owner4 = await createUser(env.db.admin);
+    const project4 = await createProject(env.db.admin, owner4);
+    const parent = await bringUp(
+      env.db.admin,
+      (await submitTask(env.db.admin, owner4, project4, 'Parent of a family')).taskId,
+    );
     const client = await agentClient(parent);
     const child = structured<{ taskId: string }>(
       await client.callTool({ name: 'dispatch_task', arguments: { description: 'A child' } }),
@@ -148,15 +154,15 @@ describe('lineage of what agents did', () => {
       await client.callTool({ name: 'retry_subtask', arguments: { taskId: child.taskId } }),
     );
 
-    const rows = await db.admin`
+    const rows = await env.db.admin`
       select task_id, classification, tree_depth from public.task_lineage where root_task_id = ${parent.taskId} order by created_at`;
     const byId = new Map(rows.map((r) => [r.task_id as string, r]));
     expect(byId.get(parent.taskId)).toMatchObject({ classification: 'root', tree_depth: 0 });
     expect(byId.get(child.taskId)).toMatchObject({ classification: 'sub-task', tree_depth: 1 });
     expect(byId.get(retry.taskId)).toMatchObject({ classification: 'retry' });
 
-    const dispatched =
-      await db.admin`select child_task_id from public.agent_dispatches where agent_session_id = ${parent.agentSessionId}`;
+    const dispatched = await env.db
+      .admin`select child_task_id from public.agent_dispatches where agent_session_id = ${parent.agentSessionId}`;
     expect(dispatched.map((d) => d.child_task_id)).toContain(child.taskId);
 
     // The same answer from the query people run by hand (sql/audit/task_tree.sql, through psql).
@@ -164,13 +170,13 @@ describe('lineage of what agents did', () => {
       'psql',
       [
         '-h',
-        db.cluster.host,
+        env.db.cluster.host,
         '-p',
-        String(db.cluster.port),
+        String(env.db.cluster.port),
         '-U',
         SUPERUSER,
         '-d',
-        db.name,
+        env.db.name,
         '-X',
         '-q',
         '-t',

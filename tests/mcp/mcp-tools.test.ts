@@ -1,5 +1,6 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   agentToken,
@@ -10,11 +11,9 @@ import {
   as,
   type RunningAgent,
 } from '../helpers/control-plane.ts';
-import { useTestDatabase } from '../helpers/test-database.ts';
-import { mcpHarness, structured } from './mcp-harness.ts';
+import { structured, useDenoMcp } from './mcp-harness.ts';
 
-const db = useTestDatabase('mcp_tools');
-let mcp: ReturnType<typeof mcpHarness>;
+const env = useDenoMcp('mcp_tools');
 let owner: string;
 let project: string;
 let a1: RunningAgent;
@@ -35,24 +34,25 @@ async function rpcError(p: Promise<unknown>): Promise<McpError> {
 }
 
 beforeAll(async () => {
-  mcp = mcpHarness(db);
-  owner = await createUser(db.admin);
-  project = await createProject(db.admin, owner);
-  const t1 = await submitTask(db.admin, owner, project, 'Add rate limiting to the upload endpoint');
-  a1 = await bringUp(db.admin, t1.taskId);
-  const t2 = await submitTask(db.admin, owner, project, 'Write the docs for uploads', { taskMode: 'conversation' });
-  a2 = await bringUp(db.admin, t2.taskId);
-  const stranger = await createUser(db.admin);
-  const strangerProject = await createProject(db.admin, stranger);
-  foreign = await bringUp(db.admin, (await submitTask(db.admin, stranger, strangerProject, 'Something else')).taskId);
-  a1Client = await mcp.client(await agentToken(mcp.secret, a1));
-  a2Client = await mcp.client(await agentToken(mcp.secret, a2));
+  owner = await createUser(env.db.admin);
+  project = await createProject(env.db.admin, owner);
+  const t1 = await submitTask(env.db.admin, owner, project, 'Add rate limiting to the upload endpoint');
+  a1 = await bringUp(env.db.admin, t1.taskId);
+  const t2 = await submitTask(env.db.admin, owner, project, 'Write the docs for uploads', { taskMode: 'conversation' });
+  a2 = await bringUp(env.db.admin, t2.taskId);
+  const stranger = await createUser(env.db.admin);
+  const strangerProject = await createProject(env.db.admin, stranger);
+  foreign = await bringUp(
+    env.db.admin,
+    (await submitTask(env.db.admin, stranger, strangerProject, 'Something else')).taskId,
+  );
+  a1Client = await env.mcp.client(await agentToken(env.mcp.secret, a1));
+  a2Client = await env.mcp.client(await agentToken(env.mcp.secret, a2));
 });
 
 afterAll(async () => {
   await a1Client?.close();
   await a2Client?.close();
-  await mcp?.close();
 });
 
 describe('tools/list', () => {
@@ -122,8 +122,8 @@ describe('dispatch and orchestration of sub-tasks', () => {
       }),
     );
     expect(child.taskMode).toBe('task');
-    const [row] =
-      await db.admin`select parent_task_id, dispatch_depth, triggered_by, status, description from public.tasks where id = ${child.taskId}`;
+    const [row] = await env.db
+      .admin`select parent_task_id, dispatch_depth, triggered_by, status, description from public.tasks where id = ${child.taskId}`;
     expect(row).toMatchObject({ parent_task_id: a1.taskId, dispatch_depth: 1, triggered_by: 'mcp', status: 'queued' });
     expect(row!.description).toContain('## References\n- docs/uploads.md');
   });
@@ -156,13 +156,13 @@ describe('dispatch and orchestration of sub-tasks', () => {
   it('refuses orchestration over another project’s task', async () => {
     const e = await rpcError(a1Client.callTool({ name: 'stop_subtask', arguments: { taskId: foreign.taskId } }));
     expect(e.code).toBe(-32003);
-    const [row] = await db.admin`select status from public.tasks where id = ${foreign.taskId}`;
+    const [row] = await env.db.admin`select status from public.tasks where id = ${foreign.taskId}`;
     expect(row!.status).toBe('in_progress');
   });
 
   it('delivers a directive to the child’s agent once, and shows it in the child’s chat', async () => {
-    const running = await bringUp(db.admin, child.taskId);
-    const childClient = await mcp.client(await agentToken(mcp.secret, running));
+    const running = await bringUp(env.db.admin, child.taskId);
+    const childClient = await env.mcp.client(await agentToken(env.mcp.secret, running));
     try {
       const sent = structured<{ directiveId: string }>(
         await a1Client.callTool({
@@ -180,7 +180,7 @@ describe('dispatch and orchestration of sub-tasks', () => {
         await childClient.callTool({ name: 'get_pending_messages', arguments: {} }),
       );
       expect(second.messages).toEqual([]);
-      const [chat] = await db.admin`
+      const [chat] = await env.db.admin`
         select m.role, m.content from public.messages m join public.tasks t on t.chat_session_id = m.session_id
         where t.id = ${child.taskId} and m.message_id = ${'directive:' + sent.directiveId}`;
       expect(chat).toEqual({ role: 'user', content: 'Also cover the 429 response' });
@@ -194,10 +194,10 @@ describe('dispatch and orchestration of sub-tasks', () => {
       await a1Client.callTool({ name: 'retry_subtask', arguments: { taskId: child.taskId } }),
     );
     expect(r.taskId).not.toBe(child.taskId);
-    const [old] = await db.admin`select status, error_message from public.tasks where id = ${child.taskId}`;
+    const [old] = await env.db.admin`select status, error_message from public.tasks where id = ${child.taskId}`;
     expect(old!.status).toBe('failed');
-    const [retry] =
-      await db.admin`select triggered_by, source_task_id, description, dispatch_depth from public.tasks where id = ${r.taskId}`;
+    const [retry] = await env.db
+      .admin`select triggered_by, source_task_id, description, dispatch_depth from public.tasks where id = ${r.taskId}`;
     expect(retry).toMatchObject({ triggered_by: 'retry', source_task_id: child.taskId, dispatch_depth: 1 });
     expect(retry!.description).toContain(`previous attempt (${child.taskId}) ended with status 'in_progress'`);
   });
@@ -213,7 +213,7 @@ describe('dispatch and orchestration of sub-tasks', () => {
       }),
     );
     expect(r).toEqual({ taskId: c.taskId, warned: true, stopped: true, status: 'cancelled' });
-    const [d] = await db.admin`select kind, content from public.directives where task_id = ${c.taskId}`;
+    const [d] = await env.db.admin`select kind, content from public.directives where task_id = ${c.taskId}`;
     expect(d).toEqual({ kind: 'stop_warning', content: 'Wrap up now' });
     const again = structured<{ stopped: boolean }>(
       await a1Client.callTool({ name: 'stop_subtask', arguments: { taskId: c.taskId } }),
@@ -231,7 +231,7 @@ describe('ideas', () => {
       }),
     );
     expect(idea.status).toBe('draft');
-    const [row] = await db.admin`select triggered_by, project_id from public.tasks where id = ${idea.ideaId}`;
+    const [row] = await env.db.admin`select triggered_by, project_id from public.tasks where id = ${idea.ideaId}`;
     expect(row).toEqual({ triggered_by: 'mcp', project_id: project });
 
     const ready = structured<{ status: string; changed: boolean; content: string }>(
@@ -281,20 +281,20 @@ describe('ideas', () => {
 });
 
 async function createIdeaElsewhere(): Promise<string> {
-  const [row] =
-    await db.admin`select public.create_idea('Not yours', '', 0, ${foreign.claims.project_id as string}::uuid) as id`;
+  const [row] = await env.db
+    .admin`select public.create_idea('Not yours', '', 0, ${foreign.claims.project_id as string}::uuid) as id`;
   return row!.id as string;
 }
 
 describe('progress, questions and completion', () => {
   it('reports progress into the chat and as a low-urgency notification', async () => {
     await a1Client.callTool({ name: 'update_task_status', arguments: { message: 'Limiter written, adding tests' } });
-    const [m] =
-      await db.admin`select m.role, m.content from public.messages m join public.tasks t on t.chat_session_id = m.session_id
+    const [m] = await env.db
+      .admin`select m.role, m.content from public.messages m join public.tasks t on t.chat_session_id = m.session_id
                                where t.id = ${a1.taskId} and m.message_id like 'progress:%'`;
     expect(m).toEqual({ role: 'system', content: 'Limiter written, adding tests' });
-    const [n] =
-      await db.admin`select urgency from public.notifications where task_id = ${a1.taskId} and type = 'progress' order by created_at desc limit 1`;
+    const [n] = await env.db
+      .admin`select urgency from public.notifications where task_id = ${a1.taskId} and type = 'progress' order by created_at desc limit 1`;
     expect(n!.urgency).toBe('low');
   });
 
@@ -305,11 +305,11 @@ describe('progress, questions and completion', () => {
         arguments: { context: 'Per user or per IP?', category: 'decision', options: ['per user', 'per IP'] },
       }),
     );
-    const [n] =
-      await db.admin`select urgency from public.notifications where type = 'needs_input' and task_id = ${a1.taskId}`;
+    const [n] = await env.db
+      .admin`select urgency from public.notifications where type = 'needs_input' and task_id = ${a1.taskId}`;
     expect(n!.urgency).toBe('high');
     await as(
-      db.admin,
+      env.db.admin,
       'authenticated',
       { sub: owner },
       (tx) => tx`select public.answer_human_input(${q.requestId}, 'per user')`,
@@ -337,7 +337,7 @@ describe('progress, questions and completion', () => {
       }),
     );
     expect(r).toMatchObject({ status: 'completed', changed: true });
-    const [t] = await db.admin`select summary, completion_evidence from public.tasks where id = ${a1.taskId}`;
+    const [t] = await env.db.admin`select summary, completion_evidence from public.tasks where id = ${a1.taskId}`;
     expect(t).toEqual({
       summary: 'Added a token bucket per user',
       completion_evidence: { filesChanged: ['src/upload.ts'], testsRun: ['npm test'] },
@@ -385,8 +385,8 @@ describe('project awareness', () => {
 
 describe('refusals', () => {
   it('rejects malformed arguments with invalid params and the request id', async () => {
-    const token = await agentToken(mcp.secret, a2);
-    const res = await mcp.post(
+    const token = await agentToken(env.mcp.secret, a2);
+    const res = await env.mcp.post(
       {
         jsonrpc: '2.0',
         id: 41,
@@ -402,7 +402,7 @@ describe('refusals', () => {
     expect(body.id).toBe(41);
     expect(body.error.code).toBe(-32602);
     expect(body.error.data.issues.length).toBeGreaterThanOrEqual(2);
-    const none = await db.admin`select 1 from public.tasks where description = '7'`;
+    const none = await env.db.admin`select 1 from public.tasks where description = '7'`;
     expect(none).toHaveLength(0);
   });
 
@@ -413,46 +413,46 @@ describe('refusals', () => {
   });
 
   it('refuses a revoked token and an expired one with 401 and a JSON-RPC error', async () => {
-    const t = await submitTask(db.admin, owner, project, 'A task that will fail');
-    const agent = await bringUp(db.admin, t.taskId);
-    const token = await agentToken(mcp.secret, agent);
-    const ok = await mcp.post(
+    const t = await submitTask(env.db.admin, owner, project, 'A task that will fail');
+    const agent = await bringUp(env.db.admin, t.taskId);
+    const token = await agentToken(env.mcp.secret, agent);
+    const ok = await env.mcp.post(
       { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'get_instructions', arguments: {} } },
       token,
     );
     expect(ok.status).toBe(200);
     // Failing the task revokes its agent tokens.
-    await db.admin`select public.fail_task(${t.taskId}, 'boom')`;
-    const revoked = await mcp.post(
+    await env.db.admin`select public.fail_task(${t.taskId}, 'boom')`;
+    const revoked = await env.mcp.post(
       { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'get_instructions', arguments: {} } },
       token,
     );
     expect(revoked.status).toBe(401);
     expect(await revoked.json()).toMatchObject({ jsonrpc: '2.0', id: 2, error: { code: -32001 } });
 
-    const expiredJwt = await agentToken(mcp.secret, {
+    const expiredJwt = await agentToken(env.mcp.secret, {
       ...a2,
       claims: { ...a2.claims, exp: Math.floor(Date.now() / 1000) - 10 },
     });
-    const expired = await mcp.post({ jsonrpc: '2.0', id: 3, method: 'tools/list' }, expiredJwt);
+    const expired = await env.mcp.post({ jsonrpc: '2.0', id: 3, method: 'tools/list' }, expiredJwt);
     expect(expired.status).toBe(401);
     expect(await expired.json()).toMatchObject({ id: 3, error: { code: -32001, data: { code: 'token_expired' } } });
 
-    await db.admin`update public.tokens set expires_at = now() - interval '1 second' where jti = ${a2.claims.jti}`;
-    const lapsed = await mcp.post({ jsonrpc: '2.0', id: 4, method: 'tools/list' }, await agentToken(mcp.secret, a2));
+    await env.db.admin`update public.tokens set expires_at = now() - interval '1 second' where jti = ${a2.claims.jti}`;
+    const lapsed = await env.mcp.post(
+      { jsonrpc: '2.0', id: 4, method: 'tools/list' },
+      await agentToken(env.mcp.secret, a2),
+    );
     expect(lapsed.status).toBe(401);
-    await db.admin`update public.tokens set expires_at = now() + interval '8 hours' where jti = ${a2.claims.jti}`;
+    await env.db.admin`update public.tokens set expires_at = now() + interval '8 hours' where jti = ${a2.claims.jti}`;
   });
 
   it('refuses a token signed with another key, and a node token', async () => {
-    const other = mcpHarness(db);
-    try {
-      const forged = await agentToken(other.secret, a2);
-      const res = await mcp.post({ jsonrpc: '2.0', id: 9, method: 'tools/list' }, forged);
+    {
+      const forged = await agentToken(randomBytes(32).toString('base64url'), a2);
+      const res = await env.mcp.post({ jsonrpc: '2.0', id: 9, method: 'tools/list' }, forged);
       expect(res.status).toBe(401);
       expect(await res.json()).toMatchObject({ id: 9, error: { code: -32001, data: { code: 'invalid_token' } } });
-    } finally {
-      await other.close();
     }
   });
 });

@@ -68,3 +68,27 @@ export function readFunctionsConfig(configPath: string): FunctionConfig[] {
     };
   });
 }
+
+/**
+ * `[edge_runtime.secrets]`: what `supabase secrets set` holds on hosted. Values may be literals or
+ * `env(NAME)`, read from the environment of the stack (as the Supabase CLI does); a missing
+ * variable is an error, so a function never starts without a secret it was promised. Names
+ * starting with `SUPABASE_` are reserved.
+ */
+export function readFunctionSecrets(configPath: string): Record<string, string> {
+  const parsed = parse(readFileSync(configPath, 'utf8'));
+  const runtime = parsed.edge_runtime as Record<string, unknown> | undefined;
+  const secrets = (runtime?.secrets ?? {}) as Record<string, unknown>;
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(secrets)) {
+    const where = `${configPath} [edge_runtime.secrets] ${name}`;
+    if (name.startsWith('SUPABASE_')) throw new Error(`${where}: SUPABASE_* names are reserved`);
+    if (typeof value !== 'string') throw new Error(`${where}: must be a string`);
+    const ref = /^env\(([A-Za-z_][A-Za-z0-9_]*)\)$/.exec(value);
+    const resolved = ref ? process.env[ref[1]!] : value;
+    if (resolved === undefined || resolved === '')
+      throw new Error(`${where}: environment variable ${ref?.[1]} is not set`);
+    out[name] = resolved;
+  }
+  return out;
+}

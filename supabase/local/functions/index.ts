@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { paths } from '../../../scripts/lib/paths.ts';
 import type { ServiceFactory } from '../server.ts';
 import type { Service, StackContext } from '../service.ts';
-import { readFunctionsConfig, type FunctionConfig } from './config.ts';
+import { readFunctionSecrets, readFunctionsConfig, type FunctionConfig } from './config.ts';
 import { BootError, FunctionProcess } from './process.ts';
 import { forward, jsonError } from './proxy.ts';
 import { verifyFunctionRequest } from './verify.ts';
@@ -30,7 +30,11 @@ const DENO_PASSTHROUGH = ['HOME', 'DENO_DIR', 'XDG_CACHE_HOME', 'NPM_CONFIG_REGI
  * The environment of a function, as hosted Supabase sets it (reference §3.2), with the gateway's
  * URL as SUPABASE_URL and a connection as the non-superuser `postgres` role as SUPABASE_DB_URL.
  */
-export function functionEnvironment(ctx: StackContext, fn: FunctionConfig): Record<string, string> {
+export function functionEnvironment(
+  ctx: StackContext,
+  fn: FunctionConfig,
+  secrets: Record<string, string> = {},
+): Record<string, string> {
   const env: Record<string, string> = {};
   for (const name of DENO_PASSTHROUGH) {
     const value = process.env[name];
@@ -38,6 +42,7 @@ export function functionEnvironment(ctx: StackContext, fn: FunctionConfig): Reco
   }
   return {
     ...env,
+    ...secrets,
     DENO_NO_UPDATE_CHECK: '1',
     NO_COLOR: '1',
     SUPABASE_URL: ctx.url,
@@ -84,7 +89,7 @@ async function startFunctions(ctx: StackContext, options: FunctionsOptions): Pro
         denoConfig: options.denoConfig ?? join(paths.root, 'deno.json'),
         preload: join(paths.root, 'supabase', 'local', 'functions', 'edge-runtime.js'),
         logFile: join(logDir, `${fn.name}.log`),
-        env: () => functionEnvironment(ctx, fn),
+        env: () => functionEnvironment(ctx, fn, readFunctionSecrets(configPath)),
         bootTimeoutMs: options.bootTimeoutMs ?? 60_000,
       }),
     );
