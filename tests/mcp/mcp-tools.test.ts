@@ -447,6 +447,24 @@ describe('refusals', () => {
     await env.db.admin`update public.tokens set expires_at = now() + interval '8 hours' where jti = ${a2.claims.jti}`;
   });
 
+  it('slides an agent token to 8 h on use, never past its 24 h cap', async () => {
+    const t = await submitTask(env.db.admin, owner, project, 'A long-running task');
+    const agent = await bringUp(env.db.admin, t.taskId);
+    const token = await agentToken(env.mcp.secret, agent);
+    await env.db.admin`update public.tokens set expires_at = now() + interval '1 hour' where jti = ${agent.claims.jti}`;
+    await env.mcp.post({ jsonrpc: '2.0', id: 1, method: 'tools/list' }, token);
+    const [slid] = await env.db
+      .admin`select extract(epoch from expires_at - now()) as left from public.tokens where jti = ${agent.claims.jti}`;
+    expect(Number(slid!.left)).toBeGreaterThan(7.9 * 3600);
+    expect(Number(slid!.left)).toBeLessThanOrEqual(8 * 3600);
+    await env.db
+      .admin`update public.tokens set max_expires_at = now() + interval '2 hours' where jti = ${agent.claims.jti}`;
+    await env.mcp.post({ jsonrpc: '2.0', id: 2, method: 'tools/list' }, token);
+    const [capped] = await env.db
+      .admin`select expires_at <= max_expires_at as capped from public.tokens where jti = ${agent.claims.jti}`;
+    expect(capped!.capped).toBe(true);
+  });
+
   it('refuses a token signed with another key, and a node token', async () => {
     {
       const forged = await agentToken(randomBytes(32).toString('base64url'), a2);
