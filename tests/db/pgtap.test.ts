@@ -71,6 +71,9 @@ describe('pgTAP suites (supabase/tests)', () => {
       expect(tap.failures, 'failed assertions').toEqual([]);
       expect(tap.planned, 'a plan').not.toBeNull();
       expect(tap.passed).toBe(tap.planned);
+      // What a suite says of itself with diag() (e.g. the RLS matrix's number of cases).
+      const notes = r.stdout.split('\n').filter((l) => /^\s*# /.test(l));
+      if (notes.length > 0) console.log(`${file}:\n${notes.join('\n')}`);
       totals.files++;
       totals.assertions += tap.passed;
     } finally {
