@@ -67,6 +67,7 @@ async function check(): Promise<void> {
     ['prettier', ['--check', '.']],
     ['eslint', ['.']],
     ['tsc', ['--noEmit', '-p', 'tsconfig.json']],
+    ['tsc', ['--noEmit', '-p', 'web/tsconfig.json']],
     ['deno', ['check', '--quiet', 'functions']],
   ];
   for (const [bin, args] of steps) {

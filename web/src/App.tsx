@@ -1,0 +1,70 @@
+import { Match, onMount, Show, Switch } from 'solid-js';
+import { AuthScreen } from './components/AuthScreen.tsx';
+import { ProjectChat } from './components/ProjectChat.tsx';
+import { ProjectsScreen } from './components/ProjectsScreen.tsx';
+import { route } from './lib/route.ts';
+import { session, signOut, startSession } from './stores/session.ts';
+import { resetProjects } from './stores/projects.ts';
+import { closeProject } from './stores/chat.ts';
+
+export function App() {
+  onMount(() => void startSession());
+
+  const projectRoute = () => {
+    const r = route();
+    return r.name === 'project' ? r : undefined;
+  };
+
+  const leave = async () => {
+    closeProject();
+    resetProjects();
+    await signOut();
+  };
+
+  return (
+    <div class="app">
+      <header class="topbar">
+        <a class="brand" href="#/">
+          SAM
+        </a>
+        <Show when={session.user()}>
+          {(user) => (
+            <div class="account">
+              <span class="muted">{user().email}</span>
+              <button type="button" class="link" onClick={() => void leave()}>
+                Sign out
+              </button>
+            </div>
+          )}
+        </Show>
+      </header>
+      <main class="content">
+        <Switch>
+          <Match when={session.state() === 'loading'}>
+            <p class="muted" role="status">
+              Loading…
+            </p>
+          </Match>
+          <Match when={session.state() === 'failed'}>
+            <p class="error" role="alert">
+              {session.startupError()}
+            </p>
+          </Match>
+          <Match when={session.state() === 'signed-out'}>
+            <AuthScreen />
+          </Match>
+          <Match when={session.state() === 'signed-in'}>
+            <Switch>
+              <Match when={route().name === 'projects'}>
+                <ProjectsScreen />
+              </Match>
+              <Match when={projectRoute()}>
+                {(r) => <ProjectChat projectId={r().projectId} taskId={r().taskId} />}
+              </Match>
+            </Switch>
+          </Match>
+        </Switch>
+      </main>
+    </div>
+  );
+}

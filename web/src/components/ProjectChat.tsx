@@ -1,0 +1,108 @@
+import { createEffect, createSignal, For, onCleanup, Show } from 'solid-js';
+import { navigate } from '../lib/route.ts';
+import { taskProgress } from '../lib/steps.ts';
+import { chat, closeProject, openProject, submit } from '../stores/chat.ts';
+import { loadProjects, projectById, projects } from '../stores/projects.ts';
+import { TaskView } from './TaskView.tsx';
+
+export function ProjectChat(props: { projectId: string; taskId: string | null }) {
+  const [draft, setDraft] = createSignal('');
+  const [busy, setBusy] = createSignal(false);
+  const [error, setError] = createSignal<string | null>(null);
+
+  createEffect(() => openProject(props.projectId));
+  createEffect(() => {
+    if (!projects.loaded) void loadProjects();
+  });
+  onCleanup(closeProject);
+
+  const project = () => projectById(props.projectId);
+
+  const onSubmit = async (e: SubmitEvent) => {
+    e.preventDefault();
+    const message = draft().trim();
+    if (!message) return;
+    setBusy(true);
+    setError(null);
+    try {
+      const taskId = await submit(props.projectId, message);
+      setDraft('');
+      navigate({ name: 'project', projectId: props.projectId, taskId });
+    } catch (err) {
+      setError(err instanceof Error ? err.message : String(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const onKeyDown = (e: KeyboardEvent) => {
+    if (e.key === 'Enter' && (e.metaKey || e.ctrlKey)) {
+      (e.currentTarget as HTMLTextAreaElement).form?.requestSubmit();
+    }
+  };
+
+  return (
+    <div class="project-chat">
+      <aside class="tasks" aria-labelledby="tasks-title">
+        <p>
+          <a href="#/">← Projects</a>
+        </p>
+        <h1 id="tasks-title">{project()?.name ?? 'Project'}</h1>
+        <Show when={project()}>{(p) => <p class="muted repo">{p().repository}</p>}</Show>
+        <h2 class="sr-only">Tasks</h2>
+        <ul class="task-list" aria-label="Tasks">
+          <For each={chat.tasks}>
+            {(task) => (
+              <li>
+                <a
+                  href={`#/p/${props.projectId}/t/${task.id}`}
+                  aria-current={task.id === props.taskId ? 'page' : undefined}
+                  data-task-id={task.id}
+                >
+                  <span class="task-title">{task.title}</span>
+                  <span class={`badge status-${task.status}`}>{taskProgress(task)}</span>
+                </a>
+              </li>
+            )}
+          </For>
+        </ul>
+        <Show when={chat.tasksLoaded && chat.tasks.length === 0}>
+          <p class="muted">No tasks yet.</p>
+        </Show>
+      </aside>
+      <section class="main-pane">
+        <Show when={chat.error}>
+          <p class="error" role="alert">
+            {chat.error}
+          </p>
+        </Show>
+        <Show when={props.taskId} fallback={<p class="muted hint">Describe what the agent should do.</p>}>
+          {(taskId) => <TaskView taskId={taskId()} />}
+        </Show>
+        <form class="composer" onSubmit={(e) => void onSubmit(e)}>
+          <label for="composer-input" class="sr-only">
+            Message
+          </label>
+          <textarea
+            id="composer-input"
+            name="message"
+            rows={3}
+            maxLength={16000}
+            placeholder="Describe the work, e.g. “add rate limiting to the upload endpoint”"
+            value={draft()}
+            onInput={(e) => setDraft(e.currentTarget.value)}
+            onKeyDown={onKeyDown}
+          />
+          <Show when={error()}>
+            <p class="error" role="alert">
+              {error()}
+            </p>
+          </Show>
+          <button type="submit" class="primary" disabled={busy() || !draft().trim()}>
+            Start task
+          </button>
+        </form>
+      </section>
+    </div>
+  );
+}

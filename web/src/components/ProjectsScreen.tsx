@@ -1,0 +1,109 @@
+import { createSignal, For, onMount, Show } from 'solid-js';
+import { navigate } from '../lib/route.ts';
+import { createProject, loadProjects, projects } from '../stores/projects.ts';
+
+export function ProjectsScreen() {
+  const [name, setName] = createSignal('');
+  const [repository, setRepository] = createSignal('');
+  const [branch, setBranch] = createSignal('main');
+  const [busy, setBusy] = createSignal(false);
+  const [error, setError] = createSignal<string | null>(null);
+
+  onMount(() => void loadProjects());
+
+  const onSubmit = async (e: SubmitEvent) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      const project = await createProject({
+        name: name().trim(),
+        repository: repository().trim(),
+        defaultBranch: branch().trim() || 'main',
+      });
+      setName('');
+      setRepository('');
+      navigate({ name: 'project', projectId: project.id, taskId: null });
+    } catch (err) {
+      setError(err instanceof Error ? err.message : String(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <div class="projects">
+      <section aria-labelledby="projects-title">
+        <h1 id="projects-title">Projects</h1>
+        <Show when={projects.error}>
+          <p class="error" role="alert">
+            {projects.error}
+          </p>
+        </Show>
+        <Show
+          when={projects.items.length > 0}
+          fallback={<p class="muted">{projects.loaded ? 'No projects yet. Link a repository below.' : 'Loading…'}</p>}
+        >
+          <ul class="project-list">
+            <For each={projects.items}>
+              {(project) => (
+                <li>
+                  <a href={`#/p/${project.id}`}>
+                    <strong>{project.name}</strong>
+                    <span class="muted">
+                      {project.repository} · {project.defaultBranch}
+                    </span>
+                  </a>
+                </li>
+              )}
+            </For>
+          </ul>
+        </Show>
+      </section>
+      <section class="card" aria-labelledby="new-project-title">
+        <h2 id="new-project-title">New project</h2>
+        <form onSubmit={(e) => void onSubmit(e)}>
+          <label>
+            Name
+            <input
+              name="name"
+              required
+              maxLength={200}
+              value={name()}
+              onInput={(e) => setName(e.currentTarget.value)}
+            />
+          </label>
+          <label>
+            Git repository (a local path or a URL)
+            <input
+              name="repository"
+              required
+              maxLength={500}
+              placeholder="/home/me/code/app or https://github.com/me/app.git"
+              value={repository()}
+              onInput={(e) => setRepository(e.currentTarget.value)}
+            />
+          </label>
+          <label>
+            Default branch
+            <input
+              name="defaultBranch"
+              required
+              maxLength={255}
+              value={branch()}
+              onInput={(e) => setBranch(e.currentTarget.value)}
+            />
+          </label>
+          <Show when={error()}>
+            <p class="error" role="alert">
+              {error()}
+            </p>
+          </Show>
+          <button type="submit" class="primary" disabled={busy()}>
+            Create project
+          </button>
+        </form>
+      </section>
+    </div>
+  );
+}

@@ -1,0 +1,276 @@
+/**
+ * The only module that talks to Supabase: Auth, PostgREST (under RLS), RPC and private Realtime
+ * channels. Everything else goes through the functions exported here.
+ */
+import { createClient, type AuthError, type Session, type SupabaseClient } from '@supabase/supabase-js';
+import { loadConfig } from './config.ts';
+import type { ChannelStatus, Message, NewProject, Project, Task, TaskEvent } from './types.ts';
+
+let client: SupabaseClient | undefined;
+
+export async function initSupabase(): Promise<void> {
+  if (client) return;
+  const config = await loadConfig();
+  client = createClient(config.supabaseUrl, config.publishableKey, {
+    auth: { persistSession: true, autoRefreshToken: true, detectSessionInUrl: false },
+  });
+}
+
+function sb(): SupabaseClient {
+  if (!client) throw new Error('Supabase is not initialised yet');
+  return client;
+}
+
+// Auth -----------------------------------------------------------------------------------------
+
+export interface AuthUser {
+  id: string;
+  email: string;
+}
+
+const AUTH_ERROR_WORDS: Record<string, string> = {
+  invalid_credentials: 'That email and password do not match an account.',
+  email_not_confirmed: 'Please confirm your email address first: check your inbox for the link.',
+  user_already_exists: 'An account with this email already exists. Sign in instead.',
+  email_exists: 'An account with this email already exists. Sign in instead.',
+  weak_password: 'That password is too weak. Use at least 6 characters.',
+  over_request_rate_limit: 'Too many attempts. Wait a minute and try again.',
+  over_email_send_rate_limit: 'Too many emails sent. Wait a minute and try again.',
+  validation_failed: 'Please enter a valid email address and password.',
+  signup_disabled: 'Sign-ups are turned off for this installation.',
+};
+
+export function describeAuthError(error: AuthError | Error): string {
+  const code = (error as AuthError).code;
+  if (code && AUTH_ERROR_WORDS[code]) return AUTH_ERROR_WORDS[code];
+  if (error.name === 'AuthRetryableFetchError') return 'Cannot reach the server. Check your connection and try again.';
+  return error.message || 'Something went wrong. Please try again.';
+}
+
+function toUser(session: Session | null): AuthUser | null {
+  return session ? { id: session.user.id, email: session.user.email ?? '' } : null;
+}
+
+export async function currentUser(): Promise<AuthUser | null> {
+  const { data } = await sb().auth.getSession();
+  return toUser(data.session);
+}
+
+export function onAuthChange(listener: (user: AuthUser | null) => void): () => void {
+  const { data } = sb().auth.onAuthStateChange((_event, session) => listener(toUser(session)));
+  return () => data.subscription.unsubscribe();
+}
+
+export type SignUpResult = { kind: 'signed-in' } | { kind: 'confirm-email' } | { kind: 'error'; message: string };
+
+export async function signUp(email: string, password: string): Promise<SignUpResult> {
+  const { data, error } = await sb().auth.signUp({ email, password });
+  if (error) return { kind: 'error', message: describeAuthError(error) };
+  return data.session ? { kind: 'signed-in' } : { kind: 'confirm-email' };
+}
+
+export async function signIn(email: string, password: string): Promise<string | null> {
+  const { error } = await sb().auth.signInWithPassword({ email, password });
+  return error ? describeAuthError(error) : null;
+}
+
+export async function signOut(): Promise<void> {
+  await sb().realtime.removeAllChannels();
+  await sb().auth.signOut({ scope: 'local' });
+}
+
+// Projects -------------------------------------------------------------------------------------
+
+interface ProjectRow {
+  id: string;
+  name: string;
+  repository: string;
+  repo_provider: string;
+  default_branch: string;
+  created_at: string;
+}
+
+const toProject = (r: ProjectRow): Project => ({
+  id: r.id,
+  name: r.name,
+  repository: r.repository,
+  repoProvider: r.repo_provider,
+  defaultBranch: r.default_branch,
+  createdAt: r.created_at,
+});
+
+const PROJECT_COLUMNS = 'id, name, repository, repo_provider, default_branch, created_at';
+
+export async function listProjects(): Promise<Project[]> {
+  const { data, error } = await sb().from('projects').select(PROJECT_COLUMNS).order('created_at', { ascending: false });
+  if (error) throw new Error(error.message);
+  return (data as ProjectRow[]).map(toProject);
+}
+
+/** A URL with a host is github/gitlab; anything else is a path on the machine (`local`). */
+export function repoProviderOf(repository: string): 'github' | 'gitlab' | 'local' {
+  if (/gitlab/i.test(repository)) return 'gitlab';
+  if (/^(https?:\/\/|git@|ssh:\/\/)/.test(repository)) return 'github';
+  return 'local';
+}
+
+export async function createProject(input: NewProject): Promise<Project> {
+  const { data: auth } = await sb().auth.getSession();
+  const owner = auth.session?.user.id;
+  if (!owner) throw new Error('You are signed out. Sign in again.');
+  const { data, error } = await sb()
+    .from('projects')
+    .insert({
+      owner_id: owner,
+      name: input.name,
+      repository: input.repository,
+      repo_provider: repoProviderOf(input.repository),
+      default_branch: input.defaultBranch,
+    })
+    .select(PROJECT_COLUMNS)
+    .single();
+  if (error) throw new Error(error.code === '23505' ? 'You already have a project with that name.' : error.message);
+  return toProject(data as ProjectRow);
+}
+
+// Tasks ----------------------------------------------------------------------------------------
+
+interface TaskRow {
+  id: string;
+  project_id: string;
+  title: string;
+  status: Task['status'];
+  execution_step: Task['executionStep'];
+  chat_session_id: string | null;
+  branch: string | null;
+  pr_url: string | null;
+  summary: string | null;
+  error_message: string | null;
+  created_at: string;
+}
+
+const TASK_COLUMNS =
+  'id, project_id, title, status, execution_step, chat_session_id, branch, pr_url, summary, error_message, created_at';
+
+const toTask = (r: TaskRow): Task => ({
+  id: r.id,
+  projectId: r.project_id,
+  title: r.title,
+  status: r.status,
+  executionStep: r.execution_step,
+  sessionId: r.chat_session_id,
+  branch: r.branch,
+  prUrl: r.pr_url,
+  summary: r.summary,
+  errorMessage: r.error_message,
+  createdAt: r.created_at,
+});
+
+export async function listTasks(projectId: string): Promise<Task[]> {
+  const { data, error } = await sb()
+    .from('tasks')
+    .select(TASK_COLUMNS)
+    .eq('project_id', projectId)
+    .is('parent_task_id', null)
+    .order('created_at', { ascending: false })
+    .limit(50);
+  if (error) throw new Error(error.message);
+  return (data as TaskRow[]).map(toTask);
+}
+
+export async function getTask(taskId: string): Promise<Task | null> {
+  const { data, error } = await sb().from('tasks').select(TASK_COLUMNS).eq('id', taskId).maybeSingle();
+  if (error) throw new Error(error.message);
+  return data ? toTask(data as TaskRow) : null;
+}
+
+export interface Submitted {
+  taskId: string;
+  sessionId: string;
+}
+
+export async function submitTask(projectId: string, message: string): Promise<Submitted> {
+  const { data, error } = await sb().rpc('submit_task', { p_project: projectId, p_message: message, p_options: {} });
+  if (error) throw new Error(error.message);
+  const r = data as { taskId: string; sessionId: string };
+  return { taskId: r.taskId, sessionId: r.sessionId };
+}
+
+// Messages -------------------------------------------------------------------------------------
+
+interface MessageRow {
+  id: number;
+  message_id: string;
+  role: Message['role'];
+  content: string;
+  tool_metadata: Record<string, unknown> | null;
+  origin: string | null;
+  created_at: string;
+}
+
+/** Messages of a session with ids greater than `afterId`, oldest first, paging until done. */
+export async function fetchMessages(sessionId: string, afterId: number): Promise<Message[]> {
+  const out: Message[] = [];
+  let after = afterId;
+  for (;;) {
+    const { data, error } = await sb()
+      .from('messages')
+      .select('id, message_id, role, content, tool_metadata, origin, created_at')
+      .eq('session_id', sessionId)
+      .gt('id', after)
+      .order('id', { ascending: true })
+      .limit(500);
+    if (error) throw new Error(error.message);
+    const rows = data as MessageRow[];
+    for (const r of rows) {
+      out.push({
+        id: Number(r.id),
+        messageId: r.message_id,
+        role: r.role,
+        content: r.content,
+        toolMetadata: r.tool_metadata,
+        origin: r.origin,
+        createdAt: r.created_at,
+      });
+    }
+    if (rows.length < 500) return out;
+    after = Number(rows[rows.length - 1]!.id);
+  }
+}
+
+// Realtime -------------------------------------------------------------------------------------
+
+export interface TopicHandlers {
+  onTask?(event: TaskEvent): void;
+  onMessages?(messages: Message[]): void;
+  /** `live` after every (re)join: the moment to re-read what may have been missed. */
+  onStatus(status: ChannelStatus, error?: string): void;
+}
+
+/** Joins the private channel `topic` (`project:<id>` or `session:<id>`); returns the leave function. */
+export function joinTopic(topic: string, handlers: TopicHandlers): () => void {
+  let left = false;
+  let leave: () => void = () => {};
+  void (async () => {
+    handlers.onStatus('connecting');
+    await sb().realtime.setAuth();
+    if (left) return;
+    const channel = sb().channel(topic, { config: { private: true } });
+    channel.on('broadcast', { event: 'task' }, (m) => handlers.onTask?.(m.payload as TaskEvent));
+    channel.on('broadcast', { event: 'messages' }, (m) => {
+      const batch = (m.payload as { messages?: Message[] }).messages ?? [];
+      handlers.onMessages?.(batch.map((x) => ({ ...x, id: Number(x.id) })));
+    });
+    channel.subscribe((status, err) => {
+      if (left) return;
+      if (status === 'SUBSCRIBED') handlers.onStatus('live');
+      else if (status === 'CLOSED') handlers.onStatus('closed');
+      else handlers.onStatus('reconnecting', err?.message);
+    });
+    leave = () => void sb().removeChannel(channel);
+  })();
+  return () => {
+    left = true;
+    leave();
+  };
+}

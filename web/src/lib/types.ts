@@ -1,0 +1,68 @@
+export type TaskStatus =
+  'draft' | 'ready' | 'queued' | 'delegated' | 'in_progress' | 'completed' | 'failed' | 'cancelled';
+
+export type TaskStep =
+  | 'node_selection'
+  | 'node_provisioning'
+  | 'node_agent_ready'
+  | 'workspace_creation'
+  | 'workspace_ready'
+  | 'agent_session'
+  | 'running'
+  | 'awaiting_followup';
+
+export type MessageRole = 'user' | 'assistant' | 'system' | 'thought' | 'tool' | 'plan';
+
+export interface Project {
+  id: string;
+  name: string;
+  repository: string;
+  repoProvider: string;
+  defaultBranch: string;
+  createdAt: string;
+}
+
+export interface NewProject {
+  name: string;
+  repository: string;
+  defaultBranch: string;
+}
+
+export interface Task {
+  id: string;
+  projectId: string;
+  title: string;
+  status: TaskStatus;
+  executionStep: TaskStep | null;
+  sessionId: string | null;
+  branch: string | null;
+  prUrl: string | null;
+  summary: string | null;
+  errorMessage: string | null;
+  createdAt: string;
+}
+
+/** A change broadcast on `project:<id>` / `session:<id>` (event `task`). */
+export interface TaskEvent {
+  taskId: string;
+  projectId: string;
+  status: TaskStatus;
+  executionStep: TaskStep | null;
+  title?: string;
+  sessionId?: string | null;
+  branch?: string | null;
+  prUrl?: string | null;
+  errorMessage?: string | null;
+}
+
+export interface Message {
+  id: number;
+  messageId: string;
+  role: MessageRole;
+  content: string;
+  toolMetadata: Record<string, unknown> | null;
+  origin: string | null;
+  createdAt: string;
+}
+
+export type ChannelStatus = 'connecting' | 'live' | 'reconnecting' | 'closed';

@@ -1,0 +1,156 @@
+/**
+ * The open project's tasks (live from `project:<id>`) and the open task's session messages (live
+ * from `session:<id>`, re-read after every (re)join so nothing is lost or doubled).
+ */
+import { batch } from 'solid-js';
+import { createStore, produce, reconcile } from 'solid-js/store';
+import { mergeMessages } from '../lib/messages.ts';
+import { isTerminal } from '../lib/steps.ts';
+import * as api from '../lib/supabase.ts';
+import type { ChannelStatus, Message, Task, TaskEvent } from '../lib/types.ts';
+
+interface ChatState {
+  projectId: string | null;
+  tasks: Task[];
+  tasksLoaded: boolean;
+  projectChannel: ChannelStatus;
+  taskId: string | null;
+  sessionId: string | null;
+  messages: Message[];
+  messagesLoaded: boolean;
+  sessionChannel: ChannelStatus;
+  error: string | null;
+}
+
+const [chat, setState] = createStore<ChatState>({
+  projectId: null,
+  tasks: [],
+  tasksLoaded: false,
+  projectChannel: 'closed',
+  taskId: null,
+  sessionId: null,
+  messages: [],
+  messagesLoaded: false,
+  sessionChannel: 'closed',
+  error: null,
+});
+
+export { chat };
+
+let leaveProject: () => void = () => {};
+let leaveSession: () => void = () => {};
+
+const failed = (e: unknown) => setState('error', e instanceof Error ? e.message : String(e));
+
+function upsertTask(task: Task): void {
+  setState(
+    produce((s) => {
+      const i = s.tasks.findIndex((t) => t.id === task.id);
+      if (i >= 0) s.tasks[i] = task;
+      else s.tasks.unshift(task);
+    }),
+  );
+}
+
+async function refreshTask(taskId: string): Promise<void> {
+  const task = await api.getTask(taskId);
+  if (task && task.projectId === chat.projectId) upsertTask(task);
+}
+
+function applyTaskEvent(e: TaskEvent): void {
+  if (e.projectId !== chat.projectId) return;
+  const i = chat.tasks.findIndex((t) => t.id === e.taskId);
+  if (i < 0 || isTerminal(e.status)) {
+    // Unknown task, or it ended (the PR url and summary are written after the status moves).
+    void refreshTask(e.taskId).catch(failed);
+  }
+  if (i >= 0) {
+    setState('tasks', i, (t) => ({
+      ...t,
+      status: e.status,
+      executionStep: e.executionStep,
+      branch: e.branch ?? t.branch,
+      prUrl: e.prUrl ?? t.prUrl,
+      errorMessage: e.errorMessage ?? t.errorMessage,
+      title: e.title ?? t.title,
+    }));
+  }
+}
+
+async function reloadTasks(projectId: string): Promise<void> {
+  const tasks = await api.listTasks(projectId);
+  if (chat.projectId !== projectId) return;
+  setState('tasks', reconcile(tasks, { key: 'id' }));
+  setState('tasksLoaded', true);
+}
+
+export function openProject(projectId: string): void {
+  if (chat.projectId === projectId) return;
+  closeProject();
+  setState({ projectId, tasks: [], tasksLoaded: false, error: null });
+  void reloadTasks(projectId).catch(failed);
+  leaveProject = api.joinTopic(`project:${projectId}`, {
+    onTask: applyTaskEvent,
+    onStatus(status) {
+      setState('projectChannel', status);
+      // Task changes missed while the channel was down: read the list again.
+      if (status === 'live') void reloadTasks(projectId).catch(failed);
+    },
+  });
+}
+
+export function closeProject(): void {
+  closeTask();
+  leaveProject();
+  leaveProject = () => {};
+  setState({ projectId: null, tasks: [], tasksLoaded: false, projectChannel: 'closed' });
+}
+
+function lastSeenId(): number {
+  return chat.messages.length ? chat.messages[chat.messages.length - 1]!.id : 0;
+}
+
+function addMessages(sessionId: string, incoming: Message[]): void {
+  if (chat.sessionId !== sessionId || incoming.length === 0) return;
+  setState('messages', (current) => mergeMessages(current, incoming));
+}
+
+async function catchUp(sessionId: string): Promise<void> {
+  const missed = await api.fetchMessages(sessionId, lastSeenId());
+  batch(() => {
+    addMessages(sessionId, missed);
+    if (chat.sessionId === sessionId) setState('messagesLoaded', true);
+  });
+}
+
+export function openTask(taskId: string, sessionId: string): void {
+  if (chat.taskId === taskId && chat.sessionId === sessionId) return;
+  closeTask();
+  setState({ taskId, sessionId, messages: [], messagesLoaded: false });
+  void catchUp(sessionId).catch(failed);
+  leaveSession = api.joinTopic(`session:${sessionId}`, {
+    onMessages: (messages) => addMessages(sessionId, messages),
+    onTask: applyTaskEvent,
+    onStatus(status) {
+      setState('sessionChannel', status);
+      // After every (re)join: read what arrived while the channel was not live.
+      if (status === 'live') void catchUp(sessionId).catch(failed);
+    },
+  });
+}
+
+export function closeTask(): void {
+  leaveSession();
+  leaveSession = () => {};
+  setState({ taskId: null, sessionId: null, messages: [], messagesLoaded: false, sessionChannel: 'closed' });
+}
+
+export async function submit(projectId: string, message: string): Promise<string> {
+  const submitted = await api.submitTask(projectId, message);
+  await refreshTask(submitted.taskId);
+  return submitted.taskId;
+}
+
+export function taskById(id: string): Task | undefined {
+  return chat.tasks.find((t) => t.id === id);
+}

@@ -1,0 +1,40 @@
+import { createStore, produce } from 'solid-js/store';
+import * as api from '../lib/supabase.ts';
+import type { NewProject, Project } from '../lib/types.ts';
+
+interface ProjectsState {
+  items: Project[];
+  loaded: boolean;
+  error: string | null;
+}
+
+const [projects, setState] = createStore<ProjectsState>({ items: [], loaded: false, error: null });
+
+export { projects };
+
+export async function loadProjects(): Promise<void> {
+  try {
+    const items = await api.listProjects();
+    setState({ items, loaded: true, error: null });
+  } catch (e) {
+    setState({ loaded: true, error: e instanceof Error ? e.message : String(e) });
+  }
+}
+
+export async function createProject(input: NewProject): Promise<Project> {
+  const project = await api.createProject(input);
+  setState(
+    produce((s) => {
+      s.items.unshift(project);
+    }),
+  );
+  return project;
+}
+
+export function projectById(id: string): Project | undefined {
+  return projects.items.find((p) => p.id === id);
+}
+
+export function resetProjects(): void {
+  setState({ items: [], loaded: false, error: null });
+}
