@@ -1,0 +1,218 @@
+/**
+ * The HTTP contract between the Node vm-agent on every machine and the `vm-agent` edge function:
+ * every request and response body, as zod schemas both sides import. Message batches are in
+ * `messages.ts`. Errors are always `{ error: { code, message, details? } }` ({@link ErrorBody}).
+ *
+ * Pure TypeScript on purpose: Deno (edge function) and Node (vm-agent, tests) both import this file.
+ */
+import { z } from 'zod';
+
+export { MessageBatch, MessageBatchResult } from './messages.ts';
+
+/** Longest long-poll the function holds a request open for (seconds). */
+export const MAX_POLL_WAIT_SECONDS = 25;
+/** How often a waiting long-poll looks for new commands (ms). */
+export const POLL_INTERVAL_MS = 500;
+
+const Uuid = z.uuid();
+const Timestamp = z.iso.datetime({ offset: true });
+const ShortText = (max: number) => z.string().min(1).max(max);
+
+export const ErrorBody = z.object({
+  error: z.object({ code: z.string(), message: z.string(), details: z.unknown().optional() }),
+});
+export type ErrorBody = z.infer<typeof ErrorBody>;
+
+// Nodes ------------------------------------------------------------------------------------------
+
+/** `POST /vm-agent/nodes/register` (no token: the one-time bootstrap token is the credential). */
+export const RegisterNodeRequest = z
+  .object({
+    bootstrapToken: ShortText(200),
+    agentVersion: ShortText(100),
+    ipAddress: z.string().max(100).optional(),
+    providerInstanceId: z.string().max(200).optional(),
+  })
+  .strict();
+export type RegisterNodeRequest = z.infer<typeof RegisterNodeRequest>;
+
+export const RegisterNodeResponse = z
+  .object({
+    nodeId: Uuid,
+    nodeToken: z.string(),
+    expiresAt: Timestamp,
+    heartbeatIntervalSeconds: z.number().int().positive(),
+  })
+  .strict();
+export type RegisterNodeResponse = z.infer<typeof RegisterNodeResponse>;
+
+export const NodeMetrics = z
+  .object({
+    cpuLoadAvg1: z.number().min(0).optional(),
+    memoryPercent: z.number().min(0).max(100).optional(),
+    diskPercent: z.number().min(0).max(100).optional(),
+  })
+  .catchall(z.number());
+export type NodeMetrics = z.infer<typeof NodeMetrics>;
+
+/** `POST /vm-agent/nodes/heartbeat` (node token). */
+export const HeartbeatRequest = z
+  .object({
+    agentVersion: ShortText(100).optional(),
+    metrics: NodeMetrics.optional(),
+    activeWorkspaces: z.array(Uuid).max(100).optional(),
+  })
+  .strict();
+export type HeartbeatRequest = z.infer<typeof HeartbeatRequest>;
+
+/** The heartbeat slides the node token; the re-signed token comes back when its expiry moved. */
+export const HeartbeatResponse = z
+  .object({
+    nodeId: Uuid,
+    status: z.string(),
+    pendingCommands: z.number().int().min(0),
+    nodeToken: z.string().optional(),
+    expiresAt: Timestamp.optional(),
+  })
+  .strict();
+export type HeartbeatResponse = z.infer<typeof HeartbeatResponse>;
+
+/** `GET /vm-agent/nodes/commands?wait=<0..25>` (node token). */
+export const PollCommandsQuery = z
+  .object({ wait: z.coerce.number().int().min(0).max(MAX_POLL_WAIT_SECONDS).default(0) })
+  .strict();
+export type PollCommandsQuery = z.infer<typeof PollCommandsQuery>;
+
+export const TASK_MODES = ['task', 'conversation'] as const;
+export const WORKSPACE_PROFILES = ['full', 'lightweight'] as const;
+
+/** Everything the VM needs to create a workspace, and the workspace's own token. */
+export const CreateWorkspacePayload = z.object({
+  workspaceId: Uuid,
+  projectId: Uuid,
+  taskId: Uuid,
+  chatSessionId: Uuid.nullable(),
+  repository: z.string(),
+  repoProvider: z.string(),
+  defaultBranch: z.string(),
+  baseBranch: z.string(),
+  /** The task branch to create and push. */
+  branch: z.string(),
+  workspaceProfile: z.enum(WORKSPACE_PROFILES),
+  lightweight: z.boolean(),
+  agentType: z.string(),
+  taskMode: z.enum(TASK_MODES),
+  title: z.string(),
+  /** The task's first message (the prompt the agent starts with). */
+  initialPrompt: z.string(),
+  workspaceToken: z.string(),
+  workspaceTokenExpiresAt: Timestamp,
+});
+export type CreateWorkspacePayload = z.infer<typeof CreateWorkspacePayload>;
+
+const CommandBase = { id: Uuid, workspaceId: Uuid.nullable(), createdAt: Timestamp };
+
+export const OTHER_COMMAND_KINDS = [
+  'stop_workspace',
+  'start_agent',
+  'prompt',
+  'cancel_prompt',
+  'stop_agent',
+  'shutdown',
+] as const;
+
+export const NodeCommand = z.discriminatedUnion('kind', [
+  z.object({ ...CommandBase, kind: z.literal('create_workspace'), payload: CreateWorkspacePayload }),
+  z.object({ ...CommandBase, kind: z.enum(OTHER_COMMAND_KINDS), payload: z.record(z.string(), z.unknown()) }),
+]);
+export type NodeCommand = z.infer<typeof NodeCommand>;
+
+export const PollCommandsResponse = z.object({ commands: z.array(NodeCommand) }).strict();
+export type PollCommandsResponse = z.infer<typeof PollCommandsResponse>;
+
+/** `POST /vm-agent/nodes/commands/:id/ack` (node token). */
+export const AckCommandRequest = z
+  .object({ ok: z.boolean(), result: z.record(z.string(), z.unknown()).optional() })
+  .strict();
+export type AckCommandRequest = z.infer<typeof AckCommandRequest>;
+
+/** `acknowledged: false` when the command was already acknowledged (a repeat). */
+export const AckCommandResponse = z.object({ acknowledged: z.boolean() }).strict();
+export type AckCommandResponse = z.infer<typeof AckCommandResponse>;
+
+// Workspaces -------------------------------------------------------------------------------------
+
+/** `POST /vm-agent/workspaces/ready` and `/stopped` take `{}` (or no body). */
+export const EmptyRequest = z.object({}).strict();
+
+/** `POST /vm-agent/workspaces/failed`. */
+export const WorkspaceFailedRequest = z.object({ error: ShortText(4000) }).strict();
+export type WorkspaceFailedRequest = z.infer<typeof WorkspaceFailedRequest>;
+
+/** Every transition answers whether it changed anything (`false` for a repeat). */
+export const TransitionResponse = z.object({ changed: z.boolean() }).strict();
+export type TransitionResponse = z.infer<typeof TransitionResponse>;
+
+/** `POST /vm-agent/sessions` (workspace token). */
+export const StartSessionRequest = z.object({ agentType: ShortText(64).optional() }).strict();
+export type StartSessionRequest = z.infer<typeof StartSessionRequest>;
+
+export const StartSessionResponse = z
+  .object({
+    agentSessionId: Uuid,
+    /** The agent's MCP bearer token (8 h sliding, 24 h cap). */
+    agentToken: z.string(),
+    expiresAt: Timestamp,
+    /** SAM's MCP server (Streamable HTTP). */
+    mcpUrl: z.url(),
+  })
+  .strict();
+export type StartSessionResponse = z.infer<typeof StartSessionResponse>;
+
+export const SESSION_STATUSES = ['ready', 'prompting', 'recovering', 'stopped', 'failed'] as const;
+
+/** `POST /vm-agent/sessions/:id/status`. `failed` carries the error; others may carry a reason. */
+export const SessionStatusRequest = z
+  .object({ status: z.enum(SESSION_STATUSES), error: ShortText(4000).optional() })
+  .strict()
+  .superRefine((body, ctx) => {
+    if (body.status === 'failed' && body.error === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['error'], message: 'a failed session carries its error' });
+    }
+  });
+export type SessionStatusRequest = z.infer<typeof SessionStatusRequest>;
+
+/** `status` is the session's state after the call (`idle` after `ready`). */
+export const SessionStatusResponse = z.object({ changed: z.boolean(), status: z.string() }).strict();
+export type SessionStatusResponse = z.infer<typeof SessionStatusResponse>;
+
+/** What vm-agent/git `completeWork` reports. */
+export const GitPushResult = z.object({
+  pushed: z.boolean(),
+  commitSha: z.string().max(100).nullable(),
+  branchName: z.string().max(255).nullable(),
+  hasUncommittedChanges: z.boolean().optional(),
+  committed: z.boolean().optional(),
+  error: z.string().max(4000).nullable(),
+});
+export type GitPushResult = z.infer<typeof GitPushResult>;
+
+/** `POST /vm-agent/workspaces/complete`. */
+export const CompleteWorkspaceRequest = z
+  .object({ gitPushResult: GitPushResult, summary: z.string().max(10000).optional() })
+  .strict();
+export type CompleteWorkspaceRequest = z.infer<typeof CompleteWorkspaceRequest>;
+
+export const CompleteWorkspaceResponse = z
+  .object({
+    taskId: Uuid,
+    status: z.string(),
+    executionStep: z.string().nullable(),
+    branch: z.string().nullable(),
+    /** Whether this call completed the task (or moved it to awaiting_followup). */
+    changed: z.boolean(),
+    /** A pull request was requested from the orchestrator (task mode, pushed). */
+    pullRequestRequested: z.boolean(),
+  })
+  .strict();
+export type CompleteWorkspaceResponse = z.infer<typeof CompleteWorkspaceResponse>;

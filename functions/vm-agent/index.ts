@@ -1,0 +1,13 @@
+// The `vm-agent` edge function: node and workspace callbacks, the command long-poll, message
+// batches (see app.ts).
+import { connect } from '../_shared/db.ts';
+import { requireEnv } from '../_shared/env.ts';
+import { createVmAgentApp } from './app.ts';
+
+const app = createVmAgentApp({
+  sql: connect(requireEnv('SUPABASE_DB_URL')),
+  secret: requireEnv('SAM_JWT_SECRET'),
+  mcpUrl: `${requireEnv('SUPABASE_URL').replace(/\/+$/, '')}/functions/v1/mcp`,
+});
+
+export default app;
