@@ -464,4 +464,20 @@ describe('the next task on the warm node', () => {
     expect(t).toMatchObject({ status: 'failed' });
     expect(t!.error_message).toMatch(/disk full/);
   });
+
+  it('stops polling when the node hangs up: a command queued afterwards waits for the next poll', async () => {
+    const aborted = new AbortController();
+    const poll = env.target.call('GET', '/nodes/commands?wait=20', nodeToken, undefined, { signal: aborted.signal });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    aborted.abort();
+    await expect(poll).rejects.toThrow();
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const [cmd] = await env.db.admin`
+      insert into public.node_commands (node_id, owner_id, kind) values (${nodeId}, ${owner}, 'shutdown') returning id`;
+    await new Promise((resolve) => setTimeout(resolve, 1200));
+    const [row] = await env.db.admin`select status from public.node_commands where id = ${cmd!.id}`;
+    expect(row!.status).toBe('pending');
+    const r = await env.target.call('GET', '/nodes/commands', nodeToken);
+    expect(PollCommandsResponse.parse(r.body).commands).toMatchObject([{ id: cmd!.id, kind: 'shutdown', payload: {} }]);
+  });
 });
