@@ -147,6 +147,12 @@ it('signs up, creates a project, submits a task and streams its session live acr
     missed.map((m) => m.content),
   );
 
+  // The user replies while the task runs; their message joins the conversation once.
+  await page.getByLabel('Reply to the agent').fill('also wave goodbye');
+  await page.getByRole('button', { name: 'Send' }).click();
+  await page.locator('li.msg-user').filter({ hasText: 'also wave goodbye' }).waitFor({ timeout: 5000 });
+  expect(await page.locator('li.msg-user').count()).toBe(2);
+
   // The agent comes up and completes: the step moves live, then the outcome shows branch and PR.
   const branch = 'sam/add-greeting-readme-w3b7t1';
   await t.db.admin`update public.tasks set branch = ${branch} where id = ${task!.id}`;
@@ -159,6 +165,13 @@ it('signs up, creates a project, submits a task and streams its session live acr
   await expect.poll(() => page.getByTestId('task-branch').textContent()).toBe(branch);
   await expect.poll(() => page.getByTestId('task-pr').getAttribute('href')).toBe(prUrl);
   expect(await page.getByTestId('task-outcome').textContent()).toContain('Added a greeting to the README.');
+
+  // A reload restores the session from storage, then reads the whole conversation once.
+  const before = await rendered(page);
+  await page.reload();
+  await page.getByTestId('task-branch').waitFor();
+  await page.locator('[data-channel="live"]').waitFor();
+  await expect.poll(async () => (await rendered(page)).map((r) => r.id)).toEqual(before.map((r) => r.id));
 
   expect(page.errors).toEqual([]);
 }, 60_000);

@@ -2,6 +2,7 @@ import { createEffect, onCleanup, Show } from 'solid-js';
 import { isTerminal, STATUS_LABELS, taskProgress } from '../lib/steps.ts';
 import { chat, closeTask, openTask, taskById } from '../stores/chat.ts';
 import { MessageList } from './MessageList.tsx';
+import { ReplyForm } from './ReplyForm.tsx';
 
 const CHANNEL_WORDS = {
   connecting: 'Connecting…',
@@ -40,6 +41,9 @@ export function TaskView(props: { taskId: string }) {
             </p>
           </header>
           <MessageList />
+          <Show when={!isTerminal(t().status) && t().sessionId}>
+            {(sessionId) => <ReplyForm sessionId={sessionId()} />}
+          </Show>
           <Show when={isTerminal(t().status)}>
             <section class={`outcome status-${t().status}`} aria-label="Outcome" data-testid="task-outcome">
               <p>

@@ -2,7 +2,13 @@
  * The only module that talks to Supabase: Auth, PostgREST (under RLS), RPC and private Realtime
  * channels. Everything else goes through the functions exported here.
  */
-import { createClient, type AuthError, type Session, type SupabaseClient } from '@supabase/supabase-js';
+import {
+  createClient,
+  type AuthError,
+  type RealtimeChannel,
+  type Session,
+  type SupabaseClient,
+} from '@supabase/supabase-js';
 import { loadConfig } from './config.ts';
 import type { ChannelStatus, Message, NewProject, Project, Task, TaskEvent } from './types.ts';
 
@@ -198,6 +204,12 @@ export async function submitTask(projectId: string, message: string): Promise<Su
 
 // Messages -------------------------------------------------------------------------------------
 
+/** The user's follow-up into a task's chat; a live agent gets it as its next prompt. */
+export async function postMessage(sessionId: string, content: string): Promise<void> {
+  const { error } = await sb().rpc('post_message', { p_session: sessionId, p_content: content });
+  if (error) throw new Error(error.message);
+}
+
 interface MessageRow {
   id: number;
   message_id: string;
@@ -247,30 +259,43 @@ export interface TopicHandlers {
   onStatus(status: ChannelStatus, error?: string): void;
 }
 
-/** Joins the private channel `topic` (`project:<id>` or `session:<id>`); returns the leave function. */
+/**
+ * Joins the private channel `topic` (`project:<id>` or `session:<id>`); returns the leave function.
+ * A channel the server closed (e.g. its token expired) is joined again after a second.
+ */
 export function joinTopic(topic: string, handlers: TopicHandlers): () => void {
   let left = false;
-  let leave: () => void = () => {};
-  void (async () => {
+  let current: RealtimeChannel | undefined;
+  let retry: ReturnType<typeof setTimeout> | undefined;
+
+  const join = async () => {
     handlers.onStatus('connecting');
     await sb().realtime.setAuth();
     if (left) return;
     const channel = sb().channel(topic, { config: { private: true } });
+    current = channel;
     channel.on('broadcast', { event: 'task' }, (m) => handlers.onTask?.(m.payload as TaskEvent));
     channel.on('broadcast', { event: 'messages' }, (m) => {
       const batch = (m.payload as { messages?: Message[] }).messages ?? [];
       handlers.onMessages?.(batch.map((x) => ({ ...x, id: Number(x.id) })));
     });
     channel.subscribe((status, err) => {
-      if (left) return;
+      if (left || current !== channel) return;
       if (status === 'SUBSCRIBED') handlers.onStatus('live');
-      else if (status === 'CLOSED') handlers.onStatus('closed');
-      else handlers.onStatus('reconnecting', err?.message);
+      else if (status === 'CLOSED') {
+        handlers.onStatus('reconnecting');
+        current = undefined;
+        void sb().removeChannel(channel);
+        retry = setTimeout(() => void join(), 1000);
+      } else handlers.onStatus('reconnecting', err?.message);
     });
-    leave = () => void sb().removeChannel(channel);
-  })();
+  };
+  void join();
+
   return () => {
     left = true;
-    leave();
+    clearTimeout(retry);
+    if (current) void sb().removeChannel(current);
+    current = undefined;
   };
 }

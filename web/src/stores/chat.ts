@@ -40,6 +40,9 @@ export { chat };
 let leaveProject: () => void = () => {};
 let leaveSession: () => void = () => {};
 
+/** Besides the live channel, re-read every so often while the task runs (a dropped broadcast is not lost). */
+const FALLBACK_POLL_MS = Number(import.meta.env.VITE_CHAT_FALLBACK_POLL_MS ?? 10_000);
+
 const failed = (e: unknown) => setState('error', e instanceof Error ? e.message : String(e));
 
 function upsertTask(task: Task): void {
@@ -128,7 +131,11 @@ export function openTask(taskId: string, sessionId: string): void {
   closeTask();
   setState({ taskId, sessionId, messages: [], messagesLoaded: false });
   void catchUp(sessionId).catch(failed);
-  leaveSession = api.joinTopic(`session:${sessionId}`, {
+  const poll = setInterval(() => {
+    const task = taskById(taskId);
+    if (chat.sessionChannel === 'live' && task && !isTerminal(task.status)) void catchUp(sessionId).catch(failed);
+  }, FALLBACK_POLL_MS);
+  const leave = api.joinTopic(`session:${sessionId}`, {
     onMessages: (messages) => addMessages(sessionId, messages),
     onTask: applyTaskEvent,
     onStatus(status) {
@@ -137,6 +144,15 @@ export function openTask(taskId: string, sessionId: string): void {
       if (status === 'live') void catchUp(sessionId).catch(failed);
     },
   });
+  leaveSession = () => {
+    clearInterval(poll);
+    leave();
+  };
+}
+
+export async function reply(sessionId: string, content: string): Promise<void> {
+  await api.postMessage(sessionId, content);
+  await catchUp(sessionId);
 }
 
 export function closeTask(): void {
