@@ -92,6 +92,8 @@ it('signs up, creates a project, submits a task and streams its session live acr
   await page.locator('[data-channel="live"]').waitFor();
   await page.locator('li.msg-user').filter({ hasText: 'add a greeting to README' }).waitFor();
   await record(sessionId, [
+    // The agent echoes the prompt it got: shown once, not twice.
+    { role: 'user', content: 'add a greeting to README' },
     { role: 'assistant', content: 'I will add a greeting to the README.' },
     { role: 'thought', content: 'The README lacks a greeting section.' },
     { role: 'tool', content: 'Read README.md', toolMetadata: { toolCallId: 'call-1', toolStatus: 'in_progress' } },
@@ -139,7 +141,8 @@ it('signs up, creates a project, submits a task and streams its session live acr
 
   rows = await rendered(page);
   const stored = await t.db.admin`
-    select id, role from public.messages where session_id = ${sessionId} and not (role = 'tool' and content = '')
+    select id, role from public.messages where session_id = ${sessionId}
+      and not (role = 'tool' and content = '') and not (role = 'user' and origin is null)
     order by id`;
   expect(rows.map((r) => r.id)).toEqual(stored.map((r) => Number(r.id)));
   expect(new Set(rows.map((r) => r.id)).size).toBe(rows.length);

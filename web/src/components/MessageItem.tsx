@@ -32,6 +32,12 @@ export function MessageItem(props: { item: MessageEntry }) {
   return (
     <li class={`msg msg-${m().role}`} data-role={m().role} data-id={m().id}>
       <Switch fallback={<div class="msg-text">{m().content}</div>}>
+        <Match when={m().origin === 'system' && m().role !== 'system'}>
+          <details class="system-context">
+            <summary>System context</summary>
+            <div class="msg-text">{m().content}</div>
+          </details>
+        </Match>
         <Match when={m().role === 'user'}>
           <span class="sr-only">You: </span>
           <div class="msg-text">{m().content}</div>

@@ -47,12 +47,19 @@ export type ChatItem =
 
 /**
  * The chat as rendered: one item per message, except that every record of a tool call (the call
- * and its updates, keyed by `toolCallId`) folds into one item showing the latest title and status.
+ * and its updates, keyed by `toolCallId`) folds into one item showing the latest title and status,
+ * and the agent's echo of a message the user already sent (same text, no origin) is not repeated.
  */
 export function chatItems(messages: readonly Message[]): ChatItem[] {
   const items: ChatItem[] = [];
   const tools = new Map<string, ToolView>();
+  const userTexts = new Set<string>();
   for (const m of messages) {
+    if (m.role === 'user') {
+      const text = m.content.trim();
+      if (m.origin === null && userTexts.has(text)) continue;
+      userTexts.add(text);
+    }
     if (m.role === 'tool') {
       const meta = m.toolMetadata ?? {};
       const id = String(meta.toolCallId ?? m.messageId);
