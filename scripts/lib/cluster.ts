@@ -76,14 +76,21 @@ function canReach(user: OsUser, dir: string): boolean {
   return spawnSync('test', ['-x', dir], { uid: user.uid, gid: user.gid }).status === 0;
 }
 
+let warnedFallback = false;
+
 function fallbackDir(user: OsUser): string {
-  const dir = join('/var/lib', OS_USER, createHash('sha256').update(root).digest('hex').slice(0, 12));
-  warn(`${paths.samHome} is not reachable by ${user.name}; keeping the cluster in ${dir}`);
+  const base = join('/var/lib', OS_USER);
+  mkdirSync(base, { recursive: true, mode: 0o755 });
+  chownSync(base, user.uid, user.gid);
+  const dir = join(base, createHash('sha256').update(root).digest('hex').slice(0, 12));
+  if (!warnedFallback) warn(`${paths.samHome} is not reachable by ${user.name}; keeping the cluster in ${dir}`);
+  warnedFallback = true;
   return dir;
 }
 
+/** Runs as the cluster's owner, from a directory it can enter (the checkout may be closed to it). */
 function asOwner(cluster: Cluster): SpawnOptions {
-  return cluster.owner ? { uid: cluster.owner.uid, gid: cluster.owner.gid } : {};
+  return cluster.owner ? { uid: cluster.owner.uid, gid: cluster.owner.gid, cwd: join(cluster.dataDir, '..') } : {};
 }
 
 function pgCtl(cluster: Cluster, args: string[], inherit = true) {
