@@ -83,7 +83,8 @@ function fallbackDir(user: OsUser): string {
   mkdirSync(base, { recursive: true, mode: 0o755 });
   chownSync(base, user.uid, user.gid);
   const dir = join(base, createHash('sha256').update(root).digest('hex').slice(0, 12));
-  if (!warnedFallback && !process.env.VITEST_WORKER_ID) warn(`${paths.samHome} is not reachable by ${user.name}; keeping the cluster in ${dir}`);
+  if (!warnedFallback && !process.env.VITEST_WORKER_ID)
+    warn(`${paths.samHome} is not reachable by ${user.name}; keeping the cluster in ${dir}`);
   warnedFallback = true;
   return dir;
 }
