@@ -1,8 +1,10 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
 import { connectionUrl } from '../../scripts/lib/cluster.ts';
+import { functionsService } from '../../supabase/local/functions/index.ts';
 import { startLocalStack, type LocalStack, type StartOptions } from '../../supabase/local/server.ts';
 import { createTestDatabase, type TestDatabase } from './test-database.ts';
 
@@ -71,5 +73,49 @@ export function useTestStack(options: Parameters<typeof startTestStack>[0] = {},
     get secretKey() {
       return get().secretKey;
     },
+  };
+}
+
+export interface FunctionsStack {
+  readonly db: TestDatabase;
+  /** SAM's token secret the functions were started with (SAM_JWT_SECRET). */
+  readonly secret: string;
+  /** The gateway's URL (the functions' SUPABASE_URL). */
+  readonly url: string;
+  /** Where a function answers through the gateway, e.g. …/functions/v1/mcp */
+  functionUrl(name: string): string;
+}
+
+/**
+ * The calling file's own stack serving `supabase/config.toml`'s functions under Deno, with a
+ * fresh SAM_JWT_SECRET, over a fresh test database; started before its tests, stopped after.
+ */
+export function useFunctionsStack(label: string): FunctionsStack {
+  let current: Awaited<ReturnType<typeof startTestStack>> | undefined;
+  let secret = '';
+  beforeAll(async () => {
+    secret = randomBytes(32).toString('base64url');
+    process.env.SAM_JWT_SECRET = secret;
+    current = await startTestStack({ factories: [functionsService] }, label);
+  }, 120_000);
+  afterAll(async () => {
+    await current?.close();
+  });
+  const get = () => {
+    if (!current) throw new Error('the stack starts in beforeAll; use it inside tests or hooks');
+    return current;
+  };
+  return {
+    get db() {
+      return get().db;
+    },
+    get secret() {
+      get();
+      return secret;
+    },
+    get url() {
+      return get().url;
+    },
+    functionUrl: (name) => `${get().url}/functions/v1/${name}`,
   };
 }

@@ -1,11 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { afterAll, beforeAll } from 'vitest';
 import { connect } from '../../functions/_shared/db.ts';
 import { createMcpApp } from '../../functions/mcp/app.ts';
-import { functionsService } from '../../supabase/local/functions/index.ts';
-import { startTestStack } from '../helpers/local-stack.ts';
+import { useFunctionsStack } from '../helpers/local-stack.ts';
 import type { TestDatabase } from '../helpers/test-database.ts';
 
 export interface McpTarget {
@@ -69,25 +67,13 @@ export function inProcessMcp(
  * through the gateway at /functions/v1/mcp, over a fresh test database.
  */
 export function useDenoMcp(label: string): { readonly db: TestDatabase; readonly mcp: McpTarget } {
-  let stack: Awaited<ReturnType<typeof startTestStack>> | undefined;
-  let mcp: McpTarget | undefined;
-  beforeAll(async () => {
-    const secret = randomBytes(32).toString('base64url');
-    process.env.SAM_JWT_SECRET = secret;
-    stack = await startTestStack({ factories: [functionsService] }, label);
-    mcp = target(secret, `${stack.url}/functions/v1/mcp`, fetch, async () => {});
-  }, 120_000);
-  afterAll(async () => {
-    await stack?.close();
-  });
+  const stack = useFunctionsStack(label);
   return {
     get db() {
-      if (!stack) throw new Error('the stack starts in beforeAll');
       return stack.db;
     },
     get mcp() {
-      if (!mcp) throw new Error('the stack starts in beforeAll');
-      return mcp;
+      return target(stack.secret, stack.functionUrl('mcp'), fetch, async () => {});
     },
   };
 }
