@@ -8,6 +8,8 @@ export interface ProjectConfig {
   dbPort: number;
   jwtExpiry: number;
   emailConfirmation: boolean;
+  /** Where the web chat is served: the port of [auth] site_url (Auth's redirects point there). */
+  webPort: number;
 }
 
 type Table = Record<string, unknown>;
@@ -24,6 +26,7 @@ export function readProjectConfig(file = paths.configToml): ProjectConfig {
     apiPort: Number(table(doc.api).port ?? 54321),
     dbPort: Number(table(doc.db).port ?? 54322),
     jwtExpiry: Number(auth.jwt_expiry ?? 3600),
+    webPort: Number(new URL(String(auth.site_url ?? 'http://127.0.0.1:5173')).port || 80),
     // Hosted default is on; a project that turns it off says so in config.toml.
     emailConfirmation: email.enable_confirmations === undefined ? true : Boolean(email.enable_confirmations),
   };

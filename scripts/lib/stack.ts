@@ -8,6 +8,7 @@ import { done, step } from './log.ts';
 import { paths } from './paths.ts';
 import { readProjectConfig } from './project-config.ts';
 import { ensureSecret } from './secrets.ts';
+import { buildWeb, serveWebApp } from './web-app.ts';
 
 const pidFile = join(paths.samHome, 'stack.json');
 
@@ -75,7 +76,16 @@ export async function runStack(): Promise<void> {
     jwtExpiry: config.jwtExpiry,
     watchFunctions: true,
   });
-  writeFileSync(pidFile, JSON.stringify({ pid: process.pid, url: stack.url }));
+  step('Building the web chat (vite build web)…');
+  const built = await buildWeb();
+  if (built.code !== 0) throw new Error(`vite build web failed:\n${built.output}`);
+  const web = await serveWebApp({
+    dir: join(paths.root, 'web', 'dist'),
+    supabaseUrl: stack.url,
+    publishableKey: stack.ctx.keys.publishableKey,
+    port: Number(process.env.SAM_WEB_PORT ?? config.webPort),
+  });
+  writeFileSync(pidFile, JSON.stringify({ pid: process.pid, url: stack.url, webUrl: web.url }));
   const health = await stack.health();
   done(
     `Started: ${
@@ -85,10 +95,11 @@ export async function runStack(): Promise<void> {
     }`,
   );
   console.log(
-    `\n${describe(stack, false)}\n\nPress Ctrl-C to stop the services (the database keeps running; \`scripts/sam stop\` stops it too).`,
+    `\n${describe(stack, false)}\n\nWeb chat: ${web.url}\n\nPress Ctrl-C to stop the services (the database keeps running; \`scripts/sam stop\` stops it too).`,
   );
   const shutdown = async () => {
     step('Stopping the local services…');
+    await web.close();
     await stack.close();
     rmSync(pidFile, { force: true });
     process.exit(0);
