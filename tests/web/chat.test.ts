@@ -67,8 +67,10 @@ it('signs up, creates a project, submits a task and streams its session live acr
   await page.getByLabel('Git repository (a local path or a URL)').fill('/srv/git/greeter');
   await page.getByRole('button', { name: 'Create project' }).click();
   await page.getByRole('heading', { name: 'greeter' }).waitFor();
-  const [project] = await t.db.admin`select id, repo_provider, default_branch, owner_id from public.projects`;
-  expect(project).toMatchObject({ repo_provider: 'local', default_branch: 'main' });
+  const [project] = await t.db
+    .admin`select id, repo_provider, default_branch, default_agent_type, owner_id from public.projects`;
+  // The demo agent (no model needed) is what a new project starts with.
+  expect(project).toMatchObject({ repo_provider: 'local', default_branch: 'main', default_agent_type: 'demo' });
   const [owner] = await t.db.admin`select email from auth.users where id = ${project!.owner_id}`;
   expect(owner!.email).toBe(email);
 

@@ -1,4 +1,5 @@
 import { createEffect, createSignal, For, onCleanup, Show } from 'solid-js';
+import { AGENT_TYPES } from '../../../functions/_shared/contracts/agents.ts';
 import { navigate } from '../lib/route.ts';
 import { taskProgress } from '../lib/steps.ts';
 import { chat, closeProject, openProject, submit } from '../stores/chat.ts';
@@ -7,6 +8,8 @@ import { TaskView } from './TaskView.tsx';
 
 export function ProjectChat(props: { projectId: string; taskId: string | null }) {
   const [draft, setDraft] = createSignal('');
+  /** The agent for the next task; empty = the project's default. */
+  const [agent, setAgent] = createSignal('');
   const [busy, setBusy] = createSignal(false);
   const [error, setError] = createSignal<string | null>(null);
 
@@ -25,7 +28,7 @@ export function ProjectChat(props: { projectId: string; taskId: string | null })
     setBusy(true);
     setError(null);
     try {
-      const taskId = await submit(props.projectId, message);
+      const taskId = await submit(props.projectId, message, agent() || undefined);
       setDraft('');
       navigate({ name: 'project', projectId: props.projectId, taskId });
     } catch (err) {
@@ -98,9 +101,20 @@ export function ProjectChat(props: { projectId: string; taskId: string | null })
               {error()}
             </p>
           </Show>
-          <button type="submit" class="primary" disabled={busy() || !draft().trim()}>
-            Start task
-          </button>
+          <div class="composer-actions">
+            <label>
+              Agent
+              <select name="agentType" value={agent()} onChange={(e) => setAgent(e.currentTarget.value)}>
+                <option value="">
+                  Project default ({AGENT_TYPES.find((a) => a.id === project()?.defaultAgentType)?.label ?? '…'})
+                </option>
+                <For each={AGENT_TYPES}>{(a) => <option value={a.id}>{a.label}</option>}</For>
+              </select>
+            </label>
+            <button type="submit" class="primary" disabled={busy() || !draft().trim()}>
+              Start task
+            </button>
+          </div>
         </form>
       </section>
     </div>

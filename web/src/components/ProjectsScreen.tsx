@@ -1,4 +1,5 @@
 import { createSignal, For, onMount, Show } from 'solid-js';
+import { AGENT_TYPES, DEFAULT_LOCAL_AGENT } from '../../../functions/_shared/contracts/agents.ts';
 import { navigate } from '../lib/route.ts';
 import { createProject, loadProjects, projects } from '../stores/projects.ts';
 
@@ -6,6 +7,7 @@ export function ProjectsScreen() {
   const [name, setName] = createSignal('');
   const [repository, setRepository] = createSignal('');
   const [branch, setBranch] = createSignal('main');
+  const [agent, setAgent] = createSignal<string>(DEFAULT_LOCAL_AGENT);
   const [busy, setBusy] = createSignal(false);
   const [error, setError] = createSignal<string | null>(null);
 
@@ -20,6 +22,7 @@ export function ProjectsScreen() {
         name: name().trim(),
         repository: repository().trim(),
         defaultBranch: branch().trim() || 'main',
+        defaultAgentType: agent(),
       });
       setName('');
       setRepository('');
@@ -93,6 +96,12 @@ export function ProjectsScreen() {
               value={branch()}
               onInput={(e) => setBranch(e.currentTarget.value)}
             />
+          </label>
+          <label>
+            Agent
+            <select name="defaultAgentType" value={agent()} onChange={(e) => setAgent(e.currentTarget.value)}>
+              <For each={AGENT_TYPES}>{(a) => <option value={a.id}>{a.label}</option>}</For>
+            </select>
           </label>
           <Show when={error()}>
             <p class="error" role="alert">

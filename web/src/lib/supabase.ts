@@ -93,6 +93,7 @@ interface ProjectRow {
   repository: string;
   repo_provider: string;
   default_branch: string;
+  default_agent_type: string;
   created_at: string;
 }
 
@@ -102,10 +103,11 @@ const toProject = (r: ProjectRow): Project => ({
   repository: r.repository,
   repoProvider: r.repo_provider,
   defaultBranch: r.default_branch,
+  defaultAgentType: r.default_agent_type,
   createdAt: r.created_at,
 });
 
-const PROJECT_COLUMNS = 'id, name, repository, repo_provider, default_branch, created_at';
+const PROJECT_COLUMNS = 'id, name, repository, repo_provider, default_branch, default_agent_type, created_at';
 
 export async function listProjects(): Promise<Project[]> {
   const { data, error } = await sb().from('projects').select(PROJECT_COLUMNS).order('created_at', { ascending: false });
@@ -132,6 +134,7 @@ export async function createProject(input: NewProject): Promise<Project> {
       repository: input.repository,
       repo_provider: repoProviderOf(input.repository),
       default_branch: input.defaultBranch,
+      default_agent_type: input.defaultAgentType,
     })
     .select(PROJECT_COLUMNS)
     .single();
@@ -195,8 +198,12 @@ export interface Submitted {
   sessionId: string;
 }
 
-export async function submitTask(projectId: string, message: string): Promise<Submitted> {
-  const { data, error } = await sb().rpc('submit_task', { p_project: projectId, p_message: message, p_options: {} });
+export async function submitTask(projectId: string, message: string, agentType?: string): Promise<Submitted> {
+  const { data, error } = await sb().rpc('submit_task', {
+    p_project: projectId,
+    p_message: message,
+    p_options: agentType ? { agentType } : {},
+  });
   if (error) throw new Error(error.message);
   const r = data as { taskId: string; sessionId: string };
   return { taskId: r.taskId, sessionId: r.sessionId };

@@ -19,6 +19,7 @@ export interface Project {
   repository: string;
   repoProvider: string;
   defaultBranch: string;
+  defaultAgentType: string;
   createdAt: string;
 }
 
@@ -26,6 +27,7 @@ export interface NewProject {
   name: string;
   repository: string;
   defaultBranch: string;
+  defaultAgentType: string;
 }
 
 export interface Task {

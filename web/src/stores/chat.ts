@@ -161,8 +161,8 @@ export function closeTask(): void {
   setState({ taskId: null, sessionId: null, messages: [], messagesLoaded: false, sessionChannel: 'closed' });
 }
 
-export async function submit(projectId: string, message: string): Promise<string> {
-  const submitted = await api.submitTask(projectId, message);
+export async function submit(projectId: string, message: string, agentType?: string): Promise<string> {
+  const submitted = await api.submitTask(projectId, message, agentType);
   await refreshTask(submitted.taskId);
   return submitted.taskId;
 }
