@@ -120,7 +120,8 @@ export function createDemoAgent(options: DemoAgentOptions = {}): acp.AgentApp {
           if (!(await send({ sessionUpdate: 'agent_thought_chunk', content: { type: 'text', text: chunk } }))) break;
         }
         for (let i = 0; i < plan.extraChunks && !cancelled(); i++) {
-          await send({ sessionUpdate: 'agent_thought_chunk', content: { type: 'text', text: `.` } });
+          // Numbered, so a reader can count that every chunk arrived exactly once.
+          await send({ sessionUpdate: 'agent_thought_chunk', content: { type: 'text', text: `[#${i + 1}]` } });
         }
         if (!cancelled()) await send({ sessionUpdate: 'plan', entries: entries(0) });
         for (const chunk of plan.intro) {

@@ -14,7 +14,7 @@ export type DemoTurn = {
   thoughts: string[];
   intro: string[];
   summary: string[];
-  /** Extra thought chunks requested with `[stream:N]`, to make a turn last N × delay. */
+  /** Extra thought chunks `[#1]…[#N]` requested with `[stream:N]`, to make a turn last N × delay. */
   extraChunks: number;
   plan: string[];
 };
