@@ -7,7 +7,7 @@ import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { paths } from '../../scripts/lib/paths.ts';
-import { functionsFactory } from '../../supabase/local/functions/index.ts';
+import { functionsFactory, isFunctionsService } from '../../supabase/local/functions/index.ts';
 import { signAccessToken } from '../../supabase/local/keys.ts';
 import { startTestStack, useTestStack } from '../helpers/local-stack.ts';
 
@@ -186,6 +186,25 @@ describe('edge functions under real Deno', () => {
     const second = await client().functions.invoke('hello/runtime', { method: 'GET' });
     expect(second.error).toBeNull();
     expect(second.data.pid).not.toBe(pid);
+  });
+
+  it('an outage stops every function and answers 503 until it ends, then functions start again', async () => {
+    const before = await client().functions.invoke('hello/runtime', { method: 'GET' });
+    const pid = before.data.pid as number;
+    const service = t.stack.services.find(isFunctionsService)!;
+    await service.suspend();
+    try {
+      expect(existsProcess(pid)).toBe(false);
+      const res = await fetch(fn('hello/runtime'), { headers: { apikey: t.publishableKey } });
+      expect(res.status).toBe(503);
+      expect(await res.json()).toEqual({ code: 'FUNCTIONS_UNAVAILABLE', message: 'Edge functions are unavailable' });
+      expect((await t.stack.health()).functions).toBe(false);
+    } finally {
+      service.resume();
+    }
+    const after = await client().functions.invoke('hello/runtime', { method: 'GET' });
+    expect(after.error).toBeNull();
+    expect(after.data.pid).not.toBe(pid);
   });
 });
 

@@ -67,10 +67,23 @@ export function functionsFactory(options: FunctionsOptions = {}): ServiceFactory
 export const functionsService: ServiceFactory = functionsFactory();
 
 /**
+ * The functions service, with an outage switch for tests: `suspend()` stops every function (open
+ * requests are cut) and answers 503 until `resume()`, the way a platform incident looks to a caller.
+ */
+export interface FunctionsService extends Service {
+  suspend(): Promise<void>;
+  resume(): void;
+}
+
+export function isFunctionsService(service: Service): service is FunctionsService {
+  return service.name === 'functions' && 'suspend' in service;
+}
+
+/**
  * Edge functions under `/functions/v1/<name>/…`: one Deno process per function (started on its
  * first request), the `verify_jwt` check, and streaming forwarding as `/<name>/…` (reference §3.1).
  */
-async function startFunctions(ctx: StackContext, options: FunctionsOptions): Promise<Service> {
+async function startFunctions(ctx: StackContext, options: FunctionsOptions): Promise<FunctionsService> {
   const configPath = options.configPath ?? paths.configToml;
   const functions = new Map(
     readFunctionsConfig(configPath)
@@ -98,6 +111,7 @@ async function startFunctions(ctx: StackContext, options: FunctionsOptions): Pro
   // a request is written to it would fail that request for nothing.
   const agent = new Agent({ keepAlive: false });
   const watchers = ctx.options.watchFunctions ? watchFunctions(processes) : [];
+  let suspended = false;
 
   return {
     name: 'functions',
@@ -106,6 +120,10 @@ async function startFunctions(ctx: StackContext, options: FunctionsOptions): Pro
       const rest = (req.url ?? '/').slice(FUNCTIONS_PREFIX.length);
       const name = /^\/([^/?#]+)/.exec(rest)?.[1];
       const proc = name === undefined ? undefined : processes.get(decodeURIComponent(name));
+      if (suspended) {
+        jsonError(res, 503, { code: 'FUNCTIONS_UNAVAILABLE', message: 'Edge functions are unavailable' });
+        return;
+      }
       if (!proc) {
         jsonError(res, 404, { code: 'NOT_FOUND', message: 'Requested function was not found' });
         return;
@@ -133,7 +151,14 @@ async function startFunctions(ctx: StackContext, options: FunctionsOptions): Pro
       await send(true);
     },
     async health() {
-      return true;
+      return !suspended;
+    },
+    async suspend() {
+      suspended = true;
+      await Promise.all([...processes.values()].map((p) => p.stop()));
+    },
+    resume() {
+      suspended = false;
     },
     async close() {
       for (const w of watchers) w.close();
