@@ -1,0 +1,52 @@
+/**
+ * Picks the provider a node names (`nodes.provider`). `local` (the default) is the local machine
+ * host; Hetzner and Scaleway are not built yet and say so in words the job's error keeps.
+ */
+import { env as readEnv } from '../env.ts';
+import { localProvider } from './local.ts';
+import { ProviderError, type Provider } from './provider.ts';
+
+export type ProviderRegistry = (name: string | null | undefined) => Provider;
+
+const KNOWN_CLOUDS = new Set(['hetzner', 'scaleway']);
+
+/** The registry over explicit providers (tests pass a fake one for a cloud). */
+export function providerRegistry(providers: Record<string, Provider | (() => Provider)>): ProviderRegistry {
+  const cache = new Map<string, Provider>();
+  return (name) => {
+    const key = name || 'local';
+    const hit = cache.get(key);
+    if (hit) return hit;
+    const entry = providers[key];
+    if (!entry) {
+      if (KNOWN_CLOUDS.has(key)) {
+        throw new ProviderError(key, `The ${key} provider is not configured on this control plane`, false);
+      }
+      throw new ProviderError(key, `Unknown provider "${key}"`, false);
+    }
+    const provider = typeof entry === 'function' ? entry() : entry;
+    cache.set(key, provider);
+    return provider;
+  };
+}
+
+/**
+ * The providers this deployment has, from the environment: `local` when SAM_LOCAL_MACHINES_URL
+ * and SAM_LOCAL_MACHINES_TOKEN are set (otherwise asking for it explains what is missing).
+ */
+export function providersFromEnv(get: (name: string) => string | undefined = readEnv): ProviderRegistry {
+  return providerRegistry({
+    local: () => {
+      const url = get('SAM_LOCAL_MACHINES_URL');
+      const token = get('SAM_LOCAL_MACHINES_TOKEN');
+      if (!url || !token) {
+        throw new ProviderError(
+          'local',
+          'The local provider is not configured: SAM_LOCAL_MACHINES_URL and SAM_LOCAL_MACHINES_TOKEN are not set',
+          false,
+        );
+      }
+      return localProvider({ url, token });
+    },
+  });
+}

@@ -1,0 +1,234 @@
+import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { localProvider } from '../../../functions/_shared/providers/local.ts';
+import { ProviderError, nodeLabels } from '../../../functions/_shared/providers/provider.ts';
+import { startMachineHost, type MachineHost } from './host.ts';
+
+const STAND_IN = join(import.meta.dirname, 'fixtures', 'stand-in-agent.mjs');
+const TOKEN = 'host-token-' + 'x'.repeat(20);
+const BOOTSTRAP = 'bootstrap-secret-' + Math.random().toString(36).slice(2);
+
+let baseDir: string;
+let host: MachineHost;
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+async function until<T>(what: string, fn: () => T | undefined | false, ms = 10_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+function call(method: string, path: string, body?: unknown, token: string | null = TOKEN) {
+  return fetch(`${host.url}${path}`, {
+    method,
+    headers: {
+      ...(token === null ? {} : { authorization: `Bearer ${token}` }),
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+}
+
+const request = (nodeId: string, extra: Record<string, unknown> = {}) => ({
+  name: `sam-${nodeId.slice(0, 8)}`,
+  vmSize: 'medium',
+  labels: nodeLabels(nodeId),
+  userData: { controlPlaneUrl: 'http://127.0.0.1:1/functions/v1/vm-agent', bootstrapToken: BOOTSTRAP },
+  ...extra,
+});
+
+beforeAll(async () => {
+  baseDir = mkdtempSync(join(tmpdir(), 'sam-machines-'));
+  host = await startMachineHost({
+    baseDir,
+    token: TOKEN,
+    command: [process.execPath, STAND_IN],
+    agentEnv: { SAM_DEMO_AGENT_DELAY_MS: '5' },
+    stopTimeoutMs: 1000,
+  });
+});
+
+afterAll(async () => {
+  await host?.close();
+  rmSync(baseDir, { recursive: true, force: true });
+});
+
+describe('the local machine host', () => {
+  it.each([
+    ['no token', null],
+    ['a wrong token', 'nope'],
+    ['a token that is a prefix', TOKEN.slice(0, -1)],
+  ])('refuses %s with 401 JSON', async (_label, token) => {
+    for (const [method, path] of [
+      ['GET', '/machines'],
+      ['POST', '/machines'],
+      ['DELETE', '/machines/lm-000000000000'],
+    ] as const) {
+      const res = await call(
+        method,
+        path,
+        method === 'POST' ? request('00000000-0000-0000-0000-000000000000') : undefined,
+        token,
+      );
+      expect(res.status).toBe(401);
+      expect(res.headers.get('content-type')).toContain('application/json');
+      expect(await res.json()).toEqual({ error: { code: 'unauthorized', message: expect.any(String) } });
+    }
+    expect(host.machines()).toEqual([]);
+  });
+
+  it('refuses a body outside the contract with 400', async () => {
+    const res = await call('POST', '/machines', { ...request('11111111-0000-0000-0000-000000000000'), extra: 1 });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('invalid_params');
+    const bad = await call('POST', '/machines', {
+      ...request('11111111-0000-0000-0000-000000000000'),
+      userData: { controlPlaneUrl: 'file:///etc/passwd', bootstrapToken: 'x' },
+    });
+    expect(bad.status).toBe(400);
+  });
+
+  it('creates a machine: a process in its own directory with bootstrap.json 0600, the token in no argv or environment', async () => {
+    const nodeId = '22222222-0000-0000-0000-000000000001';
+    const res = await call('POST', '/machines', request(nodeId));
+    expect(res.status).toBe(201);
+    const machine = (await res.json()) as { id: string; pid: number; status: string; labels: Record<string, string> };
+    expect(machine).toMatchObject({ status: 'running', labels: { sam: 'node', 'sam-node-id': nodeId } });
+    expect(machine.id).toMatch(/^lm-[0-9a-f]{12}$/);
+    const dir = join(baseDir, machine.id);
+
+    const started = await until('the stand-in to start', () => {
+      const f = join(dir, 'started.json');
+      return existsSync(f) && (JSON.parse(readFileSync(f, 'utf8')) as Record<string, unknown>);
+    });
+    expect(started).toMatchObject({ pid: machine.pid, providerInstanceId: machine.id, hasToken: true });
+    expect(alive(machine.pid)).toBe(true);
+    expect(readlinkSync(`/proc/${machine.pid}/cwd`)).toBe(dir);
+
+    const file = join(dir, 'bootstrap.json');
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(statSync(dir).mode & 0o777).toBe(0o700);
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual({
+      controlPlaneUrl: 'http://127.0.0.1:1/functions/v1/vm-agent',
+      bootstrapToken: BOOTSTRAP,
+      providerInstanceId: machine.id,
+      agentEnv: { SAM_DEMO_AGENT_DELAY_MS: '5' },
+    });
+
+    const argv = readFileSync(`/proc/${machine.pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+    expect(argv).toEqual([process.execPath, STAND_IN, dir]);
+    const environ = readFileSync(`/proc/${machine.pid}/environ`, 'utf8');
+    expect(environ).not.toContain(BOOTSTRAP);
+    expect(environ).not.toContain(TOKEN);
+    const names = environ
+      .split('\0')
+      .filter(Boolean)
+      .map((kv) => kv.slice(0, kv.indexOf('=')));
+    expect(names.filter((n) => !['PATH', 'HOME'].includes(n))).toEqual([]);
+    await until('the log', () => readFileSync(join(dir, 'vm-agent.log'), 'utf8').includes('started'));
+
+    // Listed by its labels, not by others.
+    const listed = (await (await call('GET', `/machines?label=sam-node-id=${nodeId}&label=sam=node`)).json()) as {
+      machines: { id: string; pid: number; status: string }[];
+    };
+    expect(listed.machines).toEqual([expect.objectContaining({ id: machine.id, pid: machine.pid, status: 'running' })]);
+    const none = (await (await call('GET', '/machines?label=sam-node-id=other')).json()) as { machines: unknown[] };
+    expect(none.machines).toEqual([]);
+    expect((await call('GET', '/machines?label=broken')).status).toBe(400);
+
+    // Deleted: SIGTERM, the process is gone and so is its directory; deleting again is fine.
+    const del = await call('DELETE', `/machines/${machine.id}`);
+    expect(del.status).toBe(204);
+    expect(alive(machine.pid)).toBe(false);
+    expect(existsSync(dir)).toBe(false);
+    expect((await call('DELETE', `/machines/${machine.id}`)).status).toBe(204);
+    expect(((await (await call('GET', '/machines')).json()) as { machines: unknown[] }).machines).toEqual([]);
+  });
+
+  it('kills a machine that ignores SIGTERM after the stop timeout', async () => {
+    const slow = await startMachineHost({
+      baseDir: join(baseDir, 'slow'),
+      token: TOKEN,
+      command: [process.execPath, STAND_IN],
+      agentEnv: { STAND_IN_IGNORE_SIGTERM: '1' },
+      stopTimeoutMs: 300,
+    });
+    try {
+      const provider = localProvider({ url: slow.url, token: TOKEN });
+      const m = await provider.createMachine({
+        nodeId: '33333333-0000-0000-0000-000000000001',
+        ...request('33333333-0000-0000-0000-000000000001'),
+        vmSize: 'small',
+      });
+      const pid = slow.machines()[0]!.pid!;
+      await until('the stand-in to start', () => existsSync(join(slow.baseDir, m.providerInstanceId, 'started.json')));
+      const t0 = Date.now();
+      await provider.deleteMachine(m.providerInstanceId);
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(250);
+      expect(alive(pid)).toBe(false);
+    } finally {
+      await slow.close();
+    }
+  });
+
+  it('stops every machine when it closes', async () => {
+    const other = await startMachineHost({
+      baseDir: join(baseDir, 'other'),
+      token: TOKEN,
+      command: [process.execPath, STAND_IN],
+    });
+    const provider = localProvider({ url: other.url, token: TOKEN });
+    for (const n of ['1', '2']) {
+      await provider.createMachine({
+        nodeId: n,
+        ...request(`44444444-0000-0000-0000-00000000000${n}`),
+        vmSize: 'small',
+      });
+    }
+    const pids = other.machines().map((m) => m.pid!);
+    expect(pids.every(alive)).toBe(true);
+    await other.close();
+    expect(pids.some(alive)).toBe(false);
+  });
+});
+
+describe('the local provider against the host', () => {
+  it('creates, lists by label and deletes (already gone counts as deleted)', async () => {
+    const provider = localProvider({ url: host.url, token: TOKEN });
+    const nodeId = '55555555-0000-0000-0000-000000000001';
+    const created = await provider.createMachine({ nodeId, ...request(nodeId), vmSize: 'small' });
+    expect(created).toEqual({ providerInstanceId: expect.stringMatching(/^lm-/), ipAddress: '127.0.0.1' });
+    expect(await provider.listMachines(nodeLabels(nodeId))).toEqual([
+      expect.objectContaining({ providerInstanceId: created.providerInstanceId, labels: nodeLabels(nodeId) }),
+    ]);
+    await provider.deleteMachine(created.providerInstanceId);
+    await provider.deleteMachine(created.providerInstanceId);
+    expect(await provider.listMachines(nodeLabels(nodeId))).toEqual([]);
+  });
+
+  it('fails with words and without the token when the token is wrong or the host is down', async () => {
+    const wrong = localProvider({ url: host.url, token: 'wrong-token' });
+    const e = await wrong.listMachines({ sam: 'node' }).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(ProviderError);
+    expect((e as Error).message).toMatch(/could not list machines \(HTTP 401: A valid bearer token is required\)/);
+    expect((e as Error).message).not.toContain('wrong-token');
+
+    const down = localProvider({ url: 'http://127.0.0.1:1', token: TOKEN });
+    const d = await down.deleteMachine('lm-000000000000').catch((x: unknown) => x);
+    expect((d as Error).message).toBe('The local machine host at http://127.0.0.1:1 is unreachable');
+  });
+});

@@ -1,0 +1,341 @@
+/**
+ * The local machine host: "the local cloud" behind the orchestrator's `local` provider. A small
+ * HTTP server on 127.0.0.1 that creates a "machine" as a directory plus a vm-agent process:
+ *
+ *   POST   /machines        → <baseDir>/<id>/bootstrap.json (0600: control plane URL, one-time
+ *                             bootstrap token, instance id, agent env), then
+ *                             `node vm-agent/bin.mjs <machineDir>` with cwd = machineDir, output
+ *                             appended to <machineDir>/vm-agent.log
+ *   GET    /machines?label= → the machines carrying every label, with status and pid
+ *   DELETE /machines/:id    → SIGTERM, SIGKILL after 10 s, directory removed; 204 (also when gone)
+ *
+ * The contract is `functions/_shared/contracts/local-machines.ts`. Every request needs
+ * `Authorization: Bearer <token>`. The bootstrap token travels only in the file: never in argv,
+ * never in the process environment (which holds PATH and HOME and nothing of the host's).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { closeSync, mkdirSync, openSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { z } from 'zod';
+import {
+  CreateMachineRequest,
+  parseLabelQuery,
+  type Labels,
+  type Machine,
+  type MachineStatus,
+} from '../../../functions/_shared/contracts/local-machines.ts';
+import { paths } from '../paths.ts';
+
+export interface MachineHostOptions {
+  /** Where machine directories are made (`sam start`: .sam/machines). Created 0700. */
+  baseDir: string;
+  /** The bearer token every request must carry. */
+  token: string;
+  /** Default 0: a free port. */
+  port?: number;
+  /** What a machine runs, its directory appended (default `node <repo>/vm-agent/bin.mjs`). */
+  command?: string[];
+  /** Host-configured environment for the agent, written into bootstrap.json (e.g. SAM_DEMO_AGENT_DELAY_MS). */
+  agentEnv?: Record<string, string>;
+  /** The machine processes' environment (default: PATH and HOME of the host, nothing else). */
+  env?: Record<string, string>;
+  /** How long a deleted machine gets to stop after SIGTERM before SIGKILL (default 10 s). */
+  stopTimeoutMs?: number;
+  /** Where the host says what it does (never tokens). */
+  log?: (line: string) => void;
+}
+
+export interface MachineHost {
+  /** http://127.0.0.1:PORT */
+  readonly url: string;
+  readonly port: number;
+  readonly baseDir: string;
+  /** The machines it runs now. */
+  machines(): Machine[];
+  /** Stops every machine (SIGTERM, then SIGKILL) and the server. Directories stay for their logs. */
+  close(): Promise<void>;
+}
+
+interface Running {
+  id: string;
+  name: string;
+  labels: Labels;
+  dir: string;
+  child: ChildProcess;
+  /** `running` → `stopping` (deleted) → `exited`. */
+  exit: { status: MachineStatus; code: number | null };
+  createdAt: string;
+  exited: Promise<void>;
+  stopping?: Promise<void>;
+}
+
+const ID = /^lm-[0-9a-f]{12}$/;
+const MAX_BODY = 64 * 1024;
+
+class HostError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function sameSecret(given: string, expected: string): boolean {
+  const a = createHash('sha256').update(given).digest();
+  const b = createHash('sha256').update(expected).digest();
+  return timingSafeEqual(a, b);
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY) {
+        reject(new HostError(413, 'payload_too_large', 'The request body is too large'));
+        req.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+function send(res: ServerResponse, status: number, body?: unknown, headers: Record<string, string> = {}): void {
+  if (body === undefined) {
+    res.writeHead(status, headers);
+    res.end();
+    return;
+  }
+  res.writeHead(status, { 'content-type': 'application/json', ...headers });
+  res.end(JSON.stringify(body));
+}
+
+function signal(pid: number | undefined, sig: NodeJS.Signals, group = false): void {
+  if (pid === undefined) return;
+  try {
+    process.kill(group ? -pid : pid, sig);
+  } catch {
+    // already gone
+  }
+}
+
+export async function startMachineHost(options: MachineHostOptions): Promise<MachineHost> {
+  const baseDir = options.baseDir;
+  const command = options.command ?? [process.execPath, join(paths.root, 'vm-agent', 'bin.mjs')];
+  const stopTimeoutMs = options.stopTimeoutMs ?? 10_000;
+  const log = options.log ?? (() => {});
+  const machineEnv =
+    options.env ??
+    Object.fromEntries(
+      (['PATH', 'HOME'] as const).flatMap((k) => (process.env[k] === undefined ? [] : [[k, process.env[k]!]])),
+    );
+  if (command.length === 0) throw new Error('local machines: the command is empty');
+
+  mkdirSync(baseDir, { recursive: true, mode: 0o700 });
+  // A restarted host starts empty: its machines stopped with it. Only directories it made go.
+  for (const entry of readdirSync(baseDir)) {
+    if (ID.test(entry)) rmSync(join(baseDir, entry), { recursive: true, force: true });
+  }
+
+  const machines = new Map<string, Running>();
+
+  const view = (m: Running): Machine => ({
+    id: m.id,
+    name: m.name,
+    labels: m.labels,
+    status: m.exit.status,
+    pid: m.child.pid ?? null,
+    exitCode: m.exit.code,
+    ipAddress: '127.0.0.1',
+    createdAt: m.createdAt,
+  });
+
+  async function create(body: unknown): Promise<Machine> {
+    const req = CreateMachineRequest.parse(body);
+    const id = `lm-${randomBytes(6).toString('hex')}`;
+    const dir = join(baseDir, id);
+    mkdirSync(dir, { mode: 0o700 });
+    const bootstrap = {
+      controlPlaneUrl: req.userData.controlPlaneUrl,
+      bootstrapToken: req.userData.bootstrapToken,
+      providerInstanceId: id,
+      agentEnv: { ...(options.agentEnv ?? {}) },
+    };
+    writeFileSync(join(dir, 'bootstrap.json'), JSON.stringify(bootstrap, null, 2) + '\n', { mode: 0o600, flag: 'wx' });
+    const out = openSync(join(dir, 'vm-agent.log'), 'a', 0o600);
+    let child: ChildProcess;
+    try {
+      // Its own process group, so deleting the machine can take everything it started.
+      child = spawn(command[0]!, [...command.slice(1), dir], {
+        cwd: dir,
+        env: machineEnv,
+        stdio: ['ignore', out, out],
+        detached: true,
+      });
+    } finally {
+      closeSync(out);
+    }
+    const exit = { status: 'running' as MachineStatus, code: null as number | null };
+    const exited = new Promise<void>((resolve) => {
+      child.once('exit', (code, sig) => {
+        exit.status = 'exited';
+        exit.code = code ?? (sig ? 128 : null);
+        log(`machine ${id} exited (${sig ?? `code ${code}`})`);
+        resolve();
+      });
+    });
+    const started = await new Promise<Error | null>((resolve) => {
+      child.once('spawn', () => resolve(null));
+      child.once('error', (e) => resolve(e));
+    });
+    child.on('error', (e) => log(`machine ${id}: ${e.message}`));
+    if (started) {
+      rmSync(dir, { recursive: true, force: true });
+      throw new HostError(500, 'spawn_failed', `The machine's process could not start: ${started.message}`);
+    }
+    const machine: Running = {
+      id,
+      name: req.name,
+      labels: req.labels,
+      dir,
+      child,
+      exit,
+      createdAt: new Date().toISOString(),
+      exited,
+    };
+    machines.set(id, machine);
+    log(`machine ${id} (${req.name}) started, pid ${child.pid}, labels ${JSON.stringify(req.labels)}`);
+    return view(machine);
+  }
+
+  function stop(m: Running): Promise<void> {
+    m.stopping ??= (async () => {
+      if (m.exit.status === 'running') {
+        m.exit.status = 'stopping';
+        signal(m.child.pid, 'SIGTERM');
+        let timer: NodeJS.Timeout | undefined;
+        const timedOut = await Promise.race([
+          m.exited.then(() => false),
+          new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), stopTimeoutMs))),
+        ]);
+        clearTimeout(timer);
+        if (timedOut) {
+          log(`machine ${m.id} did not stop within ${stopTimeoutMs} ms: SIGKILL`);
+          signal(m.child.pid, 'SIGKILL', true);
+          await m.exited;
+        }
+      }
+      // Whatever it left running in its group goes with it, as with a deleted VM.
+      signal(m.child.pid, 'SIGKILL', true);
+    })();
+    return m.stopping;
+  }
+
+  async function remove(id: string): Promise<void> {
+    const m = machines.get(id);
+    if (!m) return;
+    await stop(m);
+    rmSync(m.dir, { recursive: true, force: true });
+    machines.delete(id);
+    log(`machine ${id} deleted`);
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const auth = req.headers.authorization ?? '';
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(auth);
+    if (!match || !sameSecret(match[1]!, options.token)) {
+      throw new HostError(401, 'unauthorized', 'A valid bearer token is required');
+    }
+    const url = new URL(req.url ?? '/', 'http://local-machines');
+    const parts = url.pathname.split('/').filter(Boolean);
+    if (parts[0] !== 'machines' || parts.length > 2) throw new HostError(404, 'not_found', `No route ${url.pathname}`);
+
+    if (parts.length === 1 && req.method === 'POST') {
+      const text = await readBody(req);
+      let json: unknown;
+      try {
+        json = JSON.parse(text);
+      } catch {
+        throw new HostError(400, 'invalid_json', 'The request body is not valid JSON');
+      }
+      send(res, 201, await create(json));
+      return;
+    }
+    if (parts.length === 1 && req.method === 'GET') {
+      let labels: Labels;
+      try {
+        labels = parseLabelQuery(url.searchParams.getAll('label'));
+      } catch (e) {
+        throw new HostError(400, 'invalid_params', e instanceof z.ZodError ? z.prettifyError(e) : (e as Error).message);
+      }
+      const list = [...machines.values()]
+        .filter((m) => Object.entries(labels).every(([k, v]) => m.labels[k] === v))
+        .map(view);
+      send(res, 200, { machines: list });
+      return;
+    }
+    if (parts.length === 2 && req.method === 'DELETE') {
+      const id = decodeURIComponent(parts[1]!);
+      if (!ID.test(id)) throw new HostError(400, 'invalid_params', 'Not a machine id');
+      await remove(id);
+      send(res, 204);
+      return;
+    }
+    throw new HostError(404, 'not_found', `No route ${req.method} ${url.pathname}`);
+  }
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((e: unknown) => {
+      if (res.headersSent) return;
+      if (e instanceof z.ZodError) {
+        send(res, 400, { error: { code: 'invalid_params', message: z.prettifyError(e) } });
+      } else if (e instanceof HostError) {
+        send(
+          res,
+          e.status,
+          { error: { code: e.code, message: e.message } },
+          e.status === 401 ? { 'www-authenticate': 'Bearer' } : {},
+        );
+      } else {
+        log(`request failed: ${req.method} ${req.url?.split('?')[0]}: ${(e as Error).message}`);
+        send(res, 500, { error: { code: 'internal', message: 'Internal error' } });
+      }
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+
+  // Last resort when the host process exits without close(): no machine outlives it.
+  const onExit = () => {
+    for (const m of machines.values()) signal(m.child.pid, 'SIGKILL', true);
+  };
+  process.on('exit', onExit);
+
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    baseDir,
+    machines: () => [...machines.values()].map(view),
+    async close() {
+      process.off('exit', onExit);
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      await Promise.all([...machines.values()].map((m) => stop(m)));
+      machines.clear();
+    },
+  };
+}
