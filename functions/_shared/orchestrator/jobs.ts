@@ -1,0 +1,187 @@
+/**
+ * What each orchestrator job does. A job's side effects are outside Postgres (a cloud, GitHub), so
+ * every handler is written to be run again after a crash at any point: it looks at the state first,
+ * and the SQL functions it calls are guarded and repeat-safe.
+ *
+ *   provision_node  bootstrap token → provider.createMachine → node_provisioned
+ *   destroy_node    provider.deleteMachine (its instance and any machine labelled with the node) → mark_node_destroyed
+ *   open_pr         local repositories: nothing to do; GitHub: not configured yet (fails, retried, then dead)
+ *   generate_title  no model configured: the truncated title submit_task set stays
+ *   notify          the notification is already in the app; no other channel is configured
+ */
+import type { Sql } from '../db.ts';
+import { HttpError } from '../http-error.ts';
+import { machineName, nodeLabels, ProviderError, type VmSize } from '../providers/provider.ts';
+import type { ProviderRegistry } from '../providers/registry.ts';
+import { asOrchestrator } from './system.ts';
+
+export type JobKind = 'provision_node' | 'destroy_node' | 'open_pr' | 'generate_title' | 'notify';
+
+/** A claimed `orchestrator_jobs` row. */
+export interface Job {
+  id: string;
+  kind: JobKind | string;
+  owner_id: string | null;
+  project_id: string | null;
+  task_id: string | null;
+  node_id: string | null;
+  payload: Record<string, unknown>;
+  attempts: number;
+  max_attempts: number;
+}
+
+export interface JobContext {
+  sql: Sql;
+  providers: ProviderRegistry;
+  /** Where machines register: `${SUPABASE_URL}/functions/v1/vm-agent`. */
+  controlPlaneUrl: string;
+}
+
+export type JobResult = Record<string, unknown>;
+
+interface NodeRow {
+  id: string;
+  status: string;
+  provider: string;
+  vm_size: VmSize;
+  provider_instance_id: string | null;
+}
+
+async function readNode(ctx: JobContext, nodeId: string): Promise<NodeRow | null> {
+  const [row] = await asOrchestrator(
+    ctx.sql,
+    (tx) =>
+      tx`select id, status::text as status, provider, vm_size::text as vm_size, provider_instance_id
+           from public.nodes where id = ${nodeId}`,
+  );
+  return (row as NodeRow | undefined) ?? null;
+}
+
+async function provisionNode(ctx: JobContext, job: Job): Promise<JobResult> {
+  if (!job.node_id) return { skipped: 'the job names no node' };
+  const node = await readNode(ctx, job.node_id);
+  if (!node) return { skipped: 'the node no longer exists' };
+  if (node.status !== 'provisioning') return { skipped: `the node is ${node.status}` };
+  if (node.provider_instance_id) return { providerInstanceId: node.provider_instance_id, alreadyCreated: true };
+  const provider = ctx.providers(node.provider);
+
+  // An earlier attempt may have created a machine and failed before recording it: at most one
+  // machine per node, so that one goes before a new one (with a new bootstrap token) is made.
+  if (job.attempts > 1) {
+    for (const m of await provider.listMachines(nodeLabels(node.id))) {
+      await provider.deleteMachine(m.providerInstanceId);
+    }
+  }
+
+  const [tok] = await asOrchestrator(ctx.sql, (tx) => tx`select public.issue_bootstrap_token(${node.id}) as token`);
+  const created = await provider.createMachine({
+    nodeId: node.id,
+    name: machineName(node.id),
+    vmSize: node.vm_size,
+    labels: nodeLabels(node.id),
+    userData: { controlPlaneUrl: ctx.controlPlaneUrl, bootstrapToken: tok!.token as string },
+  });
+
+  try {
+    await asOrchestrator(
+      ctx.sql,
+      (tx) =>
+        tx`select public.node_provisioned(${node.id}, ${created.providerInstanceId}, ${created.ipAddress ?? null}) as r`,
+    );
+  } catch (e) {
+    // Nobody will know about this machine: it goes now rather than waiting for the orphan sweep.
+    await provider.deleteMachine(created.providerInstanceId).catch(() => {});
+    if (e instanceof HttpError && e.code === 'invalid_state') {
+      return { skipped: `the node no longer takes a machine (${e.message})`, deleted: created.providerInstanceId };
+    }
+    throw e;
+  }
+  return {
+    providerInstanceId: created.providerInstanceId,
+    ...(created.ipAddress ? { ipAddress: created.ipAddress } : {}),
+  };
+}
+
+async function destroyNode(ctx: JobContext, job: Job): Promise<JobResult> {
+  const node = job.node_id ? await readNode(ctx, job.node_id) : null;
+  const payload = job.payload ?? {};
+  const providerName = node?.provider ?? (typeof payload.provider === 'string' ? payload.provider : 'local');
+  // The row's instance id is the fresh one (node_provisioned may have run after destroy_node).
+  const instanceId =
+    node?.provider_instance_id ?? (typeof payload.providerInstanceId === 'string' ? payload.providerInstanceId : null);
+  const deleted: string[] = [];
+  if (instanceId || job.node_id) {
+    const provider = ctx.providers(providerName);
+    if (instanceId) {
+      await provider.deleteMachine(instanceId);
+      deleted.push(instanceId);
+    }
+    // A machine created but never recorded carries the node's label: the proof it is this node's.
+    if (job.node_id) {
+      for (const m of await provider.listMachines(nodeLabels(job.node_id))) {
+        if (m.providerInstanceId === instanceId) continue;
+        await provider.deleteMachine(m.providerInstanceId);
+        deleted.push(m.providerInstanceId);
+      }
+    }
+  }
+  if (node?.status === 'destroying') {
+    await asOrchestrator(ctx.sql, (tx) => tx`select public.mark_node_destroyed(${node.id}) as r`);
+  }
+  return { deleted };
+}
+
+async function openPr(ctx: JobContext, job: Job): Promise<JobResult> {
+  const [row] = await asOrchestrator(
+    ctx.sql,
+    (tx) =>
+      tx`select p.repo_provider, t.branch from public.projects p
+           left join public.tasks t on t.id = ${job.task_id}
+          where p.id = coalesce(t.project_id, ${job.project_id})`,
+  );
+  if (!row) return { skipped: 'the project no longer exists' };
+  switch (row.repo_provider) {
+    case 'local':
+      return { skipped: 'local repositories have no pull requests' };
+    case 'github':
+      throw new ProviderError(
+        'github',
+        `GitHub App is not configured: cannot open a pull request for branch ${String(row.branch ?? job.payload.branch ?? '')}`,
+        false,
+      );
+    default:
+      throw new ProviderError(
+        String(row.repo_provider),
+        `Pull requests on ${String(row.repo_provider)} are not supported`,
+        false,
+      );
+  }
+}
+
+async function generateTitle(ctx: JobContext, job: Job): Promise<JobResult> {
+  const [row] = job.task_id
+    ? await asOrchestrator(ctx.sql, (tx) => tx`select title from public.tasks where id = ${job.task_id}`)
+    : [];
+  return { title: row?.title ?? null, fallback: 'truncation', reason: 'no model is configured for titles' };
+}
+
+export const HANDLERS: Record<JobKind, (ctx: JobContext, job: Job) => Promise<JobResult>> = {
+  provision_node: provisionNode,
+  destroy_node: destroyNode,
+  open_pr: openPr,
+  generate_title: generateTitle,
+  notify: async () => ({ skipped: 'the notification is in the app; no other channel is configured' }),
+};
+
+/**
+ * What a failed attempt records as the job's `last_error`: our own errors' messages (written to be
+ * shown: no tokens, no request bodies), anything else only by its kind.
+ */
+export function failureMessage(e: unknown): string {
+  if (e instanceof ProviderError || e instanceof HttpError) return e.message;
+  const pg = e as { code?: unknown; message?: unknown };
+  if (typeof pg?.code === 'string' && /^[0-9A-Z]{5}$/.test(pg.code) && typeof pg.message === 'string') {
+    return `database error ${pg.code}: ${pg.message}`;
+  }
+  return `internal error (${e instanceof Error ? e.name : typeof e})`;
+}

@@ -1,0 +1,42 @@
+/**
+ * The orphan sweep (flow 5): a provider machine is deleted only with positive proof it is SAM's
+ * and unwanted — it carries `sam=node` and a `sam-node-id` that names no node this control plane
+ * keeps (`provider_nodes_to_keep`: not destroyed, not failed). The machines are listed before the
+ * nodes are read: a machine exists only after its node row committed, so a node created meanwhile
+ * can never be missed.
+ */
+import type { OrphanSweep } from '../contracts/orchestrator.ts';
+import { failureMessage, type JobContext } from './jobs.ts';
+import { asOrchestrator } from './system.ts';
+
+export async function sweepOrphans(ctx: JobContext): Promise<OrphanSweep[]> {
+  const rows = await asOrchestrator(ctx.sql, (tx) => tx`select distinct provider from public.nodes`);
+  const names = new Set(['local', ...rows.map((r) => String(r.provider))]);
+  const out: OrphanSweep[] = [];
+  for (const name of names) {
+    const sweep: OrphanSweep = { provider: name, listed: 0, deleted: [] };
+    out.push(sweep);
+    try {
+      const provider = ctx.providers(name);
+      const machines = await provider.listMachines({ sam: 'node' });
+      sweep.listed = machines.length;
+      const keep = await asOrchestrator(
+        ctx.sql,
+        (tx) => tx`select node_id, provider_instance_id from public.provider_nodes_to_keep(${name})`,
+      );
+      const keepNodes = new Set(keep.map((k) => String(k.node_id)));
+      const keepInstances = new Set(keep.map((k) => k.provider_instance_id as string | null).filter(Boolean));
+      for (const m of machines) {
+        const nodeId = m.labels['sam-node-id'];
+        if (m.labels.sam !== 'node' || !nodeId) continue;
+        if (keepNodes.has(nodeId) || keepInstances.has(m.providerInstanceId)) continue;
+        await provider.deleteMachine(m.providerInstanceId);
+        sweep.deleted.push(m.providerInstanceId);
+      }
+    } catch (e) {
+      // A provider this deployment has not configured has nothing to sweep here.
+      sweep.error = failureMessage(e);
+    }
+  }
+  return out;
+}

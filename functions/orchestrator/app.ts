@@ -1,0 +1,101 @@
+/**
+ * The `orchestrator` edge function: runs the jobs whose side effects are outside Postgres
+ * (machines, pull requests, titles). Postgres wakes it (pg_net, `sam_wake_orchestrator()`) when jobs
+ * are enqueued and once a minute while some are due; it authenticates the caller with its own
+ * secret (verify_jwt is off: the caller is Postgres, not a user).
+ *
+ *   POST /orchestrator/run   Bearer SAM_ORCHESTRATOR_SECRET, RunRequest → { ran, succeeded, failed[, orphans] }
+ *
+ * Errors are `{ error: { code, message, details? } }` with the status.
+ */
+import { Hono, type MiddlewareHandler } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { z } from 'zod';
+import { RunRequest, type RunResponse } from '../_shared/contracts/orchestrator.ts';
+import type { Sql } from '../_shared/db.ts';
+import { HttpError } from '../_shared/http-error.ts';
+import { sweepOrphans } from '../_shared/orchestrator/orphans.ts';
+import { runDueJobs, type RunOptions } from '../_shared/orchestrator/run.ts';
+import type { ProviderRegistry } from '../_shared/providers/registry.ts';
+
+export interface OrchestratorDeps {
+  sql: Sql;
+  /** The bearer Postgres sends (`SAM_ORCHESTRATOR_SECRET`; Vault `sam_orchestrator_secret`). */
+  secret: string;
+  providers: ProviderRegistry;
+  /** Where machines register: `${SUPABASE_URL}/functions/v1/vm-agent`. */
+  controlPlaneUrl: string;
+  run?: RunOptions;
+}
+
+/** Equal in time independent of where they differ (SHA-256 first, so lengths do not show either). */
+async function sameSecret(given: string, expected: string): Promise<boolean> {
+  const enc = new TextEncoder();
+  const [a, b] = await Promise.all([
+    crypto.subtle.digest('SHA-256', enc.encode(given)),
+    crypto.subtle.digest('SHA-256', enc.encode(expected)),
+  ]);
+  const x = new Uint8Array(a);
+  const y = new Uint8Array(b);
+  let diff = 0;
+  for (let i = 0; i < x.length; i++) diff |= x[i]! ^ y[i]!;
+  return diff === 0;
+}
+
+export function createOrchestratorApp(deps: OrchestratorDeps): Hono {
+  if (!deps.secret) throw new Error('the orchestrator needs its secret');
+  const app = new Hono().basePath('/orchestrator');
+  const ctx = { sql: deps.sql, providers: deps.providers, controlPlaneUrl: deps.controlPlaneUrl };
+
+  const auth: MiddlewareHandler = async (c, next) => {
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(c.req.header('authorization') ?? '');
+    if (!m || !(await sameSecret(m[1]!, deps.secret))) {
+      throw new HttpError(401, 'unauthorized', 'The orchestrator secret is required');
+    }
+    await next();
+  };
+  app.use('*', auth);
+  app.use(
+    '*',
+    bodyLimit({
+      maxSize: 16 * 1024,
+      onError: () => {
+        throw new HttpError(413, 'payload_too_large', 'The request body is too large');
+      },
+    }),
+  );
+
+  app.post('/run', async (c) => {
+    const text = await c.req.text();
+    let json: unknown = {};
+    if (text.trim() !== '') {
+      try {
+        json = JSON.parse(text);
+      } catch {
+        throw new HttpError(400, 'invalid_json', 'The request body is not valid JSON');
+      }
+    }
+    const req = RunRequest.parse(json);
+    const summary: RunResponse = await runDueJobs(ctx, deps.run);
+    if (req.sweepOrphans) summary.orphans = await sweepOrphans(ctx);
+    return c.json(summary);
+  });
+
+  app.notFound((c) =>
+    c.json(new HttpError(404, 'not_found', `No route ${c.req.method} ${new URL(c.req.url).pathname}`).toJSON(), 404),
+  );
+
+  app.onError((err, c) => {
+    if (err instanceof z.ZodError) {
+      return c.json(new HttpError(400, 'invalid_params', z.prettifyError(err)).toJSON(), 400);
+    }
+    if (err instanceof HttpError) {
+      if (err.status === 401) c.header('www-authenticate', 'Bearer');
+      return c.json(err.toJSON(), err.status as 400);
+    }
+    console.error('orchestrator request failed:', c.req.method, c.req.path, err instanceof Error ? err.message : err);
+    return c.json(new HttpError(500, 'internal', 'Internal error').toJSON(), 500);
+  });
+
+  return app;
+}

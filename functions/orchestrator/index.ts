@@ -1,0 +1,14 @@
+// The `orchestrator` edge function: jobs with side effects outside Postgres (see app.ts).
+import { connect } from '../_shared/db.ts';
+import { requireEnv } from '../_shared/env.ts';
+import { providersFromEnv } from '../_shared/providers/registry.ts';
+import { createOrchestratorApp } from './app.ts';
+
+const app = createOrchestratorApp({
+  sql: connect(requireEnv('SUPABASE_DB_URL')),
+  secret: requireEnv('SAM_ORCHESTRATOR_SECRET'),
+  providers: providersFromEnv(),
+  controlPlaneUrl: `${requireEnv('SUPABASE_URL').replace(/\/+$/, '')}/functions/v1/vm-agent`,
+});
+
+export default app;
