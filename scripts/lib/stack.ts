@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startLocalStack, type LocalStack } from '../../supabase/local/server.ts';
 import { APP_DATABASE, clusterConfig, connectionUrl, MIGRATION_ROLE, stopCluster } from './cluster.ts';
 import { databaseStatus, ensureDatabase } from './db.ts';
+import { startMachineHost } from './local-machines/host.ts';
+import { writeOrchestratorEndpoint } from './local-machines/vault.ts';
 import { done, step } from './log.ts';
 import { paths } from './paths.ts';
 import { readProjectConfig } from './project-config.ts';
@@ -39,6 +41,7 @@ function describe(stack: LocalStack, showSecrets: boolean): string {
     ['REST URL', `${stack.url}/rest/v1`],
     ['Realtime URL', `${stack.url.replace(/^http/, 'ws')}/realtime/v1`],
     ['Functions URL', `${stack.url}/functions/v1`],
+    ['Local machines', `${process.env.SAM_LOCAL_MACHINES_URL ?? '-'} (machines in ${join(paths.samHome, 'machines')})`],
     ['Auth JWKS', `${stack.url}/auth/v1/.well-known/jwks.json`],
     [
       'DB URL',
@@ -66,6 +69,21 @@ export async function runStack(): Promise<void> {
   mkdirSync(runtimeDir, { recursive: true });
   // Function secrets named in config.toml [edge_runtime.secrets] (hosted: `supabase secrets set`).
   process.env.SAM_JWT_SECRET ??= ensureSecret('functions.SAM_JWT_SECRET', () => randomBytes(48).toString('base64url'));
+  process.env.SAM_ORCHESTRATOR_SECRET ??= ensureSecret('functions.SAM_ORCHESTRATOR_SECRET', () =>
+    randomBytes(32).toString('base64url'),
+  );
+  process.env.SAM_LOCAL_MACHINES_TOKEN ??= ensureSecret('local-machines.token', () =>
+    randomBytes(32).toString('base64url'),
+  );
+  // The local cloud: the orchestrator's `local` provider runs machines as vm-agent processes here.
+  step('Starting the local machine host…');
+  const machinesLog = join(runtimeDir, 'machines.log');
+  const machines = await startMachineHost({
+    baseDir: join(paths.samHome, 'machines'),
+    token: process.env.SAM_LOCAL_MACHINES_TOKEN,
+    log: (line) => appendFileSync(machinesLog, `${new Date().toISOString()} ${line}\n`),
+  });
+  process.env.SAM_LOCAL_MACHINES_URL = machines.url;
   step('Starting the local Supabase services…');
   const stack = await startLocalStack({
     port: Number(process.env.SAM_PORT ?? config.apiPort),
@@ -75,6 +93,14 @@ export async function runStack(): Promise<void> {
     emailConfirmation: config.emailConfirmation,
     jwtExpiry: config.jwtExpiry,
     watchFunctions: true,
+  }).catch(async (e: unknown) => {
+    await machines.close();
+    throw e;
+  });
+  // Postgres wakes the orchestrator through pg_net with what Vault holds (hosted: set once by hand).
+  await writeOrchestratorEndpoint(connectionUrl(cluster, MIGRATION_ROLE, APP_DATABASE), {
+    functionsUrl: `${stack.url}/functions/v1`,
+    secret: process.env.SAM_ORCHESTRATOR_SECRET,
   });
   step('Building the web chat (vite build web)…');
   const built = await buildWeb();
@@ -101,6 +127,7 @@ export async function runStack(): Promise<void> {
     step('Stopping the local services…');
     await web.close();
     await stack.close();
+    await machines.close();
     rmSync(pidFile, { force: true });
     process.exit(0);
   };

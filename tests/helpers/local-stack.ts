@@ -4,7 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
 import { connectionUrl } from '../../scripts/lib/cluster.ts';
+import { startMachineHost, type MachineHost, type MachineHostOptions } from '../../scripts/lib/local-machines/host.ts';
+import { writeOrchestratorEndpoint } from '../../scripts/lib/local-machines/vault.ts';
 import { functionsService } from '../../supabase/local/functions/index.ts';
+import { netService } from '../../supabase/local/net/index.ts';
 import { startLocalStack, type LocalStack, type StartOptions } from '../../supabase/local/server.ts';
 import { createTestDatabase, type TestDatabase } from './test-database.ts';
 
@@ -80,26 +83,65 @@ export interface FunctionsStack {
   readonly db: TestDatabase;
   /** SAM's token secret the functions were started with (SAM_JWT_SECRET). */
   readonly secret: string;
+  /** The orchestrator's bearer secret (SAM_ORCHESTRATOR_SECRET). */
+  readonly orchestratorSecret: string;
   /** The gateway's URL (the functions' SUPABASE_URL). */
   readonly url: string;
   /** Where a function answers through the gateway, e.g. …/functions/v1/mcp */
   functionUrl(name: string): string;
+  /** The local machine host, when started with `{ machines }`. */
+  readonly machines: MachineHost;
+}
+
+export interface FunctionsStackOptions {
+  /**
+   * Also run the local cloud: a machine host (the orchestrator's `local` provider) with the pg_net
+   * worker, and the Vault secrets that make Postgres wake the orchestrator. A submitted task then
+   * goes submit → pg_net → orchestrator (Deno) → provider → a process on the host.
+   */
+  machines?: Pick<MachineHostOptions, 'command' | 'agentEnv' | 'stopTimeoutMs'>;
 }
 
 /**
- * The calling file's own stack serving `supabase/config.toml`'s functions under Deno, with a
- * fresh SAM_JWT_SECRET, over a fresh test database; started before its tests, stopped after.
+ * The calling file's own stack serving `supabase/config.toml`'s functions under Deno, with fresh
+ * secrets (SAM_JWT_SECRET, SAM_ORCHESTRATOR_SECRET, SAM_LOCAL_MACHINES_TOKEN), over a fresh test
+ * database; started before its tests, stopped after. Without `machines` the functions get a
+ * machine host URL nothing listens on (the orchestrator's local provider then fails in words).
  */
-export function useFunctionsStack(label: string): FunctionsStack {
+export function useFunctionsStack(label: string, options: FunctionsStackOptions = {}): FunctionsStack {
   let current: Awaited<ReturnType<typeof startTestStack>> | undefined;
+  let host: MachineHost | undefined;
+  let baseDir: string | undefined;
   let secret = '';
+  let orchestratorSecret = '';
   beforeAll(async () => {
     secret = randomBytes(32).toString('base64url');
+    orchestratorSecret = randomBytes(32).toString('base64url');
+    const machinesToken = randomBytes(32).toString('base64url');
     process.env.SAM_JWT_SECRET = secret;
-    current = await startTestStack({ factories: [functionsService] }, label);
+    process.env.SAM_ORCHESTRATOR_SECRET = orchestratorSecret;
+    process.env.SAM_LOCAL_MACHINES_TOKEN = machinesToken;
+    process.env.SAM_LOCAL_MACHINES_URL = 'http://127.0.0.1:9';
+    if (options.machines) {
+      baseDir = mkdtempSync(join(tmpdir(), 'sam-machines-'));
+      host = await startMachineHost({ ...options.machines, baseDir, token: machinesToken });
+      process.env.SAM_LOCAL_MACHINES_URL = host.url;
+    }
+    current = await startTestStack(
+      { factories: options.machines ? [functionsService, netService] : [functionsService] },
+      label,
+    );
+    if (options.machines) {
+      await writeOrchestratorEndpoint(current.db.url(), {
+        functionsUrl: `${current.url}/functions/v1`,
+        secret: orchestratorSecret,
+      });
+    }
   }, 120_000);
   afterAll(async () => {
     await current?.close();
+    await host?.close();
+    if (baseDir) rmSync(baseDir, { recursive: true, force: true });
   });
   const get = () => {
     if (!current) throw new Error('the stack starts in beforeAll; use it inside tests or hooks');
@@ -113,9 +155,18 @@ export function useFunctionsStack(label: string): FunctionsStack {
       get();
       return secret;
     },
+    get orchestratorSecret() {
+      get();
+      return orchestratorSecret;
+    },
     get url() {
       return get().url;
     },
     functionUrl: (name) => `${get().url}/functions/v1/${name}`,
+    get machines() {
+      get();
+      if (!host) throw new Error('useFunctionsStack was not asked for { machines }');
+      return host;
+    },
   };
 }
