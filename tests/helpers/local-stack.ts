@@ -19,11 +19,24 @@ export interface TestStack {
   secretKey: string;
 }
 
+/**
+ * The secrets supabase/config.toml's [edge_runtime.secrets] promise every function (a missing one
+ * fails the function's start), for stacks that serve the real functions without choosing them:
+ * fresh random values where none are set, and a machine host URL nothing listens on.
+ */
+function ensureFunctionSecrets(): void {
+  for (const name of ['SAM_JWT_SECRET', 'SAM_ORCHESTRATOR_SECRET', 'SAM_LOCAL_MACHINES_TOKEN']) {
+    process.env[name] ||= randomBytes(32).toString('base64url');
+  }
+  process.env.SAM_LOCAL_MACHINES_URL ||= 'http://127.0.0.1:9';
+}
+
 /** Starts the local stack (all services unless `factories` is given) on a free port, over a fresh test database. */
 export async function startTestStack(
   options: Partial<Omit<StartOptions, 'database' | 'databaseUrl' | 'runtimeDir'>> = {},
   label = 'stack',
 ) {
+  if (!options.factories || options.factories.includes(functionsService)) ensureFunctionSecrets();
   const db = await createTestDatabase(label);
   const runtimeDir = mkdtempSync(join(tmpdir(), 'sam-stack-'));
   const stack = await startLocalStack({
