@@ -3,7 +3,7 @@
 -- provision job failing its node and task, and the orphan proof.
 begin;
 \ir _fixtures.psql
-select plan(42);
+select plan(44);
 
 create function pg_temp.wakes() returns integer language sql as $$
   select count(*)::int from net.http_request_queue where url like '%/orchestrator/run'
@@ -67,6 +67,14 @@ select is(pg_temp.wakes(), 2, 'an insert that inserted nothing does not');
 insert into public.orchestrator_jobs (kind, owner_id, run_after) values ('notify', '11111111-0000-0000-0000-000000000001', now() + interval '1 hour');
 select is(pg_temp.wakes(), 2, 'nor does a job that is not due yet');
 delete from net.http_request_queue;
+-- A wake that fails never fails the enqueue.
+select pg_temp.next_tx();
+revoke select on vault.decrypted_secrets from postgres, service_role;
+select lives_ok($$insert into public.orchestrator_jobs (kind, owner_id) values ('notify', '11111111-0000-0000-0000-000000000001')$$,
+  'a job is enqueued even when waking the orchestrator fails');
+grant select on vault.decrypted_secrets to postgres with grant option;
+grant select on vault.decrypted_secrets to service_role;
+select is(pg_temp.wakes(), 0, 'nothing was sent then (the kick will)');
 
 -- The per-minute kick wakes only for due pending jobs.
 update public.orchestrator_jobs set status = 'succeeded' where status = 'pending' and run_after <= now();
