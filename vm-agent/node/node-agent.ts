@@ -1,0 +1,240 @@
+/**
+ * The vm-agent's main loop on one machine: register with the one-time bootstrap token (the node
+ * token then lives only in memory, replaced whenever a heartbeat re-signs it), heartbeat, long-poll
+ * commands and acknowledge each, run one {@link WorkspaceRunner} per workspace. Outages of the
+ * control plane are ridden out with backoff. A revoked node token (the node was destroyed), a
+ * `shutdown` command or `stop()` (SIGTERM) stop every workspace gracefully and resolve `stopped`.
+ */
+import type { CreateWorkspacePayload, NodeCommand } from '../../functions/_shared/contracts/vm-agent.ts';
+import type { BackoffOptions } from '../outbox/delivery-errors.ts';
+import { ControlPlaneClient, isUnauthorized } from './control-plane.ts';
+import { dockerAvailable, errorText, machineMetrics, primaryIpAddress } from './machine.ts';
+import { retrying, sleep } from './retry.ts';
+import { WorkspaceRunner } from './workspace-runner.ts';
+
+export type StopReason = 'token_revoked' | 'unauthorized' | 'shutdown' | 'signal' | 'stopped';
+
+export type NodeAgentOptions = {
+  machineDir: string;
+  controlPlaneUrl: string;
+  bootstrapToken: string;
+  agentVersion: string;
+  providerInstanceId?: string;
+  /** The machine's agent settings, passed to every agent (bootstrap.json `agentEnv`). */
+  agentEnv?: Record<string, string>;
+  /** The vm-agent's own environment (PATH for agents and git; agent credentials). */
+  machineEnv?: NodeJS.ProcessEnv;
+  fetch?: typeof fetch;
+  log?: (line: string) => void;
+  /** Long-poll wait (s); default 25. */
+  pollWaitSeconds?: number;
+  /** Overrides the interval the control plane asks for. */
+  heartbeatIntervalMs?: number;
+  backoff?: BackoffOptions;
+  outboxFlushDelayMs?: number;
+  stopGraceMs?: number;
+  dockerAvailable?: () => Promise<boolean>;
+  /** Called once registration succeeded (bin: drop the used bootstrap token from bootstrap.json). */
+  onRegistered?: (nodeId: string) => Promise<void> | void;
+};
+
+export class NodeAgent {
+  readonly client: ControlPlaneClient;
+  nodeId: string | null = null;
+  readonly stopped: Promise<StopReason>;
+  private nodeToken = '';
+  private readonly runners = new Map<string, WorkspaceRunner>();
+  private readonly abort = new AbortController();
+  private resolveStopped!: (reason: StopReason) => void;
+  private stopping: Promise<void> | null = null;
+  private readonly log: (line: string) => void;
+  private readonly backoff: BackoffOptions;
+
+  constructor(private readonly options: NodeAgentOptions) {
+    this.client = new ControlPlaneClient({ baseUrl: options.controlPlaneUrl, fetch: options.fetch });
+    this.stopped = new Promise((resolve) => (this.resolveStopped = resolve));
+    this.log = options.log ?? ((line) => console.log(`vm-agent: ${line}`));
+    this.backoff = options.backoff ?? { initialMs: 500, maxMs: 10_000 };
+  }
+
+  /** Workspaces this machine runs now. */
+  get workspaces(): ReadonlyMap<string, WorkspaceRunner> {
+    return this.runners;
+  }
+
+  /** Registers (retrying while the control plane is unreachable), then runs the loops. */
+  async start(): Promise<void> {
+    const o = this.options;
+    const ipAddress = primaryIpAddress();
+    const registering = retrying(
+      'register',
+      (signal) =>
+        this.client.register(
+          {
+            bootstrapToken: o.bootstrapToken,
+            agentVersion: o.agentVersion,
+            ...(ipAddress ? { ipAddress } : {}),
+            ...(o.providerInstanceId ? { providerInstanceId: o.providerInstanceId } : {}),
+          },
+          { signal },
+        ),
+      { signal: this.abort.signal, deadlineMs: 15 * 60_000, backoff: this.backoff, log: this.log },
+    );
+    const registered = await registering.catch((error: unknown) => {
+      if (this.abort.signal.aborted) return null; // stopped before registering: `stopped` resolves
+      throw error;
+    });
+    if (!registered) return;
+    this.nodeId = registered.nodeId;
+    this.nodeToken = registered.nodeToken;
+    this.log(`registered as node ${registered.nodeId}`);
+    await o.onRegistered?.(registered.nodeId);
+    const interval = o.heartbeatIntervalMs ?? registered.heartbeatIntervalSeconds * 1000;
+    void this.heartbeatLoop(interval);
+    void this.pollLoop();
+  }
+
+  /** Stops every workspace gracefully, then resolves `stopped` with `reason`. */
+  stop(reason: StopReason = 'stopped'): Promise<void> {
+    this.stopping ??= (async () => {
+      this.log(`stopping (${reason}); ${this.runners.size} workspace(s) to stop`);
+      this.abort.abort();
+      await Promise.all([...this.runners.values()].map((r) => r.stop(reason, true).catch(() => {})));
+      this.log(`stopped (${reason})`);
+      this.resolveStopped(reason);
+    })();
+    return this.stopping;
+  }
+
+  private lostIdentity(error: unknown): boolean {
+    if (!isUnauthorized(error)) return false;
+    this.log(`the node token was refused (${error.code ?? 'unauthorized'})`);
+    void this.stop(error.code === 'token_revoked' ? 'token_revoked' : 'unauthorized');
+    return true;
+  }
+
+  private async heartbeatLoop(intervalMs: number): Promise<void> {
+    let wait = intervalMs;
+    while (!this.abort.signal.aborted) {
+      await sleep(wait, this.abort.signal);
+      if (this.abort.signal.aborted) return;
+      try {
+        const active = [...this.runners.values()].filter((r) => !['stopped', 'failed'].includes(r.phase));
+        const beat = await this.client.heartbeat(
+          this.nodeToken,
+          {
+            agentVersion: this.options.agentVersion,
+            metrics: await machineMetrics(this.options.machineDir),
+            activeWorkspaces: active.map((r) => r.id).slice(0, 100),
+          },
+          { signal: this.abort.signal },
+        );
+        if (beat.nodeToken) this.nodeToken = beat.nodeToken;
+        wait = intervalMs;
+      } catch (error) {
+        if (this.abort.signal.aborted || this.lostIdentity(error)) return;
+        this.log(`heartbeat failed: ${errorText(error)}`);
+        wait = Math.min(intervalMs, 10_000);
+      }
+    }
+  }
+
+  private async pollLoop(): Promise<void> {
+    const wait = this.options.pollWaitSeconds ?? 25;
+    let failures = 0;
+    while (!this.abort.signal.aborted) {
+      try {
+        const polled = await this.client.pollCommands(this.nodeToken, wait, { signal: this.abort.signal });
+        if (failures > 0) this.log('control plane reachable again');
+        failures = 0;
+        for (const p of polled) {
+          if (p.ok) this.dispatch(p.command);
+          else if (p.id) void this.ack(p.id, false, { error: `cannot handle a ${p.kind} command: ${p.reason}` });
+        }
+      } catch (error) {
+        if (this.abort.signal.aborted || this.lostIdentity(error)) return;
+        failures++;
+        if (failures === 1 || failures % 10 === 0) this.log(`polling commands failed: ${errorText(error)}`);
+        const delay = Math.max(
+          Math.min(15_000, 500 * 2 ** Math.min(failures - 1, 5)),
+          (error as { retryAfterMs?: number }).retryAfterMs ?? 0,
+        );
+        await sleep(delay, this.abort.signal);
+      }
+    }
+  }
+
+  /** Acknowledges a command, retrying through outages. */
+  private async ack(id: string, ok: boolean, result: Record<string, unknown>): Promise<void> {
+    try {
+      await retrying('ack', (signal) => this.client.ack(this.nodeToken, id, { ok, result }, { signal }), {
+        signal: this.abort.signal,
+        backoff: this.backoff,
+        log: this.log,
+      });
+    } catch (error) {
+      if (!this.lostIdentity(error)) this.log(`could not acknowledge command ${id}: ${errorText(error)}`);
+    }
+  }
+
+  private dispatch(command: NodeCommand): void {
+    this.log(
+      `command ${command.kind} ${command.id}${command.workspaceId ? ` for workspace ${command.workspaceId}` : ''}`,
+    );
+    const refuse = (error: string) => void this.ack(command.id, false, { error });
+    if (command.kind === 'create_workspace') return void this.createWorkspace(command.id, command.payload);
+    if (command.kind === 'shutdown') {
+      void this.ack(command.id, true, { stopping: this.runners.size }).then(() => this.stop('shutdown'));
+      return;
+    }
+    const runner = command.workspaceId ? this.runners.get(command.workspaceId) : undefined;
+    if (!runner) return refuse(`workspace ${command.workspaceId ?? '(none)'} is not running on this machine`);
+    switch (command.kind) {
+      case 'stop_workspace':
+        void runner.stop('stop requested').then(() => this.ack(command.id, true, { phase: runner.phase }));
+        return;
+      case 'prompt': {
+        const content = command.payload.content;
+        if (typeof content !== 'string' || content === '') return refuse('a prompt carries its content');
+        if (!runner.prompt(content)) return refuse(`the workspace takes no prompts (${runner.phase})`);
+        return void this.ack(command.id, true, { queued: true });
+      }
+      case 'cancel_prompt':
+        void runner.cancelPrompt().then((cancelled) => this.ack(command.id, true, { cancelled }));
+        return;
+      case 'stop_agent':
+        if (!runner.endAgent()) return refuse(`the agent is not running (${runner.phase})`);
+        return void this.ack(command.id, true, { stopping: true });
+      default:
+        return refuse(`${command.kind} is not supported by this vm-agent (agents start with their workspace)`);
+    }
+  }
+
+  private createWorkspace(commandId: string, payload: CreateWorkspacePayload): void {
+    const existing = this.runners.get(payload.workspaceId);
+    if (existing) {
+      void this.ack(commandId, true, { workspaceId: payload.workspaceId, status: existing.phase });
+      return;
+    }
+    const runner = new WorkspaceRunner({
+      payload,
+      client: this.client,
+      machineDir: this.options.machineDir,
+      agentEnv: this.options.agentEnv ?? {},
+      machineEnv: this.options.machineEnv ?? process.env,
+      dockerAvailable: this.options.dockerAvailable ?? (() => dockerAvailable(this.options.machineEnv)),
+      log: this.log,
+      backoff: this.backoff,
+      outboxFlushDelayMs: this.options.outboxFlushDelayMs,
+      stopGraceMs: this.options.stopGraceMs,
+    });
+    this.runners.set(runner.id, runner);
+    this.log(
+      `workspace ${runner.id} for task ${payload.taskId} (${payload.taskMode} mode, agent ${payload.agentType})`,
+    );
+    void runner.start().done.finally(() => {
+      if (this.runners.get(runner.id) === runner) this.runners.delete(runner.id);
+    });
+    void this.ack(commandId, true, { workspaceId: payload.workspaceId, status: 'creating' });
+  }
+}

@@ -1,0 +1,321 @@
+/**
+ * One workspace on this machine, with its own workspace token and directory
+ * `<machineDir>/workspaces/<id>/{repo,outbox,agent-state}`: clone → task branch → (lightweight)
+ * profile → ready → agent session → agent → first prompt. Task mode then commits, pushes, reports
+ * completion, drains the outbox and stops; conversation mode takes `prompt` commands until the
+ * workspace is stopped. Reports ride out control-plane outages; a failure is reported as the
+ * workspace's failure, without secrets.
+ */
+import { mkdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import type { MessageRecord } from '../../functions/_shared/contracts/messages.ts';
+import type { CreateWorkspacePayload } from '../../functions/_shared/contracts/vm-agent.ts';
+import { completeWork } from '../git/complete.ts';
+import { checkoutTaskBranch, cloneRepository } from '../git/workspace.ts';
+import type { BackoffOptions } from '../outbox/delivery-errors.ts';
+import { startAgentSession, type RunningAgent } from './agent-session.ts';
+import type { ControlPlaneClient } from './control-plane.ts';
+import { errorText, scrub } from './machine.ts';
+import { WorkspaceChannel } from './workspace-channel.ts';
+
+export type WorkspaceRunnerOptions = {
+  payload: CreateWorkspacePayload;
+  client: ControlPlaneClient;
+  machineDir: string;
+  agentEnv: Record<string, string>;
+  machineEnv: NodeJS.ProcessEnv;
+  dockerAvailable: () => Promise<boolean>;
+  log: (line: string) => void;
+  backoff?: BackoffOptions;
+  outboxFlushDelayMs?: number;
+  /** How long a stopping machine keeps trying to deliver and report; default 6 s. */
+  stopGraceMs?: number;
+};
+
+export type WorkspacePhase = 'preparing' | 'idle' | 'prompting' | 'finishing' | 'stopping' | 'stopped' | 'failed';
+
+type Stop = { reason: string; machineStopping: boolean };
+
+const FAILURE_REPORT_MS = 5 * 60_000;
+
+export class WorkspaceRunner {
+  readonly id: string;
+  phase: WorkspacePhase = 'preparing';
+  done: Promise<void> = Promise.resolve();
+  private readonly prompts: string[];
+  private wake: (() => void) | null = null;
+  private stopRequest: Stop | null = null;
+  private agentEnded = false;
+  private readonly secrets: string[];
+  private readonly channel: WorkspaceChannel;
+  private agent: RunningAgent | null = null;
+  private summary = '';
+  private lastRole = '';
+  private readonly dir: string;
+
+  constructor(private readonly options: WorkspaceRunnerOptions) {
+    this.id = options.payload.workspaceId;
+    this.prompts = [options.payload.initialPrompt];
+    this.secrets = [options.payload.workspaceToken];
+    this.dir = path.join(options.machineDir, 'workspaces', this.id);
+    this.channel = new WorkspaceChannel({
+      client: options.client,
+      workspaceToken: options.payload.workspaceToken,
+      outboxDir: path.join(this.dir, 'outbox'),
+      log: (l) => this.log(l),
+      backoff: options.backoff,
+      flushDelayMs: options.outboxFlushDelayMs,
+    });
+  }
+
+  get taskMode(): boolean {
+    return this.options.payload.taskMode === 'task';
+  }
+
+  private get live(): boolean {
+    return ['preparing', 'idle', 'prompting'].includes(this.phase) && !this.stopRequest && !this.agentEnded;
+  }
+
+  start(): this {
+    this.done = this.run();
+    return this;
+  }
+
+  /** Queues a prompt for the agent; false once the workspace takes no more prompts. */
+  prompt(text: string): boolean {
+    if (!this.live) return false;
+    this.prompts.push(text);
+    this.poke();
+    return true;
+  }
+
+  /** Cancels the running turn, if any. */
+  async cancelPrompt(): Promise<boolean> {
+    if (this.phase !== 'prompting' || !this.agent) return false;
+    await this.agent.client.cancel();
+    return true;
+  }
+
+  /** Ends the agent: task mode then finishes (commit, push, report); conversation mode waits for stop. */
+  endAgent(): boolean {
+    if (!this.live) return false;
+    this.agentEnded = true;
+    this.prompts.length = 0;
+    void this.agent?.client.cancel().catch(() => {});
+    this.poke();
+    return true;
+  }
+
+  /** Stops the workspace gracefully; resolves once that has been reported. */
+  stop(reason: string, machineStopping = false): Promise<void> {
+    if (!this.stopRequest) {
+      this.stopRequest = { reason, machineStopping };
+      this.log(`stop requested (${reason})`);
+      if (machineStopping) {
+        setTimeout(() => this.channel.abort.abort(), this.options.stopGraceMs ?? 6000).unref();
+      }
+      void this.agent?.client.cancel().catch(() => {});
+      this.poke();
+    }
+    return this.done;
+  }
+
+  private log(line: string): void {
+    this.options.log(`workspace ${this.id.slice(0, 8)}: ${scrub(line, this.secrets)}`);
+  }
+
+  private poke(): void {
+    const wake = this.wake;
+    this.wake = null;
+    wake?.();
+  }
+
+  private async run(): Promise<void> {
+    try {
+      await this.prepare();
+      for (;;) {
+        const text = await this.nextPrompt();
+        if (text === null) break;
+        await this.turn(text);
+        if (this.taskMode && this.prompts.length === 0 && !this.stopRequest) break;
+      }
+      if (!this.stopRequest && this.taskMode) return await this.finish();
+      if (!this.stopRequest) {
+        await this.stopAgent();
+        await this.endSession('agent stopped');
+      }
+      while (!this.stopRequest) await new Promise<void>((resolve) => (this.wake = resolve));
+      await this.shutdown(this.stopRequest);
+    } catch (error) {
+      if (this.stopRequest) await this.shutdown(this.stopRequest).catch(() => {});
+      else await this.fail(error);
+    }
+  }
+
+  private async prepare(): Promise<void> {
+    const { payload } = this.options;
+    const repo = path.join(this.dir, 'repo');
+    await rm(repo, { recursive: true, force: true });
+    await mkdir(path.join(this.dir, 'agent-state'), { recursive: true });
+    await this.channel.open();
+    const gitLog = (l: string) => this.log(l);
+    this.log(`cloning ${payload.repository}`);
+    await cloneRepository({ url: payload.repository, dir: repo, credentials: null, log: gitLog });
+    await checkoutTaskBranch(repo, payload.branch, { baseBranch: payload.baseBranch, log: gitLog });
+    this.throwIfStopping();
+    const notice = await this.profileNotice();
+    await this.channel.ready();
+    this.log('ready');
+    this.throwIfStopping();
+    const session = await this.channel.startSession(payload.agentType);
+    this.secrets.push(session.agentToken);
+    if (notice) await this.channel.system(`workspace-profile-${this.id}`, 'workspace_profile', notice);
+    this.agent = await startAgentSession({
+      payload,
+      repoDir: repo,
+      stateDir: path.join(this.dir, 'agent-state'),
+      agentSessionId: session.agentSessionId,
+      mcp: { url: session.mcpUrl, token: session.agentToken },
+      agentEnv: this.options.agentEnv,
+      machineEnv: this.options.machineEnv,
+      onRecord: (record) => this.record(record),
+      log: (l) => this.log(l),
+    });
+    this.secrets.push(...this.agent.secrets);
+    const agent = this.agent;
+    void agent.process.exited.then(() => this.agent === agent && this.poke());
+    await this.channel.status('ready');
+    this.phase = 'idle';
+    this.log(`${agent.title} started (agent session ${session.agentSessionId})`);
+  }
+
+  /** Only lightweight workspaces exist here; a `full` request says why it runs lightweight. */
+  private async profileNotice(): Promise<string | null> {
+    const { payload } = this.options;
+    if (payload.workspaceProfile === 'lightweight' || payload.lightweight) return null;
+    const docker = await this.options.dockerAvailable();
+    this.log(`full profile requested; running lightweight (${docker ? 'no devcontainer support' : 'no Docker'})`);
+    const why = docker ? 'This machine does not build devcontainers yet' : 'This machine has no Docker';
+    return `${why}, so the workspace runs lightweight (no devcontainer) instead of the full profile.`;
+  }
+
+  /** Into the outbox; the agent's last run of assistant text becomes the completion summary. */
+  private record(record: MessageRecord): Promise<void> {
+    if (record.role === 'assistant') {
+      this.summary = this.lastRole === 'assistant' ? this.summary + record.content : record.content;
+    }
+    if (record.role !== 'system') this.lastRole = record.role;
+    return this.channel.append(record);
+  }
+
+  private throwIfStopping(): void {
+    if (this.stopRequest) throw new Error(`stopped: ${this.stopRequest.reason}`);
+  }
+
+  /** The next queued prompt; null when the agent or the workspace is to stop. */
+  private async nextPrompt(): Promise<string | null> {
+    for (;;) {
+      if (this.stopRequest || this.agentEnded) return null;
+      const child = this.agent!.process.child;
+      if (child.exitCode !== null || child.signalCode !== null) {
+        throw new Error(`the agent exited unexpectedly (${child.signalCode ?? `code ${child.exitCode}`})`);
+      }
+      const text = this.prompts.shift();
+      if (text !== undefined) return text;
+      await new Promise<void>((resolve) => (this.wake = resolve));
+    }
+  }
+
+  private async turn(text: string): Promise<void> {
+    await this.channel.status('prompting');
+    this.phase = 'prompting';
+    this.summary = '';
+    this.lastRole = '';
+    const stopReason = await this.agent!.client.prompt(text);
+    this.log(`turn ended (${stopReason})`);
+    this.phase = 'idle';
+    await this.channel.status('ready');
+  }
+
+  /** Ends the agent process (a running turn is cancelled first). */
+  private async stopAgent(): Promise<void> {
+    const agent = this.agent;
+    this.agent = null;
+    if (agent) await agent.stop(this.stopRequest?.machineStopping ? 2000 : 5000);
+  }
+
+  /** Reports the agent session stopped (revoking the agent token); a failure is only logged. */
+  private async endSession(reason: string): Promise<void> {
+    if (!this.channel.agentSessionId) return;
+    await this.channel.status('stopped').then(
+      () => this.log(`agent session stopped (${reason})`),
+      (e: unknown) => this.log(`could not stop the agent session: ${errorText(e)}`),
+    );
+  }
+
+  /** Task mode after the last turn: commit and push, report, deliver every message, stop. */
+  private async finish(): Promise<void> {
+    const { payload } = this.options;
+    this.phase = 'finishing';
+    await this.stopAgent();
+    const result = await completeWork({
+      dir: path.join(this.dir, 'repo'),
+      defaultBranch: payload.defaultBranch,
+      log: (l) => this.log(l),
+    });
+    const gitPushResult = { ...result, error: result.error && scrub(result.error, this.secrets).slice(0, 4000) };
+    this.log(
+      result.pushed ? `pushed ${result.branchName} at ${result.commitSha}` : `not pushed: ${gitPushResult.error}`,
+    );
+    const summary = this.summary.trim().slice(0, 10_000);
+    const done = await this.channel.complete({ gitPushResult, ...(summary ? { summary } : {}) });
+    this.log(`task ${done.status}${done.pullRequestRequested ? ', pull request requested' : ''}`);
+    await this.channel.drain();
+    await this.endSession('task finished');
+    await this.channel.stopped();
+    await this.close('stopped');
+  }
+
+  /** A requested stop: end the agent, deliver, report stopped (or failed, when the machine goes mid-task). */
+  private async shutdown(stop: Stop): Promise<void> {
+    this.phase = 'stopping';
+    await this.stopAgent();
+    await this.channel.drain();
+    await this.endSession(stop.reason);
+    const ignore = (e: unknown) => this.log(`could not report the stop: ${errorText(e)}`);
+    if (stop.machineStopping && this.taskMode) {
+      await this.channel
+        .failed(`the machine's vm-agent stopped (${stop.reason}) before the task finished`)
+        .catch(ignore);
+      await this.close('failed');
+    } else {
+      await this.channel.stopped().catch(ignore);
+      await this.close('stopped');
+    }
+  }
+
+  private async fail(error: unknown): Promise<void> {
+    const text = errorText(error, this.secrets);
+    this.phase = 'failed';
+    this.log(`failed: ${text}`);
+    const ignore = (e: unknown) => this.log(`could not report the failure: ${errorText(e)}`);
+    try {
+      await this.stopAgent();
+      await this.channel.drain(60_000);
+      if (this.channel.agentSessionId) await this.channel.sessionFailed(text, FAILURE_REPORT_MS).catch(ignore);
+      await this.channel.failed(text, FAILURE_REPORT_MS).catch(ignore);
+    } finally {
+      await this.close('failed');
+    }
+  }
+
+  private async close(phase: 'stopped' | 'failed'): Promise<void> {
+    this.agent = null;
+    this.phase = phase;
+    const undelivered = await this.channel.close().catch(() => -1);
+    // Nothing left to deliver: the checkout and agent state go; undelivered records stay on disk.
+    if (undelivered === 0) await rm(this.dir, { recursive: true, force: true }).catch(() => {});
+    else this.log(`${undelivered} message(s) left undelivered in ${path.join(this.dir, 'outbox')}`);
+    this.log(phase);
+  }
+}
