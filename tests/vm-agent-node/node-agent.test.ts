@@ -108,13 +108,16 @@ describe('a machine running tasks', () => {
     const proxy: FlakyProxy = await startFlakyProxy(stack.functionUrl('vm-agent'));
     cleanups.push(() => proxy.close());
     const machine = await machineFor('Add a greeting to README.md [stream:400]');
-    const { agent } = nodeAgent(machine, proxy.url);
+    const { agent, lines } = nodeAgent(machine, proxy.url);
     await agent.start();
     await waitFor('the first message batch', async () => proxy.seen.some((p) => p.endsWith('/messages')));
     proxy.down();
     await new Promise((resolve) => setTimeout(resolve, 4000));
     expect(proxy.refused).toBeGreaterThan(2);
     proxy.up();
+    // The long-poll and the message batches met the outage and were retried.
+    expect(lines).toContainEqual(expect.stringMatching(/^polling commands failed/));
+    expect(lines).toContainEqual(expect.stringMatching(/outbox: sending \d+ messages failed/));
 
     const done = await settled(admin, machine.task.taskId);
     expect(done).toMatchObject({ status: 'completed', workspace_status: 'stopped', node_status: 'warm' });
