@@ -55,7 +55,14 @@ export function TaskView(props: { taskId: string }) {
               </Show>
               <Show when={t().branch}>
                 <p>
-                  Branch: <code data-testid="task-branch">{t().branch}</code>
+                  Branch: <code data-testid="task-branch">{t().branch}</code>{' '}
+                  <span class="muted" data-testid="task-push" data-pushed={t().pushed ? 'true' : 'false'}>
+                    {t().pushed
+                      ? `pushed${t().commitSha ? ` (${t().commitSha!.slice(0, 7)})` : ''}`
+                      : t().status === 'completed'
+                        ? 'pushing…'
+                        : 'not pushed'}
+                  </span>
                 </p>
               </Show>
               <Show when={t().prUrl}>

@@ -153,13 +153,16 @@ interface TaskRow {
   chat_session_id: string | null;
   branch: string | null;
   pr_url: string | null;
+  pushed: string | null;
+  commit_sha: string | null;
   summary: string | null;
   error_message: string | null;
   created_at: string;
 }
 
 const TASK_COLUMNS =
-  'id, project_id, title, status, execution_step, chat_session_id, branch, pr_url, summary, error_message, created_at';
+  'id, project_id, title, status, execution_step, chat_session_id, branch, pr_url, summary, error_message, created_at, ' +
+  'pushed:completion_evidence->gitPush->>pushed, commit_sha:completion_evidence->gitPush->>commitSha';
 
 const toTask = (r: TaskRow): Task => ({
   id: r.id,
@@ -170,6 +173,8 @@ const toTask = (r: TaskRow): Task => ({
   sessionId: r.chat_session_id,
   branch: r.branch,
   prUrl: r.pr_url,
+  pushed: r.pushed === 'true',
+  commitSha: r.commit_sha,
   summary: r.summary,
   errorMessage: r.error_message,
   createdAt: r.created_at,
@@ -184,13 +189,13 @@ export async function listTasks(projectId: string): Promise<Task[]> {
     .order('created_at', { ascending: false })
     .limit(50);
   if (error) throw new Error(error.message);
-  return (data as TaskRow[]).map(toTask);
+  return (data as unknown as TaskRow[]).map(toTask);
 }
 
 export async function getTask(taskId: string): Promise<Task | null> {
   const { data, error } = await sb().from('tasks').select(TASK_COLUMNS).eq('id', taskId).maybeSingle();
   if (error) throw new Error(error.message);
-  return data ? toTask(data as TaskRow) : null;
+  return data ? toTask(data as unknown as TaskRow) : null;
 }
 
 export interface Submitted {

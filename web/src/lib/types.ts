@@ -39,6 +39,9 @@ export interface Task {
   sessionId: string | null;
   branch: string | null;
   prUrl: string | null;
+  /** Whether the agent's work is on the branch (set when the machine reports its push). */
+  pushed: boolean;
+  commitSha: string | null;
   summary: string | null;
   errorMessage: string | null;
   createdAt: string;
@@ -54,6 +57,8 @@ export interface TaskEvent {
   sessionId?: string | null;
   branch?: string | null;
   prUrl?: string | null;
+  pushed?: boolean | null;
+  commitSha?: string | null;
   errorMessage?: string | null;
 }
 

@@ -74,6 +74,8 @@ function applyTaskEvent(e: TaskEvent): void {
       executionStep: e.executionStep,
       branch: e.branch ?? t.branch,
       prUrl: e.prUrl ?? t.prUrl,
+      pushed: e.pushed ?? t.pushed,
+      commitSha: e.commitSha ?? t.commitSha,
       errorMessage: e.errorMessage ?? t.errorMessage,
       title: e.title ?? t.title,
     }));
