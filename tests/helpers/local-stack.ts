@@ -104,6 +104,9 @@ export interface FunctionsStack {
   functionUrl(name: string): string;
   /** The local machine host, when started with `{ machines }`. */
   readonly machines: MachineHost;
+  /** The running stand-in (its services, e.g. to suspend the functions). */
+  readonly stack: LocalStack;
+  readonly publishableKey: string;
 }
 
 export interface FunctionsStackOptions {
@@ -113,6 +116,11 @@ export interface FunctionsStackOptions {
    * goes submit → pg_net → orchestrator (Deno) → provider → a process on the host.
    */
   machines?: Pick<MachineHostOptions, 'command' | 'agentEnv' | 'stopTimeoutMs'>;
+  /**
+   * Every service of the stand-in (Auth with email confirmation off, REST, Realtime, functions,
+   * pg_net), for tests that start where a user starts: in the browser or with supabase-js.
+   */
+  allServices?: boolean;
 }
 
 /**
@@ -141,7 +149,9 @@ export function useFunctionsStack(label: string, options: FunctionsStackOptions 
       process.env.SAM_LOCAL_MACHINES_URL = host.url;
     }
     current = await startTestStack(
-      { factories: options.machines ? [functionsService, netService] : [functionsService] },
+      options.allServices
+        ? { emailConfirmation: false }
+        : { factories: options.machines ? [functionsService, netService] : [functionsService] },
       label,
     );
     if (options.machines) {
@@ -176,6 +186,12 @@ export function useFunctionsStack(label: string, options: FunctionsStackOptions 
       return get().url;
     },
     functionUrl: (name) => `${get().url}/functions/v1/${name}`,
+    get stack() {
+      return get().stack;
+    },
+    get publishableKey() {
+      return get().publishableKey;
+    },
     get machines() {
       get();
       if (!host) throw new Error('useFunctionsStack was not asked for { machines }');

@@ -1,0 +1,39 @@
+import postgres from 'postgres';
+import { APP_DATABASE, clusterConfig, connectionUrl, SUPERUSER } from '../../scripts/lib/cluster.ts';
+
+/**
+ * Schedules `command` to run every minute in `database` through the cluster's real pg_cron
+ * (`cron.schedule_in_database`: pg_cron's jobs live in its one cron database, `postgres`; a test
+ * database is a clone and has no scheduler of its own). Returns the unschedule function.
+ */
+export async function scheduleCronIn(database: string, name: string, command: string): Promise<() => Promise<void>> {
+  const cluster = clusterConfig();
+  const cron = postgres(connectionUrl(cluster, SUPERUSER, APP_DATABASE), { max: 1, onnotice: () => {} });
+  const jobName = `${name}-${database}`;
+  try {
+    await cron`select cron.schedule_in_database(${jobName}, '* * * * *', ${command}, ${database})`;
+  } catch (e) {
+    await cron.end();
+    throw e;
+  }
+  return async () => {
+    try {
+      await cron`select cron.unschedule(jobid) from cron.job where jobname = ${jobName}`;
+    } finally {
+      await cron.end();
+    }
+  };
+}
+
+/** Polls `check` until it is true, or fails saying what did not happen. */
+export async function waitUntil(
+  check: () => Promise<boolean> | boolean,
+  options: { timeoutMs: number; intervalMs?: number; what: string },
+): Promise<void> {
+  const deadline = Date.now() + options.timeoutMs;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > deadline) throw new Error(`timed out after ${options.timeoutMs} ms waiting for ${options.what}`);
+    await new Promise((r) => setTimeout(r, options.intervalMs ?? 250));
+  }
+}

@@ -1,0 +1,207 @@
+/**
+ * A user of SAM as supabase-js sees it, for tests and benchmarks that start where a user starts
+ * without a browser: sign up, link a local repository, submit a task, and follow its session on
+ * the private `session:<id>` channel, re-reading what a reconnect may have missed, as the web
+ * chat does (web/src/lib/supabase.ts).
+ */
+import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createClient, type RealtimeChannel, type SupabaseClient } from '@supabase/supabase-js';
+import WebSocket from 'ws';
+
+export interface StreamedMessage {
+  id: number;
+  messageId: string;
+  role: string;
+  content: string;
+  toolMetadata: Record<string, unknown> | null;
+  origin: string | null;
+}
+
+/** Roles only the agent writes (the user's prompt and SAM's own notes are not "streamed"). */
+export const AGENT_ROLES = new Set(['assistant', 'thought', 'tool', 'plan']);
+
+/** A git working copy on `main` with a README, like the repository a user links. */
+export function makeWorkingRepo(name = 'repo'): string {
+  const dir = join(mkdtempSync(join(tmpdir(), 'sam-user-')), name);
+  const git = (...args: string[]) =>
+    execFileSync('git', args, {
+      cwd: dir,
+      env: {
+        ...process.env,
+        GIT_CONFIG_NOSYSTEM: '1',
+        GIT_AUTHOR_NAME: 'Dev',
+        GIT_AUTHOR_EMAIL: 'dev@example.com',
+        GIT_COMMITTER_NAME: 'Dev',
+        GIT_COMMITTER_EMAIL: 'dev@example.com',
+      },
+      encoding: 'utf8',
+    }).trim();
+  execFileSync('git', ['init', '--quiet', '--initial-branch=main', dir]);
+  writeFileSync(join(dir, 'README.md'), `# ${name}\n\nA project.\n`);
+  git('add', 'README.md');
+  git('commit', '--quiet', '-m', 'initial commit');
+  return dir;
+}
+
+export class UserClient {
+  private constructor(
+    readonly client: SupabaseClient,
+    readonly userId: string,
+  ) {}
+
+  /** Signs up a fresh user (the stack must have email confirmation off). */
+  static async signUp(url: string, publishableKey: string): Promise<UserClient> {
+    const client = createClient(url, publishableKey, {
+      auth: { persistSession: false, autoRefreshToken: false },
+      realtime: { transport: WebSocket as never },
+    });
+    const { data, error } = await client.auth.signUp({
+      email: `user-${randomUUID().slice(0, 8)}@example.com`,
+      password: 'correct horse battery',
+    });
+    if (error || !data.session) throw new Error(`sign-up failed: ${error?.message ?? 'no session'}`);
+    await client.realtime.setAuth(data.session.access_token);
+    return new UserClient(client, data.session.user.id);
+  }
+
+  async createProject(repository: string, name = `p-${randomUUID().slice(0, 8)}`): Promise<string> {
+    const { data, error } = await this.client
+      .from('projects')
+      .insert({
+        owner_id: this.userId,
+        name,
+        repository,
+        repo_provider: 'local',
+        default_branch: 'main',
+        default_agent_type: 'demo',
+      })
+      .select('id')
+      .single();
+    if (error) throw new Error(error.message);
+    return (data as { id: string }).id;
+  }
+
+  async submit(projectId: string, message: string): Promise<{ taskId: string; sessionId: string }> {
+    const { data, error } = await this.client.rpc('submit_task', {
+      p_project: projectId,
+      p_message: message,
+      p_options: {},
+    });
+    if (error) throw new Error(error.message);
+    return data as { taskId: string; sessionId: string };
+  }
+
+  async task(taskId: string): Promise<{ status: string; branch: string | null; execution_step: string | null }> {
+    const { data, error } = await this.client
+      .from('tasks')
+      .select('status, branch, execution_step')
+      .eq('id', taskId)
+      .single();
+    if (error) throw new Error(error.message);
+    return data as { status: string; branch: string | null; execution_step: string | null };
+  }
+
+  /** Joins `session:<id>` and keeps every message once, by id, live or re-read after a (re)join. */
+  async watch(sessionId: string): Promise<SessionWatch> {
+    const watch = new SessionWatch(this.client, sessionId);
+    await watch.join();
+    return watch;
+  }
+
+  async close(): Promise<void> {
+    await this.client.removeAllChannels();
+  }
+}
+
+export class SessionWatch {
+  readonly messages = new Map<number, StreamedMessage>();
+  /** How many deliveries carried a message already held (live and re-read overlapping). */
+  repeats = 0;
+  /** performance.now() when the first agent message arrived. */
+  firstAgentMessageAt: number | null = null;
+  private channel: RealtimeChannel | null = null;
+  private listeners = new Set<() => void>();
+
+  constructor(
+    private readonly client: SupabaseClient,
+    private readonly sessionId: string,
+  ) {}
+
+  private add(rows: StreamedMessage[]): void {
+    for (const m of rows) {
+      const id = Number(m.id);
+      if (this.messages.has(id)) {
+        this.repeats++;
+        continue;
+      }
+      this.messages.set(id, { ...m, id });
+      if (this.firstAgentMessageAt === null && AGENT_ROLES.has(m.role)) this.firstAgentMessageAt = performance.now();
+    }
+    for (const l of [...this.listeners]) l();
+  }
+
+  /** Reads every stored message after the newest one held. */
+  async catchUp(): Promise<void> {
+    for (;;) {
+      const after = Math.max(0, ...this.messages.keys());
+      const { data, error } = await this.client
+        .from('messages')
+        .select('id, messageId:message_id, role, content, toolMetadata:tool_metadata, origin')
+        .eq('session_id', this.sessionId)
+        .gt('id', after)
+        .order('id', { ascending: true })
+        .limit(500);
+      if (error) throw new Error(error.message);
+      const rows = data as unknown as StreamedMessage[];
+      this.add(rows);
+      if (rows.length < 500) return;
+    }
+  }
+
+  async join(): Promise<void> {
+    const channel = this.client.channel(`session:${this.sessionId}`, { config: { private: true } });
+    channel.on('broadcast', { event: 'messages' }, (m) => {
+      this.add(((m.payload as { messages?: StreamedMessage[] }).messages ?? []) as StreamedMessage[]);
+    });
+    await new Promise<void>((resolve, reject) => {
+      channel.subscribe((status, err) => {
+        if (status === 'SUBSCRIBED') resolve();
+        else if (status === 'CHANNEL_ERROR' || status === 'TIMED_OUT') reject(err ?? new Error(status));
+      });
+    });
+    this.channel = channel;
+    await this.catchUp();
+  }
+
+  /** Resolves when `pred` holds over what arrived so far (re-checked on each arrival). */
+  until(pred: (w: SessionWatch) => boolean, timeoutMs: number, what = 'the expected messages'): Promise<void> {
+    if (pred(this)) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        if (!pred(this)) return;
+        clearTimeout(timer);
+        this.listeners.delete(check);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        this.listeners.delete(check);
+        reject(new Error(`${what} did not arrive within ${timeoutMs} ms (have ${this.messages.size})`));
+      }, timeoutMs);
+      this.listeners.add(check);
+    });
+  }
+
+  /** Messages in id order. */
+  ordered(): StreamedMessage[] {
+    return [...this.messages.values()].sort((a, b) => a.id - b.id);
+  }
+
+  async leave(): Promise<void> {
+    if (this.channel) await this.client.removeChannel(this.channel);
+    this.channel = null;
+  }
+}
