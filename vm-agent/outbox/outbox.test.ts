@@ -3,7 +3,7 @@ import { appendFile, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { batchBytes, MessageBatch, type MessageRecord } from '../../functions/_shared/contracts/messages.ts';
 import { makeRecord } from '../test-support/records.ts';
 import { backoffDelay, isPermanentRejection, SendError } from './delivery-errors.ts';
@@ -216,6 +216,25 @@ describe('Outbox', () => {
     expect(signals).toHaveLength(2);
     expect(signals[0]?.aborted).toBe(true);
     expect(signals[1]?.aborted).toBe(false);
+  });
+
+  it('sends the first record after a quiet spell at once, and a steady stream in batches', async () => {
+    const sent: { at: number; ids: string[] }[] = [];
+    const outbox = await openOutbox({
+      flushDelayMs: 400,
+      send: async (b) => void sent.push({ at: Date.now(), ids: b.messages.map((m) => m.messageId) }),
+    });
+    outbox.start();
+    const t0 = Date.now();
+    await outbox.append(makeRecord(0));
+    await vi.waitFor(() => expect(sent).toHaveLength(1), { timeout: 2000, interval: 5 });
+    // Not held for the 400 ms batching delay: nothing had been sent for longer than that.
+    expect(sent[0]!.at - t0).toBeLessThan(300);
+    // Right after a send, records wait for the delay and go out together.
+    for (let i = 1; i <= 5; i++) await outbox.append(makeRecord(i));
+    await vi.waitFor(() => expect(sent).toHaveLength(2), { timeout: 2000, interval: 5 });
+    expect(sent.slice(1).map((s) => s.ids.length)).toEqual([5]);
+    expect(sent[1]!.at - sent[0]!.at).toBeGreaterThanOrEqual(380);
   });
 
   it('refuses invalid records at append', async () => {

@@ -5,7 +5,9 @@
  * (session, messageId)), in order per session, one batch in flight at a time.
  *
  * - batches hold records of one session, ≤ `maxMessages` and ≤ `maxBytes` of JSON;
- * - a batch goes out `flushDelayMs` after records are waiting, at once when a full batch waits;
+ * - a batch goes out `flushDelayMs` after records are waiting, at once when a full batch waits or
+ *   when nothing was sent for `flushDelayMs` (so the first record after a quiet spell — the first
+ *   thing a user sees of a turn — is not held back; a steady stream still goes out in batches);
  * - transient failures are retried with exponential backoff + jitter, forever (the records wait);
  * - a batch the server rejects as invalid (4xx except 408/429) is parked in `dead-letter.jsonl`,
  *   acknowledged, and reported through `onDeadLetter` — never retried forever;
@@ -58,6 +60,8 @@ export class Outbox {
   private closed = false;
   private loop: Promise<void> | null = null;
   private idleWaiters: (() => void)[] = [];
+  /** When the last send ended (ms since epoch); 0 = never. */
+  private lastSendAt = 0;
   /** Consecutive failed attempts of the current batch. */
   attempts = 0;
   delivered = 0;
@@ -183,14 +187,16 @@ export class Outbox {
         await this.wait('idle', null);
         continue;
       }
-      if (!this.flushRequested && this.pending.size < maxMessages) {
-        await this.wait('delay', this.options.flushDelayMs ?? 2000);
+      const delay = this.options.flushDelayMs ?? 2000;
+      const quiet = Date.now() - this.lastSendAt >= delay;
+      if (!this.flushRequested && !quiet && this.pending.size < maxMessages) {
+        await this.wait('delay', delay);
         if (this.closed) break;
       }
       this.flushRequested = false;
       const batch = this.nextBatch();
       try {
-        await this.sendWithTimeout(batch);
+        await this.sendWithTimeout(batch).finally(() => (this.lastSendAt = Date.now()));
         await this.settle(batch);
         this.delivered += batch.length;
         this.attempts = 0;
