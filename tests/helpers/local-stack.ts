@@ -123,48 +123,74 @@ export interface FunctionsStackOptions {
   allServices?: boolean;
 }
 
+/** A running functions stack (see {@link startFunctionsStack}), with the way to stop it. */
+export type RunningFunctionsStack = FunctionsStack & { close(): Promise<void> };
+
 /**
- * The calling file's own stack serving `supabase/config.toml`'s functions under Deno, with fresh
- * secrets (SAM_JWT_SECRET, SAM_ORCHESTRATOR_SECRET, SAM_LOCAL_MACHINES_TOKEN), over a fresh test
- * database; started before its tests, stopped after. Without `machines` the functions get a
- * machine host URL nothing listens on (the orchestrator's local provider then fails in words).
+ * A stack serving `supabase/config.toml`'s functions under Deno, with fresh secrets
+ * (SAM_JWT_SECRET, SAM_ORCHESTRATOR_SECRET, SAM_LOCAL_MACHINES_TOKEN), over a fresh test
+ * database. Without `machines` the functions get a machine host URL nothing listens on (the
+ * orchestrator's local provider then fails in words). For scripts (benchmarks); tests use
+ * {@link useFunctionsStack}.
  */
-export function useFunctionsStack(label: string, options: FunctionsStackOptions = {}): FunctionsStack {
-  let current: Awaited<ReturnType<typeof startTestStack>> | undefined;
+export async function startFunctionsStack(
+  label: string,
+  options: FunctionsStackOptions = {},
+): Promise<RunningFunctionsStack> {
+  const secret = randomBytes(32).toString('base64url');
+  const orchestratorSecret = randomBytes(32).toString('base64url');
+  const machinesToken = randomBytes(32).toString('base64url');
+  process.env.SAM_JWT_SECRET = secret;
+  process.env.SAM_ORCHESTRATOR_SECRET = orchestratorSecret;
+  process.env.SAM_LOCAL_MACHINES_TOKEN = machinesToken;
+  process.env.SAM_LOCAL_MACHINES_URL = 'http://127.0.0.1:9';
   let host: MachineHost | undefined;
   let baseDir: string | undefined;
-  let secret = '';
-  let orchestratorSecret = '';
+  if (options.machines) {
+    baseDir = mkdtempSync(join(tmpdir(), 'sam-machines-'));
+    host = await startMachineHost({ ...options.machines, baseDir, token: machinesToken });
+    process.env.SAM_LOCAL_MACHINES_URL = host.url;
+  }
+  const current = await startTestStack(
+    options.allServices
+      ? { emailConfirmation: false }
+      : { factories: options.machines ? [functionsService, netService] : [functionsService] },
+    label,
+  );
+  if (options.machines) {
+    await writeOrchestratorEndpoint(current.db.url(), {
+      functionsUrl: `${current.url}/functions/v1`,
+      secret: orchestratorSecret,
+    });
+  }
+  return {
+    db: current.db,
+    secret,
+    orchestratorSecret,
+    url: current.url,
+    functionUrl: (name) => `${current.url}/functions/v1/${name}`,
+    stack: current.stack,
+    publishableKey: current.publishableKey,
+    get machines() {
+      if (!host) throw new Error('the functions stack was not asked for { machines }');
+      return host;
+    },
+    async close() {
+      await current.close();
+      await host?.close();
+      if (baseDir) rmSync(baseDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The calling file's own {@link startFunctionsStack}: started before its tests, stopped after. */
+export function useFunctionsStack(label: string, options: FunctionsStackOptions = {}): FunctionsStack {
+  let current: RunningFunctionsStack | undefined;
   beforeAll(async () => {
-    secret = randomBytes(32).toString('base64url');
-    orchestratorSecret = randomBytes(32).toString('base64url');
-    const machinesToken = randomBytes(32).toString('base64url');
-    process.env.SAM_JWT_SECRET = secret;
-    process.env.SAM_ORCHESTRATOR_SECRET = orchestratorSecret;
-    process.env.SAM_LOCAL_MACHINES_TOKEN = machinesToken;
-    process.env.SAM_LOCAL_MACHINES_URL = 'http://127.0.0.1:9';
-    if (options.machines) {
-      baseDir = mkdtempSync(join(tmpdir(), 'sam-machines-'));
-      host = await startMachineHost({ ...options.machines, baseDir, token: machinesToken });
-      process.env.SAM_LOCAL_MACHINES_URL = host.url;
-    }
-    current = await startTestStack(
-      options.allServices
-        ? { emailConfirmation: false }
-        : { factories: options.machines ? [functionsService, netService] : [functionsService] },
-      label,
-    );
-    if (options.machines) {
-      await writeOrchestratorEndpoint(current.db.url(), {
-        functionsUrl: `${current.url}/functions/v1`,
-        secret: orchestratorSecret,
-      });
-    }
+    current = await startFunctionsStack(label, options);
   }, 120_000);
   afterAll(async () => {
     await current?.close();
-    await host?.close();
-    if (baseDir) rmSync(baseDir, { recursive: true, force: true });
   });
   const get = () => {
     if (!current) throw new Error('the stack starts in beforeAll; use it inside tests or hooks');
@@ -175,17 +201,15 @@ export function useFunctionsStack(label: string, options: FunctionsStackOptions 
       return get().db;
     },
     get secret() {
-      get();
-      return secret;
+      return get().secret;
     },
     get orchestratorSecret() {
-      get();
-      return orchestratorSecret;
+      return get().orchestratorSecret;
     },
     get url() {
       return get().url;
     },
-    functionUrl: (name) => `${get().url}/functions/v1/${name}`,
+    functionUrl: (name) => get().functionUrl(name),
     get stack() {
       return get().stack;
     },
@@ -193,9 +217,7 @@ export function useFunctionsStack(label: string, options: FunctionsStackOptions 
       return get().publishableKey;
     },
     get machines() {
-      get();
-      if (!host) throw new Error('useFunctionsStack was not asked for { machines }');
-      return host;
+      return get().machines;
     },
   };
 }
