@@ -9,7 +9,8 @@ import type { CreateWorkspacePayload, NodeCommand } from '../../functions/_share
 import type { BackoffOptions } from '../outbox/delivery-errors.ts';
 import { ControlPlaneClient, isUnauthorized } from './control-plane.ts';
 import { dockerAvailable, errorText, machineMetrics, primaryIpAddress } from './machine.ts';
-import { retrying, sleep } from './retry.ts';
+import { pause } from '../../functions/_shared/pause.ts';
+import { retrying } from './retry.ts';
 import { WorkspaceRunner } from './workspace-runner.ts';
 
 export type StopReason = 'token_revoked' | 'unauthorized' | 'shutdown' | 'signal' | 'stopped';
@@ -116,7 +117,7 @@ export class NodeAgent {
   private async heartbeatLoop(intervalMs: number): Promise<void> {
     let wait = intervalMs;
     while (!this.abort.signal.aborted) {
-      await sleep(wait, this.abort.signal);
+      await pause(wait, this.abort.signal);
       if (this.abort.signal.aborted) return;
       try {
         const active = [...this.runners.values()].filter((r) => !['stopped', 'failed'].includes(r.phase));
@@ -159,7 +160,7 @@ export class NodeAgent {
           Math.min(15_000, 500 * 2 ** Math.min(failures - 1, 5)),
           (error as { retryAfterMs?: number }).retryAfterMs ?? 0,
         );
-        await sleep(delay, this.abort.signal);
+        await pause(delay, this.abort.signal);
       }
     }
   }

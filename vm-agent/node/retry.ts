@@ -3,6 +3,7 @@
  * timeouts, 5xx, 408, 429) are retried with backoff + jitter until the call succeeds, `signal`
  * aborts, or `deadlineMs` passes; a refusal (other 4xx) is thrown at once.
  */
+import { pause } from '../../functions/_shared/pause.ts';
 import { backoffDelay, isPermanentRejection, type BackoffOptions } from '../outbox/delivery-errors.ts';
 
 export type RetryOptions = {
@@ -21,20 +22,6 @@ export class RetryAborted extends Error {
     super(`${what}: given up${lastError instanceof Error ? ` (${lastError.message})` : ''}`);
     this.name = 'RetryAborted';
   }
-}
-
-/** Resolves after `ms`, or at once when `signal` aborts. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
-  });
 }
 
 export async function retrying<T>(
@@ -58,7 +45,7 @@ export async function retrying<T>(
       if (attempt === 1 || attempt % 10 === 0) {
         options.log?.(`${what} failed (${error instanceof Error ? error.message : String(error)}); retrying`);
       }
-      await sleep(Math.min(wait, left), options.signal);
+      await pause(Math.min(wait, left), options.signal);
     }
   }
 }

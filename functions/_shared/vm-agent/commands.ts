@@ -1,5 +1,6 @@
 import type { CreateWorkspacePayload, NodeCommand } from '../contracts/vm-agent.ts';
 import type { Sql } from '../db.ts';
+import { pause } from '../pause.ts';
 import { signSamToken, type SamClaims } from '../sam-tokens.ts';
 import { asCaller, isoTime } from './identity.ts';
 
@@ -59,20 +60,6 @@ export async function takeCommands(sql: Sql, secret: string, claims: SamClaims, 
       };
     }),
   );
-}
-
-/** Resolves after `ms`, or at once when `signal` aborts. */
-export function pause(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
-  });
 }
 
 /**
