@@ -9,11 +9,11 @@
  * Errors are `{ error: { code, message, details? } }` with the status.
  */
 import { Hono, type MiddlewareHandler } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
-import { z } from 'zod';
 import { RunRequest, type RunResponse } from '../_shared/contracts/orchestrator.ts';
 import type { Sql } from '../_shared/db.ts';
 import { HttpError } from '../_shared/http-error.ts';
+import { jsonBody, jsonNotFound, jsonOnError, limitBody } from '../_shared/http.ts';
+import { bearerToken } from '../_shared/sam-tokens.ts';
 import { sweepOrphans } from '../_shared/orchestrator/orphans.ts';
 import { runDueJobs, type RunOptions } from '../_shared/orchestrator/run.ts';
 import type { ProviderRegistry } from '../_shared/providers/registry.ts';
@@ -48,54 +48,24 @@ export function createOrchestratorApp(deps: OrchestratorDeps): Hono {
   const ctx = { sql: deps.sql, providers: deps.providers, controlPlaneUrl: deps.controlPlaneUrl };
 
   const auth: MiddlewareHandler = async (c, next) => {
-    const m = /^Bearer\s+(\S+)\s*$/i.exec(c.req.header('authorization') ?? '');
-    if (!m || !(await sameSecret(m[1]!, deps.secret))) {
+    const given = bearerToken(c.req.header('authorization'));
+    if (given === undefined || !(await sameSecret(given, deps.secret))) {
       throw new HttpError(401, 'unauthorized', 'The orchestrator secret is required');
     }
     await next();
   };
   app.use('*', auth);
-  app.use(
-    '*',
-    bodyLimit({
-      maxSize: 16 * 1024,
-      onError: () => {
-        throw new HttpError(413, 'payload_too_large', 'The request body is too large');
-      },
-    }),
-  );
+  app.use('*', limitBody(16 * 1024));
 
   app.post('/run', async (c) => {
-    const text = await c.req.text();
-    let json: unknown = {};
-    if (text.trim() !== '') {
-      try {
-        json = JSON.parse(text);
-      } catch {
-        throw new HttpError(400, 'invalid_json', 'The request body is not valid JSON');
-      }
-    }
-    const req = RunRequest.parse(json);
+    const req = await jsonBody(c, RunRequest);
     const summary: RunResponse = await runDueJobs(ctx, deps.run);
     if (req.sweepOrphans) summary.orphans = await sweepOrphans(ctx);
     return c.json(summary);
   });
 
-  app.notFound((c) =>
-    c.json(new HttpError(404, 'not_found', `No route ${c.req.method} ${new URL(c.req.url).pathname}`).toJSON(), 404),
-  );
-
-  app.onError((err, c) => {
-    if (err instanceof z.ZodError) {
-      return c.json(new HttpError(400, 'invalid_params', z.prettifyError(err)).toJSON(), 400);
-    }
-    if (err instanceof HttpError) {
-      if (err.status === 401) c.header('www-authenticate', 'Bearer');
-      return c.json(err.toJSON(), err.status as 400);
-    }
-    console.error('orchestrator request failed:', c.req.method, c.req.path, err instanceof Error ? err.message : err);
-    return c.json(new HttpError(500, 'internal', 'Internal error').toJSON(), 500);
-  });
+  app.notFound(jsonNotFound);
+  app.onError(jsonOnError('orchestrator'));
 
   return app;
 }

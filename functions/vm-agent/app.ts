@@ -21,7 +21,6 @@
  * reverse) is refused with 401.
  */
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import { z } from 'zod';
 import { MAX_BATCH_BYTES, MessageBatch } from '../_shared/contracts/messages.ts';
 import {
@@ -39,6 +38,7 @@ import {
 } from '../_shared/contracts/vm-agent.ts';
 import type { Sql, Tx } from '../_shared/db.ts';
 import { HttpError } from '../_shared/http-error.ts';
+import { jsonBody, jsonNotFound, jsonOnError, limitBody } from '../_shared/http.ts';
 import { bearerToken, signSamToken, verifySamToken, type SamClaims, type SamTokenKind } from '../_shared/sam-tokens.ts';
 import { waitForCommands } from '../_shared/vm-agent/commands.ts';
 import { asCaller, asSystem, isoTime } from '../_shared/vm-agent/identity.ts';
@@ -59,26 +59,6 @@ type Row = Record<string, unknown>;
 
 const SmallBody = 64 * 1024;
 
-class BodyTooLarge extends HttpError {
-  constructor() {
-    super(413, 'payload_too_large', 'The request body is too large');
-  }
-}
-
-/** The validated JSON body; no body counts as `{}`. */
-async function body<T extends z.ZodType>(c: Context, schema: T): Promise<z.infer<T>> {
-  const text = await c.req.text();
-  let json: unknown = {};
-  if (text.trim() !== '') {
-    try {
-      json = JSON.parse(text);
-    } catch {
-      throw new HttpError(400, 'invalid_json', 'The request body is not valid JSON');
-    }
-  }
-  return schema.parse(json);
-}
-
 const uuid = (value: string, what: string): string => {
   if (!z.uuid().safeParse(value).success) throw new HttpError(400, 'invalid_params', `${what} is not a uuid`);
   return value;
@@ -96,13 +76,6 @@ export function createVmAgentApp(deps: VmAgentDeps): Hono<Env> {
     };
   const nodeAuth = auth('node');
   const workspaceAuth = auth('workspace');
-  const limit = (maxSize: number) =>
-    bodyLimit({
-      maxSize,
-      onError: () => {
-        throw new BodyTooLarge();
-      },
-    });
 
   app.use('/nodes/heartbeat', nodeAuth);
   app.use('/nodes/commands', nodeAuth);
@@ -110,16 +83,16 @@ export function createVmAgentApp(deps: VmAgentDeps): Hono<Env> {
   app.use('/workspaces/*', workspaceAuth);
   app.use('/sessions', workspaceAuth);
   app.use('/sessions/*', workspaceAuth);
-  app.use('/nodes/*', limit(SmallBody));
-  app.use('/workspaces/*', limit(SmallBody));
-  app.use('/sessions', limit(SmallBody));
-  app.use('/sessions/:id/status', limit(SmallBody));
-  app.use('/sessions/:id/messages', limit(MAX_BATCH_BYTES + 16 * 1024));
+  app.use('/nodes/*', limitBody(SmallBody));
+  app.use('/workspaces/*', limitBody(SmallBody));
+  app.use('/sessions', limitBody(SmallBody));
+  app.use('/sessions/:id/status', limitBody(SmallBody));
+  app.use('/sessions/:id/messages', limitBody(MAX_BATCH_BYTES + 16 * 1024));
 
   // Nodes -----------------------------------------------------------------------------------------
 
   app.post('/nodes/register', async (c) => {
-    const req = await body(c, RegisterNodeRequest);
+    const req = await jsonBody(c, RegisterNodeRequest);
     const [row] = await asSystem(
       sql,
       (tx) =>
@@ -140,7 +113,7 @@ export function createVmAgentApp(deps: VmAgentDeps): Hono<Env> {
   });
 
   app.post('/nodes/heartbeat', async (c) => {
-    const req = await body(c, HeartbeatRequest);
+    const req = await jsonBody(c, HeartbeatRequest);
     const claims = c.get('claims');
     const { hb, tok } = await asCaller(sql, claims, async (tx) => {
       const [a] = await tx`select public.node_heartbeat(${tx.json(req as never)}) as hb`;
@@ -169,7 +142,7 @@ export function createVmAgentApp(deps: VmAgentDeps): Hono<Env> {
 
   app.post('/nodes/commands/:id/ack', async (c) => {
     const id = uuid(c.req.param('id'), 'the command id');
-    const req = await body(c, AckCommandRequest);
+    const req = await jsonBody(c, AckCommandRequest);
     const [row] = await asCaller(
       sql,
       c.get('claims'),
@@ -184,7 +157,7 @@ export function createVmAgentApp(deps: VmAgentDeps): Hono<Env> {
   const workspaceCall =
     (call: (tx: Tx, error: string) => Promise<Row[]>, schema: z.ZodType<{ error?: string }>) =>
     async (c: Context<Env>) => {
-      const req = await body(c, schema);
+      const req = await jsonBody(c, schema);
       const [row] = await asCaller(sql, c.get('claims'), (tx) => call(tx, req.error ?? ''));
       return c.json({ changed: row!.r as boolean });
     };
@@ -202,7 +175,7 @@ export function createVmAgentApp(deps: VmAgentDeps): Hono<Env> {
   );
 
   app.post('/workspaces/complete', async (c) => {
-    const req = await body(c, CompleteWorkspaceRequest);
+    const req = await jsonBody(c, CompleteWorkspaceRequest);
     const [row] = await asCaller(
       sql,
       c.get('claims'),
@@ -212,7 +185,7 @@ export function createVmAgentApp(deps: VmAgentDeps): Hono<Env> {
   });
 
   app.post('/sessions', async (c) => {
-    const req = await body(c, StartSessionRequest);
+    const req = await jsonBody(c, StartSessionRequest);
     const [row] = await asCaller(
       sql,
       c.get('claims'),
@@ -244,7 +217,7 @@ export function createVmAgentApp(deps: VmAgentDeps): Hono<Env> {
 
   app.post('/sessions/:id/status', async (c) => {
     const id = uuid(c.req.param('id'), 'the agent session id');
-    const req = await body(c, SessionStatusRequest);
+    const req = await jsonBody(c, SessionStatusRequest);
     const result = await asCaller(sql, c.get('claims'), async (tx) => {
       const [row] = await sessionCall(tx, id, req);
       const [s] = await tx`select status from public.agent_sessions where id = ${id}`;
@@ -255,7 +228,7 @@ export function createVmAgentApp(deps: VmAgentDeps): Hono<Env> {
 
   app.post('/sessions/:id/messages', async (c) => {
     const id = uuid(c.req.param('id'), 'the agent session id');
-    const batch = await body(c, MessageBatch);
+    const batch = await jsonBody(c, MessageBatch);
     if (batch.messages[0]!.sessionId !== id) {
       throw new HttpError(400, 'invalid_params', 'The batch belongs to another agent session than the path names');
     }
@@ -268,27 +241,8 @@ export function createVmAgentApp(deps: VmAgentDeps): Hono<Env> {
     return c.json({ persisted: Number(r.persisted), duplicates: Number(r.duplicates) });
   });
 
-  app.notFound((c) =>
-    c.json(new HttpError(404, 'not_found', `No route ${c.req.method} ${new URL(c.req.url).pathname}`).toJSON(), 404),
-  );
-
-  app.onError((err, c) => {
-    if (err instanceof z.ZodError) {
-      return c.json(
-        new HttpError(400, 'invalid_params', z.prettifyError(err), {
-          issues: err.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
-        }).toJSON(),
-        400,
-      );
-    }
-    if (err instanceof HttpError) {
-      if (err.status === 401) c.header('www-authenticate', 'Bearer error="invalid_token"');
-      return c.json(err.toJSON(), err.status as 400);
-    }
-    // Never the request or its tokens: only what failed.
-    console.error('vm-agent request failed:', c.req.method, c.req.path, err instanceof Error ? err.message : err);
-    return c.json(new HttpError(500, 'internal', 'Internal error').toJSON(), 500);
-  });
+  app.notFound(jsonNotFound);
+  app.onError(jsonOnError('vm-agent'));
 
   return app;
 }
