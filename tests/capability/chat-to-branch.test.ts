@@ -17,7 +17,9 @@ import { useBrowser } from '../helpers/browser.ts';
 import { useFunctionsStack } from '../helpers/local-stack.ts';
 import { makeWorkingRepo } from '../helpers/user-client.ts';
 import { serveWeb, type WebSite } from '../web/site.ts';
-import { scheduleCronIn, waitUntil } from './support.ts';
+import { processAlive } from '../helpers/processes.ts';
+import { waitFor } from '../helpers/wait.ts';
+import { scheduleCronIn } from './support.ts';
 
 const stack = useFunctionsStack('capability', {
   allServices: true,
@@ -167,12 +169,13 @@ describe('from a message in the chat to a pushed branch', () => {
     // pg_cron (minute schedule) runs the warm sweep in this database; the orchestrator deletes the machine.
     const unschedule = await scheduleCronIn(stack.db.name, 'sam-test-warm-sweep', 'select public.sweep_warm_nodes()');
     try {
-      await waitUntil(
+      await waitFor(
+        'the warm node to be destroyed by the sweep',
         async () => {
           const [n] = await admin`select status from public.nodes where id = ${firstNode.id}`;
           return n!.status === 'destroyed';
         },
-        { timeoutMs: 150_000, what: 'the warm node to be destroyed by the sweep' },
+        150_000,
       );
     } finally {
       await unschedule();
@@ -181,16 +184,8 @@ describe('from a message in the chat to a pushed branch', () => {
       select reason, actor_type from public.lifecycle_events
        where entity = 'node' and entity_id = ${firstNode.id} and to_state = 'destroying'`;
     expect(event).toMatchObject({ reason: 'warm timeout', actor_type: 'system' });
-    await waitUntil(async () => !alive(firstNode.pid), { timeoutMs: 20_000, what: 'the vm-agent process to exit' });
+    await waitFor('the vm-agent process to exit', () => !processAlive(firstNode.pid), 20_000);
     expect(stack.machines.machines()).toEqual([]);
     expect(page.errors).toEqual([]);
   }, 240_000);
 });
-
-function alive(pid: number): boolean {
-  try {
-    return !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z');
-  } catch {
-    return false;
-  }
-}

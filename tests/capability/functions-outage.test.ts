@@ -4,12 +4,12 @@
  * client ends up with every chunk the agent produced exactly once, in order. Counted end to end:
  * the agent numbers its chunks [#1]…[#N]; the database and the client must each hold 1…N once.
  */
-import { readFileSync } from 'node:fs';
 import { afterAll, expect, it } from 'vitest';
 import { isFunctionsService } from '../../supabase/local/functions/index.ts';
 import { useFunctionsStack } from '../helpers/local-stack.ts';
 import { makeWorkingRepo, UserClient, type SessionWatch } from '../helpers/user-client.ts';
-import { waitUntil } from './support.ts';
+import { processAlive } from '../helpers/processes.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const CHUNKS = 700;
 const DELAY_MS = 40;
@@ -68,16 +68,13 @@ it('loses no message and duplicates none when the functions stop for 20 seconds 
     // …while the agent kept working: its process is alive.
     const [machine] = stack.machines.machines();
     expect(machine?.status).toBe('running');
-    expect(readFileSync(`/proc/${machine!.pid}/stat`, 'utf8')).not.toMatch(/\) Z/);
+    expect(processAlive(machine!.pid!)).toBe(true);
   } finally {
     functions.resume();
   }
 
   await watch.until((w) => seen(w).includes(CHUNKS), 120_000, `chunk ${CHUNKS}`);
-  await waitUntil(async () => (await user!.task(taskId)).status === 'completed', {
-    timeoutMs: 60_000,
-    what: 'the task to complete',
-  });
+  await waitFor('the task to complete', async () => (await user!.task(taskId)).status === 'completed', 60_000);
   await watch.catchUp();
 
   const expected = Array.from({ length: CHUNKS }, (_, i) => i + 1);
@@ -90,12 +87,13 @@ it('loses no message and duplicates none when the functions stop for 20 seconds 
     select count(*) - count(distinct message_id) as n from public.messages where session_id = ${sessionId}`;
   expect(Number(dupes!.n)).toBe(0);
   // The run went on to the end: the greeting was pushed.
-  await waitUntil(
+  await waitFor(
+    'the push to be recorded',
     async () => {
       const [t] = await stack.db.admin`
         select completion_evidence #>> '{gitPush,pushed}' as pushed from public.tasks where id = ${taskId}`;
       return t!.pushed === 'true';
     },
-    { timeoutMs: 30_000, what: 'the push to be recorded' },
+    30_000,
   );
 }, 240_000);

@@ -24,16 +24,3 @@ export async function scheduleCronIn(database: string, name: string, command: st
     }
   };
 }
-
-/** Polls `check` until it is true, or fails saying what did not happen. */
-export async function waitUntil(
-  check: () => Promise<boolean> | boolean,
-  options: { timeoutMs: number; intervalMs?: number; what: string },
-): Promise<void> {
-  const deadline = Date.now() + options.timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${options.timeoutMs} ms waiting for ${options.what}`);
-    await new Promise((r) => setTimeout(r, options.intervalMs ?? 250));
-  }
-}

@@ -10,6 +10,7 @@ import { paths } from '../../scripts/lib/paths.ts';
 import { functionsFactory, isFunctionsService } from '../../supabase/local/functions/index.ts';
 import { signAccessToken } from '../../supabase/local/keys.ts';
 import { startTestStack, useTestStack } from '../helpers/local-stack.ts';
+import { processAlive } from '../helpers/processes.ts';
 
 const FIXTURE_CONFIG = join(paths.root, 'tests', 'fixtures', 'supabase', 'config.toml');
 const DENO_VERSION = (
@@ -182,7 +183,7 @@ describe('edge functions under real Deno', () => {
     while (!readFileSync(log, 'utf8').trimEnd().endsWith('hello exited (SIGKILL)') && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 20));
     }
-    expect(existsProcess(pid)).toBe(false);
+    expect(processAlive(pid)).toBe(false);
     const second = await client().functions.invoke('hello/runtime', { method: 'GET' });
     expect(second.error).toBeNull();
     expect(second.data.pid).not.toBe(pid);
@@ -194,7 +195,7 @@ describe('edge functions under real Deno', () => {
     const service = t.stack.services.find(isFunctionsService)!;
     await service.suspend();
     try {
-      expect(existsProcess(pid)).toBe(false);
+      expect(processAlive(pid)).toBe(false);
       const res = await fetch(fn('hello/runtime'), { headers: { apikey: t.publishableKey } });
       expect(res.status).toBe(503);
       expect(await res.json()).toEqual({ code: 'FUNCTIONS_UNAVAILABLE', message: 'Edge functions are unavailable' });
@@ -207,15 +208,6 @@ describe('edge functions under real Deno', () => {
     expect(after.data.pid).not.toBe(pid);
   });
 });
-
-function existsProcess(pid: number): boolean {
-  try {
-    readFileSync(`/proc/${pid}/stat`);
-    return !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z');
-  } catch {
-    return false;
-  }
-}
 
 describe('watching function files', () => {
   const dir = mkdtempSync(join(tmpdir(), 'sam-fn-watch-'));

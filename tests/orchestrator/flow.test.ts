@@ -4,6 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { paths } from '../../scripts/lib/paths.ts';
 import { as, createProject, createUser, submitTask } from '../helpers/control-plane.ts';
 import { useFunctionsStack } from '../helpers/local-stack.ts';
+import { processAlive } from '../helpers/processes.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 /**
  * Flow 2 and the end of flow 5 through the real parts: a user's submit enqueues provision_node,
@@ -17,25 +19,6 @@ const stack = useFunctionsStack('orchestrator_flow', {
   machines: { command: [process.execPath, STAND_IN], stopTimeoutMs: 3000 },
 });
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, ms = 60_000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
-
 describe('submit → pg_net → orchestrator → local provider → machine process', () => {
   it('provisions a machine whose token registers the node, and destroys it again', { timeout: 120_000 }, async () => {
     const { admin } = stack.db;
@@ -46,11 +29,11 @@ describe('submit → pg_net → orchestrator → local provider → machine proc
     const nodeId = t!.node as string;
 
     // The orchestrator ran (nobody called it but Postgres) and the host runs the node's machine.
-    const machine = await until('a machine for the node', () =>
+    const machine = await waitFor('a machine for the node', () =>
       stack.machines.machines().find((m) => m.labels['sam-node-id'] === nodeId),
     );
     expect(machine).toMatchObject({ status: 'running', labels: { sam: 'node', 'sam-node-id': nodeId } });
-    const [n] = await until('the machine recorded on the node', async () => {
+    const [n] = await waitFor('the machine recorded on the node', async () => {
       const rows =
         await admin`select provider_instance_id, status::text as status from public.nodes where id = ${nodeId}`;
       return rows[0]?.provider_instance_id ? rows : undefined;
@@ -61,7 +44,7 @@ describe('submit → pg_net → orchestrator → local provider → machine proc
     expect(job!.status).toBe('succeeded');
 
     const dir = join(stack.machines.baseDir, machine.id);
-    await until('the stand-in agent to start', () => existsSync(join(dir, 'started.json')));
+    await waitFor('the stand-in agent to start', () => existsSync(join(dir, 'started.json')));
     const bootstrap = JSON.parse(readFileSync(join(dir, 'bootstrap.json'), 'utf8')) as Record<string, string>;
     expect(bootstrap).toMatchObject({
       controlPlaneUrl: stack.functionUrl('vm-agent'),
@@ -85,12 +68,12 @@ describe('submit → pg_net → orchestrator → local provider → machine proc
 
     // Destroying the node: the destroy_node job wakes the orchestrator, which deletes the machine.
     await as(admin, 'authenticated', { sub: user }, (tx) => tx`select public.destroy_node(${nodeId}, 'done here')`);
-    await until('the node destroyed', async () => {
+    await waitFor('the node destroyed', async () => {
       const [row] = await admin`select status::text as status from public.nodes where id = ${nodeId}`;
       return row!.status === 'destroyed';
     });
     expect(stack.machines.machines().find((m) => m.id === machine.id)).toBeUndefined();
-    expect(alive(machine.pid!)).toBe(false);
+    expect(processAlive(machine.pid!)).toBe(false);
     expect(existsSync(dir)).toBe(false);
   });
 });

@@ -9,6 +9,7 @@ import path from 'node:path';
 import type postgres from 'postgres';
 import { makeRemote } from '../../vm-agent/test-support/git-repos.ts';
 import { createProject, createUser, submitTask } from '../helpers/control-plane.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 export interface PreparedMachine {
   owner: string;
@@ -58,17 +59,6 @@ export async function prepareMachine(
       await rm(root, { recursive: true, force: true });
     },
   };
-}
-
-/** Polls `check` until it returns a truthy value. */
-export async function waitFor<T>(what: string, check: () => Promise<T>, timeoutMs = 60_000): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }
 
 export interface TaskView {
@@ -124,3 +114,5 @@ export async function chatMessages(admin: postgres.Sql, chatSessionId: string): 
 export function toolStatuses(messages: ChatMessage[], toolCallId: string): unknown[] {
   return messages.filter((m) => m.tool_metadata?.toolCallId === toolCallId).map((m) => m.tool_metadata?.toolStatus);
 }
+
+export { waitFor };

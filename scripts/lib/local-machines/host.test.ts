@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { localProvider } from '../../../functions/_shared/providers/local.ts';
 import { ProviderError, nodeLabels } from '../../../functions/_shared/providers/provider.ts';
+import { processAlive } from '../../../tests/helpers/processes.ts';
+import { waitFor } from '../../../tests/helpers/wait.ts';
 import { startMachineHost, type MachineHost } from './host.ts';
 
 const STAND_IN = join(import.meta.dirname, 'fixtures', 'stand-in-agent.mjs');
@@ -12,25 +14,6 @@ const BOOTSTRAP = 'bootstrap-secret-' + Math.random().toString(36).slice(2);
 
 let baseDir: string;
 let host: MachineHost;
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
-
-async function until<T>(what: string, fn: () => T | undefined | false, ms = 10_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 function call(method: string, path: string, body?: unknown, token: string | null = TOKEN) {
   return fetch(`${host.url}${path}`, {
@@ -111,12 +94,12 @@ describe('the local machine host', () => {
     expect(machine.id).toMatch(/^lm-[0-9a-f]{12}$/);
     const dir = join(baseDir, machine.id);
 
-    const started = await until('the stand-in to start', () => {
+    const started = await waitFor('the stand-in to start', () => {
       const f = join(dir, 'started.json');
       return existsSync(f) && (JSON.parse(readFileSync(f, 'utf8')) as Record<string, unknown>);
     });
     expect(started).toMatchObject({ pid: machine.pid, providerInstanceId: machine.id, hasToken: true });
-    expect(alive(machine.pid)).toBe(true);
+    expect(processAlive(machine.pid)).toBe(true);
     expect(readlinkSync(`/proc/${machine.pid}/cwd`)).toBe(dir);
 
     const file = join(dir, 'bootstrap.json');
@@ -139,7 +122,7 @@ describe('the local machine host', () => {
       .filter(Boolean)
       .map((kv) => kv.slice(0, kv.indexOf('=')));
     expect(names.filter((n) => !['PATH', 'HOME'].includes(n))).toEqual([]);
-    await until('the log', () => readFileSync(join(dir, 'vm-agent.log'), 'utf8').includes('started'));
+    await waitFor('the log', () => readFileSync(join(dir, 'vm-agent.log'), 'utf8').includes('started'));
 
     // Listed by its labels, not by others.
     const listed = (await (await call('GET', `/machines?label=sam-node-id=${nodeId}&label=sam=node`)).json()) as {
@@ -153,7 +136,7 @@ describe('the local machine host', () => {
     // Deleted: SIGTERM, the process is gone and so is its directory; deleting again is fine.
     const del = await call('DELETE', `/machines/${machine.id}`);
     expect(del.status).toBe(204);
-    expect(alive(machine.pid)).toBe(false);
+    expect(processAlive(machine.pid)).toBe(false);
     expect(existsSync(dir)).toBe(false);
     expect((await call('DELETE', `/machines/${machine.id}`)).status).toBe(204);
     expect(((await (await call('GET', '/machines')).json()) as { machines: unknown[] }).machines).toEqual([]);
@@ -175,11 +158,13 @@ describe('the local machine host', () => {
         vmSize: 'small',
       });
       const pid = slow.machines()[0]!.pid!;
-      await until('the stand-in to start', () => existsSync(join(slow.baseDir, m.providerInstanceId, 'started.json')));
+      await waitFor('the stand-in to start', () =>
+        existsSync(join(slow.baseDir, m.providerInstanceId, 'started.json')),
+      );
       const t0 = Date.now();
       await provider.deleteMachine(m.providerInstanceId);
       expect(Date.now() - t0).toBeGreaterThanOrEqual(250);
-      expect(alive(pid)).toBe(false);
+      expect(processAlive(pid)).toBe(false);
     } finally {
       await slow.close();
     }
@@ -200,9 +185,9 @@ describe('the local machine host', () => {
       });
     }
     const pids = other.machines().map((m) => m.pid!);
-    expect(pids.every(alive)).toBe(true);
+    expect(pids.every(processAlive)).toBe(true);
     await other.close();
-    expect(pids.some(alive)).toBe(false);
+    expect(pids.some(processAlive)).toBe(false);
   });
 });
 
