@@ -60,36 +60,29 @@ export async function startTestStack(
   };
 }
 
-/** The calling file's own stack and database, started before its tests and stopped after. */
-export function useTestStack(options: Parameters<typeof startTestStack>[0] = {}, label?: string): TestStack {
-  let current: Awaited<ReturnType<typeof startTestStack>> | undefined;
+/**
+ * Something the calling test file starts before its tests and closes after them, read through a
+ * view that refuses use before it started (the usual `useX()` shape of these helpers).
+ */
+function perFile<T extends { close(): Promise<void> }>(start: () => Promise<T>): Omit<T, 'close'> {
+  let current: T | undefined;
   beforeAll(async () => {
-    current = await startTestStack(options, label);
+    current = await start();
   }, 120_000);
   afterAll(async () => {
     await current?.close();
   });
-  const get = () => {
-    if (!current) throw new Error('the stack starts in beforeAll; use it inside tests or hooks');
-    return current;
-  };
-  return {
-    get db() {
-      return get().db;
+  return new Proxy({} as Omit<T, 'close'>, {
+    get(_, key) {
+      if (!current) throw new Error('the stack starts in beforeAll; use it inside tests or hooks');
+      return Reflect.get(current, key, current);
     },
-    get stack() {
-      return get().stack;
-    },
-    get url() {
-      return get().url;
-    },
-    get publishableKey() {
-      return get().publishableKey;
-    },
-    get secretKey() {
-      return get().secretKey;
-    },
-  };
+  });
+}
+
+/** The calling file's own stack and database, started before its tests and stopped after. */
+export function useTestStack(options: Parameters<typeof startTestStack>[0] = {}, label?: string): TestStack {
+  return perFile(() => startTestStack(options, label));
 }
 
 export interface FunctionsStack {
@@ -185,39 +178,5 @@ export async function startFunctionsStack(
 
 /** The calling file's own {@link startFunctionsStack}: started before its tests, stopped after. */
 export function useFunctionsStack(label: string, options: FunctionsStackOptions = {}): FunctionsStack {
-  let current: RunningFunctionsStack | undefined;
-  beforeAll(async () => {
-    current = await startFunctionsStack(label, options);
-  }, 120_000);
-  afterAll(async () => {
-    await current?.close();
-  });
-  const get = () => {
-    if (!current) throw new Error('the stack starts in beforeAll; use it inside tests or hooks');
-    return current;
-  };
-  return {
-    get db() {
-      return get().db;
-    },
-    get secret() {
-      return get().secret;
-    },
-    get orchestratorSecret() {
-      return get().orchestratorSecret;
-    },
-    get url() {
-      return get().url;
-    },
-    functionUrl: (name) => get().functionUrl(name),
-    get stack() {
-      return get().stack;
-    },
-    get publishableKey() {
-      return get().publishableKey;
-    },
-    get machines() {
-      return get().machines;
-    },
-  };
+  return perFile(() => startFunctionsStack(label, options));
 }
