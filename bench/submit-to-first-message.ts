@@ -73,11 +73,9 @@ async function runTask(stack: RunningFunctionsStack, user: UserClient, projectId
   await watch.until((w) => w.firstAgentMessageAt !== null, RUN_TIMEOUT_MS, 'the first agent message');
   const firstMessageMs = watch.firstAgentMessageAt! - t0;
   await watch.leave();
-  const [task] = await stack.db.admin`
-    select n.agent_ready_at, n.created_at from public.tasks t join public.nodes n on n.id = t.node_id where t.id = ${taskId}`;
-  const registered = task?.agent_ready_at as Date | null;
   const [p] = await stack.db.admin`
-    select extract(epoch from (select c.delivered_at from public.node_commands c
+    select (select n.agent_ready_at from public.nodes n where n.id = t.node_id) as registered_at,
+           extract(epoch from (select c.delivered_at from public.node_commands c
                                 where c.workspace_id = t.workspace_id and c.kind = 'create_workspace') - t.created_at) * 1000
              as command_delivered,
            extract(epoch from (select min(e.created_at) from public.lifecycle_events e
@@ -89,6 +87,7 @@ async function runTask(stack: RunningFunctionsStack, user: UserClient, projectId
                                 where m.session_id = t.chat_session_id and m.role in ('assistant', 'thought', 'tool', 'plan'))
                    - t.created_at) * 1000 as first_message_stored
       from public.tasks t where t.id = ${taskId}`;
+  const registered = p!.registered_at as Date | null;
   const phases: Phases = {
     commandDelivered: Number(p!.command_delivered),
     workspaceReady: Number(p!.workspace_ready),

@@ -5,7 +5,7 @@
  * reload on a client-side route still loads the app.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { extname, join, normalize, sep } from 'node:path';
@@ -80,7 +80,7 @@ export async function serveWebApp(options: WebAppOptions): Promise<WebApp> {
       res.end('not found');
       return;
     }
-    const isFile = existsSync(file) && statSync(file).isFile();
+    const isFile = statSync(file, { throwIfNoEntry: false })?.isFile() ?? false;
     if (!isFile) {
       if (path === '/favicon.ico') {
         res.writeHead(204);

@@ -4,13 +4,13 @@
  * the private `session:<id>` channel, re-reading what a reconnect may have missed, as the web
  * chat does (web/src/lib/supabase.ts).
  */
-import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient, type RealtimeChannel, type SupabaseClient } from '@supabase/supabase-js';
 import WebSocket from 'ws';
+import { sh } from '../../vm-agent/test-support/git-repos.ts';
 
 export interface StreamedMessage {
   id: number;
@@ -27,23 +27,11 @@ export const AGENT_ROLES = new Set(['assistant', 'thought', 'tool', 'plan']);
 /** A git working copy on `main` with a README, like the repository a user links. */
 export function makeWorkingRepo(name = 'repo'): string {
   const dir = join(mkdtempSync(join(tmpdir(), 'sam-user-')), name);
-  const git = (...args: string[]) =>
-    execFileSync('git', args, {
-      cwd: dir,
-      env: {
-        ...process.env,
-        GIT_CONFIG_NOSYSTEM: '1',
-        GIT_AUTHOR_NAME: 'Dev',
-        GIT_AUTHOR_EMAIL: 'dev@example.com',
-        GIT_COMMITTER_NAME: 'Dev',
-        GIT_COMMITTER_EMAIL: 'dev@example.com',
-      },
-      encoding: 'utf8',
-    }).trim();
-  execFileSync('git', ['init', '--quiet', '--initial-branch=main', dir]);
+  mkdirSync(dir);
+  sh(dir, 'init', '--quiet', '--initial-branch=main');
   writeFileSync(join(dir, 'README.md'), `# ${name}\n\nA project.\n`);
-  git('add', 'README.md');
-  git('commit', '--quiet', '-m', 'initial commit');
+  sh(dir, 'add', 'README.md');
+  sh(dir, 'commit', '--quiet', '-m', 'initial commit');
   return dir;
 }
 
