@@ -14,6 +14,7 @@ import type { Sql } from '../_shared/db.ts';
 import { HttpError } from '../_shared/http-error.ts';
 import { jsonBody, jsonNotFound, jsonOnError, limitBody } from '../_shared/http.ts';
 import { bearerToken } from '../_shared/sam-tokens.ts';
+import { sameSecret } from '../_shared/same-secret.ts';
 import { sweepOrphans } from '../_shared/orchestrator/orphans.ts';
 import { runDueJobs, type RunOptions } from '../_shared/orchestrator/run.ts';
 import type { ProviderRegistry } from '../_shared/providers/registry.ts';
@@ -26,20 +27,6 @@ export interface OrchestratorDeps {
   /** Where machines register: `${SUPABASE_URL}/functions/v1/vm-agent`. */
   controlPlaneUrl: string;
   run?: RunOptions;
-}
-
-/** Equal in time independent of where they differ (SHA-256 first, so lengths do not show either). */
-async function sameSecret(given: string, expected: string): Promise<boolean> {
-  const enc = new TextEncoder();
-  const [a, b] = await Promise.all([
-    crypto.subtle.digest('SHA-256', enc.encode(given)),
-    crypto.subtle.digest('SHA-256', enc.encode(expected)),
-  ]);
-  const x = new Uint8Array(a);
-  const y = new Uint8Array(b);
-  let diff = 0;
-  for (let i = 0; i < x.length; i++) diff |= x[i]! ^ y[i]!;
-  return diff === 0;
 }
 
 export function createOrchestratorApp(deps: OrchestratorDeps): Hono {

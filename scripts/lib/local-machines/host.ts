@@ -14,7 +14,7 @@
  * never in the process environment (which holds PATH and HOME and nothing of the host's).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -27,6 +27,8 @@ import {
   type Machine,
   type MachineStatus,
 } from '../../../functions/_shared/contracts/local-machines.ts';
+import { sameSecret } from '../../../functions/_shared/same-secret.ts';
+import { bearerToken } from '../../../functions/_shared/sam-tokens.ts';
 import { paths } from '../paths.ts';
 
 export interface MachineHostOptions {
@@ -83,12 +85,6 @@ class HostError extends Error {
   ) {
     super(message);
   }
-}
-
-function sameSecret(given: string, expected: string): boolean {
-  const a = createHash('sha256').update(given).digest();
-  const b = createHash('sha256').update(expected).digest();
-  return timingSafeEqual(a, b);
 }
 
 function readBody(req: IncomingMessage): Promise<string> {
@@ -250,9 +246,8 @@ export async function startMachineHost(options: MachineHostOptions): Promise<Mac
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const auth = req.headers.authorization ?? '';
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(auth);
-    if (!match || !sameSecret(match[1]!, options.token)) {
+    const given = bearerToken(req.headers.authorization);
+    if (given === undefined || !(await sameSecret(given, options.token))) {
       throw new HostError(401, 'unauthorized', 'A valid bearer token is required');
     }
     const url = new URL(req.url ?? '/', 'http://local-machines');
