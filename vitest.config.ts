@@ -8,7 +8,7 @@ export default defineConfig({
       'supabase/local/**/*.test.ts',
       'functions/**/*.test.ts',
       'vm-agent/**/*.test.ts',
-      'scripts/**/*.test.ts',
+      'local-machines/**/*.test.ts',
     ],
     testTimeout: 30_000,
     hookTimeout: 60_000,

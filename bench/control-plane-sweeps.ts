@@ -6,9 +6,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import postgres from 'postgres';
-import { clusterConfig, connectionUrl, MIGRATION_ROLE, SUPERUSER } from '../scripts/lib/cluster.ts';
-import { migrate } from '../scripts/lib/migrate.ts';
-import { SEED_DATABASE } from '../scripts/lib/platform.ts';
+import { clusterConfig, connectionUrl, MIGRATION_ROLE, SUPERUSER } from '../supabase/local/postgres/cluster.ts';
+import { migrate } from '../supabase/local/postgres/migrate.ts';
+import { SEED_DATABASE } from '../supabase/local/postgres/platform.ts';
 
 const SIZES = [1_000, 100_000];
 const RUNS = 7;

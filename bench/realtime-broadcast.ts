@@ -18,7 +18,7 @@ import { performance } from 'node:perf_hooks';
 import postgres from 'postgres';
 import WebSocket from 'ws';
 import { createClient, type SupabaseClient } from '@supabase/supabase-js';
-import { connectionUrl } from '../scripts/lib/cluster.ts';
+import { connectionUrl } from '../supabase/local/postgres/cluster.ts';
 import { startLocalStack } from '../supabase/local/server.ts';
 import { realtimeService } from '../supabase/local/realtime/service.ts';
 import setupTemplate from '../tests/setup/global.ts';

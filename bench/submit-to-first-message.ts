@@ -19,7 +19,7 @@ import { writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { paths } from '../scripts/lib/paths.ts';
+import { paths } from '../supabase/local/paths.ts';
 import { startFunctionsStack, type RunningFunctionsStack } from '../tests/helpers/local-stack.ts';
 import { makeWorkingRepo, UserClient } from '../tests/helpers/user-client.ts';
 import setupTemplate from '../tests/setup/global.ts';

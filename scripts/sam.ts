@@ -1,8 +1,8 @@
 // The `sam` command line: start and stop the local stack, manage its database, run the tests.
 import { spawn } from 'node:child_process';
-import { APP_DATABASE, clusterConfig, MIGRATION_ROLE, psql, stopCluster } from './lib/cluster.ts';
-import { databaseStatus, ensureDatabase, resetDatabase } from './lib/db.ts';
-import { root } from './lib/paths.ts';
+import { APP_DATABASE, clusterConfig, MIGRATION_ROLE, psql, stopCluster } from '../supabase/local/postgres/cluster.ts';
+import { databaseStatus, ensureDatabase, resetDatabase } from '../supabase/local/postgres/database.ts';
+import { root } from '../supabase/local/paths.ts';
 import { runStack, stackStatus, stopStack } from './lib/stack.ts';
 
 const HELP = `sam — SAM on Supabase, locally

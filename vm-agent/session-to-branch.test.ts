@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { MessageBatch, type MessageRecord } from '../functions/_shared/contracts/messages.ts';
+import { MessageBatch, type MessageRecord } from '../functions/_shared/common/contracts/messages.ts';
 import { AgentClient, type AgentClientOptions } from './acp/agent-client.ts';
 import { spawnAgentProcess, type AgentProcess } from './acp/agent-process.ts';
 import { DEMO_GREETING } from './demo-agent/scenario.ts';

@@ -74,9 +74,3 @@ export async function verifySamToken(
     );
   }
 }
-
-/** The bearer token of an Authorization header. */
-export function bearerToken(header: string | undefined | null): string | undefined {
-  const m = /^Bearer\s+(\S+)$/i.exec(header ?? '');
-  return m?.[1];
-}

@@ -9,7 +9,8 @@ import { SamErrorCode, toMcpError } from '../_shared/mcp/errors.ts';
 import { jsonRpcError, parseJsonRpc, type JsonRpcId } from '../_shared/mcp/jsonrpc.ts';
 import { createMcpServer } from '../_shared/mcp/server.ts';
 import { TOOLS } from '../_shared/mcp/tools/index.ts';
-import { bearerToken, verifySamToken, type SamClaims } from '../_shared/sam-tokens.ts';
+import { bearerToken } from '../_shared/common/bearer.ts';
+import { verifySamToken, type SamClaims } from '../_shared/sam-tokens.ts';
 
 export interface McpDeps {
   sql: Sql;

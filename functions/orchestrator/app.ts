@@ -9,12 +9,11 @@
  * Errors are `{ error: { code, message, details? } }` with the status.
  */
 import { Hono, type MiddlewareHandler } from 'hono';
-import { RunRequest, type RunResponse } from '../_shared/contracts/orchestrator.ts';
+import { RunRequest, type RunResponse } from '../_shared/common/contracts/orchestrator.ts';
 import type { Sql } from '../_shared/db.ts';
 import { HttpError } from '../_shared/http-error.ts';
 import { jsonBody, jsonNotFound, jsonOnError, limitBody } from '../_shared/http.ts';
-import { bearerToken } from '../_shared/sam-tokens.ts';
-import { sameSecret } from '../_shared/same-secret.ts';
+import { bearerToken, sameSecret } from '../_shared/common/bearer.ts';
 import { sweepOrphans } from '../_shared/orchestrator/orphans.ts';
 import { runDueJobs, type RunOptions } from '../_shared/orchestrator/run.ts';
 import type { ProviderRegistry } from '../_shared/providers/registry.ts';

@@ -1,6 +1,6 @@
 /**
  * The `vm-agent` edge function: where machines dial out to. Nothing calls into a machine.
- * Bodies are the zod contracts of `_shared/contracts/vm-agent.ts` (messages: `messages.ts`);
+ * Bodies are the zod contracts of `_shared/common/contracts/vm-agent.ts` (messages: `messages.ts`);
  * errors are `{ error: { code, message, details? } }` with the status.
  *
  *   POST /vm-agent/nodes/register              bootstrap token in the body → node token
@@ -22,7 +22,7 @@
  */
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { z } from 'zod';
-import { MAX_BATCH_BYTES, MessageBatch } from '../_shared/contracts/messages.ts';
+import { MAX_BATCH_BYTES, MessageBatch } from '../_shared/common/contracts/messages.ts';
 import {
   AckCommandRequest,
   CompleteWorkspaceRequest,
@@ -35,11 +35,12 @@ import {
   StartSessionRequest,
   WorkspaceFailedRequest,
   type SessionStatusRequest as SessionStatus,
-} from '../_shared/contracts/vm-agent.ts';
+} from '../_shared/common/contracts/vm-agent.ts';
 import type { Sql, Tx } from '../_shared/db.ts';
 import { HttpError } from '../_shared/http-error.ts';
 import { jsonBody, jsonNotFound, jsonOnError, limitBody } from '../_shared/http.ts';
-import { bearerToken, signSamToken, verifySamToken, type SamClaims, type SamTokenKind } from '../_shared/sam-tokens.ts';
+import { bearerToken } from '../_shared/common/bearer.ts';
+import { signSamToken, verifySamToken, type SamClaims, type SamTokenKind } from '../_shared/sam-tokens.ts';
 import { waitForCommands } from '../_shared/vm-agent/commands.ts';
 import { asCaller, asSystem, isoTime } from '../_shared/vm-agent/identity.ts';
 import { toMessageRows } from '../_shared/vm-agent/messages.ts';

@@ -2,15 +2,21 @@ import { randomBytes } from 'node:crypto';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startLocalStack, type LocalStack } from '../../supabase/local/server.ts';
-import { APP_DATABASE, clusterConfig, connectionUrl, MIGRATION_ROLE, stopCluster } from './cluster.ts';
-import { databaseStatus, ensureDatabase } from './db.ts';
-import { startMachineHost } from './local-machines/host.ts';
-import { writeOrchestratorEndpoint } from './local-machines/vault.ts';
-import { done, step } from './log.ts';
-import { paths } from './paths.ts';
-import { readProjectConfig } from './project-config.ts';
-import { ensureSecret } from './secrets.ts';
-import { buildWeb, serveWebApp } from './web-app.ts';
+import {
+  APP_DATABASE,
+  clusterConfig,
+  connectionUrl,
+  MIGRATION_ROLE,
+  stopCluster,
+} from '../../supabase/local/postgres/cluster.ts';
+import { databaseStatus, ensureDatabase } from '../../supabase/local/postgres/database.ts';
+import { startMachineHost } from '../../local-machines/host.ts';
+import { writeOrchestratorEndpoint } from '../../supabase/local/postgres/vault.ts';
+import { done, step } from '../../supabase/local/log.ts';
+import { paths } from '../../supabase/local/paths.ts';
+import { readProjectConfig } from '../../supabase/local/project-config.ts';
+import { ensureSecret } from '../../supabase/local/secrets.ts';
+import { buildWeb, serveWebApp } from '../../web/serve.ts';
 
 const pidFile = join(paths.samHome, 'stack.json');
 

@@ -1,5 +1,5 @@
 -- Only in the database pg_cron serves (cron.database_name) and in the seed the test template is
--- cloned from; `scripts/lib/platform.ts` decides. Hosted lets `postgres` schedule jobs and read
+-- cloned from; `supabase/local/postgres/platform.ts` decides. Hosted lets `postgres` schedule jobs and read
 -- `cron.job`, but not write the job table directly.
 create extension if not exists pg_cron;
 grant usage on schema cron to postgres;

@@ -7,7 +7,7 @@ import {
   type JsonWebKey,
 } from 'node:crypto';
 import { importJWK, jwtVerify, SignJWT, type JWTPayload } from 'jose';
-import { ensureSecret } from '../../scripts/lib/secrets.ts';
+import { ensureSecret } from './secrets.ts';
 
 /**
  * The key material of the local stack, generated once per checkout (`.sam/secrets.json`):

@@ -2,15 +2,12 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { CORS_HEADERS, translateAuthorization } from './gateway.ts';
 import { loadKeys } from './keys.ts';
-import type { Service, StackContext, StackOptions } from './service.ts';
+import type { Service, ServiceFactory, StackContext, StackOptions } from './service.ts';
 import { realtimeService } from './realtime/service.ts';
 import { functionsService } from './functions/index.ts';
 import { netService } from './net/index.ts';
 import { auth } from './auth/index.ts';
 import { rest } from './rest/index.ts';
-
-/** Builds a service from the stack context. Each service module exports one. */
-export type ServiceFactory = (ctx: StackContext) => Promise<Service>;
 
 /** The services of the stand-in, in start order. Each module adds itself here. */
 const FACTORIES: ServiceFactory[] = [auth, rest, realtimeService, functionsService, netService];

@@ -41,3 +41,6 @@ export interface Service {
   health(): Promise<boolean>;
   close(): Promise<void>;
 }
+
+/** Builds a service from the stack context. Each service module exports one. */
+export type ServiceFactory = (ctx: StackContext) => Promise<Service>;

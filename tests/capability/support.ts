@@ -1,5 +1,5 @@
 import postgres from 'postgres';
-import { APP_DATABASE, clusterConfig, connectionUrl, SUPERUSER } from '../../scripts/lib/cluster.ts';
+import { APP_DATABASE, clusterConfig, connectionUrl, SUPERUSER } from '../../supabase/local/postgres/cluster.ts';
 
 /**
  * Schedules `command` to run every minute in `database` through the cluster's real pg_cron

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import postgres from 'postgres';
 import { describe, expect, it } from 'vitest';
-import { rolePassword, SUPERUSER } from '../../scripts/lib/cluster.ts';
-import { listMigrations, migrate } from '../../scripts/lib/migrate.ts';
+import { rolePassword, SUPERUSER } from '../../supabase/local/postgres/cluster.ts';
+import { listMigrations, migrate } from '../../supabase/local/postgres/migrate.ts';
 import { useTestDatabase } from '../helpers/test-database.ts';
 import { runCommand } from '../helpers/processes.ts';
 

@@ -1,8 +1,8 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { paths } from '../../scripts/lib/paths.ts';
-import { rolePassword, SUPERUSER } from '../../scripts/lib/cluster.ts';
+import { paths } from '../../supabase/local/paths.ts';
+import { rolePassword, SUPERUSER } from '../../supabase/local/postgres/cluster.ts';
 import { createTestDatabase } from '../helpers/test-database.ts';
 import { runCommand } from '../helpers/processes.ts';
 

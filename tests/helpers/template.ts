@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { listMigrations } from '../../scripts/lib/migrate.ts';
-import { bootstrapHash } from '../../scripts/lib/platform.ts';
+import { listMigrations } from '../../supabase/local/postgres/migrate.ts';
+import { bootstrapHash } from '../../supabase/local/postgres/platform.ts';
 
 /** Template databases are named for what they hold, so runs over different migrations coexist. */
 export const TEMPLATE_PREFIX = 'sam_tpl_';

@@ -1,7 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import postgres from 'postgres';
 import { afterAll, beforeAll } from 'vitest';
-import { clusterConfig, connectionUrl, MIGRATION_ROLE, SUPERUSER, type Cluster } from '../../scripts/lib/cluster.ts';
+import {
+  clusterConfig,
+  connectionUrl,
+  MIGRATION_ROLE,
+  SUPERUSER,
+  type Cluster,
+} from '../../supabase/local/postgres/cluster.ts';
 
 import { templateDatabaseName } from './template.ts';
 

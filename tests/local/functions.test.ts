@@ -6,7 +6,7 @@ import { createClient } from '@supabase/supabase-js';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { paths } from '../../scripts/lib/paths.ts';
+import { paths } from '../../supabase/local/paths.ts';
 import { functionsFactory, isFunctionsService } from '../../supabase/local/functions/index.ts';
 import { signAccessToken } from '../../supabase/local/keys.ts';
 import { startTestStack, useTestStack } from '../helpers/local-stack.ts';

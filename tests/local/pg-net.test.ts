@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { paths } from '../../scripts/lib/paths.ts';
+import { paths } from '../../supabase/local/paths.ts';
 import { functionsFactory } from '../../supabase/local/functions/index.ts';
 import { freePort } from '../../supabase/local/functions/process.ts';
 import { netFactory } from '../../supabase/local/net/index.ts';

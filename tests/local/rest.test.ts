@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { createClient, type SupabaseClient } from '@supabase/supabase-js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { rolePassword } from '../../scripts/lib/cluster.ts';
+import { rolePassword } from '../../supabase/local/postgres/cluster.ts';
 import { auth } from '../../supabase/local/auth/index.ts';
 import { rest } from '../../supabase/local/rest/index.ts';
 import { startTestStack, useTestStack } from '../helpers/local-stack.ts';

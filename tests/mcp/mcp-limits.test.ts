@@ -2,8 +2,8 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { rolePassword, SUPERUSER } from '../../scripts/lib/cluster.ts';
-import { root } from '../../scripts/lib/paths.ts';
+import { rolePassword, SUPERUSER } from '../../supabase/local/postgres/cluster.ts';
+import { root } from '../../supabase/local/paths.ts';
 import { runCommand } from '../helpers/processes.ts';
 import {
   agentToken,

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { paths } from '../../scripts/lib/paths.ts';
+import { paths } from '../../supabase/local/paths.ts';
 import { as, createProject, createUser, submitTask } from '../helpers/control-plane.ts';
 import { useFunctionsStack } from '../helpers/local-stack.ts';
 import { processAlive } from '../helpers/processes.ts';
@@ -14,7 +14,7 @@ import { waitFor } from '../helpers/wait.ts';
  * a bootstrap.json whose one-time token the vm-agent function accepts. Destroying the node takes
  * the same path back and the process is gone. The machine runs a stand-in for vm-agent/bin.mjs.
  */
-const STAND_IN = join(paths.root, 'scripts', 'lib', 'local-machines', 'fixtures', 'stand-in-agent.mjs');
+const STAND_IN = join(paths.root, 'local-machines', 'fixtures', 'stand-in-agent.mjs');
 const stack = useFunctionsStack('orchestrator_flow', {
   machines: { command: [process.execPath, STAND_IN], stopTimeoutMs: 3000 },
 });

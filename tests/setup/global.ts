@@ -1,13 +1,19 @@
 import postgres from 'postgres';
-import { clusterConfig, connectionUrl, MIGRATION_ROLE, startCluster, SUPERUSER } from '../../scripts/lib/cluster.ts';
-import { step } from '../../scripts/lib/log.ts';
-import { migrate } from '../../scripts/lib/migrate.ts';
-import { applyPlatformBootstrap, SEED_DATABASE } from '../../scripts/lib/platform.ts';
+import {
+  clusterConfig,
+  connectionUrl,
+  MIGRATION_ROLE,
+  startCluster,
+  SUPERUSER,
+} from '../../supabase/local/postgres/cluster.ts';
+import { step } from '../../supabase/local/log.ts';
+import { migrate } from '../../supabase/local/postgres/migrate.ts';
+import { applyPlatformBootstrap, SEED_DATABASE } from '../../supabase/local/postgres/platform.ts';
 import { TEMPLATE_PREFIX, templateDatabaseName } from '../helpers/template.ts';
 import { TEST_DATABASE_PREFIX, testDatabaseOwnerPid } from '../helpers/test-database.ts';
 
 /** Templates kept besides the current one, for runs over other migrations still going on. */
-const KEEP_TEMPLATES = 3;
+const KEEP_TEMPLATES = 8;
 
 function alive(pid: number): boolean {
   try {

@@ -1,7 +1,7 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { MessageRecord } from '../../functions/_shared/contracts/messages.ts';
+import type { MessageRecord } from '../../functions/_shared/common/contracts/messages.ts';
 import {
   CompleteWorkspaceResponse,
   HeartbeatResponse,
@@ -9,7 +9,7 @@ import {
   RegisterNodeResponse,
   StartSessionResponse,
   type CreateWorkspacePayload,
-} from '../../functions/_shared/contracts/vm-agent.ts';
+} from '../../functions/_shared/common/contracts/vm-agent.ts';
 import { signSamToken } from '../../functions/_shared/sam-tokens.ts';
 import { createProject, createUser, submitTask } from '../helpers/control-plane.ts';
 import { useDenoVmAgent } from './harness.ts';

@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
-import { serveWebApp } from '../../scripts/lib/web-app.ts';
+import { serveWebApp } from '../../web/serve.ts';
 import { buildWeb, REPO_ROOT } from './site.ts';
 
 it('vite builds the web chat into web/dist', async () => {

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildWeb, serveWebApp, type WebApp } from '../../scripts/lib/web-app.ts';
+import { buildWeb, serveWebApp, type WebApp } from '../../web/serve.ts';
 
 export { buildWeb };
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as acp from '@agentclientprotocol/sdk';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { MessageBatch, MessageRecord } from '../../functions/_shared/contracts/messages.ts';
+import { MessageBatch, MessageRecord } from '../../functions/_shared/common/contracts/messages.ts';
 import { createDemoAgent } from '../demo-agent/agent.ts';
 import { DEMO_GREETING } from '../demo-agent/scenario.ts';
 import { linkedStreams } from '../test-support/linked-streams.ts';

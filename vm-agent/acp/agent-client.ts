@@ -5,7 +5,7 @@
  * The client serves `fs/*` confined to the workspace and answers permission requests by policy.
  */
 import * as acp from '@agentclientprotocol/sdk';
-import type { MessageRecord } from '../../functions/_shared/contracts/messages.ts';
+import type { MessageRecord } from '../../functions/_shared/common/contracts/messages.ts';
 import { answerPermission, type PermissionPolicy } from './permissions.ts';
 import { MessageRecorder } from './records.ts';
 import { WorkspaceFs, WorkspacePathError } from './workspace-fs.ts';

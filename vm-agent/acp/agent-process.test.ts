@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { MessageRecord } from '../../functions/_shared/contracts/messages.ts';
+import type { MessageRecord } from '../../functions/_shared/common/contracts/messages.ts';
 import { AgentClient } from './agent-client.ts';
 import { spawnAgentProcess, type AgentProcess } from './agent-process.ts';
 

@@ -1,6 +1,6 @@
 import type { SessionUpdate } from '@agentclientprotocol/sdk';
 import { describe, expect, it } from 'vitest';
-import { MAX_CONTENT_BYTES, MessageRecord, utf8Bytes } from '../../functions/_shared/contracts/messages.ts';
+import { MAX_CONTENT_BYTES, MessageRecord, utf8Bytes } from '../../functions/_shared/common/contracts/messages.ts';
 import { boundMetadata, MessageRecorder, truncateUtf8 } from './records.ts';
 
 function recorder(coalesceMaxBytes?: number) {

@@ -18,7 +18,7 @@ import {
   type MessageRole,
   type ToolStatus,
   utf8Bytes,
-} from '../../functions/_shared/contracts/messages.ts';
+} from '../../functions/_shared/common/contracts/messages.ts';
 
 export type RecordSink = (record: MessageRecord) => void;
 

@@ -8,7 +8,7 @@
 import { accessSync, constants } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { AGENT_TYPES, DEFAULT_LOCAL_AGENT, type AgentType } from '../../functions/_shared/contracts/agents.ts';
+import { AGENT_TYPES, DEFAULT_LOCAL_AGENT, type AgentType } from '../../functions/_shared/common/contracts/agents.ts';
 
 export type AgentSpec = {
   /** What the chat calls it. */

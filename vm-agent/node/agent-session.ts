@@ -3,8 +3,8 @@
  * secrets), SAM's ACP client on its stdio with SAM's MCP server and the agent token, and a new
  * ACP session in the checkout. Records go to `onRecord` (the workspace's outbox).
  */
-import type { MessageRecord } from '../../functions/_shared/contracts/messages.ts';
-import type { CreateWorkspacePayload } from '../../functions/_shared/contracts/vm-agent.ts';
+import type { MessageRecord } from '../../functions/_shared/common/contracts/messages.ts';
+import type { CreateWorkspacePayload } from '../../functions/_shared/common/contracts/vm-agent.ts';
 import { AgentClient } from '../acp/agent-client.ts';
 import { spawnAgentProcess, type AgentExit, type AgentProcess } from '../acp/agent-process.ts';
 import { planAgentLaunch } from '../agents/catalog.ts';

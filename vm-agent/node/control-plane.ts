@@ -6,7 +6,7 @@
  * Retry-After), a network failure or timeout a `SendError` without status (transient).
  */
 import { z } from 'zod';
-import { MessageBatchResult, type MessageBatch } from '../../functions/_shared/contracts/messages.ts';
+import { MessageBatchResult, type MessageBatch } from '../../functions/_shared/common/contracts/messages.ts';
 import {
   AckCommandResponse,
   CompleteWorkspaceResponse,
@@ -23,7 +23,7 @@ import {
   type RegisterNodeRequest,
   type SessionStatusRequest,
   type StartSessionRequest,
-} from '../../functions/_shared/contracts/vm-agent.ts';
+} from '../../functions/_shared/common/contracts/vm-agent.ts';
 import { SendError } from '../outbox/delivery-errors.ts';
 
 export class ControlPlaneError extends SendError {

@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import { statfs } from 'node:fs/promises';
 import os from 'node:os';
-import type { NodeMetrics } from '../../functions/_shared/contracts/vm-agent.ts';
+import type { NodeMetrics } from '../../functions/_shared/common/contracts/vm-agent.ts';
 import { findOnPath } from '../agents/catalog.ts';
 import { redact } from '../git/run-git.ts';
 

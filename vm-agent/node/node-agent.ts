@@ -5,11 +5,11 @@
  * control plane are ridden out with backoff. A revoked node token (the node was destroyed), a
  * `shutdown` command or `stop()` (SIGTERM) stop every workspace gracefully and resolve `stopped`.
  */
-import type { CreateWorkspacePayload, NodeCommand } from '../../functions/_shared/contracts/vm-agent.ts';
+import type { CreateWorkspacePayload, NodeCommand } from '../../functions/_shared/common/contracts/vm-agent.ts';
 import type { BackoffOptions } from '../outbox/delivery-errors.ts';
 import { ControlPlaneClient, isUnauthorized } from './control-plane.ts';
 import { dockerAvailable, errorText, machineMetrics, primaryIpAddress } from './machine.ts';
-import { pause } from '../../functions/_shared/pause.ts';
+import { pause } from '../../functions/_shared/common/pause.ts';
 import { retrying } from './retry.ts';
 import { WorkspaceRunner } from './workspace-runner.ts';
 

@@ -3,7 +3,7 @@
  * timeouts, 5xx, 408, 429) are retried with backoff + jitter until the call succeeds, `signal`
  * aborts, or `deadlineMs` passes; a refusal (other 4xx) is thrown at once.
  */
-import { pause } from '../../functions/_shared/pause.ts';
+import { pause } from '../../functions/_shared/common/pause.ts';
 import { backoffDelay, isPermanentRejection, type BackoffOptions } from '../outbox/delivery-errors.ts';
 
 export type RetryOptions = {

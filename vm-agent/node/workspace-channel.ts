@@ -3,8 +3,8 @@
  * reports (retried through outages until `abort` fires) and its durable outbox of message records,
  * delivered as batches to `/sessions/:id/messages`.
  */
-import type { MessageRecord } from '../../functions/_shared/contracts/messages.ts';
-import type { CompleteWorkspaceRequest } from '../../functions/_shared/contracts/vm-agent.ts';
+import type { MessageRecord } from '../../functions/_shared/common/contracts/messages.ts';
+import type { CompleteWorkspaceRequest } from '../../functions/_shared/common/contracts/vm-agent.ts';
 import type { BackoffOptions } from '../outbox/delivery-errors.ts';
 import { Outbox } from '../outbox/outbox.ts';
 import type { ControlPlaneClient } from './control-plane.ts';

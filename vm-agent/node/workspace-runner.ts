@@ -8,8 +8,8 @@
  */
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import type { MessageRecord } from '../../functions/_shared/contracts/messages.ts';
-import type { CreateWorkspacePayload } from '../../functions/_shared/contracts/vm-agent.ts';
+import type { MessageRecord } from '../../functions/_shared/common/contracts/messages.ts';
+import type { CreateWorkspacePayload } from '../../functions/_shared/common/contracts/vm-agent.ts';
 import { completeWork } from '../git/complete.ts';
 import { checkoutTaskBranch, cloneRepository } from '../git/workspace.ts';
 import type { BackoffOptions } from '../outbox/delivery-errors.ts';

@@ -8,7 +8,7 @@
 import { mkdirSync } from 'node:fs';
 import { open, readFile, rename, truncate, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import type { MessageRecord } from '../../functions/_shared/contracts/messages.ts';
+import type { MessageRecord } from '../../functions/_shared/common/contracts/messages.ts';
 
 type Line = { r: MessageRecord } | { a: string[] };
 

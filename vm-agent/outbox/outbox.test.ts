@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { batchBytes, MessageBatch, type MessageRecord } from '../../functions/_shared/contracts/messages.ts';
+import { batchBytes, MessageBatch, type MessageRecord } from '../../functions/_shared/common/contracts/messages.ts';
 import { makeRecord } from '../test-support/records.ts';
 import { backoffDelay, isPermanentRejection, SendError } from './delivery-errors.ts';
 import { DEAD_LETTER_FILE, Outbox, OUTBOX_FILE, type DeadLetter, type OutboxOptions } from './outbox.ts';

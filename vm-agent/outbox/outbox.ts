@@ -21,7 +21,7 @@ import {
   MessageRecord,
   type MessageBatch,
   utf8Bytes,
-} from '../../functions/_shared/contracts/messages.ts';
+} from '../../functions/_shared/common/contracts/messages.ts';
 import { backoffDelay, type BackoffOptions, errorStatus, isPermanentRejection } from './delivery-errors.ts';
 import { appendJsonLine, Journal } from './journal.ts';
 

@@ -1,5 +1,5 @@
 /** Builds valid message records for tests. */
-import type { MessageRecord } from '../../functions/_shared/contracts/messages.ts';
+import type { MessageRecord } from '../../functions/_shared/common/contracts/messages.ts';
 
 export function makeRecord(i: number, sessionId = 'session-a', content = `chunk ${i}`): MessageRecord {
   return {

@@ -3,7 +3,7 @@ import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 // @ts-types="@modelcontextprotocol/sdk/types"
 import { CallToolRequestSchema, ErrorCode, ListToolsRequestSchema, McpError } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
-import { isToolName, toolInputs, type ToolName } from '../contracts/mcp-tools.ts';
+import { isToolName, toolInputs, type ToolName } from '../common/contracts/mcp-tools.ts';
 import { asIdentity, type Sql, type Tx } from '../db.ts';
 import type { SamClaims } from '../sam-tokens.ts';
 import { toMcpError } from './errors.ts';

@@ -1,4 +1,4 @@
-import type { ToolInput, ToolName } from '../contracts/mcp-tools.ts';
+import type { ToolInput, ToolName } from '../common/contracts/mcp-tools.ts';
 import type { Tx } from '../db.ts';
 import type { SamClaims } from '../sam-tokens.ts';
 

@@ -5,7 +5,7 @@
  * nodes are read: a machine exists only after its node row committed, so a node created meanwhile
  * can never be missed.
  */
-import type { OrphanSweep } from '../contracts/orchestrator.ts';
+import type { OrphanSweep } from '../common/contracts/orchestrator.ts';
 import { failureMessage, type JobContext } from './jobs.ts';
 import { asOrchestrator } from './system.ts';
 

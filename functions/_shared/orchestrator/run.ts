@@ -5,7 +5,7 @@
  * fail_orchestrator_job (backoff, dead at max_attempts); a run that dies mid-job leaves the lease
  * to expire and sweep_orchestrator_jobs counts the attempt as failed.
  */
-import type { RunResponse } from '../contracts/orchestrator.ts';
+import type { RunResponse } from '../common/contracts/orchestrator.ts';
 import { HttpError } from '../http-error.ts';
 import { ProviderError } from '../providers/provider.ts';
 import { failureMessage, HANDLERS, type Job, type JobContext, type JobKind } from './jobs.ts';

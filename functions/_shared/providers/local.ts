@@ -1,6 +1,6 @@
 /**
  * The `local` provider: machines are processes of the local machine host
- * (`scripts/lib/local-machines/`), reached over HTTP with a bearer token. The contract is
+ * (`local-machines/`), reached over HTTP with a bearer token. The contract is
  * `contracts/local-machines.ts`.
  */
 import { z } from 'zod';
@@ -10,7 +10,7 @@ import {
   ListMachinesResponse,
   Machine,
   type Labels,
-} from '../contracts/local-machines.ts';
+} from '../common/contracts/local-machines.ts';
 import {
   ProviderError,
   type CreatedMachine,

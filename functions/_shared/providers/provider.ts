@@ -6,7 +6,7 @@
  * Every machine SAM creates carries the labels `sam=node` and `sam-node-id=<node id>`: the positive
  * proof the orphan sweep needs before it deletes a machine that has no node.
  */
-import type { Labels, MachineStatus, MachineUserData } from '../contracts/local-machines.ts';
+import type { Labels, MachineStatus, MachineUserData } from '../common/contracts/local-machines.ts';
 
 export type { Labels, MachineStatus, MachineUserData };
 

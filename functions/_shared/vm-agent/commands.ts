@@ -1,6 +1,6 @@
-import type { CreateWorkspacePayload, NodeCommand } from '../contracts/vm-agent.ts';
+import type { CreateWorkspacePayload, NodeCommand } from '../common/contracts/vm-agent.ts';
 import type { Sql } from '../db.ts';
-import { pause } from '../pause.ts';
+import { pause } from '../common/pause.ts';
 import { signSamToken, type SamClaims } from '../sam-tokens.ts';
 import { asCaller, isoTime } from './identity.ts';
 

@@ -1,4 +1,4 @@
-import type { MessageBatch } from '../contracts/messages.ts';
+import type { MessageBatch } from '../common/contracts/messages.ts';
 
 /** One row as `record_messages` reads it (jsonb_to_recordset). */
 export interface MessageRow {

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import postgres from 'postgres';
-import type { ServiceFactory } from '../server.ts';
+import type { ServiceFactory } from '../service.ts';
 import type { Service, StackContext } from '../service.ts';
 import { createUser, deleteUserById, getUserById, listUsers, updateUserById } from './admin.ts';
 import type { AuthContext, Handler } from './context.ts';

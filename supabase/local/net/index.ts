@@ -1,6 +1,6 @@
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ServiceFactory } from '../server.ts';
+import type { ServiceFactory } from '../service.ts';
 import type { Service } from '../service.ts';
 import { NetWorker, type NetWorkerOptions } from './worker.ts';
 

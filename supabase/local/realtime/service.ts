@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import postgres from 'postgres';
 import { WebSocketServer } from 'ws';
-import type { ServiceFactory } from '../server.ts';
+import type { ServiceFactory } from '../service.ts';
 import type { Service } from '../service.ts';
 import type { Channel, RealtimeDeps } from './channel.ts';
 import { Connection } from './connection.ts';

@@ -1,6 +1,6 @@
 import { request, type IncomingMessage, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
-import type { ServiceFactory } from '../server.ts';
+import type { ServiceFactory } from '../service.ts';
 import type { Service, StackContext } from '../service.ts';
 import { startPostgrest, type PostgrestProcess } from './postgrest.ts';
 

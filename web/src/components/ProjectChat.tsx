@@ -1,5 +1,5 @@
 import { createEffect, createSignal, For, onCleanup, Show } from 'solid-js';
-import { AGENT_TYPES } from '../../../functions/_shared/contracts/agents.ts';
+import { AGENT_TYPES } from '../../../functions/_shared/common/contracts/agents.ts';
 import { navigate } from '../lib/route.ts';
 import { taskProgress } from '../lib/steps.ts';
 import { chat, closeProject, openProject, submit } from '../stores/chat.ts';

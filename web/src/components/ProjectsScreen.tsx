@@ -1,5 +1,5 @@
 import { createSignal, For, onMount, Show } from 'solid-js';
-import { AGENT_TYPES, DEFAULT_LOCAL_AGENT } from '../../../functions/_shared/contracts/agents.ts';
+import { AGENT_TYPES, DEFAULT_LOCAL_AGENT } from '../../../functions/_shared/common/contracts/agents.ts';
 import { navigate } from '../lib/route.ts';
 import { createProject, loadProjects, projects } from '../stores/projects.ts';
 

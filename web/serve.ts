@@ -9,7 +9,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { extname, join, normalize, sep } from 'node:path';
-import { paths } from './paths.ts';
+import { paths } from '../supabase/local/paths.ts';
 
 const VITE = join(paths.root, 'node_modules', '.bin', 'vite');
 

@@ -1,5 +1,5 @@
 /**
- * The HTTP contract of the local machine host (`scripts/lib/local-machines/`, "the local cloud"):
+ * The HTTP contract of the local machine host (`local-machines/`, "the local cloud"):
  * the `local` provider of the orchestrator creates, lists and deletes machines through it. Both
  * sides import these zod schemas. Every request carries `Authorization: Bearer <token>`; errors
  * are `{ error: { code, message } }`.

@@ -2,10 +2,10 @@ import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { localProvider } from '../../../functions/_shared/providers/local.ts';
-import { ProviderError, nodeLabels } from '../../../functions/_shared/providers/provider.ts';
-import { processAlive } from '../../../tests/helpers/processes.ts';
-import { waitFor } from '../../../tests/helpers/wait.ts';
+import { localProvider } from '../functions/_shared/providers/local.ts';
+import { ProviderError, nodeLabels } from '../functions/_shared/providers/provider.ts';
+import { processAlive } from '../tests/helpers/processes.ts';
+import { waitFor } from '../tests/helpers/wait.ts';
 import { startMachineHost, type MachineHost } from './host.ts';
 
 const STAND_IN = join(import.meta.dirname, 'fixtures', 'stand-in-agent.mjs');

@@ -2,10 +2,10 @@ import { spawn, spawnSync, type SpawnOptions } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chownSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { step, warn } from './log.ts';
-import { paths, root } from './paths.ts';
-import { readProjectConfig } from './project-config.ts';
-import { ensureSecret } from './secrets.ts';
+import { step, warn } from '../log.ts';
+import { paths, root } from '../paths.ts';
+import { readProjectConfig } from '../project-config.ts';
+import { ensureSecret } from '../secrets.ts';
 
 /**
  * The private PostgreSQL 15 cluster of the local stack: Debian's binaries, a project-local data
@@ -154,7 +154,7 @@ function writeSettings(cluster: Cluster): void {
   writeFileSync(
     file,
     [
-      '# Written by scripts/lib/cluster.ts on every start; edit there.',
+      '# Written by supabase/local/postgres/cluster.ts on every start; edit there.',
       "listen_addresses = '127.0.0.1'",
       `port = ${cluster.port}`,
       "unix_socket_directories = ''",

@@ -9,7 +9,7 @@
  *   GET    /machines?label= → the machines carrying every label, with status and pid
  *   DELETE /machines/:id    → SIGTERM, SIGKILL after 10 s, directory removed; 204 (also when gone)
  *
- * The contract is `functions/_shared/contracts/local-machines.ts`. Every request needs
+ * The contract is `functions/_shared/common/contracts/local-machines.ts`. Every request needs
  * `Authorization: Bearer <token>`. The bootstrap token travels only in the file: never in argv,
  * never in the process environment (which holds PATH and HOME and nothing of the host's).
  */
@@ -26,10 +26,9 @@ import {
   type Labels,
   type Machine,
   type MachineStatus,
-} from '../../../functions/_shared/contracts/local-machines.ts';
-import { sameSecret } from '../../../functions/_shared/same-secret.ts';
-import { bearerToken } from '../../../functions/_shared/sam-tokens.ts';
-import { paths } from '../paths.ts';
+} from '../functions/_shared/common/contracts/local-machines.ts';
+import { bearerToken, sameSecret } from '../functions/_shared/common/bearer.ts';
+import { paths } from '../supabase/local/paths.ts';
 
 export interface MachineHostOptions {
   /** Where machine directories are made (`sam start`: .sam/machines). Created 0700. */

@@ -8,7 +8,7 @@ import {
   startCluster,
   type Cluster,
 } from './cluster.ts';
-import { done, step } from './log.ts';
+import { done, step } from '../log.ts';
 import { migrate } from './migrate.ts';
 import { applyPlatformBootstrap } from './platform.ts';
 

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import postgres from 'postgres';
-import { paths } from './paths.ts';
+import { paths } from '../paths.ts';
 
 /** Supabase CLI naming: `<14-digit timestamp>_<name>.sql`. */
 const MIGRATION_FILE = /^(\d{14})_([a-z0-9_]+)\.sql$/;

@@ -3,8 +3,8 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import postgres from 'postgres';
 import { APP_DATABASE, connectionUrl, rolePassword, SUPERUSER, type Cluster } from './cluster.ts';
-import { step } from './log.ts';
-import { paths } from './paths.ts';
+import { step } from '../log.ts';
+import { paths } from '../paths.ts';
 
 /**
  * pg_cron may only be created in `cron.database_name`, or in a database named `contrib_regression`
