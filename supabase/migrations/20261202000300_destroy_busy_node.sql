@@ -61,7 +61,7 @@ language plpgsql security definer set search_path = '' as $$
 declare n public.nodes; moved boolean; r record; why text := 'node destroyed: ' || coalesce(p_reason, 'no reason given');
 begin
   select * into n from public.nodes where id = p_node;
-  if n.id is null or not (public.sam_caller() = 'system' or (public.sam_caller() = 'user' and n.owner_id = auth.uid())) then
+  if n.id is null or not coalesce(public.sam_caller() = 'system' or (public.sam_caller() = 'user' and n.owner_id = auth.uid()), false) then
     raise exception 'not allowed to destroy node %', p_node using errcode = '42501';
   end if;
   moved := public.sam_node_move(p_node, array['provisioning', 'ready', 'active', 'warm', 'unhealthy', 'failed']::public.node_status[],

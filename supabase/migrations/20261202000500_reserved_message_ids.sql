@@ -13,14 +13,15 @@ language sql immutable set search_path = '' as $$
       or p_id ~ '^(question|answer|user|directive|progress|agent):'
 $$;
 
--- As part 12's version; a workspace's reserved ids go into its namespace.
+-- As part 12's version; a workspace's reserved ids go into its namespace, and the caller check is
+-- NULL-safe (for an agent or a user, current_workspace_id() is NULL, which let them through).
 create or replace function public.record_messages(p_session uuid, p_batch jsonb) returns jsonb
 language plpgsql security definer set search_path = '' as $$
 declare s public.chat_sessions; n integer; persisted integer; from_workspace boolean;
 begin
   select * into s from public.chat_sessions where id = p_session;
-  if s.id is null or not (public.sam_caller() = 'system'
-                          or (s.workspace_id is not null and s.workspace_id = public.current_workspace_id())) then
+  if s.id is null or not coalesce(public.sam_caller() = 'system'
+                                   or (s.workspace_id is not null and s.workspace_id = public.current_workspace_id()), false) then
     raise exception 'not allowed to write to session %', p_session using errcode = '42501';
   end if;
   from_workspace := public.sam_caller() is distinct from 'system';
