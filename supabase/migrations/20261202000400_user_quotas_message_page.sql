@@ -8,7 +8,7 @@
 -- whatever the caller asks for. Safe to run twice.
 
 insert into public.settings (key, value, kind, description, min_value, max_value, project_override) values
-  ('max_active_tasks_per_user', '20', 'integer', 'active (queued, delegated, in progress) tasks per user, however started', '1', '10000', 'none'),
+  ('max_active_tasks_per_user', '100', 'integer', 'active (queued, delegated, in progress) tasks per user, however started', '1', '10000', 'none'),
   ('max_submissions_per_minute_per_user', '60', 'integer', 'tasks a user queues (submit, run, retry, fork) per minute', '1', '10000', 'none'),
   ('max_message_page', '200', 'integer', 'messages one get_session_messages page returns at most', '1', '1000', 'none')
 on conflict (key) do nothing;

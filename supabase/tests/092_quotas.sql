@@ -5,7 +5,7 @@ select plan(19);
 
 select is((select string_agg(key || '=' || value::text, ',' order by key) from public.settings
             where key in ('max_active_tasks_per_user', 'max_submissions_per_minute_per_user', 'max_message_page')),
-  'max_active_tasks_per_user=20,max_message_page=200,max_submissions_per_minute_per_user=60', 'the quotas are settings');
+  'max_active_tasks_per_user=100,max_message_page=200,max_submissions_per_minute_per_user=60', 'the quotas are settings');
 select is(pg_temp.run_as('owner', $$insert into public.project_settings values ('22222222-0000-0000-0000-000000000001', 'max_active_tasks_per_user', '1000') returning key$$),
   'ERROR 22023: setting max_active_tasks_per_user is platform-wide and cannot be set per project', 'a user cannot lift a quota through a project override');
 
@@ -32,7 +32,7 @@ select matches(pg_temp.run_as('other user', format($$select public.run_task(%L):
 select is(pg_temp.run_as('agent A1', $$select public.dispatch_task('child of T1') ->> 'status'$$), 'queued', 'U1 (two active tasks) is under the limit: dispatch works');
 select is(pg_temp.run_as('agent A1', $$select public.dispatch_task('another child')$$),
   'ERROR 54000: you already have 3 active tasks (limit max_active_tasks_per_user = 3)', 'at the limit an agent''s dispatch is refused');
-update public.settings set value = '20' where key = 'max_active_tasks_per_user';
+update public.settings set value = '100' where key = 'max_active_tasks_per_user';
 
 -- Submissions per minute.
 update public.settings set value = '2' where key = 'max_submissions_per_minute_per_user';
