@@ -60,10 +60,15 @@ async function permissiveDatabase(dir = paths.migrations): Promise<postgres.Sql>
     await root.end();
   }
   const admin = postgres(connectionUrl(cluster, SUPERUSER, name), { max: 1, onnotice: () => {} });
-  await admin.unsafe(`
-    alter default privileges for role ${MIGRATION_ROLE} in schema public
-      grant all on functions to anon, authenticated, service_role`);
-  await migrate(connectionUrl(cluster, MIGRATION_ROLE, name), dir);
+  try {
+    await admin.unsafe(`
+      alter default privileges for role ${MIGRATION_ROLE} in schema public
+        grant all on functions to anon, authenticated, service_role`);
+    await migrate(connectionUrl(cluster, MIGRATION_ROLE, name), dir);
+  } catch (e) {
+    await admin.end();
+    throw e;
+  }
   return admin;
 }
 
