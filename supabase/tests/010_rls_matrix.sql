@@ -102,7 +102,55 @@ select t.tbl, i.ident, o.op,
  order by t.tbl, i.io, o.oo;
 -- 'node identity' is N1 on every workspace/project row, and N2 on N1's own rows (nodes, node_commands).
 
-select plan((select count(*)::int from matrix) + 3);
+-- Functions: anon executes nothing in public; authenticated executes exactly the RPCs users call
+-- (plus pure predicates), so no internal SECURITY DEFINER function is reachable through the Data API.
+create temp table user_rpcs (fn text primary key);
+insert into user_rpcs values
+  ('submit_task(uuid,text,jsonb)'), ('ready_task(uuid)'), ('rerun_task(uuid)'), ('run_task(uuid)'),
+  ('complete_task(uuid,text,text,jsonb)'), ('fail_task(uuid,text)'), ('cancel_task(uuid,text)'), ('retry_task(uuid,text)'),
+  ('fork_task(uuid,text,jsonb)'), ('destroy_node(uuid,text)'), ('stop_workspace(uuid,text)'), ('stop_agent_session(uuid,text)'),
+  ('revoke_token(uuid,text)'), ('post_message(uuid,text,text)'), ('answer_human_input(uuid,text)'),
+  ('send_directive(uuid,text,text,jsonb)'), ('create_idea(text,text,integer,uuid)'), ('update_idea(uuid,jsonb)'),
+  ('get_session_messages(uuid,integer,bigint,bigint)'), ('sam_can_use_topic(text)');
+create function pg_temp.executable_by(p_role text) returns table (fn text, definer boolean) language sql as $$
+  select replace(replace(p.oid::regprocedure::text, 'public.', ''), ' ', ''), p.prosecdef from pg_proc p
+   where p.pronamespace = 'public'::regnamespace and has_function_privilege(p_role, p.oid, 'execute')
+$$;
+create function pg_temp.function_privilege_checks(p_when text) returns setof text language plpgsql as $$
+begin
+  return next is_empty($q$ select fn from pg_temp.executable_by('anon') $q$, p_when || ': anon executes no function in public');
+  return next is_empty($q$ select fn from pg_temp.executable_by('authenticated') where definer except select fn from user_rpcs $q$,
+    p_when || ': authenticated executes no internal SECURITY DEFINER function');
+  return next is_empty($q$ select fn from user_rpcs except select fn from pg_temp.executable_by('authenticated') $q$,
+    p_when || ': authenticated still executes every user-facing RPC');
+  return next ok(not has_function_privilege('authenticated', 'public.issue_bootstrap_token(uuid)', 'execute')
+             and not has_function_privilege('authenticated', 'public.sam_enqueue_job(text,uuid,uuid,uuid,uuid,jsonb,text)', 'execute'),
+    p_when || ': e.g. issue_bootstrap_token and sam_enqueue_job are not callable by users');
+end $$;
+
+select plan((select count(*)::int from matrix) + 3 + 4 + 4 + 2);
+select * from pg_temp.function_privilege_checks('as migrated');
+
+-- As on a platform image whose default privileges grant every new function to anon and
+-- authenticated: the revoke-by-default migration takes them back, and functions made after it
+-- are not granted either (tests/db/function-privileges.test.ts runs the migrations on such a database).
+grant execute on all functions in schema public to anon, authenticated;
+alter default privileges for role postgres in schema public grant execute on functions to anon, authenticated;
+set local role postgres;
+\ir ../migrations/20261202000900_revoke_function_defaults.sql
+reset role;
+select * from pg_temp.function_privilege_checks('after permissive grants and the revoke migration');
+set local role postgres;
+create function public.made_later() returns int language sql security definer as 'select 1';
+reset role;
+select ok(not has_function_privilege('anon', 'public.made_later()', 'execute')
+      and not has_function_privilege('authenticated', 'public.made_later()', 'execute'),
+  'a function the migration role creates later is executable by neither anon nor authenticated');
+select ok(has_function_privilege('service_role', 'public.submit_task(uuid,text,jsonb)', 'execute')
+      and has_function_privilege('sam_agent', 'public.dispatch_task(text,jsonb)', 'execute')
+      and has_function_privilege('sam_node', 'public.node_heartbeat(jsonb)', 'execute')
+      and has_function_privilege('sam_workspace', 'public.record_messages(uuid,jsonb)', 'execute'),
+  'service_role and the machine identities keep what they call');
 select diag(format('RLS matrix: %s cases = %s tables × %s identities × 4 operations',
   (select count(*) from matrix), (select count(distinct tbl) from matrix), (select count(distinct ident) from matrix)));
 

@@ -83,7 +83,7 @@ insert into public.project_settings values ('22222222-0000-0000-0000-00000000000
 select pg_temp.at('5 minutes');
 select is(public.sweep_step_timeouts(), 2, 'both provisioning steps of the project with a 5 min override time out at 5 min');
 select is((select error_message from public.tasks where id = '44444444-0000-0000-0000-000000000001'),
-  'Timed out at step node_provisioning after 00:15:00', 'with the reason');
+  'Timed out at step node_provisioning after 00:05:00', 'with the reason (the project''s own limit)');
 select is(public.sweep_step_timeouts(), 0, 'and nothing happens on the next run');
 
 select * from finish();
