@@ -3,53 +3,15 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { connect, type Sql } from '../../functions/_shared/db.ts';
 import { createOrchestratorApp } from '../../functions/orchestrator/app.ts';
 import { providerRegistry } from '../../functions/_shared/providers/registry.ts';
-import {
-  ProviderError,
-  type CreateMachineInput,
-  type Labels,
-  type Provider,
-  type ProviderMachine,
-} from '../../functions/_shared/providers/provider.ts';
+import type { Labels } from '../../functions/_shared/providers/provider.ts';
 import { as, createProject, createUser, submitTask } from '../helpers/control-plane.ts';
 import { useTestDatabase } from '../helpers/test-database.ts';
+import { FakeCloud } from './fake-cloud.ts';
 
 /**
  * The orchestrator app in-process (`app.request()`) over a real test database. The one fake is
- * the third-party cloud: an in-memory "hetzner" account that keeps what it was asked to create.
+ * the third-party cloud (./fake-cloud.ts).
  */
-class FakeCloud implements Provider {
-  readonly name = 'hetzner';
-  machines = new Map<string, ProviderMachine & { userData: CreateMachineInput['userData'] }>();
-  created: CreateMachineInput[] = [];
-  deleted: string[] = [];
-  failCreate: string | null = null;
-  /** The cloud creates the machine, then the answer is lost (a timeout after it accepted). */
-  loseCreateAnswer = false;
-
-  async createMachine(input: CreateMachineInput) {
-    this.created.push(input);
-    if (this.failCreate) throw new ProviderError('hetzner', this.failCreate);
-    const id = String(100000 + this.created.length);
-    this.machines.set(id, {
-      providerInstanceId: id,
-      name: input.name,
-      labels: input.labels,
-      status: 'running',
-      ipAddress: '203.0.113.7',
-      userData: input.userData,
-    });
-    if (this.loseCreateAnswer) throw new ProviderError('hetzner', 'Hetzner did not answer within 30 s');
-    return { providerInstanceId: id, ipAddress: '203.0.113.7' };
-  }
-  async deleteMachine(id: string) {
-    this.deleted.push(id);
-    this.machines.delete(id);
-  }
-  async listMachines(labels: Labels) {
-    return [...this.machines.values()].filter((m) => Object.entries(labels).every(([k, v]) => m.labels[k] === v));
-  }
-}
-
 const db = useTestDatabase('orchestrator_app');
 const SECRET = randomBytes(32).toString('base64url');
 const CONTROL_PLANE = 'https://sam.example.test/functions/v1/vm-agent';

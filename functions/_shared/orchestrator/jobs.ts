@@ -26,6 +26,7 @@ export interface Job {
   task_id: string | null;
   node_id: string | null;
   payload: Record<string, unknown>;
+  /** This claim's attempt number: the fence complete/fail_orchestrator_job check. */
   attempts: number;
   max_attempts: number;
 }
