@@ -4,7 +4,7 @@
  * and the SQL functions it calls are guarded and repeat-safe.
  *
  *   provision_node  bootstrap token → provider.createMachine → node_provisioned
- *   destroy_node    provider.deleteMachine (its instance and any machine labelled with the node) → mark_node_destroyed
+ *   destroy_node    provider.deleteMachine of every machine labelled with the node → mark_node_destroyed
  *   open_pr         local repositories: nothing to do; GitHub: not configured yet (fails, retried, then dead)
  *   generate_title  no model configured: the truncated title submit_task set stays
  *   notify          the notification is already in the app; no other channel is configured
@@ -108,28 +108,30 @@ async function destroyNode(ctx: JobContext, job: Job): Promise<JobResult> {
   const payload = job.payload ?? {};
   const providerName = node?.provider ?? (typeof payload.provider === 'string' ? payload.provider : 'local');
   // The row's instance id is the fresh one (node_provisioned may have run after destroy_node).
-  const instanceId =
+  const recorded =
     node?.provider_instance_id ?? (typeof payload.providerInstanceId === 'string' ? payload.providerInstanceId : null);
   const deleted: string[] = [];
-  if (instanceId || job.node_id) {
+  const result: JobResult = { deleted };
+  if (job.node_id) {
+    // The node's machines are those the provider lists under its labels, which the orchestrator set
+    // when it created them: those created but never recorded too. A recorded id that is not among
+    // them is not deleted — the labels are the proof a machine is this node's, the id alone is not.
     const provider = ctx.providers(providerName);
-    if (instanceId) {
-      await provider.deleteMachine(instanceId);
-      deleted.push(instanceId);
+    const machines = await provider.listMachines(nodeLabels(job.node_id));
+    for (const m of machines) {
+      await provider.deleteMachine(m.providerInstanceId);
+      deleted.push(m.providerInstanceId);
     }
-    // A machine created but never recorded carries the node's label: the proof it is this node's.
-    if (job.node_id) {
-      for (const m of await provider.listMachines(nodeLabels(job.node_id))) {
-        if (m.providerInstanceId === instanceId) continue;
-        await provider.deleteMachine(m.providerInstanceId);
-        deleted.push(m.providerInstanceId);
-      }
-    }
+    if (recorded && !machines.some((m) => m.providerInstanceId === recorded)) result.notListed = [recorded];
+  } else if (recorded) {
+    // The node row is gone: only the id its destroy_node recorded is left to go by.
+    await ctx.providers(providerName).deleteMachine(recorded);
+    deleted.push(recorded);
   }
   if (node?.status === 'destroying') {
     await asOrchestrator(ctx.sql, (tx) => tx`select public.mark_node_destroyed(${node.id}) as r`);
   }
-  return { deleted };
+  return result;
 }
 
 async function openPr(ctx: JobContext, job: Job): Promise<JobResult> {
