@@ -96,7 +96,8 @@ describe('POST /orchestrator/run', () => {
     const n = await node(nodeId);
     expect(n).toMatchObject({ status: 'provisioning', ip_address: '203.0.113.7' });
     const machine = cloud.machines.get(n.provider_instance_id as string)!;
-    expect(machine.labels).toEqual({ sam: 'node', 'sam-node-id': nodeId });
+    const [installation] = await db.admin`select public.sam_installation_id() as id`;
+    expect(machine.labels).toEqual({ sam: 'node', 'sam-node-id': nodeId, 'sam-installation': installation!.id });
     expect(machine.name).toBe(`sam-${nodeId.replace(/-/g, '').slice(0, 12)}`);
     expect(cloud.created.at(-1)).toMatchObject({ nodeId, vmSize: 'medium' });
     expect(machine.userData.controlPlaneUrl).toBe(CONTROL_PLANE);
@@ -241,24 +242,18 @@ describe('POST /orchestrator/run', () => {
     });
   });
 
-  it('sweeps orphans only with proof: SAM’s label naming a node that is gone', async () => {
+  it('sweeps orphans only with proof: our installation’s label naming a node that is gone, on an old machine', async () => {
     const { nodeId } = await submit();
     await run();
     const kept = (await node(nodeId)).provider_instance_id as string;
-    const put = (id: string, labels: Labels) =>
-      cloud.machines.set(id, {
-        providerInstanceId: id,
-        name: id,
-        labels,
-        status: 'running',
-        userData: { controlPlaneUrl: CONTROL_PLANE, bootstrapToken: 'x' },
-      });
+    const [installation] = await db.admin`select public.sam_installation_id() as id`;
+    const ours = (labels: Labels) => ({ ...labels, 'sam-installation': installation!.id as string });
     const [destroyed] = await db.admin`
       insert into public.nodes (owner_id, provider, status) values (${user}, 'hetzner', 'destroyed') returning id`;
-    put('orphan-destroyed', { sam: 'node', 'sam-node-id': destroyed!.id as string });
-    put('orphan-unknown', { sam: 'node', 'sam-node-id': randomUUID() });
-    put('not-sams', { team: 'web' });
-    put('sam-without-node', { sam: 'node' });
+    cloud.put('orphan-destroyed', ours({ sam: 'node', 'sam-node-id': destroyed!.id as string }));
+    cloud.put('orphan-unknown', ours({ sam: 'node', 'sam-node-id': randomUUID() }));
+    cloud.put('not-sams', { team: 'web' });
+    cloud.put('sam-without-node', ours({ sam: 'node' }));
     const r = await run({ sweepOrphans: true });
     expect(r.status).toBe(200);
     const sweeps = r.body.orphans as { provider: string; deleted: string[]; error?: string }[];

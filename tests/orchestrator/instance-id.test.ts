@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { useOrchestrator } from './harness.ts';
 
@@ -65,5 +66,24 @@ describe('provider instance ids', () => {
       select payload -> 'result' as result from public.orchestrator_jobs where kind = 'destroy_node' and node_id = ${poisoned.nodeId}`;
     expect(j!.result).toEqual({ deleted: [poisoned.machine], notListed: [victim.machine] });
     expect((await h.node(poisoned.nodeId)).status).toBe('destroyed');
+  });
+
+  it('a destroy job whose node row is gone deletes the machine it names only if it is this installation’s', async () => {
+    const ours = await provisioned();
+    h.cloud.put('foreign-1', { sam: 'node', 'sam-node-id': randomUUID(), 'sam-installation': randomUUID() });
+    await h.db.admin`
+      insert into public.orchestrator_jobs (kind, owner_id, payload) values
+        ('destroy_node', ${h.user}, ${h.db.admin.json({ provider: 'hetzner', providerInstanceId: 'foreign-1' })}),
+        ('destroy_node', ${h.user}, ${h.db.admin.json({ provider: 'hetzner', providerInstanceId: ours.machine })})`;
+    expect((await h.run()).body).toEqual({ ran: 2, succeeded: 2, failed: 0 });
+    expect(h.cloud.machines.has('foreign-1')).toBe(true);
+    expect(h.cloud.machines.has(ours.machine)).toBe(false);
+    const results = await h.db.admin`
+      select payload -> 'result' as result from public.orchestrator_jobs
+       where kind = 'destroy_node' and node_id is null and status = 'succeeded' order by payload ->> 'providerInstanceId'`;
+    expect(results.map((r) => r.result)).toEqual([
+      { deleted: [ours.machine] },
+      { deleted: [], notListed: ['foreign-1'] },
+    ]);
   });
 });

@@ -11,7 +11,14 @@
  */
 import type { Sql } from '../db.ts';
 import { HttpError } from '../http-error.ts';
-import { machineName, nodeLabels, ProviderError, type VmSize } from '../providers/provider.ts';
+import {
+  installationLabels,
+  machineLabels,
+  machineName,
+  nodeLabels,
+  ProviderError,
+  type VmSize,
+} from '../providers/provider.ts';
 import type { ProviderRegistry } from '../providers/registry.ts';
 import { asOrchestrator } from './system.ts';
 
@@ -74,12 +81,15 @@ async function provisionNode(ctx: JobContext, job: Job): Promise<JobResult> {
     }
   }
 
-  const [tok] = await asOrchestrator(ctx.sql, (tx) => tx`select public.issue_bootstrap_token(${node.id}) as token`);
+  const [tok] = await asOrchestrator(
+    ctx.sql,
+    (tx) => tx`select public.issue_bootstrap_token(${node.id}) as token, public.sam_installation_id() as installation`,
+  );
   const created = await provider.createMachine({
     nodeId: node.id,
     name: machineName(node.id),
     vmSize: node.vm_size,
-    labels: nodeLabels(node.id),
+    labels: machineLabels(tok!.installation as string, node.id),
     userData: { controlPlaneUrl: ctx.controlPlaneUrl, bootstrapToken: tok!.token as string },
   });
 
@@ -124,9 +134,16 @@ async function destroyNode(ctx: JobContext, job: Job): Promise<JobResult> {
     }
     if (recorded && !machines.some((m) => m.providerInstanceId === recorded)) result.notListed = [recorded];
   } else if (recorded) {
-    // The node row is gone: only the id its destroy_node recorded is left to go by.
-    await ctx.providers(providerName).deleteMachine(recorded);
-    deleted.push(recorded);
+    // The node row is gone: the id its destroy_node recorded goes if the machine is this installation's.
+    const provider = ctx.providers(providerName);
+    const [row] = await asOrchestrator(ctx.sql, (tx) => tx`select public.sam_installation_id() as id`);
+    const ours = await provider.listMachines(installationLabels(row!.id as string));
+    if (ours.some((m) => m.providerInstanceId === recorded)) {
+      await provider.deleteMachine(recorded);
+      deleted.push(recorded);
+    } else {
+      result.notListed = [recorded];
+    }
   }
   if (node?.status === 'destroying') {
     await asOrchestrator(ctx.sql, (tx) => tx`select public.mark_node_destroyed(${node.id}) as r`);
