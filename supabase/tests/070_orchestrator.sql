@@ -24,7 +24,7 @@ select is(has_function_privilege('service_role', 'vault.update_secret(uuid, text
 select is(has_table_privilege('postgres', 'vault.decrypted_secrets', 'select'), true, 'postgres reads decrypted secrets');
 select is(has_function_privilege('authenticated', 'public.sam_wake_orchestrator(jsonb)', 'execute'), false,
   'users cannot wake the orchestrator themselves');
-select is(has_function_privilege('authenticated', 'public.node_provisioned(uuid, text, text)', 'execute'), false,
+select is(has_function_privilege('authenticated', 'public.node_provisioned(uuid, text, text, uuid, integer)', 'execute'), false,
   'nor record machines');
 
 -- No Vault secrets: nothing to call.

@@ -2,7 +2,7 @@
 -- a stale attempt's completion or failure is refused with a result that says why.
 begin;
 \ir _fixtures.psql
-select plan(22);
+select plan(27);
 
 select is(has_function_privilege('authenticated', 'public.complete_orchestrator_job(uuid, integer, jsonb)', 'execute'), false,
   'users cannot complete jobs');
@@ -59,6 +59,23 @@ select is(public.fail_orchestrator_job('aaaaaaaa-0000-0000-0000-00000000ffff', 1
   '{"accepted": false, "status": null, "attempt": null, "reason": "no such job"}'::jsonb, 'an unknown job is refused too');
 select is(pg_temp.run_as('owner', $$select public.complete_orchestrator_job('aaaaaaaa-0000-0000-0000-000000000002', 2)::text$$),
   'ERROR 42501: permission denied for function complete_orchestrator_job', 'a user is refused by Postgres');
+
+-- Recording a machine is fenced the same way: a stale provision attempt's machine is refused.
+update public.orchestrator_jobs set status = 'dead' where status in ('pending', 'running');
+select pg_temp.run_as('owner', $$select public.submit_task('22222222-0000-0000-0000-000000000001', 'A machine')::text$$) as sub \gset
+select (select auto_provisioned_node_id from public.tasks where id = ((:'sub'::jsonb) ->> 'taskId')::uuid) as nid \gset
+select (select id from public.orchestrator_jobs where node_id = :'nid' and kind = 'provision_node') as pjob \gset
+select is((select attempts from public.claim_orchestrator_jobs(1)), 1, 'worker 1 claims the provision job');
+update public.orchestrator_jobs set locked_until = public.sam_now() - interval '1 second' where id = :'pjob';
+select public.sweep_orchestrator_jobs();
+update public.orchestrator_jobs set run_after = public.sam_now() where id = :'pjob';
+select is((select attempts from public.claim_orchestrator_jobs(1)), 2, 'worker 2 claims it again');
+select throws_ok(format($$select public.node_provisioned(%L, 'm-stale', null, %L, 1)$$, :'nid', :'pjob'), '55000',
+  'machine m-stale not recorded: attempt 1 is not the job''s current attempt (2)', 'worker 1''s machine is refused');
+select throws_ok(format($$select public.node_provisioned(%L, 'm-other', null, %L, 1)$$, :'nid',
+  '99999999-0000-0000-0000-000000000101'), '55000', 'machine m-other not recorded: the job does not provision this node',
+  'so is one named by a job that does not provision this node');
+select is(public.node_provisioned(:'nid', 'm-current', null, :'pjob', 2), true, 'worker 2''s machine is recorded');
 
 select * from finish();
 rollback;

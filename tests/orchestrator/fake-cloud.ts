@@ -20,6 +20,10 @@ export class FakeCloud implements Provider {
   failCreate: string | null = null;
   /** The cloud creates the machine, then the answer is lost (a timeout after it accepted). */
   loseCreateAnswer = false;
+  /** When set, a create answers only once this settles (the machine exists meanwhile). */
+  createGate: Promise<void> | null = null;
+  /** When set, runs before a list answers (what happens elsewhere meanwhile). */
+  beforeListAnswer: (() => Promise<void>) | null = null;
 
   async createMachine(input: CreateMachineInput) {
     this.created.push(input);
@@ -34,6 +38,7 @@ export class FakeCloud implements Provider {
       createdAt: new Date().toISOString(),
       userData: input.userData,
     });
+    if (this.createGate) await this.createGate;
     if (this.loseCreateAnswer) throw new ProviderError('hetzner', 'Hetzner did not answer within 30 s');
     return { providerInstanceId: id, ipAddress: '203.0.113.7' };
   }
@@ -42,7 +47,15 @@ export class FakeCloud implements Provider {
     this.machines.delete(id);
   }
   async listMachines(labels: Labels) {
-    return [...this.machines.values()].filter((m) => Object.entries(labels).every(([k, v]) => m.labels[k] === v));
+    const listed = [...this.machines.values()].filter((m) =>
+      Object.entries(labels).every(([k, v]) => m.labels[k] === v),
+    );
+    const meanwhile = this.beforeListAnswer;
+    if (meanwhile) {
+      this.beforeListAnswer = null;
+      await meanwhile();
+    }
+    return listed;
   }
 
   /** A machine someone else put into the account (or SAM, long ago), created `ageMs` ago. */

@@ -87,6 +87,8 @@ export function useOrchestrator(label: string) {
     h.project = await createProject(db.admin, h.user);
     cloud.failCreate = null;
     cloud.loseCreateAnswer = false;
+    cloud.createGate = null;
+    cloud.beforeListAnswer = null;
   });
   return h;
 }

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { Job } from '../../functions/_shared/orchestrator/jobs.ts';
 import { runJob } from '../../functions/_shared/orchestrator/run.ts';
+import { nodeLabels } from '../../functions/_shared/providers/provider.ts';
+import { waitFor } from '../helpers/wait.ts';
 import { useOrchestrator } from './harness.ts';
 
 /**
@@ -90,6 +92,39 @@ describe('orchestrator job fencing', () => {
     expect(await h.job(id)).toMatchObject({ status: 'pending', attempts: 1, last_error: 'lease expired' });
     // The retry runs as attempt 2 through the ordinary run.
     expect((await h.run()).body).toEqual({ ran: 1, succeeded: 1, failed: 0 });
+    expect(await h.job(id)).toMatchObject({ status: 'succeeded', attempts: 2 });
+  });
+
+  it('a stale provision attempt cannot record its machine once the job is claimed again: the node keeps one live machine', async () => {
+    const { nodeId } = await h.submit();
+    const [j] = await h.db
+      .admin`select id from public.orchestrator_jobs where kind = 'provision_node' and node_id = ${nodeId}`;
+    const id = j!.id as string;
+    const stale = await claim(id);
+    // The stale worker's machine exists, but the cloud's answer is slow to come back.
+    let answer!: () => void;
+    h.cloud.createGate = new Promise<void>((resolve) => (answer = resolve));
+    const before = h.cloud.created.length;
+    const staleRun = runJob(h.ctx, stale);
+    await waitFor('the stale worker’s machine', () => h.cloud.created.length === before + 1);
+    h.cloud.createGate = null;
+    const staleMachine = String(100000 + before + 1);
+
+    await leaseExpires(id);
+    const current = await claim(id);
+    // The new attempt lists the node's machines (an earlier attempt's must go); meanwhile the stale
+    // worker gets its answer and tries to record its machine.
+    h.cloud.beforeListAnswer = async () => {
+      answer();
+      await staleRun;
+    };
+    expect(await runJob(h.ctx, current)).toBe('succeeded');
+    expect(await staleRun).toBe('superseded');
+
+    const recorded = (await h.node(nodeId)).provider_instance_id as string;
+    expect(recorded).not.toBe(staleMachine);
+    expect(h.cloud.machines.has(recorded)).toBe(true);
+    expect((await h.cloud.listMachines(nodeLabels(nodeId))).map((m) => m.providerInstanceId)).toEqual([recorded]);
     expect(await h.job(id)).toMatchObject({ status: 'succeeded', attempts: 2 });
   });
 });

@@ -3,7 +3,7 @@
  * every handler is written to be run again after a crash at any point: it looks at the state first,
  * and the SQL functions it calls are guarded and repeat-safe.
  *
- *   provision_node  bootstrap token → provider.createMachine → node_provisioned
+ *   provision_node  bootstrap token → provider.createMachine → node_provisioned (fenced by the attempt)
  *   destroy_node    provider.deleteMachine of every machine labelled with the node → mark_node_destroyed
  *   open_pr         local repositories: nothing to do; GitHub: not configured yet (fails, retried, then dead)
  *   generate_title  no model configured: the truncated title submit_task set stays
@@ -97,13 +97,15 @@ async function provisionNode(ctx: JobContext, job: Job): Promise<JobResult> {
     await asOrchestrator(
       ctx.sql,
       (tx) =>
-        tx`select public.node_provisioned(${node.id}, ${created.providerInstanceId}, ${created.ipAddress ?? null}) as r`,
+        tx`select public.node_provisioned(${node.id}, ${created.providerInstanceId}, ${created.ipAddress ?? null},
+                                          ${job.id}, ${job.attempts}) as r`,
     );
   } catch (e) {
     // Nobody will know about this machine: it goes now rather than waiting for the orphan sweep.
+    // (Refused when the node is going away, runs on another machine, or this attempt is stale.)
     await provider.deleteMachine(created.providerInstanceId).catch(() => {});
     if (e instanceof HttpError && e.code === 'invalid_state') {
-      return { skipped: `the node no longer takes a machine (${e.message})`, deleted: created.providerInstanceId };
+      return { skipped: `the machine was not recorded (${e.message})`, deleted: created.providerInstanceId };
     }
     throw e;
   }
