@@ -127,4 +127,24 @@ describe('orchestrator job fencing', () => {
     expect((await h.cloud.listMachines(nodeLabels(nodeId))).map((m) => m.providerInstanceId)).toEqual([recorded]);
     expect(await h.job(id)).toMatchObject({ status: 'succeeded', attempts: 2 });
   });
+
+  it('a run whose attempt was superseded says so, and the machine it made is gone', async () => {
+    const { nodeId } = await h.submit();
+    const [j] = await h.db
+      .admin`select id from public.orchestrator_jobs where kind = 'provision_node' and node_id = ${nodeId}`;
+    const id = j!.id as string;
+    let answer!: () => void;
+    h.cloud.createGate = new Promise<void>((resolve) => (answer = resolve));
+    const before = h.cloud.created.length;
+    const slowRun = h.run();
+    await waitFor('the slow run’s machine', () => h.cloud.created.length === before + 1);
+    h.cloud.createGate = null;
+    await leaseExpires(id);
+    await claim(id);
+    answer();
+    expect((await slowRun).body).toEqual({ ran: 1, succeeded: 0, failed: 0, superseded: 1 });
+    expect(h.cloud.machines.has(String(100000 + before + 1))).toBe(false);
+    expect(await h.job(id)).toMatchObject({ status: 'running', attempts: 2 });
+    expect((await h.node(nodeId)).provider_instance_id).toBeNull();
+  });
 });
