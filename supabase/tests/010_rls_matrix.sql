@@ -24,7 +24,8 @@ insert into targets values
   ('tokens', $$jti = '88888888-0000-0000-0000-000000000011'$$, false),
   ('human_input_requests', $$agent_session_id = '77777777-0000-0000-0000-000000000001'$$, false),
   ('directives', $$task_id = '44444444-0000-0000-0000-000000000001'$$, false),
-  ('mcp_request_windows', $$jti = '88888888-0000-0000-0000-000000000021'$$, false);
+  ('mcp_request_windows', $$jti = '88888888-0000-0000-0000-000000000021'$$, false),
+  ('installation', $$singleton$$, false);
 
 -- Insert candidates: the target row with fresh keys, so only privileges and policies can refuse it.
 create temp table candidate_rows (tbl text primary key, row jsonb);

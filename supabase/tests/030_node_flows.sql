@@ -93,9 +93,9 @@ select is((select string_agg(kind, ',') from public.node_commands where node_id 
 -- Orchestrator jobs retry with backoff, then die.
 update public.orchestrator_jobs set max_attempts = 2 where node_id = :'nid';
 select is((select count(*)::int from public.claim_orchestrator_jobs(10, array['provision_node'])), 1, 'the orchestrator claims the job');
-select is(public.fail_orchestrator_job((select id from public.orchestrator_jobs where node_id = :'nid'), 'quota')::text, 'pending',
+select is(public.fail_orchestrator_job((select id from public.orchestrator_jobs where node_id = :'nid'), 1, 'quota') ->> 'status', 'pending',
   'a failed attempt goes back to pending with backoff');
-select is(public.fail_orchestrator_job((select id from public.orchestrator_jobs where node_id = :'nid'), 'quota again')::text, 'pending',
+select is(public.fail_orchestrator_job((select id from public.orchestrator_jobs where node_id = :'nid'), 1, 'quota again') ->> 'status', 'pending',
   'failing a job that is not running changes nothing');
 
 select * from finish();

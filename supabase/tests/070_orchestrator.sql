@@ -24,7 +24,7 @@ select is(has_function_privilege('service_role', 'vault.update_secret(uuid, text
 select is(has_table_privilege('postgres', 'vault.decrypted_secrets', 'select'), true, 'postgres reads decrypted secrets');
 select is(has_function_privilege('authenticated', 'public.sam_wake_orchestrator(jsonb)', 'execute'), false,
   'users cannot wake the orchestrator themselves');
-select is(has_function_privilege('authenticated', 'public.node_provisioned(uuid, text, text)', 'execute'), false,
+select is(has_function_privilege('authenticated', 'public.node_provisioned(uuid, text, text, uuid, integer)', 'execute'), false,
   'nor record machines');
 
 -- No Vault secrets: nothing to call.
@@ -126,7 +126,7 @@ select (select id from public.orchestrator_jobs where node_id = :'nid3' and kind
 update public.orchestrator_jobs set attempts = max_attempts - 1 where id = :'job3';
 select is((select count(*)::int from public.claim_orchestrator_jobs(100, array['provision_node']) where id = :'job3'), 1,
   'the last attempt is claimed');
-select is(public.fail_orchestrator_job(:'job3', 'cloud says no')::text, 'dead', 'and fails: the job is dead');
+select is(public.fail_orchestrator_job(:'job3', 5, 'cloud says no') ->> 'status', 'dead', 'and fails: the job is dead');
 select is((select status::text || ': ' || error_message from public.nodes where id = :'nid3'),
   'failed: gave up creating the machine after 5 attempts: cloud says no', 'the node failed with the reason');
 select is((select status::text || ': ' || error_message from public.tasks where id = ((:'sub3'::jsonb) ->> 'taskId')::uuid),

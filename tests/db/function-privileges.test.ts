@@ -4,10 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import postgres from 'postgres';
 import { afterAll, describe, expect, it } from 'vitest';
-import { clusterConfig, connectionUrl, MIGRATION_ROLE, SUPERUSER } from '../../scripts/lib/cluster.ts';
-import { listMigrations, migrate } from '../../scripts/lib/migrate.ts';
-import { paths } from '../../scripts/lib/paths.ts';
-import { SEED_DATABASE } from '../../scripts/lib/platform.ts';
+import { clusterConfig, connectionUrl, MIGRATION_ROLE, SUPERUSER } from '../../supabase/local/postgres/cluster.ts';
+import { listMigrations, migrate } from '../../supabase/local/postgres/migrate.ts';
+import { paths } from '../../supabase/local/paths.ts';
+import { SEED_DATABASE } from '../../supabase/local/postgres/platform.ts';
 import { TEST_DATABASE_PREFIX } from '../helpers/test-database.ts';
 
 /**

@@ -39,9 +39,12 @@ describe('submit → pg_net → orchestrator → local provider → machine proc
       return rows[0]?.provider_instance_id ? rows : undefined;
     });
     expect(n).toEqual({ provider_instance_id: machine.id, status: 'provisioning' });
-    const [job] =
-      await admin`select status::text as status from public.orchestrator_jobs where kind = 'provision_node' and node_id = ${nodeId}`;
-    expect(job!.status).toBe('succeeded');
+    // The machine is recorded before the job's attempt is completed (two transactions).
+    await waitFor('the provision job succeeded', async () => {
+      const [job] =
+        await admin`select status::text as status from public.orchestrator_jobs where kind = 'provision_node' and node_id = ${nodeId}`;
+      return job!.status === 'succeeded';
+    });
 
     const dir = join(stack.machines.baseDir, machine.id);
     await waitFor('the stand-in agent to start', () => existsSync(join(dir, 'started.json')));

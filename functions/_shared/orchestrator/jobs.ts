@@ -3,15 +3,22 @@
  * every handler is written to be run again after a crash at any point: it looks at the state first,
  * and the SQL functions it calls are guarded and repeat-safe.
  *
- *   provision_node  bootstrap token → provider.createMachine → node_provisioned
- *   destroy_node    provider.deleteMachine (its instance and any machine labelled with the node) → mark_node_destroyed
+ *   provision_node  bootstrap token → provider.createMachine → node_provisioned (fenced by the attempt)
+ *   destroy_node    provider.deleteMachine of every machine labelled with the node → mark_node_destroyed
  *   open_pr         local repositories: nothing to do; GitHub: not configured yet (fails, retried, then dead)
  *   generate_title  no model configured: the truncated title submit_task set stays
  *   notify          the notification is already in the app; no other channel is configured
  */
 import type { Sql } from '../db.ts';
 import { HttpError } from '../http-error.ts';
-import { machineName, nodeLabels, ProviderError, type VmSize } from '../providers/provider.ts';
+import {
+  installationLabels,
+  machineLabels,
+  machineName,
+  nodeLabels,
+  ProviderError,
+  type VmSize,
+} from '../providers/provider.ts';
 import type { ProviderRegistry } from '../providers/registry.ts';
 import { asOrchestrator } from './system.ts';
 
@@ -26,6 +33,7 @@ export interface Job {
   task_id: string | null;
   node_id: string | null;
   payload: Record<string, unknown>;
+  /** This claim's attempt number: the fence complete/fail_orchestrator_job check. */
   attempts: number;
   max_attempts: number;
 }
@@ -73,12 +81,15 @@ async function provisionNode(ctx: JobContext, job: Job): Promise<JobResult> {
     }
   }
 
-  const [tok] = await asOrchestrator(ctx.sql, (tx) => tx`select public.issue_bootstrap_token(${node.id}) as token`);
+  const [tok] = await asOrchestrator(
+    ctx.sql,
+    (tx) => tx`select public.issue_bootstrap_token(${node.id}) as token, public.sam_installation_id() as installation`,
+  );
   const created = await provider.createMachine({
     nodeId: node.id,
     name: machineName(node.id),
     vmSize: node.vm_size,
-    labels: nodeLabels(node.id),
+    labels: machineLabels(tok!.installation as string, node.id),
     userData: { controlPlaneUrl: ctx.controlPlaneUrl, bootstrapToken: tok!.token as string },
   });
 
@@ -86,13 +97,15 @@ async function provisionNode(ctx: JobContext, job: Job): Promise<JobResult> {
     await asOrchestrator(
       ctx.sql,
       (tx) =>
-        tx`select public.node_provisioned(${node.id}, ${created.providerInstanceId}, ${created.ipAddress ?? null}) as r`,
+        tx`select public.node_provisioned(${node.id}, ${created.providerInstanceId}, ${created.ipAddress ?? null},
+                                          ${job.id}, ${job.attempts}) as r`,
     );
   } catch (e) {
     // Nobody will know about this machine: it goes now rather than waiting for the orphan sweep.
+    // (Refused when the node is going away, runs on another machine, or this attempt is stale.)
     await provider.deleteMachine(created.providerInstanceId).catch(() => {});
     if (e instanceof HttpError && e.code === 'invalid_state') {
-      return { skipped: `the node no longer takes a machine (${e.message})`, deleted: created.providerInstanceId };
+      return { skipped: `the machine was not recorded (${e.message})`, deleted: created.providerInstanceId };
     }
     throw e;
   }
@@ -107,28 +120,37 @@ async function destroyNode(ctx: JobContext, job: Job): Promise<JobResult> {
   const payload = job.payload ?? {};
   const providerName = node?.provider ?? (typeof payload.provider === 'string' ? payload.provider : 'local');
   // The row's instance id is the fresh one (node_provisioned may have run after destroy_node).
-  const instanceId =
+  const recorded =
     node?.provider_instance_id ?? (typeof payload.providerInstanceId === 'string' ? payload.providerInstanceId : null);
   const deleted: string[] = [];
-  if (instanceId || job.node_id) {
+  const result: JobResult = { deleted };
+  if (job.node_id) {
+    // The node's machines are those the provider lists under its labels, which the orchestrator set
+    // when it created them: those created but never recorded too. A recorded id that is not among
+    // them is not deleted — the labels are the proof a machine is this node's, the id alone is not.
     const provider = ctx.providers(providerName);
-    if (instanceId) {
-      await provider.deleteMachine(instanceId);
-      deleted.push(instanceId);
+    const machines = await provider.listMachines(nodeLabels(job.node_id));
+    for (const m of machines) {
+      await provider.deleteMachine(m.providerInstanceId);
+      deleted.push(m.providerInstanceId);
     }
-    // A machine created but never recorded carries the node's label: the proof it is this node's.
-    if (job.node_id) {
-      for (const m of await provider.listMachines(nodeLabels(job.node_id))) {
-        if (m.providerInstanceId === instanceId) continue;
-        await provider.deleteMachine(m.providerInstanceId);
-        deleted.push(m.providerInstanceId);
-      }
+    if (recorded && !machines.some((m) => m.providerInstanceId === recorded)) result.notListed = [recorded];
+  } else if (recorded) {
+    // The node row is gone: the id its destroy_node recorded goes if the machine is this installation's.
+    const provider = ctx.providers(providerName);
+    const [row] = await asOrchestrator(ctx.sql, (tx) => tx`select public.sam_installation_id() as id`);
+    const ours = await provider.listMachines(installationLabels(row!.id as string));
+    if (ours.some((m) => m.providerInstanceId === recorded)) {
+      await provider.deleteMachine(recorded);
+      deleted.push(recorded);
+    } else {
+      result.notListed = [recorded];
     }
   }
   if (node?.status === 'destroying') {
     await asOrchestrator(ctx.sql, (tx) => tx`select public.mark_node_destroyed(${node.id}) as r`);
   }
-  return { deleted };
+  return result;
 }
 
 async function openPr(ctx: JobContext, job: Job): Promise<JobResult> {

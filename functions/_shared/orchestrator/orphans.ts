@@ -1,15 +1,29 @@
 /**
- * The orphan sweep (flow 5): a provider machine is deleted only with positive proof it is SAM's
- * and unwanted — it carries `sam=node` and a `sam-node-id` that names no node this control plane
- * keeps (`provider_nodes_to_keep`: not destroyed, not failed). The machines are listed before the
- * nodes are read: a machine exists only after its node row committed, so a node created meanwhile
- * can never be missed.
+ * The orphan sweep (flow 5): a provider machine is deleted only with positive proof it is this
+ * installation's and unwanted — it carries `sam=node` and our `sam-installation` id (machines of
+ * another installation sharing the cloud account are never touched), a `sam-node-id` that names no
+ * node this control plane keeps (`provider_nodes_to_keep`: not destroyed, not failed), and it was
+ * created before now − `orphan_min_age` (`orphan_sweep_policy()`; a machine whose age the provider
+ * does not say is never old enough). The machines are listed before the nodes are read: a machine
+ * exists only after its node row committed, so a node created meanwhile can never be missed.
  */
 import type { OrphanSweep } from '../common/contracts/orchestrator.ts';
+import { INSTALLATION_LABEL, installationLabels, type ProviderMachine } from '../providers/provider.ts';
 import { failureMessage, type JobContext } from './jobs.ts';
 import { asOrchestrator } from './system.ts';
 
 export async function sweepOrphans(ctx: JobContext): Promise<OrphanSweep[]> {
+  const [policy] = await asOrchestrator(
+    ctx.sql,
+    (tx) => tx`select installation_id, created_before from public.orphan_sweep_policy()`,
+  );
+  const installation = String(policy!.installation_id);
+  const createdBefore = new Date(policy!.created_before as Date).getTime();
+  const oldEnough = (m: ProviderMachine) => {
+    const created = m.createdAt ? Date.parse(m.createdAt) : NaN;
+    return Number.isFinite(created) && created < createdBefore;
+  };
+
   const rows = await asOrchestrator(ctx.sql, (tx) => tx`select distinct provider from public.nodes`);
   const names = new Set(['local', ...rows.map((r) => String(r.provider))]);
   const out: OrphanSweep[] = [];
@@ -18,7 +32,7 @@ export async function sweepOrphans(ctx: JobContext): Promise<OrphanSweep[]> {
     out.push(sweep);
     try {
       const provider = ctx.providers(name);
-      const machines = await provider.listMachines({ sam: 'node' });
+      const machines = await provider.listMachines(installationLabels(installation));
       sweep.listed = machines.length;
       const keep = await asOrchestrator(
         ctx.sql,
@@ -27,9 +41,10 @@ export async function sweepOrphans(ctx: JobContext): Promise<OrphanSweep[]> {
       const keepNodes = new Set(keep.map((k) => String(k.node_id)));
       const keepInstances = new Set(keep.map((k) => k.provider_instance_id as string | null).filter(Boolean));
       for (const m of machines) {
+        // The provider filtered by label; the proof is checked here again, not assumed.
         const nodeId = m.labels['sam-node-id'];
-        if (m.labels.sam !== 'node' || !nodeId) continue;
-        if (keepNodes.has(nodeId) || keepInstances.has(m.providerInstanceId)) continue;
+        if (m.labels.sam !== 'node' || m.labels[INSTALLATION_LABEL] !== installation || !nodeId) continue;
+        if (keepNodes.has(nodeId) || keepInstances.has(m.providerInstanceId) || !oldEnough(m)) continue;
         await provider.deleteMachine(m.providerInstanceId);
         sweep.deleted.push(m.providerInstanceId);
       }

@@ -4,6 +4,10 @@
  * time budget. Every job ends its attempt with complete_orchestrator_job or
  * fail_orchestrator_job (backoff, dead at max_attempts); a run that dies mid-job leaves the lease
  * to expire and sweep_orchestrator_jobs counts the attempt as failed.
+ *
+ * Fencing: each claim is a new attempt (`Job.attempts`), and both calls name it. A worker whose
+ * lease ran out is no longer the current attempt: Postgres refuses its outcome (`accepted: false`)
+ * and the job stays with whoever holds it now; the run counts it as `superseded`.
  */
 import type { RunResponse } from '../common/contracts/orchestrator.ts';
 import { HttpError } from '../http-error.ts';
@@ -25,11 +29,11 @@ export interface RunOptions {
 export async function runDueJobs(
   ctx: JobContext,
   options: RunOptions = {},
-): Promise<Pick<RunResponse, 'ran' | 'succeeded' | 'failed'>> {
+): Promise<Pick<RunResponse, 'ran' | 'succeeded' | 'failed' | 'superseded'>> {
   const concurrency = Math.max(1, options.concurrency ?? 4);
   const maxJobs = options.maxJobs ?? 100;
   const deadline = Date.now() + (options.budgetMs ?? 25_000);
-  const summary = { ran: 0, succeeded: 0, failed: 0 };
+  const summary = { ran: 0, succeeded: 0, failed: 0, superseded: 0 };
   let claimed = 0;
 
   const claim = async (): Promise<Job | null> => {
@@ -48,16 +52,27 @@ export async function runDueJobs(
       const job = await claim();
       if (!job) return;
       summary.ran++;
-      if (await runJob(ctx, job)) summary.succeeded++;
-      else summary.failed++;
+      summary[await runJob(ctx, job)]++;
     }
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
-  return summary;
+  const { superseded, ...counts } = summary;
+  return superseded ? { ...counts, superseded } : counts;
 }
 
-/** Runs one claimed job and ends its attempt; true when it succeeded. */
-export async function runJob(ctx: JobContext, job: Job): Promise<boolean> {
+/** How an attempt ended: `superseded` when it was no longer the job's current attempt. */
+export type JobOutcome = 'succeeded' | 'failed' | 'superseded';
+
+/** What complete_orchestrator_job / fail_orchestrator_job answer. */
+interface Fenced {
+  accepted: boolean;
+  status: string;
+  attempt: number;
+  reason?: string;
+}
+
+/** Runs one claimed job and ends its attempt (`job.attempts`, the claim's attempt number). */
+export async function runJob(ctx: JobContext, job: Job): Promise<JobOutcome> {
   let result: Record<string, unknown>;
   try {
     const handler = HANDLERS[job.kind as JobKind];
@@ -69,12 +84,25 @@ export async function runJob(ctx: JobContext, job: Job): Promise<boolean> {
       // Unexpected: say which job and what kind of error, never the payload.
       console.error(`orchestrator job ${job.id} (${job.kind}) failed:`, e instanceof Error ? e.message : e);
     }
-    await asOrchestrator(ctx.sql, (tx) => tx`select public.fail_orchestrator_job(${job.id}, ${message})`);
-    return false;
+    const [row] = await asOrchestrator(
+      ctx.sql,
+      (tx) => tx`select public.fail_orchestrator_job(${job.id}, ${job.attempts}, ${message}) as r`,
+    );
+    return fenced(job, row!.r as Fenced) ? 'failed' : 'superseded';
   }
-  await asOrchestrator(
+  const [row] = await asOrchestrator(
     ctx.sql,
-    (tx) => tx`select public.complete_orchestrator_job(${job.id}, ${tx.json(result as never)})`,
+    (tx) => tx`select public.complete_orchestrator_job(${job.id}, ${job.attempts}, ${tx.json(result as never)}) as r`,
   );
-  return true;
+  return fenced(job, row!.r as Fenced) ? 'succeeded' : 'superseded';
+}
+
+/** True when the attempt's outcome was recorded; a refusal is said (job and attempts only). */
+function fenced(job: Job, answer: Fenced): boolean {
+  if (!answer.accepted) {
+    console.warn(
+      `orchestrator job ${job.id} (${job.kind}): outcome of attempt ${job.attempts} refused: ${answer.reason}`,
+    );
+  }
+  return answer.accepted;
 }

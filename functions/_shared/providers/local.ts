@@ -72,6 +72,7 @@ export function localProvider(options: LocalProviderOptions): Provider {
     name: m.name,
     labels: m.labels,
     status: m.status,
+    createdAt: m.createdAt,
     ...(m.ipAddress ? { ipAddress: m.ipAddress } : {}),
   });
 

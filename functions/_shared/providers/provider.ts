@@ -3,8 +3,10 @@
  * user data, delete it, list SAM's machines by label. Implementations are pure `fetch` (no SDKs)
  * so the same file runs under Deno (the edge function) and Node (tests).
  *
- * Every machine SAM creates carries the labels `sam=node` and `sam-node-id=<node id>`: the positive
- * proof the orphan sweep needs before it deletes a machine that has no node.
+ * Every machine SAM creates carries the labels `sam=node`, `sam-node-id=<node id>` and
+ * `sam-installation=<installation id>` ({@link machineLabels}): the positive proof the orphan sweep
+ * needs before it deletes a machine that has no node, and that it is this installation's (two
+ * installations may share a cloud account).
  */
 import type { Labels, MachineStatus, MachineUserData } from '../common/contracts/local-machines.ts';
 
@@ -12,9 +14,22 @@ export type { Labels, MachineStatus, MachineUserData };
 
 export type VmSize = 'small' | 'medium' | 'large';
 
-/** The labels every SAM machine carries. */
+/** The label naming the SAM installation (its database: `sam_installation_id()`) that made a machine. */
+export const INSTALLATION_LABEL = 'sam-installation';
+
+/** The labels of one node's machines. */
 export function nodeLabels(nodeId: string): Labels {
   return { sam: 'node', 'sam-node-id': nodeId };
+}
+
+/** The labels of every machine one installation made. */
+export function installationLabels(installationId: string): Labels {
+  return { sam: 'node', [INSTALLATION_LABEL]: installationId };
+}
+
+/** The labels every SAM machine is created with. */
+export function machineLabels(installationId: string, nodeId: string): Labels {
+  return { ...nodeLabels(nodeId), ...installationLabels(installationId) };
 }
 
 export interface CreateMachineInput {
@@ -22,7 +37,7 @@ export interface CreateMachineInput {
   /** A DNS-safe name (letters, digits, dashes; ≤ 63). */
   name: string;
   vmSize: VmSize;
-  /** At least {@link nodeLabels}. */
+  /** At least {@link machineLabels}; the provider sets them on the machine. */
   labels: Labels;
   /** What the machine's vm-agent reads at boot (cloud-init; locally bootstrap.json). */
   userData: MachineUserData;
@@ -39,6 +54,8 @@ export interface ProviderMachine {
   labels: Labels;
   status: MachineStatus | string;
   ipAddress?: string;
+  /** When the provider created it (ISO 8601); without it a machine is never old enough to be an orphan. */
+  createdAt?: string;
 }
 
 export interface Provider {

@@ -27,6 +27,8 @@ export const RunResponse = z.object({
   succeeded: z.number().int().min(0),
   /** Attempts that failed (the job is retried after its backoff, or dead at max_attempts). */
   failed: z.number().int().min(0),
+  /** Attempts whose outcome was refused: the job's lease had run out and it was no longer theirs (present when > 0). */
+  superseded: z.number().int().min(0).optional(),
   orphans: z.array(OrphanSweep).optional(),
 });
 export type RunResponse = z.infer<typeof RunResponse>;
