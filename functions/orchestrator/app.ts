@@ -15,6 +15,7 @@ import { HttpError } from '../_shared/http-error.ts';
 import { jsonBody, jsonNotFound, jsonOnError, limitBody } from '../_shared/http.ts';
 import { bearerToken, sameSecret } from '../_shared/common/bearer.ts';
 import { sweepOrphans } from '../_shared/orchestrator/orphans.ts';
+import type { JobContext } from '../_shared/orchestrator/jobs.ts';
 import { runDueJobs, type RunOptions } from '../_shared/orchestrator/run.ts';
 import type { ProviderRegistry } from '../_shared/providers/registry.ts';
 
@@ -26,12 +27,22 @@ export interface OrchestratorDeps {
   /** Where machines register: `${SUPABASE_URL}/functions/v1/vm-agent`. */
   controlPlaneUrl: string;
   run?: RunOptions;
+  titles?: JobContext['titles'];
+  credentialKey?: JobContext['credentialKey'];
+  clock?: JobContext['clock'];
 }
 
 export function createOrchestratorApp(deps: OrchestratorDeps): Hono {
   if (!deps.secret) throw new Error('the orchestrator needs its secret');
   const app = new Hono().basePath('/orchestrator');
-  const ctx = { sql: deps.sql, providers: deps.providers, controlPlaneUrl: deps.controlPlaneUrl };
+  const ctx: JobContext = {
+    sql: deps.sql,
+    providers: deps.providers,
+    controlPlaneUrl: deps.controlPlaneUrl,
+    titles: deps.titles,
+    credentialKey: deps.credentialKey,
+    clock: deps.clock,
+  };
 
   const auth: MiddlewareHandler = async (c, next) => {
     const given = bearerToken(c.req.header('authorization'));

@@ -1,7 +1,9 @@
 // The `orchestrator` edge function: jobs with side effects outside Postgres (see app.ts).
+import { importCredentialKey } from '../_shared/credentials/cipher.ts';
 import { connect } from '../_shared/db.ts';
-import { requireEnv } from '../_shared/env.ts';
+import { env, requireEnv } from '../_shared/env.ts';
 import { providersFromEnv } from '../_shared/providers/registry.ts';
+import { titleConfigFrom } from '../_shared/titles/config.ts';
 import { createOrchestratorApp } from './app.ts';
 
 const app = createOrchestratorApp({
@@ -9,6 +11,8 @@ const app = createOrchestratorApp({
   secret: requireEnv('SAM_ORCHESTRATOR_SECRET'),
   providers: providersFromEnv(),
   controlPlaneUrl: `${requireEnv('SUPABASE_URL').replace(/\/+$/, '')}/functions/v1/vm-agent`,
+  titles: titleConfigFrom(env),
+  credentialKey: env('SAM_CREDENTIAL_KEY') ? await importCredentialKey(requireEnv('SAM_CREDENTIAL_KEY')) : null,
 });
 
 export default app;

@@ -81,6 +81,9 @@ export async function runStack(): Promise<void> {
   process.env.SAM_LOCAL_MACHINES_TOKEN ??= ensureSecret('local-machines.token', () =>
     randomBytes(32).toString('base64url'),
   );
+  process.env.SAM_CREDENTIAL_KEY ??= ensureSecret('functions.SAM_CREDENTIAL_KEY', () =>
+    randomBytes(32).toString('base64url'),
+  );
   // The local cloud: the orchestrator's `local` provider runs machines as vm-agent processes here.
   step('Starting the local machine host…');
   const machinesLog = join(runtimeDir, 'machines.log');

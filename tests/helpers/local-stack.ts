@@ -25,7 +25,7 @@ export interface TestStack {
  * fresh random values where none are set, and a machine host URL nothing listens on.
  */
 function ensureFunctionSecrets(): void {
-  for (const name of ['SAM_JWT_SECRET', 'SAM_ORCHESTRATOR_SECRET', 'SAM_LOCAL_MACHINES_TOKEN']) {
+  for (const name of ['SAM_JWT_SECRET', 'SAM_ORCHESTRATOR_SECRET', 'SAM_LOCAL_MACHINES_TOKEN', 'SAM_CREDENTIAL_KEY']) {
     process.env[name] ||= randomBytes(32).toString('base64url');
   }
   process.env.SAM_LOCAL_MACHINES_URL ||= 'http://127.0.0.1:9';
@@ -136,6 +136,7 @@ export async function startFunctionsStack(
   process.env.SAM_JWT_SECRET = secret;
   process.env.SAM_ORCHESTRATOR_SECRET = orchestratorSecret;
   process.env.SAM_LOCAL_MACHINES_TOKEN = machinesToken;
+  process.env.SAM_CREDENTIAL_KEY = randomBytes(32).toString('base64url');
   process.env.SAM_LOCAL_MACHINES_URL = 'http://127.0.0.1:9';
   let host: MachineHost | undefined;
   let baseDir: string | undefined;

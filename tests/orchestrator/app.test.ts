@@ -230,18 +230,6 @@ describe('POST /orchestrator/run', () => {
     });
   });
 
-  it('generate_title keeps the truncated title (no model configured)', async () => {
-    const long = 'Refactor the upload endpoint '.repeat(6);
-    const r = await submitTask(db.admin, user, project, long, { provider: 'hetzner' });
-    await db.admin`update public.orchestrator_jobs set status = 'dead' where kind = 'provision_node' and task_id = ${r.taskId}`;
-    expect((await run()).body).toEqual({ ran: 1, succeeded: 1, failed: 0 });
-    expect(((await job('generate_title', r.taskId)).payload as { result: unknown }).result).toEqual({
-      title: (await db.admin`select title from public.tasks where id = ${r.taskId}`)[0]!.title,
-      fallback: 'truncation',
-      reason: 'no model is configured for titles',
-    });
-  });
-
   it('sweeps orphans only with proof: our installation’s label naming a node that is gone, on an old machine', async () => {
     const { nodeId } = await submit();
     await run();

@@ -1,5 +1,6 @@
 import { Match, onMount, Show, Switch } from 'solid-js';
 import { AuthScreen } from './components/AuthScreen.tsx';
+import { CredentialsSettings } from './components/CredentialsSettings.tsx';
 import { ProjectChat } from './components/ProjectChat.tsx';
 import { ProjectsScreen } from './components/ProjectsScreen.tsx';
 import { route } from './lib/route.ts';
@@ -30,6 +31,7 @@ export function App() {
         <Show when={session.user()}>
           {(user) => (
             <div class="account">
+              <a href="#/settings">Settings</a>
               <span class="muted">{user().email}</span>
               <button type="button" class="link" onClick={() => void leave()}>
                 Sign out
@@ -57,6 +59,9 @@ export function App() {
             <Switch>
               <Match when={route().name === 'projects'}>
                 <ProjectsScreen />
+              </Match>
+              <Match when={route().name === 'settings'}>
+                <CredentialsSettings />
               </Match>
               <Match when={projectRoute()}>
                 {(r) => <ProjectChat projectId={r().projectId} taskId={r().taskId} />}

@@ -6,9 +6,10 @@
  *   provision_node  bootstrap token → provider.createMachine → node_provisioned (fenced by the attempt)
  *   destroy_node    provider.deleteMachine of every machine labelled with the node → mark_node_destroyed
  *   open_pr         local repositories: nothing to do; GitHub: not configured yet (fails, retried, then dead)
- *   generate_title  no model configured: the truncated title submit_task set stays
+ *   generate_title  a model's title (platform model, else the owner's key) → set_generated_title; truncation stays otherwise
  *   notify          the notification is already in the app; no other channel is configured
  */
+import { resolveCredential } from '../credentials/store.ts';
 import type { Sql } from '../db.ts';
 import { HttpError } from '../http-error.ts';
 import {
@@ -20,6 +21,8 @@ import {
   type VmSize,
 } from '../providers/provider.ts';
 import type { ProviderRegistry } from '../providers/registry.ts';
+import { defaultBaseUrl, titleConfigFrom, type TitleApi, type TitleConfig, type TitleModel } from '../titles/config.ts';
+import { generateTitle as titleFor, type Clock } from '../titles/generate.ts';
 import { asOrchestrator } from './system.ts';
 
 export type JobKind = 'provision_node' | 'destroy_node' | 'open_pr' | 'generate_title' | 'notify';
@@ -43,6 +46,12 @@ export interface JobContext {
   providers: ProviderRegistry;
   /** Where machines register: `${SUPABASE_URL}/functions/v1/vm-agent`. */
   controlPlaneUrl: string;
+  /** Title settings (`TASK_TITLE_*`); none configured: titles use the owner's key or stay truncated. */
+  titles?: TitleConfig;
+  /** The credential key (`SAM_CREDENTIAL_KEY`), to use a task owner's own model key for its title. */
+  credentialKey?: CryptoKey | null;
+  /** The clock title retries wait on (tests pass a fake one). */
+  clock?: Clock;
 }
 
 export type JobResult = Record<string, unknown>;
@@ -180,11 +189,56 @@ async function openPr(ctx: JobContext, job: Job): Promise<JobResult> {
   }
 }
 
+/** The owner's own model key for titles (the project's override first): Anthropic, else OpenAI. */
+async function ownerTitleModel(ctx: JobContext, config: TitleConfig, owner: string, project: string | null) {
+  if (!ctx.credentialKey) return null;
+  const vendors: [TitleApi, string][] = [
+    ['anthropic', 'anthropic'],
+    ['openai', 'openai'],
+  ];
+  for (const [api, provider] of vendors) {
+    try {
+      const cred = await resolveCredential(ctx.sql, ctx.credentialKey, owner, project, 'agent-api-key', provider);
+      if (cred) {
+        const model: TitleModel = {
+          api,
+          baseUrl: (cred.baseUrl ?? defaultBaseUrl(api)).replace(/\/+$/, ''),
+          model: config.userModels[api],
+          apiKey: cred.secret,
+        };
+        return model;
+      }
+    } catch (e) {
+      if (!(e instanceof HttpError)) throw e; // an unreadable credential: try the next vendor
+    }
+  }
+  return null;
+}
+
 async function generateTitle(ctx: JobContext, job: Job): Promise<JobResult> {
-  const [row] = job.task_id
-    ? await asOrchestrator(ctx.sql, (tx) => tx`select title from public.tasks where id = ${job.task_id}`)
+  const [task] = job.task_id
+    ? await asOrchestrator(
+        ctx.sql,
+        (tx) => tx`select id, description, owner_id, project_id from public.tasks where id = ${job.task_id}`,
+      )
     : [];
-  return { title: row?.title ?? null, fallback: 'truncation', reason: 'no model is configured for titles' };
+  if (!task) return { skipped: 'the task no longer exists' };
+  const config = ctx.titles ?? titleConfigFrom(() => undefined);
+  const message = typeof job.payload.message === 'string' ? job.payload.message : String(task.description);
+  const model =
+    config.platform ?? (await ownerTitleModel(ctx, config, task.owner_id as string, task.project_id as string));
+  const result = await titleFor(message, model, config, { clock: ctx.clock });
+  const [row] = await asOrchestrator(
+    ctx.sql,
+    (tx) => tx`select public.set_generated_title(${task.id as string}, ${result.title}) as applied`,
+  );
+  return {
+    title: result.title,
+    source: result.source,
+    attempts: result.attempts,
+    applied: row!.applied as boolean,
+    ...(result.reason ? { reason: result.reason } : {}),
+  };
 }
 
 export const HANDLERS: Record<JobKind, (ctx: JobContext, job: Job) => Promise<JobResult>> = {

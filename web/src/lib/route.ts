@@ -1,9 +1,14 @@
 import { createSignal } from 'solid-js';
 
-/** Hash routes: `#/` projects, `#/p/<projectId>` project chat, `#/p/<projectId>/t/<taskId>` a task. */
-export type Route = { name: 'projects' } | { name: 'project'; projectId: string; taskId: string | null };
+/**
+ * Hash routes: `#/` projects, `#/p/<projectId>` project chat, `#/p/<projectId>/t/<taskId>` a task,
+ * `#/settings` the user's credentials.
+ */
+export type Route =
+  { name: 'projects' } | { name: 'settings' } | { name: 'project'; projectId: string; taskId: string | null };
 
 function parse(hash: string): Route {
+  if (hash === '#/settings') return { name: 'settings' };
   const m = /^#\/p\/([0-9a-f-]{36})(?:\/t\/([0-9a-f-]{36}))?$/.exec(hash);
   if (m) return { name: 'project', projectId: m[1]!, taskId: m[2] ?? null };
   return { name: 'projects' };
@@ -15,7 +20,12 @@ window.addEventListener('hashchange', () => setRoute(parse(location.hash)));
 export { route };
 
 export function navigate(to: Route): void {
-  const hash = to.name === 'projects' ? '#/' : `#/p/${to.projectId}${to.taskId ? `/t/${to.taskId}` : ''}`;
+  const hash =
+    to.name === 'projects'
+      ? '#/'
+      : to.name === 'settings'
+        ? '#/settings'
+        : `#/p/${to.projectId}${to.taskId ? `/t/${to.taskId}` : ''}`;
   if (location.hash !== hash) location.hash = hash;
   setRoute(parse(hash));
 }

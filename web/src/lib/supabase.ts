@@ -9,6 +9,11 @@ import {
   type Session,
   type SupabaseClient,
 } from '@supabase/supabase-js';
+import {
+  CredentialList,
+  CredentialSummary,
+  type StoreCredentialRequest,
+} from '../../../functions/_shared/common/contracts/credentials.ts';
 import { loadConfig } from './config.ts';
 import type { ChannelStatus, Message, NewProject, Project, Task, TaskEvent } from './types.ts';
 
@@ -310,4 +315,37 @@ export function joinTopic(topic: string, handlers: TopicHandlers): () => void {
     if (current) void sb().removeChannel(current);
     current = undefined;
   };
+}
+
+// Credentials (the `credentials` function: write-only secrets) ---------------------------------
+
+/** The function's `{ error: { message } }`, or the transport's words. */
+async function functionError(error: unknown): Promise<Error> {
+  const response = (error as { context?: unknown }).context;
+  if (response instanceof Response) {
+    try {
+      const body = (await response.json()) as { error?: { message?: string } };
+      if (body.error?.message) return new Error(body.error.message);
+    } catch {
+      // not JSON: fall through to the transport's words
+    }
+  }
+  return error instanceof Error ? error : new Error(String(error));
+}
+
+export async function listCredentials(): Promise<CredentialSummary[]> {
+  const { data, error } = await sb().functions.invoke('credentials', { method: 'GET' });
+  if (error) throw await functionError(error);
+  return CredentialList.parse(data).credentials;
+}
+
+export async function storeCredential(input: StoreCredentialRequest): Promise<CredentialSummary> {
+  const { data, error } = await sb().functions.invoke('credentials', { method: 'PUT', body: input });
+  if (error) throw await functionError(error);
+  return CredentialSummary.parse(data);
+}
+
+export async function deleteCredential(id: string): Promise<void> {
+  const { error } = await sb().functions.invoke(`credentials/${id}`, { method: 'DELETE' });
+  if (error) throw await functionError(error);
 }
