@@ -43,7 +43,7 @@ export interface ChannelInit {
 /** setTimeout's ceiling; longer waits re-arm. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-/** One joined channel of one socket: its config, identity and cached authorization (reference §1.3–§1.9). */
+/** One joined channel of one socket: its config, identity and cached authorization. */
 export class Channel implements Subscriber {
   readonly topic: string;
   readonly subTopic: string;

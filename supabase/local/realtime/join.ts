@@ -19,7 +19,7 @@ function describe(e: unknown): string {
 }
 
 /**
- * `phx_join` (reference §1.3, §1.4): validate the topic and config, verify the token (the join's
+ * `phx_join`: validate the topic and config, verify the token (the join's
  * `access_token`, else the socket's), run the RLS read probe for private channels, register the
  * channel and reply; then push `presence_state` when presence is on and readable.
  */

@@ -7,7 +7,7 @@ function obj(v: unknown): Record<string, unknown> | null {
 }
 
 /**
- * A client `broadcast` (reference §1.6): on private channels the cached write probe must allow it,
+ * A client `broadcast`: on private channels the cached write probe must allow it,
  * else it is dropped with no reply even when `ack` is on. Delivered to every readable channel of the
  * topic, the sender only with `self`; `ack` gets an ok reply.
  */

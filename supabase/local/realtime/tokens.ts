@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { apiKeyToJwt } from '../gateway.ts';
 import { JwtError, verifyJwt, type Claims, type LocalKeys } from '../keys.ts';
 
-/** Verified claims (`role` and `exp` present, reference §1.1). */
+/** Verified claims (Realtime refuses a token without `role` or `exp`). */
 export type VerifiedClaims = Claims & { role: string; exp: number };
 
 export type TokenResult = { ok: true; claims: VerifiedClaims; token: string } | { ok: false; reason: string };
