@@ -16,14 +16,15 @@ function repositoryFiles(): string[] {
     .filter((f) => statSync(join(root, f)).isFile());
 }
 
-/** README.md and every page of docs/. */
+/** Every page of docs/, README.md, and the README of each folder (vm-agent/, web/, …). */
 function documents(): string[] {
   const docs = existsSync(join(root, 'docs'))
     ? readdirSync(join(root, 'docs'))
         .filter((n) => n.endsWith('.md'))
         .map((n) => `docs/${n}`)
     : [];
-  return ['README.md', ...docs];
+  const readmes = repositoryFiles().filter((f) => f.endsWith('/README.md') && !f.startsWith('docs/'));
+  return ['README.md', ...docs, ...readmes];
 }
 
 /** Markdown text without fenced code blocks (diagrams and shell sessions are not prose). */
@@ -64,7 +65,9 @@ function topLevel(): Set<string> {
 function expandBraces(path: string): string[] {
   const m = /\{([^{}]*)\}/.exec(path);
   if (!m) return [path];
-  return m[1]!.split(',').flatMap((alt) => expandBraces(path.slice(0, m.index) + alt + path.slice(m.index + m[0].length)));
+  return m[1]!
+    .split(',')
+    .flatMap((alt) => expandBraces(path.slice(0, m.index) + alt + path.slice(m.index + m[0].length)));
 }
 
 /** The words of a backticked span that name a repository path, cut at the first placeholder or glob. */
