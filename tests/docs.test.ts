@@ -4,13 +4,31 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { root } from '../supabase/local/paths.ts';
 
-/** The repository's text files as git sees them: tracked and new ones, without what .gitignore hides. */
-function repositoryFiles(): string[] {
-  const out = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard', '-z'], {
-    cwd: root,
-    encoding: 'utf8',
+/** Every file under the repository root, skipping dependencies, builds and dot-folders. */
+function walk(dir = ''): string[] {
+  return readdirSync(join(root, dir), { withFileTypes: true }).flatMap((e) => {
+    if (e.name.startsWith('.') || ['node_modules', 'dist', 'coverage'].includes(e.name)) return [];
+    const path = dir ? `${dir}/${e.name}` : e.name;
+    return e.isDirectory() ? walk(path) : e.isFile() ? [path] : [];
   });
-  return out
+}
+
+/**
+ * The repository's files as git sees them (tracked and new, without what .gitignore hides), or,
+ * in a copy without git, every file outside dependencies and builds.
+ */
+function repositoryFiles(): string[] {
+  let listed: string;
+  try {
+    listed = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard', '-z'], {
+      cwd: root,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+  } catch {
+    return walk();
+  }
+  return listed
     .split('\0')
     .filter((f) => f !== '' && !f.split('/').includes('node_modules') && existsSync(join(root, f)))
     .filter((f) => statSync(join(root, f)).isFile());
