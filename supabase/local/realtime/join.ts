@@ -42,7 +42,7 @@ export async function handleJoin(
   const isPrivate = config.private === true;
   const presenceEnabled = presence.enabled === true;
   if (Array.isArray(config.postgres_changes) && config.postgres_changes.length > 0) {
-    // Loud rather than a silent subscription that never delivers (the app uses broadcast, §1.8).
+    // Loud rather than a silent subscription that never delivers (the app uses broadcast only).
     return fail('PostgresChangesNotSupported: the local Realtime serves broadcast and presence only');
   }
 
@@ -111,7 +111,7 @@ export async function handleJoin(
 }
 
 /**
- * `access_token` (§1.5): ignore `sb_…`, empty or unchanged tokens; otherwise verify (failure stops
+ * `access_token`: ignore `sb_…`, empty or unchanged tokens; otherwise verify (failure stops
  * the channel), re-run the read probe on private channels, and stop the channel if a read it had is
  * now denied. No reply either way.
  */

@@ -29,7 +29,7 @@ export async function handleBroadcast(channel: Channel, frame: Frame): Promise<v
 }
 
 /**
- * A client `presence` push (§1.7): `track` with a map payload (private channels need the presence
+ * A client `presence` push: `track` with a map payload (private channels need the presence
  * write probe) or `untrack`; ok reply, then a `presence_diff` to the topic's presence subscribers.
  */
 export async function handlePresence(channel: Channel, frame: Frame): Promise<void> {

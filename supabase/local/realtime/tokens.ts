@@ -44,7 +44,7 @@ export async function verifyToken(keys: LocalKeys, token: string | null | undefi
 
 /**
  * The connection-level token of a websocket upgrade: the `x-api-key` header, else the `apikey`
- * query parameter, with `sb_…` keys replaced by their role JWTs as the gateway does (§2.4).
+ * query parameter, with `sb_…` keys replaced by their role JWTs as the gateway does (gateway.ts).
  */
 export function connectionToken(req: IncomingMessage, keys: LocalKeys): string | null {
   const header = req.headers['x-api-key'];
