@@ -1,4 +1,4 @@
--- Per database: the `realtime` schema with hosted semantics (reference §1.10), plus one local-only
+-- Per database: the `realtime` schema with hosted semantics, plus one local-only
 -- trigger that tells the local Realtime server about each committed message.
 --
 -- Hosted partitions realtime.messages by day and drops partitions after 72 h; locally it is a

@@ -1,4 +1,4 @@
--- Per database: a lookalike of the pg_net extension's SQL surface (v0.20.4, reference §4.2), which
+-- Per database: a lookalike of the pg_net extension's SQL surface (v0.20.4), which
 -- Debian does not package. The requests are queued here exactly as pg_net queues them; the local
 -- stack's worker (supabase/local/net) plays pg_net's background worker: it LISTENs on the channel
 -- `net.wake()` notifies, drains the queue, performs the requests and writes net._http_response.

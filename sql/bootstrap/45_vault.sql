@@ -1,5 +1,5 @@
--- Per database: a lookalike of Supabase Vault's SQL surface (supabase_vault 0.3.x, reference
--- §4.3), which Debian does not package. Same table, view and function signatures, so migrations
+-- Per database: a lookalike of Supabase Vault's SQL surface (supabase_vault 0.3.x,
+-- libsodium-backed), which Debian does not package. Same table, view and function signatures, so migrations
 -- and scripts read `vault.decrypted_secrets` and call `vault.create_secret` as on hosted. Locally
 -- the secret is stored as given (no libsodium): `decrypted_secret` is `secret`. The database files
 -- of the local cluster are the user's own, mode 0700.

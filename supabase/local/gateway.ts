@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { LocalKeys } from './keys.ts';
 
 /**
- * The API gateway's key translation, as the Supabase CLI's gateway does it (reference §2.4):
+ * The API gateway's key translation, as the Supabase CLI's gateway does it:
  * `Authorization` is kept when present and not a `Bearer sb_…`; otherwise the `apikey` becomes the
  * bearer token, with the secret key turned into the service_role JWT and the publishable key into
  * the anon JWT. Returns the Authorization header to forward, or undefined when there is nothing.

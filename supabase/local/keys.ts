@@ -13,7 +13,7 @@ import { ensureSecret } from './secrets.ts';
  * The key material of the local stack, generated once per checkout (`.sam/secrets.json`):
  * - an ES256 signing key with a `kid` for user access tokens (published at the JWKS endpoint),
  * - a legacy HS256 secret that signs only the long-lived anon / service_role API-key JWTs,
- * - new-style `sb_publishable_…` / `sb_secret_…` keys, which are not JWTs (reference §2.3, §2.4).
+ * - new-style `sb_publishable_…` / `sb_secret_…` keys, which are not JWTs (gateway.ts maps them to the two).
  */
 export interface LocalKeys {
   kid: string;

@@ -29,7 +29,7 @@ export interface StackOptions {
 
 /**
  * One Supabase service behind the gateway. `handle` receives requests whose path starts with the
- * service's prefix (e.g. `/auth/v1`), after the gateway translated API keys (reference §2.4).
+ * service's prefix (e.g. `/auth/v1`), after the gateway translated API keys (gateway.ts).
  */
 export interface Service {
   name: string;

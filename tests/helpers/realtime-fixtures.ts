@@ -79,7 +79,7 @@ export async function createUser(db: TestDatabase, label: string): Promise<TestU
   return { id, email };
 }
 
-/** An access token with the claims Supabase Auth puts in one (reference §2.2). */
+/** An access token with the claims Supabase Auth puts in one (as supabase/local/auth/sessions.ts signs them). */
 export function tokenFor(keys: LocalKeys, user: TestUser, seconds = 3600): Promise<string> {
   return signAccessToken(
     keys,

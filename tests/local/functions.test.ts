@@ -55,7 +55,7 @@ describe('edge functions under real Deno', () => {
     expect(data.method).toBe('POST');
     expect(data.body).toEqual({ hello: 'world', n: 1 });
     expect(data.forwarded).toEqual({ host: '127.0.0.1', proto: 'http', port: String(t.stack.port) });
-    // The gateway turned the publishable key into the anon JWT (reference §2.4).
+    // The gateway turned the publishable key into the anon JWT (supabase/local/gateway.ts).
     expect(data.authorization).toBe(`Bearer ${t.stack.ctx.keys.anonJwt}`);
   });
 

@@ -47,7 +47,7 @@ export interface AuthServiceOptions {
 }
 
 /**
- * The GoTrue-compatible Auth subset behind `/auth/v1` (reference §2), storing users in the
+ * The GoTrue-compatible Auth subset behind `/auth/v1` (what supabase-js calls), storing users in the
  * database's `auth` schema as `supabase_auth_admin`.
  */
 export function authService(options: AuthServiceOptions = {}): ServiceFactory {

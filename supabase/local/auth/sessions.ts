@@ -47,7 +47,7 @@ export async function createSession(db: Db, user: UserRow, method: AuthMethod) {
   return { sessionId, refreshToken: token, user: fresh! };
 }
 
-/** Signs an access token with exactly GoTrue's claims (reference §2.2). */
+/** Signs an access token with exactly the claims GoTrue puts in one, no more and no fewer. */
 export async function accessToken(db: Db, cfg: TokenConfig, user: UserRow, sessionId: string) {
   const [session] = await db<{ aal: string | null }[]>`select aal from auth.sessions where id = ${sessionId}`;
   const amr = await db<{ method: string; timestamp: number }[]>`

@@ -92,7 +92,7 @@ export type UserJson = Awaited<ReturnType<typeof userJson>>;
 /**
  * What GoTrue answers for a sign-up of an address that is already registered while confirmations
  * are on: a plausible user with a fresh id and no identities, so the answer does not reveal that
- * the address exists (reference §2.1, pitfall 10).
+ * the address exists (GoTrue's guard against probing for registered addresses).
  */
 export function obfuscatedUserJson(email: string, userMetadata: Record<string, unknown>) {
   const now = new Date().toISOString();

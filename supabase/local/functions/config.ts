@@ -6,7 +6,7 @@ import { parse } from 'smol-toml';
 export interface FunctionConfig {
   name: string;
   enabled: boolean;
-  /** The platform's JWT check before the function runs (default true, reference §3.1). */
+  /** The platform's JWT check before the function runs (default true, as in the Supabase CLI). */
   verifyJwt: boolean;
   /** The module Deno runs. */
   entrypoint: string;

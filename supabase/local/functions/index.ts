@@ -27,7 +27,7 @@ export interface FunctionsOptions {
 const DENO_PASSTHROUGH = ['HOME', 'DENO_DIR', 'XDG_CACHE_HOME', 'NPM_CONFIG_REGISTRY', 'npm_config_registry'];
 
 /**
- * The environment of a function, as hosted Supabase sets it (reference §3.2), with the gateway's
+ * The environment of a function, the variables hosted Supabase sets (below), with the gateway's
  * URL as SUPABASE_URL and a connection as the non-superuser `postgres` role as SUPABASE_DB_URL.
  */
 export function functionEnvironment(
@@ -81,7 +81,7 @@ export function isFunctionsService(service: Service): service is FunctionsServic
 
 /**
  * Edge functions under `/functions/v1/<name>/…`: one Deno process per function (started on its
- * first request), the `verify_jwt` check, and streaming forwarding as `/<name>/…` (reference §3.1).
+ * first request), the `verify_jwt` check, and streaming forwarding as `/<name>/…` (name kept, as on hosted).
  */
 async function startFunctions(ctx: StackContext, options: FunctionsOptions): Promise<FunctionsService> {
   const configPath = options.configPath ?? paths.configToml;

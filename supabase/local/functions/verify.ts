@@ -8,7 +8,7 @@ const INVALID: VerifyResult = { ok: false, body: { msg: 'Invalid JWT' } };
 const MISSING: VerifyResult = { ok: false, body: { msg: 'Error: Missing authorization header' } };
 
 /**
- * The platform's `verify_jwt` check in front of a function (reference §3.1): a valid JWT (ES256
+ * The platform's `verify_jwt` check in front of a function: a valid JWT (ES256
  * signing key or legacy HS256) or a publishable/secret key, on `Authorization` or `apikey`. A
  * bearer token present is the one judged (an invalid one is not rescued by a good `apikey`);
  * `apikey` counts when there is no Authorization header. OPTIONS requests are the caller's to skip.

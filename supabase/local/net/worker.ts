@@ -1,6 +1,6 @@
 import postgres from 'postgres';
 
-/** What pg_net's background worker does, for one database (reference §4.2, sql/bootstrap/40_net.sql). */
+/** What pg_net's background worker does, for one database (the queue it drains: sql/bootstrap/40_net.sql). */
 export interface NetWorkerOptions {
   databaseUrl: string;
   /** pg_net.batch_size: requests taken from the queue at once. */

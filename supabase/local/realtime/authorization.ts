@@ -28,7 +28,7 @@ async function rolledBack<T>(sql: postgres.Sql, fn: (tx: postgres.TransactionSql
 }
 
 /**
- * Sets the transaction-local settings policies see (reference §1.9): `role`, `realtime.topic`,
+ * Sets the transaction-local settings policies see, as hosted Realtime's probe does: `role`, `realtime.topic`,
  * `request.jwt.claims`, `request.jwt.claim.sub|role`, `request.headers`. The admin connection may be
  * a superuser, so a claims role that is itself a superuser is refused rather than trusted.
  */

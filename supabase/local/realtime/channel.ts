@@ -43,7 +43,7 @@ export interface ChannelInit {
 /** setTimeout's ceiling; longer waits re-arm. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-/** One joined channel of one socket: its config, identity and cached authorization (reference §1.3–§1.9). */
+/** One joined channel of one socket: its config, identity and cached authorization. */
 export class Channel implements Subscriber {
   readonly topic: string;
   readonly subTopic: string;
@@ -103,7 +103,7 @@ export class Channel implements Subscriber {
     return { topic: this.subTopic, claims, headers: this.host.headers };
   }
 
-  /** The write probe, run on first use per extension and cached until the next access token (§1.6). */
+  /** The write probe, run on first use per extension and cached until the next access token. */
   canWrite(extension: Extension): Promise<boolean> {
     if (!this.private) return Promise.resolve(true);
     let cached = this.writes.get(extension);
@@ -129,7 +129,7 @@ export class Channel implements Subscriber {
 
   /**
    * Closes the channel when its token expires: Realtime re-checks the token and then sends a
-   * `system` error followed by `phx_close` (§1.5, pitfall 8).
+   * `system` error followed by `phx_close`; realtime-js does not resubscribe after that.
    */
   armExpiry(): void {
     clearTimeout(this.expiryTimer);

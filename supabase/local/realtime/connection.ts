@@ -12,7 +12,7 @@ function toBuffer(data: RawData): Buffer {
 }
 
 /**
- * One Phoenix socket (reference §1.1–§1.4): decodes frames, answers heartbeats, and routes channel
+ * One Phoenix socket (frames.ts, join.ts): decodes frames, answers heartbeats, and routes channel
  * events. Frames are handled one at a time in arrival order, as a Phoenix socket process does.
  */
 export class Connection implements ChannelHost {

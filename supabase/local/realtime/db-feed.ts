@@ -25,7 +25,7 @@ interface Key {
 }
 
 /**
- * Broadcast from the database (reference §1.10, §1.12): hosted Realtime tails `realtime.messages`
+ * Broadcast from the database: hosted Realtime tails `realtime.messages`
  * by logical replication; here a dedicated connection LISTENs to the local notify trigger, fetches
  * the committed rows as admin in notification order and hands them to `deliver`. NOTIFY is sent on
  * commit only, so rolled-back inserts never arrive. Rows older than 72 h are deleted periodically.

@@ -1,5 +1,5 @@
 /**
- * Phoenix wire frames as realtime-js speaks them (reference §1.2).
+ * Phoenix wire frames as realtime-js speaks them.
  *
  * - vsn 2.0.0: text frames are JSON arrays `[join_ref, ref, topic, event, payload]`; client
  *   broadcasts arrive as binary kind 3 (`user_broadcast_push`); the server may answer with JSON text

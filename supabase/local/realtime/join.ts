@@ -19,7 +19,7 @@ function describe(e: unknown): string {
 }
 
 /**
- * `phx_join` (reference §1.3, §1.4): validate the topic and config, verify the token (the join's
+ * `phx_join`: validate the topic and config, verify the token (the join's
  * `access_token`, else the socket's), run the RLS read probe for private channels, register the
  * channel and reply; then push `presence_state` when presence is on and readable.
  */
@@ -42,7 +42,7 @@ export async function handleJoin(
   const isPrivate = config.private === true;
   const presenceEnabled = presence.enabled === true;
   if (Array.isArray(config.postgres_changes) && config.postgres_changes.length > 0) {
-    // Loud rather than a silent subscription that never delivers (the app uses broadcast, §1.8).
+    // Loud rather than a silent subscription that never delivers (the app uses broadcast only).
     return fail('PostgresChangesNotSupported: the local Realtime serves broadcast and presence only');
   }
 
@@ -111,7 +111,7 @@ export async function handleJoin(
 }
 
 /**
- * `access_token` (§1.5): ignore `sb_…`, empty or unchanged tokens; otherwise verify (failure stops
+ * `access_token`: ignore `sb_…`, empty or unchanged tokens; otherwise verify (failure stops
  * the channel), re-run the read probe on private channels, and stop the channel if a read it had is
  * now denied. No reply either way.
  */

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 /** One tracked presence as Phoenix carries it: the tracked payload plus `phx_ref` (and `phx_ref_prev` on update). */
 export type PresenceMeta = Record<string, unknown> & { phx_ref: string };
 
-/** `{ "<key>": { metas: [...] } }`, the shape of `presence_state` and of both halves of a diff (§1.7). */
+/** `{ "<key>": { metas: [...] } }`, the shape of `presence_state` and of both halves of a diff. */
 export type PresenceMap = Record<string, { metas: PresenceMeta[] }>;
 
 export interface PresenceDiff {

@@ -7,7 +7,7 @@ function obj(v: unknown): Record<string, unknown> | null {
 }
 
 /**
- * A client `broadcast` (reference §1.6): on private channels the cached write probe must allow it,
+ * A client `broadcast`: on private channels the cached write probe must allow it,
  * else it is dropped with no reply even when `ack` is on. Delivered to every readable channel of the
  * topic, the sender only with `self`; `ack` gets an ok reply.
  */
@@ -29,7 +29,7 @@ export async function handleBroadcast(channel: Channel, frame: Frame): Promise<v
 }
 
 /**
- * A client `presence` push (§1.7): `track` with a map payload (private channels need the presence
+ * A client `presence` push: `track` with a map payload (private channels need the presence
  * write probe) or `untrack`; ok reply, then a `presence_diff` to the topic's presence subscribers.
  */
 export async function handlePresence(channel: Channel, frame: Frame): Promise<void> {

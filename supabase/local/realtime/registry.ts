@@ -16,7 +16,7 @@ export interface Subscriber {
   push(event: string, payload: unknown): void;
 }
 
-/** Public and private channels with the same name are different topics (reference §1.3). */
+/** Public and private channels with the same name are different topics, as on hosted Realtime. */
 export function topicKey(isPrivate: boolean, subTopic: string): string {
   return `${isPrivate ? 'private' : 'public'}:${subTopic}`;
 }

@@ -5,7 +5,7 @@ import { encodeBroadcast } from './frames.ts';
 export const MAX_REPLAY = 25;
 
 /**
- * `broadcast.replay: {since, limit}` on a private join (reference §1.6): after the join reply, the
+ * `broadcast.replay: {since, limit}` on a private join: after the join reply, the
  * newest `limit` stored broadcasts of the topic inserted at or after `since` (ms since the epoch),
  * oldest first, marked `meta.replayed`. Read access was established by the join's probe.
  */

