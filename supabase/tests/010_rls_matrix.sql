@@ -25,7 +25,8 @@ insert into targets values
   ('human_input_requests', $$agent_session_id = '77777777-0000-0000-0000-000000000001'$$, false),
   ('directives', $$task_id = '44444444-0000-0000-0000-000000000001'$$, false),
   ('mcp_request_windows', $$jti = '88888888-0000-0000-0000-000000000021'$$, false),
-  ('installation', $$singleton$$, false);
+  ('installation', $$singleton$$, false),
+  ('agent_profiles', $$project_id = '22222222-0000-0000-0000-000000000001'$$, false);
 
 -- Insert candidates: the target row with fresh keys, so only privileges and policies can refuse it.
 create temp table candidate_rows (tbl text primary key, row jsonb);
@@ -41,7 +42,8 @@ begin
       'jti', case when r ? 'jti' then to_jsonb(extensions.gen_random_uuid()) end,
       'key', case when t.tbl = 'settings' then to_jsonb('brand_new_key'::text)
                   when t.tbl = 'project_settings' then to_jsonb('sweep_batch'::text) end,
-      'name', case when t.tbl = 'projects' then to_jsonb('another name'::text) end,
+      'name', case when t.tbl = 'projects' then to_jsonb('another name'::text)
+                   when t.tbl = 'agent_profiles' then to_jsonb('another profile'::text) end,
       'message_id', case when t.tbl = 'messages' then to_jsonb('brand-new'::text) end,
       'dedupe_key', case when r ? 'dedupe_key' then to_jsonb('brand-new'::text) end,
       'task_id', case when t.tbl = 'chat_sessions' then to_jsonb('44444444-0000-0000-0000-000000000002'::text) end));

@@ -30,6 +30,8 @@ export const toolInputs = {
       vmSize: z.enum(['small', 'medium', 'large']).optional(),
       taskMode: z.enum(['task', 'conversation']).optional(),
       branch: z.string().min(1).max(255).optional(),
+      /** An agent profile of the project, by name or id; its settings apply where no option is given. */
+      profile: z.string().min(1).max(64).optional(),
     })
     .strict(),
 
