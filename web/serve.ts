@@ -82,7 +82,6 @@ function bundlePath(target: string): string {
     } catch {
       throw new BadPath(400, 'bad_path', 'The path is not valid percent-encoded UTF-8');
     }
-    // eslint-disable-next-line no-control-regex
     if (/[/\\\u0000-\u001f\u007f]/.test(s)) {
       throw new BadPath(400, 'bad_path', 'A path segment carries a slash, backslash or control character');
     }
