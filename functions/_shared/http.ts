@@ -4,7 +4,6 @@
  * with the status. (The MCP function answers in JSON-RPC instead.)
  */
 import type { Context, ErrorHandler, MiddlewareHandler, NotFoundHandler } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import { z } from 'zod';
 import { HttpError } from './http-error.ts';
 
@@ -22,14 +21,64 @@ export async function jsonBody<T extends z.ZodType>(c: Context, schema: T): Prom
   return schema.parse(json);
 }
 
-/** Refuses bodies over `maxSize` bytes with 413 `payload_too_large`. */
+/** A request body that went past its limit (declared or streamed). */
+export class BodyTooLarge extends Error {
+  constructor(readonly limit: number) {
+    super(`The request body exceeds ${limit} bytes`);
+  }
+}
+
+/**
+ * The request's body, read as it streams and cut off as soon as it passes `maxSize` bytes: a
+ * declared Content-Length over the limit is refused before reading, and streamed bytes are counted
+ * whatever the headers say (chunked uploads have no length). Past the limit the stream is
+ * cancelled and BodyTooLarge is thrown, so at most `maxSize` bytes (plus one chunk) are ever held.
+ */
+export async function readBodyBounded(req: Request, maxSize: number): Promise<Uint8Array<ArrayBuffer>> {
+  const declared = req.headers.get('content-length');
+  if (declared !== null && Number(declared) > maxSize) throw new BodyTooLarge(maxSize);
+  if (!req.body) return new Uint8Array(new ArrayBuffer(0));
+  const reader = req.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > maxSize) {
+      await reader.cancel().catch(() => {});
+      throw new BodyTooLarge(maxSize);
+    }
+    chunks.push(value);
+  }
+  const body = new Uint8Array(new ArrayBuffer(size));
+  let offset = 0;
+  for (const chunk of chunks) {
+    body.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return body;
+}
+
+/**
+ * Refuses bodies over `maxSize` bytes with 413 `payload_too_large` (see {@link readBodyBounded});
+ * a body within the limit is kept for the handlers. Mount it before auth, so that no one, signed
+ * in or not, can make the function read more.
+ */
 export function limitBody(maxSize: number): MiddlewareHandler {
-  return bodyLimit({
-    maxSize,
-    onError: () => {
-      throw new HttpError(413, 'payload_too_large', 'The request body is too large');
-    },
-  });
+  return async (c, next) => {
+    if (c.req.raw.body) {
+      let body: Uint8Array<ArrayBuffer>;
+      try {
+        body = await readBodyBounded(c.req.raw, maxSize);
+      } catch (e) {
+        if (e instanceof BodyTooLarge) throw new HttpError(413, 'payload_too_large', e.message);
+        throw e;
+      }
+      c.req.raw = new Request(c.req.raw, { body });
+    }
+    await next();
+  };
 }
 
 export const jsonNotFound: NotFoundHandler = (c) =>

@@ -5,8 +5,9 @@ import { ErrorCode } from '@modelcontextprotocol/sdk/types.js';
 import { Hono } from 'hono';
 import { asIdentity, type Sql } from '../_shared/db.ts';
 import { HttpError } from '../_shared/http-error.ts';
+import { BodyTooLarge, readBodyBounded } from '../_shared/http.ts';
 import { SamErrorCode, toMcpError } from '../_shared/mcp/errors.ts';
-import { jsonRpcError, parseJsonRpc, type JsonRpcId } from '../_shared/mcp/jsonrpc.ts';
+import { jsonRpcError, MAX_BODY_BYTES, parseJsonRpc, type JsonRpcId } from '../_shared/mcp/jsonrpc.ts';
 import { createMcpServer } from '../_shared/mcp/server.ts';
 import { TOOLS } from '../_shared/mcp/tools/index.ts';
 import { bearerToken } from '../_shared/common/bearer.ts';
@@ -30,8 +31,17 @@ type Env = { Variables: { rpc: Record<string, unknown>; rpcId: JsonRpcId; claims
 export function createMcpApp(deps: McpDeps): Hono<Env> {
   const app = new Hono<Env>().basePath('/mcp');
 
+  // The body is read bounded, before parsing and before auth: past MAX_BODY_BYTES the stream is
+  // cut off and the answer is HTTP 413 with a JSON-RPC error.
   app.post('/', async (c, next) => {
-    const parsed = parseJsonRpc(await c.req.text());
+    let body: Uint8Array;
+    try {
+      body = await readBodyBounded(c.req.raw, MAX_BODY_BYTES);
+    } catch (e) {
+      if (!(e instanceof BodyTooLarge)) throw e;
+      return c.json(jsonRpcError(null, ErrorCode.InvalidRequest, `Request body exceeds ${MAX_BODY_BYTES} bytes`), 413);
+    }
+    const parsed = parseJsonRpc(new TextDecoder().decode(body));
     if (!parsed.ok) return c.json(parsed.body, parsed.status as 400);
     c.set('rpc', parsed.message);
     c.set('rpcId', (parsed.message.id as JsonRpcId | undefined) ?? null);

@@ -51,8 +51,9 @@ export function createOrchestratorApp(deps: OrchestratorDeps): Hono {
     }
     await next();
   };
-  app.use('*', auth);
+  // The body is bounded first: no one, with the secret or without, makes the function read more.
   app.use('*', limitBody(16 * 1024));
+  app.use('*', auth);
 
   app.post('/run', async (c) => {
     const req = await jsonBody(c, RunRequest);

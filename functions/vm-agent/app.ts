@@ -78,17 +78,18 @@ export function createVmAgentApp(deps: VmAgentDeps): Hono<Env> {
   const nodeAuth = auth('node');
   const workspaceAuth = auth('workspace');
 
+  // Bodies are bounded before auth: no caller, with a token or without, makes the function read more.
+  app.use('/nodes/*', limitBody(SmallBody));
+  app.use('/workspaces/*', limitBody(SmallBody));
+  app.use('/sessions', limitBody(SmallBody));
+  app.use('/sessions/:id/status', limitBody(SmallBody));
+  app.use('/sessions/:id/messages', limitBody(MAX_BATCH_BYTES + 16 * 1024));
   app.use('/nodes/heartbeat', nodeAuth);
   app.use('/nodes/commands', nodeAuth);
   app.use('/nodes/commands/*', nodeAuth);
   app.use('/workspaces/*', workspaceAuth);
   app.use('/sessions', workspaceAuth);
   app.use('/sessions/*', workspaceAuth);
-  app.use('/nodes/*', limitBody(SmallBody));
-  app.use('/workspaces/*', limitBody(SmallBody));
-  app.use('/sessions', limitBody(SmallBody));
-  app.use('/sessions/:id/status', limitBody(SmallBody));
-  app.use('/sessions/:id/messages', limitBody(MAX_BATCH_BYTES + 16 * 1024));
 
   // Nodes -----------------------------------------------------------------------------------------
 

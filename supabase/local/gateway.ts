@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { LocalKeys } from './keys.ts';
 
@@ -21,9 +22,71 @@ export function translateAuthorization(
 
 /** Maps an API key to the JWT the services see; JWTs pass through unchanged. */
 export function apiKeyToJwt(apikey: string, keys: LocalKeys): string {
-  if (apikey === keys.secretKey) return keys.serviceRoleJwt;
-  if (apikey === keys.publishableKey) return keys.anonJwt;
+  if (sameKey(apikey, keys.secretKey)) return keys.serviceRoleJwt;
+  if (sameKey(apikey, keys.publishableKey)) return keys.anonJwt;
   return apikey;
+}
+
+const digest = (s: string) => createHash('sha256').update(s).digest();
+
+/** Whether two keys are equal, in time independent of where they differ (hashed first, so length does not show). */
+export function sameKey(given: string, expected: string): boolean {
+  return timingSafeEqual(digest(given), digest(expected));
+}
+
+/** Whether `apikey` is one of the project's API keys (publishable, secret, legacy anon / service_role JWT). */
+export function isProjectApiKey(apikey: string, keys: LocalKeys): boolean {
+  // Every key is compared, so the time does not tell which one (or none) matched.
+  const matches = [keys.publishableKey, keys.secretKey, keys.anonJwt, keys.serviceRoleJwt].map((k) =>
+    sameKey(apikey, k),
+  );
+  return matches.some(Boolean);
+}
+
+/** Services behind the gateway's key check (hosted's `key-auth`); functions keep their own rules. */
+const KEYED_PREFIXES = ['/auth/v1', '/rest/v1', '/realtime/v1'];
+
+/**
+ * Routes hosted serves without an API key: links opened from e-mails (`verify`), OAuth redirects
+ * (`callback`, `authorize`) and the public signing keys.
+ */
+const OPEN_ROUTES = ['/auth/v1/verify', '/auth/v1/callback', '/auth/v1/authorize', '/auth/v1/.well-known/jwks.json'];
+
+const under = (path: string, prefix: string) => path === prefix || path.startsWith(`${prefix}/`);
+
+export interface KeyRefusal {
+  status: 401;
+  body: { message: string; hint: string };
+}
+
+/**
+ * The gateway's API-key check, as hosted does it: on Auth, REST and Realtime (websocket upgrades
+ * included) a request needs the `apikey` header or query parameter, and it must be one of the
+ * project's keys; else 401 with hosted's JSON. Returns the refusal, or null to let it through.
+ * CORS preflights are answered before this check (they never carry the key).
+ */
+export function apiKeyRefusal(
+  path: string,
+  headers: IncomingHttpHeaders,
+  queryApiKey: string | null,
+  keys: LocalKeys,
+): KeyRefusal | null {
+  if (!KEYED_PREFIXES.some((p) => under(path, p)) || OPEN_ROUTES.some((p) => under(path, p))) return null;
+  const header = headers.apikey;
+  const apikey = (Array.isArray(header) ? header[0] : header) || queryApiKey || undefined;
+  if (apikey === undefined) {
+    return {
+      status: 401,
+      body: { message: 'No API key found in request', hint: 'No `apikey` request header or url param was found.' },
+    };
+  }
+  if (!isProjectApiKey(apikey, keys)) {
+    return {
+      status: 401,
+      body: { message: 'Invalid API key', hint: 'Double check your Supabase `anon` or `service_role` API key.' },
+    };
+  }
+  return null;
 }
 
 /** The bearer token of an Authorization header, if any. */

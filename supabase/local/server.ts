@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { CORS_HEADERS, translateAuthorization } from './gateway.ts';
+import { apiKeyRefusal, CORS_HEADERS, translateAuthorization } from './gateway.ts';
 import { loadKeys } from './keys.ts';
 import type { Service, ServiceFactory, StackContext, StackOptions } from './service.ts';
 import { realtimeService } from './realtime/service.ts';
@@ -89,6 +89,12 @@ export async function startLocalStack(options: StartOptions): Promise<LocalStack
       }
     }
     const query = new URL(req.url ?? '/', url).searchParams;
+    const refusal = apiKeyRefusal(path, req.headers, query.get('apikey'), ctx.keys);
+    if (refusal) {
+      res.writeHead(refusal.status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(refusal.body));
+      return;
+    }
     const authorization = translateAuthorization(req.headers, ctx.keys, query.get('apikey'));
     if (authorization) req.headers.authorization = authorization;
     Promise.resolve(service.handle!(req, res)).catch((e: unknown) => {
@@ -98,9 +104,18 @@ export async function startLocalStack(options: StartOptions): Promise<LocalStack
   });
 
   server.on('upgrade', (req, socket, head) => {
-    const service = find((req.url ?? '/').split('?')[0]!);
-    if (service?.upgrade) service.upgrade(req, socket, head);
-    else socket.destroy();
+    const path = (req.url ?? '/').split('?')[0]!;
+    const service = find(path);
+    if (!service?.upgrade) return socket.destroy();
+    const query = new URL(req.url ?? '/', url).searchParams;
+    const refusal = apiKeyRefusal(path, req.headers, query.get('apikey'), ctx.keys);
+    if (!refusal) return service.upgrade(req, socket, head);
+    const body = JSON.stringify(refusal.body);
+    socket.on('error', () => {});
+    socket.end(
+      `HTTP/1.1 ${refusal.status} Unauthorized\r\ncontent-type: application/json\r\n` +
+        `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    );
   });
 
   return {

@@ -385,18 +385,18 @@ describe('auth with email confirmation on (hosted default)', () => {
     expect((await admin.getUserById(id)).error?.code).toBe('user_not_found');
   });
 
-  it('translates API keys at the gateway: secret → service_role, publishable → anon, others passed through', async () => {
+  it('translates API keys at the gateway: secret → service_role, publishable → anon, unknown keys refused', async () => {
     const get = (headers: Record<string, string>) => fetch(`${stack.url}/auth/v1/admin/users`, { headers });
     expect((await get({ apikey: stack.secretKey })).status).toBe(200);
     expect((await get({ apikey: stack.secretKey, authorization: `Bearer ${stack.secretKey}` })).status).toBe(200);
     const anon = await get({ apikey: stack.publishableKey });
     expect(anon.status).toBe(403);
     expect(((await anon.json()) as { code: string }).code).toBe('not_admin');
-    // The legacy service_role JWT still works; an unknown sb_ key is not a JWT.
+    // The legacy service_role JWT still works; an unknown key is refused by the gateway, as hosted does.
     expect((await get({ apikey: stack.stack.ctx.keys.serviceRoleJwt })).status).toBe(200);
     const unknown = await get({ apikey: 'sb_secret_not_a_real_key' });
-    expect(unknown.status).toBe(403);
-    expect(((await unknown.json()) as { code: string }).code).toBe('bad_jwt');
+    expect(unknown.status).toBe(401);
+    expect(((await unknown.json()) as { message: string }).message).toBe('Invalid API key');
   });
 
   it('answers bad input with 4xx in GoTrue error shape, never a 500', async () => {
@@ -444,9 +444,13 @@ describe('auth with email confirmation on (hosted default)', () => {
 
   it('reports health and settings', async () => {
     expect(await stack.stack.health()).toEqual({ auth: true });
-    const settings = (await (await fetch(`${stack.url}/auth/v1/settings`)).json()) as Record<string, unknown>;
+    const headers = { apikey: stack.publishableKey };
+    const settings = (await (await fetch(`${stack.url}/auth/v1/settings`, { headers })).json()) as Record<
+      string,
+      unknown
+    >;
     expect(settings).toMatchObject({ mailer_autoconfirm: false, external: { email: true, phone: false } });
-    expect((await fetch(`${stack.url}/auth/v1/health`)).status).toBe(200);
+    expect((await fetch(`${stack.url}/auth/v1/health`, { headers })).status).toBe(200);
   });
 });
 

@@ -347,8 +347,12 @@ describe('socket', () => {
       ws.on('open', () => reject(new Error('opened')));
       ws.on('error', () => {});
     });
+    // The gateway refuses it before Realtime sees it, in hosted's words.
     expect(status).toBe(401);
-    expect(JSON.parse(body)).toEqual({ error: 'Invalid JWT' });
+    expect(JSON.parse(body)).toEqual({
+      message: 'Invalid API key',
+      hint: 'Double check your Supabase `anon` or `service_role` API key.',
+    });
   });
 
   it('replies to heartbeats, unmatched topics, and leaves with phx_close', async () => {

@@ -14,7 +14,8 @@ export const SERVER_INFO = { name: 'sam-mcp', version: '1.0.0' };
 /**
  * One MCP server per request (stateless Streamable HTTP): tools are listed with JSON schemas from
  * the shared zod contracts, every call is validated against them and runs inside a transaction as
- * the calling agent. Failures are thrown as JSON-RPC errors, never returned as results.
+ * the calling agent (a tool that waits runs short transactions between its waits instead).
+ * Failures are thrown as JSON-RPC errors, never returned as results.
  */
 export function createMcpServer(sql: Sql, claims: SamClaims, tools: readonly ToolDefinition[]): Server {
   const byName = new Map<string, ToolDefinition>(tools.map((t) => [t.name, t]));
@@ -45,8 +46,11 @@ export function createMcpServer(sql: Sql, claims: SamClaims, tools: readonly Too
       });
     }
     try {
-      const separately = <T>(fn: (tx: Tx) => Promise<T>) => asIdentity(sql, claims, fn);
-      const result = await asIdentity(sql, claims, (tx) => tool.run({ tx, claims, separately }, parsed.data as never));
+      const input = parsed.data as never;
+      // A waiting tool runs its own short transactions and holds no connection while it waits.
+      const result = tool.waits
+        ? await tool.run({ claims, step: <T>(fn: (tx: Tx) => Promise<T>) => asIdentity(sql, claims, fn) }, input)
+        : await asIdentity(sql, claims, (tx) => tool.run({ tx, claims }, input));
       return { content: [{ type: 'text' as const, text: JSON.stringify(result) }], structuredContent: result };
     } catch (e) {
       const error = toMcpError(e);

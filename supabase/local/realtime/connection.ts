@@ -2,6 +2,7 @@ import type { RawData, WebSocket } from 'ws';
 import type { Channel, ChannelHost, RealtimeDeps } from './channel.ts';
 import { decodeFrame, encodeFrame, FrameError, type Frame, type Vsn } from './frames.ts';
 import { handleAccessToken, handleJoin } from './join.ts';
+import { LIMITS } from './limits.ts';
 import { handleBroadcast, handlePresence } from './pushes.ts';
 import type { VerifiedClaims } from './tokens.ts';
 
@@ -47,8 +48,17 @@ export class Connection implements ChannelHost {
     this.sendRaw(encodeFrame(frame, this.vsn));
   }
 
+  /**
+   * Queues a frame. A socket whose unsent backlog is past LIMITS.bufferedBytes (a client that
+   * stopped reading) is cut off rather than buffered for without end.
+   */
   sendRaw(data: string | Buffer): void {
     if (this.isClosed || this.ws.readyState !== this.ws.OPEN) return;
+    if (this.ws.bufferedAmount > LIMITS.bufferedBytes) {
+      this.deps.log(`disconnected a slow consumer: ${this.ws.bufferedAmount} bytes unsent`);
+      this.terminate();
+      return;
+    }
     this.ws.send(data, { binary: typeof data !== 'string' });
   }
 

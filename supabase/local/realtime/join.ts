@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { probeRead, type Extension } from './authorization.ts';
 import { Channel, type ChannelHost } from './channel.ts';
 import type { Frame } from './frames.ts';
+import { LIMITS } from './limits.ts';
 import { MAX_REPLAY, replayMessages } from './replay.ts';
 import { verifyToken, type VerifiedClaims } from './tokens.ts';
 
@@ -34,6 +35,10 @@ export async function handleJoin(
   const subTopic = frame.topic.slice('realtime:'.length);
   if (!subTopic) return fail('TopicNameRequired: You must provide a topic name');
   if (!frame.joinRef) return fail('join_ref is required');
+  // Joining a topic again replaces its channel; a new topic needs a free place.
+  if (!host.channels.has(frame.topic) && host.channels.size >= LIMITS.channelsPerSocket) {
+    return fail('ChannelRateLimitReached: Too many channels');
+  }
 
   const payload = obj(frame.payload);
   const config = obj(payload.config);

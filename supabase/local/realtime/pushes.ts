@@ -1,5 +1,6 @@
 import type { Channel } from './channel.ts';
 import type { Frame } from './frames.ts';
+import { LIMITS } from './limits.ts';
 import { topicKey } from './registry.ts';
 
 function obj(v: unknown): Record<string, unknown> | null {
@@ -28,6 +29,17 @@ export async function handleBroadcast(channel: Channel, frame: Frame): Promise<v
   if (channel.ack) channel.host.reply(frame, 'ok', {});
 }
 
+/** Why a presence is too big to track (LIMITS), or null when it may be tracked. */
+function presenceRefusal(payload: Record<string, unknown>): string | null {
+  if (Object.keys(payload).length > LIMITS.presenceKeys) {
+    return `PresenceKeysLimitReached: A presence may have at most ${LIMITS.presenceKeys} keys`;
+  }
+  if (Buffer.byteLength(JSON.stringify(payload)) > LIMITS.presenceBytes) {
+    return `PresencePayloadTooLarge: A presence may take at most ${LIMITS.presenceBytes} bytes`;
+  }
+  return null;
+}
+
 /**
  * A client `presence` push: `track` with a map payload (private channels need the presence
  * write probe) or `untrack`; ok reply, then a `presence_diff` to the topic's presence subscribers.
@@ -40,6 +52,8 @@ export async function handlePresence(channel: Channel, frame: Frame): Promise<vo
   if (push.event === 'track') {
     const payload = obj(push.payload);
     if (!payload) return host.reply(frame, 'error', { reason: 'Presence track payload must be a map' });
+    const refused = presenceRefusal(payload);
+    if (refused) return host.reply(frame, 'error', { reason: refused });
     if (channel.private && !(await channel.canWrite('presence'))) {
       return host.reply(frame, 'error', {
         reason: `Unauthorized: You do not have permissions to track presence on this Channel topic: ${channel.subTopic}`,

@@ -11,6 +11,7 @@ import { Connection } from './connection.ts';
 import { DbFeed } from './db-feed.ts';
 import type { Vsn } from './frames.ts';
 import { ChannelRegistry } from './registry.ts';
+import { LIMITS } from './limits.ts';
 import { handleRestBroadcast } from './rest-broadcast.ts';
 import { connectionToken, forwardedHeaders, verifyToken } from './tokens.ts';
 
@@ -56,7 +57,7 @@ export const realtimeService: ServiceFactory = async (ctx): Promise<Service> => 
     throw e;
   }
 
-  const wss = new WebSocketServer({ noServer: true, maxPayload: 3 * 1024 * 1024 });
+  const wss = new WebSocketServer({ noServer: true, maxPayload: LIMITS.frameBytes });
   const connections = new Set<Connection>();
   const idle = setInterval(() => {
     const cutoff = Date.now() - IDLE_TIMEOUT_MS;

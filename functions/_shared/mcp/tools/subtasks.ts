@@ -1,9 +1,11 @@
+import { pause } from '../../common/pause.ts';
+import type { Tx } from '../../db.ts';
 import { HttpError } from '../../http-error.ts';
-import { defineTool, type ToolContext } from '../tool.ts';
+import { defineTool, defineWaitingTool, type WaitingToolContext } from '../tool.ts';
 
 /** A direct child of the calling agent's task, or a refusal: the same 404 whether it exists elsewhere or not. */
-async function ownChild(ctx: ToolContext, taskId: string) {
-  const [child] = await ctx.tx`
+async function ownChild(tx: Tx, taskId: string) {
+  const [child] = await tx`
     select id, title, status, execution_step, task_mode, branch, pr_url, summary, error_message, chat_session_id,
            triggered_by, dispatch_depth, created_at, completed_at
     from public.tasks where id = ${taskId} and parent_task_id = public.current_agent_task_id()`;
@@ -49,7 +51,7 @@ export const getSubtaskStatus = defineTool({
   name: 'get_subtask_status',
   description: 'Status, step, branch, summary or error of one of your sub-tasks.',
   async run(ctx, input) {
-    return describeChild(await ownChild(ctx, input.taskId));
+    return describeChild(await ownChild(ctx.tx, input.taskId));
   },
 });
 
@@ -58,31 +60,51 @@ export const sendMessageToSubtask = defineTool({
   description:
     "Send a directive to one of your sub-tasks' agents. It is queued durably and delivered to that agent (it reads it with get_pending_messages, and it appears in the sub-task's chat).",
   async run(ctx, input) {
-    await ownChild(ctx, input.taskId);
+    await ownChild(ctx.tx, input.taskId);
     const [row] = await ctx.tx`select public.send_directive(${input.taskId}::uuid, 'message', ${input.message}) as id`;
     return { directiveId: row!.id, delivered: false, queued: true };
   },
 });
 
-export const stopSubtask = defineTool({
+/** How often a grace period looks whether the sub-task already ended. */
+const GRACE_POLL_MS = 1000;
+const TERMINAL = new Set(['completed', 'failed', 'cancelled']);
+
+/**
+ * The grace period after a stop warning: up to `ms`, ended early once the sub-task reached a
+ * terminal status by itself. Each look is its own short transaction; no connection is held between.
+ */
+async function grace(ctx: WaitingToolContext, taskId: string, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const left = deadline - Date.now();
+    if (left <= 0) return;
+    await pause(Math.min(GRACE_POLL_MS, left));
+    const [row] = await ctx.step((tx) => tx`select status from public.tasks where id = ${taskId}`);
+    if (!row || TERMINAL.has(row.status as string)) return;
+  }
+}
+
+export const stopSubtask = defineWaitingTool({
   name: 'stop_subtask',
   description:
-    'Stop one of your sub-tasks. With a warning, its agent is told first and the sub-task is cancelled after a grace period (default 5 s, at most 30 s); without one it is cancelled at once.',
+    'Stop one of your sub-tasks. With a warning, its agent is told first and the sub-task is cancelled after a grace period (default 5 s, at most 30 s, shorter if it ends by itself); without one it is cancelled at once.',
   async run(ctx, input) {
-    await ownChild(ctx, input.taskId);
-    let warned = false;
-    if (input.warning) {
-      // The warning must be committed (and so deliverable) before the grace period starts.
-      await ctx.separately(
-        (tx) => tx`select public.send_directive(${input.taskId}::uuid, 'stop_warning', ${input.warning!})`,
-      );
-      warned = true;
-      await new Promise((resolve) => setTimeout(resolve, (input.graceSeconds ?? 5) * 1000));
-    }
-    const [row] =
-      await ctx.tx`select public.cancel_task(${input.taskId}::uuid, ${input.reason ?? 'stopped by parent'}) as moved`;
-    const [after] = await ctx.tx`select status from public.tasks where id = ${input.taskId}`;
-    return { taskId: input.taskId, warned, stopped: row!.moved, status: after?.status };
+    // The warning is committed (and so deliverable) before the grace period starts, and the grace
+    // period holds no transaction: the cancel is a step of its own.
+    await ctx.step(async (tx) => {
+      await ownChild(tx, input.taskId);
+      if (input.warning)
+        await tx`select public.send_directive(${input.taskId}::uuid, 'stop_warning', ${input.warning})`;
+    });
+    const warned = Boolean(input.warning);
+    if (warned) await grace(ctx, input.taskId, (input.graceSeconds ?? 5) * 1000);
+    return ctx.step(async (tx) => {
+      const [row] =
+        await tx`select public.cancel_task(${input.taskId}::uuid, ${input.reason ?? 'stopped by parent'}) as moved`;
+      const [after] = await tx`select status from public.tasks where id = ${input.taskId}`;
+      return { taskId: input.taskId, warned, stopped: row!.moved, status: after?.status };
+    });
   },
 });
 
@@ -91,7 +113,7 @@ export const retrySubtask = defineTool({
   description:
     'Start a new attempt of one of your sub-tasks (stopping it first if it is still running). What went wrong is carried into the new description.',
   async run(ctx, input) {
-    const child = await ownChild(ctx, input.taskId);
+    const child = await ownChild(ctx.tx, input.taskId);
     const note = [
       `Note: previous attempt (${child.id}) ended with status '${child.status}'.`,
       child.error_message ? `Error: ${child.error_message}` : null,
