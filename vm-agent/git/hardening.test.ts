@@ -91,7 +91,10 @@ describe('git against a remote that never answers', () => {
       // …and ls-remote is held to the network deadline.
       const err = await runGit(['ls-remote', `https://127.0.0.1:${tarpit.port}/x.git`], {
         timeouts: { networkMs: 800, localMs: 60_000 },
-      }).catch((e: unknown) => e as Error);
+      }).then(
+        () => new Error('it did not time out'),
+        (e: unknown) => e as Error,
+      );
       expect(err.message).toMatch(/^git ls-remote timed out after 0\.8 s/);
     } finally {
       await tarpit.close();
