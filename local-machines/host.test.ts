@@ -1,4 +1,5 @@
-import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -212,6 +213,28 @@ describe('the local machine host', () => {
     } finally {
       if (detachedPid !== undefined && processAlive(detachedPid)) process.kill(detachedPid, 'SIGKILL');
       await other.close();
+    }
+  });
+
+  it("a restarted host ends what an earlier run's machines left running", async () => {
+    const dir = join(baseDir, 'restarted');
+    const home = join(dir, 'lm-0123456789ab', 'home');
+    mkdirSync(home, { recursive: true });
+    const leftover = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1 << 30)'], {
+      detached: true,
+      stdio: 'ignore',
+      env: { PATH: '/usr/bin:/bin', HOME: home },
+    });
+    leftover.unref();
+    const pid = leftover.pid!;
+    try {
+      await waitFor('the leftover to run', () => processAlive(pid));
+      const restarted = await startMachineHost({ baseDir: dir, token: TOKEN, command: [process.execPath, STAND_IN] });
+      await restarted.close();
+      await waitFor('the leftover to be gone', () => !processAlive(pid), 5000);
+      expect(existsSync(join(dir, 'lm-0123456789ab'))).toBe(false);
+    } finally {
+      if (processAlive(pid)) process.kill(pid, 'SIGKILL');
     }
   });
 

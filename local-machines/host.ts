@@ -174,8 +174,11 @@ export async function startMachineHost(options: MachineHostOptions): Promise<Mac
 
   mkdirSync(baseDir, { recursive: true, mode: 0o700 });
   // A restarted host starts empty: its machines stopped with it. Only directories it made go.
+  // Anything a machine of an earlier run left running (the host died without close()) goes too.
   for (const entry of readdirSync(baseDir)) {
-    if (ID.test(entry)) rmSync(join(baseDir, entry), { recursive: true, force: true });
+    if (!ID.test(entry)) continue;
+    for (const pid of processesWithEnv('HOME', join(baseDir, entry, 'home'))) signal(pid, 'SIGKILL');
+    rmSync(join(baseDir, entry), { recursive: true, force: true });
   }
 
   const machines = new Map<string, Running>();
