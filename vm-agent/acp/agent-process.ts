@@ -31,16 +31,16 @@ export type AgentProcess = {
   exited: Promise<AgentExit>;
   stderrTail(): string;
   /**
-   * SIGTERM to the agent's process group, then SIGKILL to it after `graceMs` (or at once when the
-   * agent already exited). Resolves when the agent is gone.
+   * SIGTERM to the agent's process group (also when the agent itself already exited), then SIGKILL
+   * to what is left of it after `graceMs`. Resolves when the agent is gone.
    */
   stop(graceMs?: number): Promise<AgentExit>;
 };
 
 const STDERR_TAIL_BYTES = 16 * 1024;
 
-/** Signals the process group led by `pid`; false when no process of it is left. */
-function signalGroup(pid: number | undefined, signal: NodeJS.Signals): boolean {
+/** Signals the process group led by `pid` (0: only asks); false when no process of it is left. */
+function signalGroup(pid: number | undefined, signal: NodeJS.Signals | 0): boolean {
   if (pid === undefined) return false;
   try {
     process.kill(-pid, signal);
@@ -52,8 +52,7 @@ function signalGroup(pid: number | undefined, signal: NodeJS.Signals): boolean {
 
 /** Waits until `deadline` at most for the group led by `pid` to empty, then SIGKILLs what is left. */
 async function endGroup(pid: number | undefined, deadline: number): Promise<void> {
-  // signal 0 only asks whether any process of the group is left.
-  while (signalGroup(pid, 0 as unknown as NodeJS.Signals) && Date.now() < deadline) {
+  while (signalGroup(pid, 0) && Date.now() < deadline) {
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
   signalGroup(pid, 'SIGKILL');
