@@ -1,16 +1,20 @@
-import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { localProvider } from '../functions/_shared/providers/local.ts';
 import { ProviderError, nodeLabels } from '../functions/_shared/providers/provider.ts';
 import { processAlive } from '../tests/helpers/processes.ts';
 import { waitFor } from '../tests/helpers/wait.ts';
-import { startMachineHost, type MachineHost } from './host.ts';
+import { localRepositoryPolicy, startMachineHost, type MachineHost } from './host.ts';
 
 const STAND_IN = join(import.meta.dirname, 'fixtures', 'stand-in-agent.mjs');
 const TOKEN = 'host-token-' + 'x'.repeat(20);
 const BOOTSTRAP = 'bootstrap-secret-' + Math.random().toString(36).slice(2);
+const REPOSITORIES = { protocols: ['https', 'file'] as ('https' | 'file')[], localRoots: ['/srv/repos'] };
+/** A variable of the host's own that no machine may see. */
+const HOST_SECRET = 'host-only-secret-' + Math.random().toString(36).slice(2);
 
 let baseDir: string;
 let host: MachineHost;
@@ -36,16 +40,19 @@ const request = (nodeId: string, extra: Record<string, unknown> = {}) => ({
 
 beforeAll(async () => {
   baseDir = mkdtempSync(join(tmpdir(), 'sam-machines-'));
+  process.env.SAM_TEST_HOST_SECRET = HOST_SECRET;
   host = await startMachineHost({
     baseDir,
     token: TOKEN,
     command: [process.execPath, STAND_IN],
     agentEnv: { SAM_DEMO_AGENT_DELAY_MS: '5' },
+    repositories: REPOSITORIES,
     stopTimeoutMs: 1000,
   });
 });
 
 afterAll(async () => {
+  delete process.env.SAM_TEST_HOST_SECRET;
   await host?.close();
   rmSync(baseDir, { recursive: true, force: true });
 });
@@ -85,7 +92,7 @@ describe('the local machine host', () => {
     expect(bad.status).toBe(400);
   });
 
-  it('creates a machine: a process in its own directory with bootstrap.json 0600, the token in no argv or environment', async () => {
+  it('creates a machine: a process in its own directory with its own HOME, a minimal environment, bootstrap.json 0600, the token in no argv or environment', async () => {
     const nodeId = '22222222-0000-0000-0000-000000000001';
     const res = await call('POST', '/machines', request(nodeId));
     expect(res.status).toBe(201);
@@ -110,6 +117,7 @@ describe('the local machine host', () => {
       bootstrapToken: BOOTSTRAP,
       providerInstanceId: machine.id,
       agentEnv: { SAM_DEMO_AGENT_DELAY_MS: '5' },
+      git: REPOSITORIES,
     });
 
     const argv = readFileSync(`/proc/${machine.pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
@@ -117,11 +125,19 @@ describe('the local machine host', () => {
     const environ = readFileSync(`/proc/${machine.pid}/environ`, 'utf8');
     expect(environ).not.toContain(BOOTSTRAP);
     expect(environ).not.toContain(TOKEN);
-    const names = environ
-      .split('\0')
-      .filter(Boolean)
-      .map((kv) => kv.slice(0, kv.indexOf('=')));
-    expect(names.filter((n) => !['PATH', 'HOME'].includes(n))).toEqual([]);
+    expect(environ).not.toContain(HOST_SECRET);
+    const vars = Object.fromEntries(
+      environ
+        .split('\0')
+        .filter(Boolean)
+        .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+    );
+    // Exactly PATH and HOME; HOME is the machine's own, PATH only node's directory and the system's.
+    expect(vars).toEqual({
+      PATH: [...new Set([dirname(process.execPath), '/usr/bin', '/bin'])].join(':'),
+      HOME: join(dir, 'home'),
+    });
+    expect(statSync(join(dir, 'home')).mode & 0o777).toBe(0o700);
     await waitFor('the log', () => readFileSync(join(dir, 'vm-agent.log'), 'utf8').includes('started'));
 
     // Listed by its labels, not by others.
@@ -170,6 +186,58 @@ describe('the local machine host', () => {
     }
   });
 
+  it('deleting a machine also ends what it started in a process group of its own', async () => {
+    const other = await startMachineHost({
+      baseDir: join(baseDir, 'detached'),
+      token: TOKEN,
+      command: [process.execPath, STAND_IN],
+      agentEnv: { STAND_IN_SPAWN_DETACHED: '1' },
+      stopTimeoutMs: 1000,
+    });
+    let detachedPid: number | undefined;
+    try {
+      const provider = localProvider({ url: other.url, token: TOKEN });
+      const m = await provider.createMachine({
+        nodeId: '66666666-0000-0000-0000-000000000001',
+        ...request('66666666-0000-0000-0000-000000000001'),
+        vmSize: 'small',
+      });
+      const started = await waitFor('the stand-in to start', () => {
+        const f = join(other.baseDir, m.providerInstanceId, 'started.json');
+        return existsSync(f) ? (JSON.parse(readFileSync(f, 'utf8')) as { detachedPid: number }) : null;
+      });
+      detachedPid = started.detachedPid;
+      expect(processAlive(detachedPid)).toBe(true);
+      await provider.deleteMachine(m.providerInstanceId);
+      await waitFor('the detached process to be gone', () => !processAlive(detachedPid!), 5000);
+    } finally {
+      if (detachedPid !== undefined && processAlive(detachedPid)) process.kill(detachedPid, 'SIGKILL');
+      await other.close();
+    }
+  });
+
+  it("a restarted host ends what an earlier run's machines left running", async () => {
+    const dir = join(baseDir, 'restarted');
+    const home = join(dir, 'lm-0123456789ab', 'home');
+    mkdirSync(home, { recursive: true });
+    const leftover = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1 << 30)'], {
+      detached: true,
+      stdio: 'ignore',
+      env: { PATH: '/usr/bin:/bin', HOME: home },
+    });
+    leftover.unref();
+    const pid = leftover.pid!;
+    try {
+      await waitFor('the leftover to run', () => processAlive(pid));
+      const restarted = await startMachineHost({ baseDir: dir, token: TOKEN, command: [process.execPath, STAND_IN] });
+      await restarted.close();
+      await waitFor('the leftover to be gone', () => !processAlive(pid), 5000);
+      expect(existsSync(join(dir, 'lm-0123456789ab'))).toBe(false);
+    } finally {
+      if (processAlive(pid)) process.kill(pid, 'SIGKILL');
+    }
+  });
+
   it('stops every machine when it closes', async () => {
     const other = await startMachineHost({
       baseDir: join(baseDir, 'other'),
@@ -215,5 +283,19 @@ describe('the local provider against the host', () => {
     const down = localProvider({ url: 'http://127.0.0.1:1', token: TOKEN });
     const d = await down.deleteMachine('lm-000000000000').catch((x: unknown) => x);
     expect((d as Error).message).toBe('The local machine host at http://127.0.0.1:1 is unreachable');
+  });
+});
+
+describe('which repositories local machines may clone', () => {
+  it('defaults to https and local repositories under the home of the user running the host and the temp dir', () => {
+    expect(localRepositoryPolicy({})).toEqual({ protocols: ['https', 'file'], localRoots: [homedir(), tmpdir()] });
+  });
+
+  it('takes SAM_LOCAL_REPO_ROOTS and SAM_LOCAL_REPO_PROTOCOLS, and refuses what it cannot mean', () => {
+    expect(
+      localRepositoryPolicy({ SAM_LOCAL_REPO_ROOTS: '/srv/a:/srv/b', SAM_LOCAL_REPO_PROTOCOLS: 'https, ssh' }),
+    ).toEqual({ protocols: ['https', 'ssh'], localRoots: ['/srv/a', '/srv/b'] });
+    expect(() => localRepositoryPolicy({ SAM_LOCAL_REPO_ROOTS: 'relative/dir' })).toThrow(/not absolute/);
+    expect(() => localRepositoryPolicy({ SAM_LOCAL_REPO_PROTOCOLS: 'https,ext' })).toThrow(/unknown ext/);
   });
 });

@@ -3,22 +3,29 @@
  * HTTP server on 127.0.0.1 that creates a "machine" as a directory plus a vm-agent process:
  *
  *   POST   /machines        → <baseDir>/<id>/bootstrap.json (0600: control plane URL, one-time
- *                             bootstrap token, instance id, agent env), then
- *                             `node vm-agent/bin.mjs <machineDir>` with cwd = machineDir, output
- *                             appended to <machineDir>/vm-agent.log
+ *                             bootstrap token, instance id, agent env, the repositories it may
+ *                             clone), then `node vm-agent/bin.mjs <machineDir>` with cwd =
+ *                             machineDir, output appended to <machineDir>/vm-agent.log
  *   GET    /machines?label= → the machines carrying every label, with status and pid
  *   DELETE /machines/:id    → SIGTERM, SIGKILL after 10 s, directory removed; 204 (also when gone)
  *
  * The contract is `functions/_shared/common/contracts/local-machines.ts`. Every request needs
  * `Authorization: Bearer <token>`. The bootstrap token travels only in the file: never in argv,
- * never in the process environment (which holds PATH and HOME and nothing of the host's).
+ * never in the process environment.
+ *
+ * A machine is not the host: its environment is PATH (node's directory, /usr/bin, /bin) and HOME —
+ * its own `<machineDir>/home` — and nothing of the host's (no keys, no ~/.ssh, no git config).
+ * Which repositories it may clone is the host's setting (`SAM_LOCAL_REPO_ROOTS`, see
+ * {@link localRepositoryPolicy}), passed in bootstrap.json `git` and enforced by the machine before
+ * it clones (vm-agent/git/policy.ts). Machines still run as the host's OS user.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
+import { homedir, tmpdir } from 'node:os';
+import { delimiter, dirname, isAbsolute, join } from 'node:path';
 import { z } from 'zod';
 import {
   CreateMachineRequest,
@@ -29,6 +36,8 @@ import {
 } from '../functions/_shared/common/contracts/local-machines.ts';
 import { bearerToken, sameSecret } from '../functions/_shared/common/bearer.ts';
 import { paths } from '../supabase/local/paths.ts';
+import { GIT_PROTOCOLS, RepositoryPolicy, type GitProtocol } from '../vm-agent/git/policy.ts';
+import { processesWithEnv } from './processes.ts';
 
 export interface MachineHostOptions {
   /** Where machine directories are made (`sam start`: .sam/machines). Created 0700. */
@@ -41,8 +50,8 @@ export interface MachineHostOptions {
   command?: string[];
   /** Host-configured environment for the agent, written into bootstrap.json (e.g. SAM_DEMO_AGENT_DELAY_MS). */
   agentEnv?: Record<string, string>;
-  /** The machine processes' environment (default: PATH and HOME of the host, nothing else). */
-  env?: Record<string, string>;
+  /** Which repositories machines may clone (default {@link localRepositoryPolicy} of the host's environment). */
+  repositories?: RepositoryPolicy;
   /** How long a deleted machine gets to stop after SIGTERM before SIGKILL (default 10 s). */
   stopTimeoutMs?: number;
   /** Where the host says what it does (never tokens). */
@@ -123,22 +132,53 @@ function signal(pid: number | undefined, sig: NodeJS.Signals, group = false): vo
   }
 }
 
+/**
+ * What local machines may clone, from the host's environment: `SAM_LOCAL_REPO_ROOTS` (absolute
+ * directories separated by `:`; default the home of the user running the host and the system temp
+ * dir) for local repositories, and `SAM_LOCAL_REPO_PROTOCOLS` (comma-separated; default
+ * `https,file`; add `ssh` to allow it — machines have no keys of the host's).
+ */
+export function localRepositoryPolicy(env: NodeJS.ProcessEnv = process.env): RepositoryPolicy {
+  const roots = (env.SAM_LOCAL_REPO_ROOTS ?? '')
+    .split(delimiter)
+    .map((r) => r.trim())
+    .filter(Boolean);
+  const bad = roots.filter((r) => !isAbsolute(r));
+  if (bad.length > 0) throw new Error(`SAM_LOCAL_REPO_ROOTS: not absolute directories: ${bad.join(', ')}`);
+  const protocols = (env.SAM_LOCAL_REPO_PROTOCOLS ?? 'https,file')
+    .split(',')
+    .map((p) => p.trim().toLowerCase())
+    .filter(Boolean);
+  const unknown = protocols.filter((p) => !(GIT_PROTOCOLS as readonly string[]).includes(p));
+  if (unknown.length > 0) {
+    throw new Error(`SAM_LOCAL_REPO_PROTOCOLS: unknown ${unknown.join(', ')} (known: ${GIT_PROTOCOLS.join(', ')})`);
+  }
+  return RepositoryPolicy.parse({
+    protocols: protocols as GitProtocol[],
+    localRoots: roots.length > 0 ? roots : [homedir(), tmpdir()],
+  });
+}
+
+/** PATH for machines: node's own directory (node, npm, globally installed agents), /usr/bin, /bin. */
+export function machinePath(): string {
+  return [...new Set([dirname(process.execPath), '/usr/bin', '/bin'])].join(delimiter);
+}
+
 export async function startMachineHost(options: MachineHostOptions): Promise<MachineHost> {
   const baseDir = options.baseDir;
   const command = options.command ?? [process.execPath, join(paths.root, 'vm-agent', 'bin.mjs')];
   const stopTimeoutMs = options.stopTimeoutMs ?? 10_000;
   const log = options.log ?? (() => {});
-  const machineEnv =
-    options.env ??
-    Object.fromEntries(
-      (['PATH', 'HOME'] as const).flatMap((k) => (process.env[k] === undefined ? [] : [[k, process.env[k]!]])),
-    );
+  const repositories = RepositoryPolicy.parse(options.repositories ?? localRepositoryPolicy());
   if (command.length === 0) throw new Error('local machines: the command is empty');
 
   mkdirSync(baseDir, { recursive: true, mode: 0o700 });
   // A restarted host starts empty: its machines stopped with it. Only directories it made go.
+  // Anything a machine of an earlier run left running (the host died without close()) goes too.
   for (const entry of readdirSync(baseDir)) {
-    if (ID.test(entry)) rmSync(join(baseDir, entry), { recursive: true, force: true });
+    if (!ID.test(entry)) continue;
+    for (const pid of processesWithEnv('HOME', join(baseDir, entry, 'home'))) signal(pid, 'SIGKILL');
+    rmSync(join(baseDir, entry), { recursive: true, force: true });
   }
 
   const machines = new Map<string, Running>();
@@ -159,11 +199,14 @@ export async function startMachineHost(options: MachineHostOptions): Promise<Mac
     const id = `lm-${randomBytes(6).toString('hex')}`;
     const dir = join(baseDir, id);
     mkdirSync(dir, { mode: 0o700 });
+    const home = join(dir, 'home');
+    mkdirSync(home, { mode: 0o700 });
     const bootstrap = {
       controlPlaneUrl: req.userData.controlPlaneUrl,
       bootstrapToken: req.userData.bootstrapToken,
       providerInstanceId: id,
       agentEnv: { ...(options.agentEnv ?? {}) },
+      git: repositories,
     };
     writeFileSync(join(dir, 'bootstrap.json'), JSON.stringify(bootstrap, null, 2) + '\n', { mode: 0o600, flag: 'wx' });
     const out = openSync(join(dir, 'vm-agent.log'), 'a', 0o600);
@@ -172,7 +215,7 @@ export async function startMachineHost(options: MachineHostOptions): Promise<Mac
       // Its own process group, so deleting the machine can take everything it started.
       child = spawn(command[0]!, [...command.slice(1), dir], {
         cwd: dir,
-        env: machineEnv,
+        env: { PATH: machinePath(), HOME: home },
         stdio: ['ignore', out, out],
         detached: true,
       });
@@ -229,8 +272,10 @@ export async function startMachineHost(options: MachineHostOptions): Promise<Mac
           await m.exited;
         }
       }
-      // Whatever it left running in its group goes with it, as with a deleted VM.
+      // Whatever it left running in its group goes with it, as with a deleted VM — and so do
+      // processes in groups of their own (agents lead theirs) that still carry its HOME.
       signal(m.child.pid, 'SIGKILL', true);
+      for (const pid of processesWithEnv('HOME', join(m.dir, 'home'))) signal(pid, 'SIGKILL');
     })();
     return m.stopping;
   }
@@ -313,7 +358,10 @@ export async function startMachineHost(options: MachineHostOptions): Promise<Mac
 
   // Last resort when the host process exits without close(): no machine outlives it.
   const onExit = () => {
-    for (const m of machines.values()) signal(m.child.pid, 'SIGKILL', true);
+    for (const m of machines.values()) {
+      signal(m.child.pid, 'SIGKILL', true);
+      for (const pid of processesWithEnv('HOME', join(m.dir, 'home'))) signal(pid, 'SIGKILL');
+    }
   };
   process.on('exit', onExit);
 

@@ -14,6 +14,7 @@ import { AgentClient, type AgentClientOptions } from './acp/agent-client.ts';
 import { spawnAgentProcess, type AgentProcess } from './acp/agent-process.ts';
 import { DEMO_GREETING } from './demo-agent/scenario.ts';
 import { completeWork } from './git/complete.ts';
+import type { RepositoryPolicy } from './git/policy.ts';
 import { checkoutTaskBranch, cloneRepository } from './git/workspace.ts';
 import { Outbox } from './outbox/outbox.ts';
 import { makeRemote, sh } from './test-support/git-repos.ts';
@@ -22,6 +23,8 @@ import { startTestMcpServer, type TestMcpServer } from './test-support/mcp-serve
 const DEMO_BIN = fileURLToPath(new URL('./demo-agent/bin.mjs', import.meta.url));
 const AGENT_TOKEN = 'sam_agent_token_e2e_0123456789';
 const BRANCH = 'sam/add-greeting-a1b2c3';
+/** The test repository is local, under the temp dir: what local mode allows. */
+const LOCAL = (): RepositoryPolicy => ({ protocols: ['https', 'file'], localRoots: [root] });
 
 let root: string;
 let bare: string;
@@ -44,7 +47,7 @@ afterEach(async () => {
 describe('session to branch', () => {
   it('drives the demo agent process on a real workspace, delivers records in order, pushes the agent commit', async () => {
     const workspace = path.join(root, 'workspace');
-    const { defaultBranch } = await cloneRepository({ url: bare, dir: workspace });
+    const { defaultBranch } = await cloneRepository({ url: bare, dir: workspace, policy: LOCAL() });
     await checkoutTaskBranch(workspace, BRANCH);
 
     const sent: MessageRecord[][] = [];
@@ -140,7 +143,7 @@ describe('session to branch', () => {
     expect(JSON.stringify(records)).not.toContain('must-not-leak');
 
     // Completion: commit leftover work and push the task branch.
-    const result = await completeWork({ dir: workspace, defaultBranch });
+    const result = await completeWork({ dir: workspace, defaultBranch, policy: LOCAL() });
     expect(result).toMatchObject({ pushed: true, branchName: BRANCH, committed: true, error: null });
     expect(sh(bare, 'rev-parse', BRANCH)).toBe(result.commitSha);
     expect(sh(bare, 'show', `${BRANCH}:README.md`)).toBe(`# Demo project\n${DEMO_GREETING}\n${DEMO_GREETING}`);

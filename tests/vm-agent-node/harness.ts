@@ -7,9 +7,13 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type postgres from 'postgres';
+import type { RepositoryPolicy } from '../../vm-agent/git/policy.ts';
 import { makeRemote } from '../../vm-agent/test-support/git-repos.ts';
 import { createProject, createUser, submitTask } from '../helpers/control-plane.ts';
 import { waitFor } from '../helpers/wait.ts';
+
+/** What a local machine may clone in these tests: https, and local repositories under the temp dir. */
+export const LOCAL_REPOSITORIES: RepositoryPolicy = { protocols: ['https', 'file'], localRoots: [tmpdir()] };
 
 export interface PreparedMachine {
   owner: string;
@@ -43,7 +47,14 @@ export async function prepareMachine(
   const dir = await mkdtemp(path.join(tmpdir(), 'sam-machine-'));
   await writeFile(
     path.join(dir, 'bootstrap.json'),
-    JSON.stringify({ controlPlaneUrl, bootstrapToken, providerInstanceId: `local-${nodeId.slice(0, 8)}`, agentEnv }),
+    JSON.stringify({
+      controlPlaneUrl,
+      bootstrapToken,
+      providerInstanceId: `local-${nodeId.slice(0, 8)}`,
+      agentEnv,
+      // The project's repository is local, under the temp dir (local-machines/host.ts allows the same).
+      git: LOCAL_REPOSITORIES,
+    }),
     { mode: 0o600 },
   );
   return {

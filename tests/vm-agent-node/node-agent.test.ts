@@ -14,7 +14,15 @@ import { sh } from '../../vm-agent/test-support/git-repos.ts';
 import { startFlakyProxy, type FlakyProxy } from '../../vm-agent/test-support/flaky-proxy.ts';
 import { as, submitTask } from '../helpers/control-plane.ts';
 import { useFunctionsStack } from '../helpers/local-stack.ts';
-import { chatMessages, prepareMachine, settled, toolStatuses, waitFor, type PreparedMachine } from './harness.ts';
+import {
+  chatMessages,
+  LOCAL_REPOSITORIES,
+  prepareMachine,
+  settled,
+  toolStatuses,
+  waitFor,
+  type PreparedMachine,
+} from './harness.ts';
 
 const stack = useFunctionsStack('vm_agent_node');
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -31,6 +39,7 @@ function nodeAgent(machine: PreparedMachine, url: string, extra: Partial<NodeAge
     agentVersion: 'sam-vm-agent/test',
     agentEnv: { SAM_DEMO_AGENT_DELAY_MS: '1' },
     machineEnv: { PATH: process.env.PATH, HOME: process.env.HOME },
+    repositoryPolicy: LOCAL_REPOSITORIES,
     dockerAvailable: async () => false,
     backoff: { initialMs: 200, maxMs: 1000 },
     outboxFlushDelayMs: 50,

@@ -4,7 +4,7 @@
  * the outcome as the task callback's `gitPushResult`. Never throws: failures are in `error`.
  */
 import { git } from './run-git.ts';
-import { gitWithCredentials, type GitContext } from './workspace.ts';
+import { gitOptions, gitWithCredentials, type GitContext } from './workspace.ts';
 
 export type GitAuthor = { name: string; email: string };
 
@@ -30,7 +30,7 @@ export const DEFAULT_AUTHOR: GitAuthor = { name: 'SAM Agent', email: 'agent@sam.
 export const SAVE_WORK_MESSAGE = 'chore: save agent work';
 
 export async function completeWork(options: CompleteOptions): Promise<GitPushResult> {
-  const opts = { cwd: options.dir, log: options.log, onSpawn: options.onSpawn };
+  const opts = gitOptions(options, options.dir);
   const author = options.author ?? DEFAULT_AUTHOR;
   const result: GitPushResult = {
     pushed: false,

@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startGitHttpServer, type GitHttpServer } from '../test-support/git-http-server.ts';
 import { makeRemote, sh } from '../test-support/git-repos.ts';
 import { completeWork, SAVE_WORK_MESSAGE } from './complete.ts';
+import type { RepositoryPolicy } from './policy.ts';
 import { redact } from './run-git.ts';
 import { checkoutTaskBranch, cloneRepository } from './workspace.ts';
 
@@ -17,11 +18,13 @@ beforeEach(async () => {
 afterEach(async () => {
   await rm(root, { recursive: true, force: true });
 });
+/** The test repositories are local, under the temp dir: what local mode allows. */
+const local = (): RepositoryPolicy => ({ protocols: ['https', 'file'], localRoots: [root] });
 
 describe('clone and branch', () => {
   it('clones a local repository, finds the default branch, creates a new task branch from it', async () => {
     const dir = path.join(root, 'ws');
-    const { defaultBranch } = await cloneRepository({ url: bare, dir });
+    const { defaultBranch } = await cloneRepository({ url: bare, dir, policy: local() });
     expect(defaultBranch).toBe('main');
     const checkout = await checkoutTaskBranch(dir, 'sam/add-greeting-x1y2z3');
     expect(checkout).toEqual({ branchName: 'sam/add-greeting-x1y2z3', created: true, baseBranch: 'main' });
@@ -31,7 +34,7 @@ describe('clone and branch', () => {
 
   it('tracks an existing remote branch instead of creating one', async () => {
     const dir = path.join(root, 'ws');
-    await cloneRepository({ url: bare, dir });
+    await cloneRepository({ url: bare, dir, policy: local() });
     const checkout = await checkoutTaskBranch(dir, 'sam/existing-abc123');
     expect(checkout.created).toBe(false);
     expect(sh(dir, 'rev-parse', 'HEAD')).toBe(sh(bare, 'rev-parse', 'sam/existing-abc123'));
@@ -41,7 +44,7 @@ describe('clone and branch', () => {
 
   it('refuses bad branch names and URLs with credentials', async () => {
     const dir = path.join(root, 'ws');
-    await cloneRepository({ url: bare, dir });
+    await cloneRepository({ url: bare, dir, policy: local() });
     await expect(checkoutTaskBranch(dir, '--upload-pack=evil')).rejects.toThrow(/invalid branch name/);
     await expect(checkoutTaskBranch(dir, 'sam/bad..name')).rejects.toThrow(/invalid branch name/);
     await expect(
@@ -53,7 +56,7 @@ describe('clone and branch', () => {
 describe('completion', () => {
   async function workspace(branch: string | null) {
     const dir = path.join(root, 'ws');
-    await cloneRepository({ url: bare, dir });
+    await cloneRepository({ url: bare, dir, policy: local() });
     if (branch) await checkoutTaskBranch(dir, branch);
     return dir;
   }
@@ -65,6 +68,7 @@ describe('completion', () => {
     const result = await completeWork({
       dir,
       defaultBranch: 'main',
+      policy: local(),
       author: { name: 'Ada Agent', email: 'ada@example.com' },
     });
     expect(result).toMatchObject({
@@ -88,7 +92,7 @@ describe('completion', () => {
     await writeFile(path.join(dir, 'a.txt'), 'a\n');
     sh(dir, 'add', 'a.txt');
     sh(dir, 'commit', '--quiet', '-m', 'agent commit');
-    const result = await completeWork({ dir, defaultBranch: 'main' });
+    const result = await completeWork({ dir, defaultBranch: 'main', policy: local() });
     expect(result).toMatchObject({ pushed: true, committed: false, error: null });
     expect(sh(bare, 'log', '-1', '--format=%s', 'sam/clean-branch')).toBe('agent commit');
   });
@@ -97,7 +101,7 @@ describe('completion', () => {
     const dir = await workspace(null);
     const before = sh(bare, 'rev-parse', 'main');
     await writeFile(path.join(dir, 'README.md'), 'changed on main\n');
-    const result = await completeWork({ dir, defaultBranch: 'main' });
+    const result = await completeWork({ dir, defaultBranch: 'main', policy: local() });
     expect(result.pushed).toBe(false);
     expect(result.committed).toBe(true);
     expect(result.branchName).toBe('main');
@@ -111,7 +115,7 @@ describe('completion', () => {
     const dir = await workspace('sam/doomed');
     await rm(bare, { recursive: true, force: true });
     await writeFile(path.join(dir, 'x.txt'), 'x\n');
-    const result = await completeWork({ dir, defaultBranch: 'main' });
+    const result = await completeWork({ dir, defaultBranch: 'main', policy: local() });
     expect(result.pushed).toBe(false);
     expect(result.committed).toBe(true);
     expect(result.error).toMatch(/git push/);
@@ -134,6 +138,7 @@ describe('credentials over smart HTTP', () => {
     const logs: string[] = [];
     const ctx = {
       credentials: { token: TOKEN },
+      policy: { protocols: ['http'], localRoots: [] } as RepositoryPolicy,
       log: (l: string) => logs.push(l),
       onSpawn: (s: { args: string[]; env: Record<string, string> }) => spawned.push(s),
     };
@@ -179,6 +184,7 @@ describe('credentials over smart HTTP', () => {
       url: `${server.url}/remote.git`,
       dir: path.join(root, 'ws-bad'),
       credentials: { token: wrong },
+      policy: { protocols: ['http'], localRoots: [] },
       log: (l) => logs.push(l),
     });
     await expect(clone).rejects.toThrow(/Authentication failed|401|could not read/i);

@@ -4,13 +4,28 @@
  * existing remote branch, tracked.
  */
 import { assertNoUrlCredentials, credentialSetup, type GitCredentials } from './credentials.ts';
-import { git, type GitLog, type RunGitOptions } from './run-git.ts';
+import { assertRepositoryAllowed, HTTPS_ONLY, type RepositoryPolicy } from './policy.ts';
+import { git, type GitLog, type GitTimeouts, type RunGitOptions } from './run-git.ts';
 
 export type GitContext = {
   credentials?: GitCredentials | null;
   log?: GitLog;
   onSpawn?: RunGitOptions['onSpawn'];
+  /** Which repositories and protocols are allowed (default https only). */
+  policy?: RepositoryPolicy;
+  timeouts?: Partial<GitTimeouts>;
 };
+
+/** The options every git call of a context gets: where it logs, its protocols and deadlines. */
+export function gitOptions(ctx: GitContext, cwd?: string): RunGitOptions {
+  return {
+    cwd,
+    log: ctx.log,
+    onSpawn: ctx.onSpawn,
+    protocols: (ctx.policy ?? HTTPS_ONLY).protocols,
+    timeouts: ctx.timeouts,
+  };
+}
 
 export type CloneOptions = GitContext & {
   /** https URL or local path / file URL of the repository. */
@@ -23,27 +38,31 @@ export type CloneOptions = GitContext & {
 export async function gitWithCredentials(args: string[], cwd: string | undefined, ctx: GitContext): Promise<string> {
   const creds = await credentialSetup(ctx.credentials);
   try {
-    return await git([...creds.args, ...args], {
-      cwd,
-      env: creds.env,
-      secrets: creds.secrets,
-      log: ctx.log,
-      onSpawn: ctx.onSpawn,
-    });
+    return await git([...creds.args, ...args], { ...gitOptions(ctx, cwd), env: creds.env, secrets: creds.secrets });
   } finally {
     await creds.dispose();
   }
 }
 
-/** Clones the repository and returns its default branch (what origin's HEAD points at). */
+/**
+ * Clones the repository and returns its default branch (what origin's HEAD points at). A
+ * repository the policy does not allow is refused before git runs, with the reason.
+ */
 export async function cloneRepository(options: CloneOptions): Promise<{ defaultBranch: string }> {
+  assertRepositoryAllowed(options.url, options.policy ?? HTTPS_ONLY);
   assertNoUrlCredentials(options.url);
-  await gitWithCredentials(['clone', '--origin', 'origin', '--', options.url, options.dir], undefined, options);
+  // --no-local: a local repository goes through git's transport too (no hardlinked or copied
+  // object files, no symlinks followed out of it).
+  await gitWithCredentials(
+    ['clone', '--no-local', '--origin', 'origin', '--', options.url, options.dir],
+    undefined,
+    options,
+  );
   return { defaultBranch: await defaultBranch(options.dir, options) };
 }
 
 export async function defaultBranch(dir: string, ctx: GitContext = {}): Promise<string> {
-  const opts = { cwd: dir, log: ctx.log, onSpawn: ctx.onSpawn };
+  const opts = gitOptions(ctx, dir);
   const head = await git(['symbolic-ref', '--quiet', '--short', 'refs/remotes/origin/HEAD'], opts).catch(() => '');
   if (head.startsWith('origin/')) return head.slice('origin/'.length);
   return git(['symbolic-ref', '--short', 'HEAD'], opts);
@@ -68,7 +87,7 @@ export async function checkoutTaskBranch(
   options: GitContext & { baseBranch?: string } = {},
 ): Promise<CheckoutResult> {
   await assertBranchName(branchName);
-  const opts = { cwd: dir, log: options.log, onSpawn: options.onSpawn };
+  const opts = gitOptions(options, dir);
   const base = options.baseBranch ?? (await defaultBranch(dir, options));
   const remote = await git(['rev-parse', '--verify', '--quiet', `refs/remotes/origin/${branchName}`], opts).catch(
     () => '',

@@ -5,6 +5,7 @@
 import { chmod, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
+import { RepositoryPolicy } from '../git/policy.ts';
 
 export const BOOTSTRAP_FILE = 'bootstrap.json';
 
@@ -16,6 +17,8 @@ export const BootstrapFile = z.object({
   providerInstanceId: z.string().max(200).optional(),
   /** Settings every agent on this machine gets (model credentials, SAM_DEMO_AGENT_DELAY_MS, …). */
   agentEnv: z.record(z.string(), z.string()).optional(),
+  /** Which repositories this machine may clone (local mode: roots and protocols); absent: https only. */
+  git: RepositoryPolicy.optional(),
   /** Written after registration. */
   nodeId: z.string().optional(),
   registeredAt: z.string().optional(),

@@ -44,6 +44,7 @@ async function main(): Promise<number> {
     agentVersion: agentVersion(),
     providerInstanceId: config.providerInstanceId,
     agentEnv: config.agentEnv ?? {},
+    repositoryPolicy: config.git,
     machineEnv: process.env,
     log,
     onRegistered: (nodeId) => markRegistered(machineDir, config, nodeId),

@@ -6,6 +6,7 @@
  * `shutdown` command or `stop()` (SIGTERM) stop every workspace gracefully and resolve `stopped`.
  */
 import type { CreateWorkspacePayload, NodeCommand } from '../../functions/_shared/common/contracts/vm-agent.ts';
+import type { RepositoryPolicy } from '../git/policy.ts';
 import type { BackoffOptions } from '../outbox/delivery-errors.ts';
 import { ControlPlaneClient, isUnauthorized } from './control-plane.ts';
 import { dockerAvailable, errorText, machineMetrics, primaryIpAddress } from './machine.ts';
@@ -25,6 +26,8 @@ export type NodeAgentOptions = {
   agentEnv?: Record<string, string>;
   /** The vm-agent's own environment (PATH for agents and git; agent credentials). */
   machineEnv?: NodeJS.ProcessEnv;
+  /** Which repositories may be cloned (bootstrap.json `git`); default https only. */
+  repositoryPolicy?: RepositoryPolicy;
   fetch?: typeof fetch;
   log?: (line: string) => void;
   /** Long-poll wait (s); default 25. */
@@ -223,6 +226,7 @@ export class NodeAgent {
       machineDir: this.options.machineDir,
       agentEnv: this.options.agentEnv ?? {},
       machineEnv: this.options.machineEnv ?? process.env,
+      repositoryPolicy: this.options.repositoryPolicy,
       dockerAvailable: this.options.dockerAvailable ?? (() => dockerAvailable(this.options.machineEnv)),
       log: this.log,
       backoff: this.backoff,

@@ -11,6 +11,7 @@ import path from 'node:path';
 import type { MessageRecord } from '../../functions/_shared/common/contracts/messages.ts';
 import type { CreateWorkspacePayload } from '../../functions/_shared/common/contracts/vm-agent.ts';
 import { completeWork } from '../git/complete.ts';
+import type { RepositoryPolicy } from '../git/policy.ts';
 import { checkoutTaskBranch, cloneRepository } from '../git/workspace.ts';
 import type { BackoffOptions } from '../outbox/delivery-errors.ts';
 import { startAgentSession, type RunningAgent } from './agent-session.ts';
@@ -24,6 +25,8 @@ export type WorkspaceRunnerOptions = {
   machineDir: string;
   agentEnv: Record<string, string>;
   machineEnv: NodeJS.ProcessEnv;
+  /** Which repositories may be cloned; default https only. */
+  repositoryPolicy?: RepositoryPolicy;
   dockerAvailable: () => Promise<boolean>;
   log: (line: string) => void;
   backoff?: BackoffOptions;
@@ -160,8 +163,9 @@ export class WorkspaceRunner {
     await this.channel.open();
     const gitLog = (l: string) => this.log(l);
     this.log(`cloning ${payload.repository}`);
-    await cloneRepository({ url: payload.repository, dir: repo, credentials: null, log: gitLog });
-    await checkoutTaskBranch(repo, payload.branch, { baseBranch: payload.baseBranch, log: gitLog });
+    const policy = this.options.repositoryPolicy;
+    await cloneRepository({ url: payload.repository, dir: repo, credentials: null, log: gitLog, policy });
+    await checkoutTaskBranch(repo, payload.branch, { baseBranch: payload.baseBranch, log: gitLog, policy });
     this.throwIfStopping();
     const notice = await this.profileNotice();
     await this.channel.ready();
@@ -262,6 +266,7 @@ export class WorkspaceRunner {
       dir: path.join(this.dir, 'repo'),
       defaultBranch: payload.defaultBranch,
       log: (l) => this.log(l),
+      policy: this.options.repositoryPolicy,
     });
     const gitPushResult = { ...result, error: result.error && scrub(result.error, this.secrets).slice(0, 4000) };
     this.log(
