@@ -6,6 +6,11 @@
  * event. Records are append-only; the server stores each (sessionId, messageId) once, so a batch
  * that is re-sent after a lost acknowledgement is a no-op.
  *
+ * The same message as the chat reads it back ({@link ChatMessage}) has the same field names, plus
+ * what the database adds. Two clocks, one name each everywhere (contract, columns, broadcast, web):
+ * `producedAt` / `produced_at` is when the VM agent made the record, `createdAt` / `created_at`
+ * when the database stored it.
+ *
  * Pure TypeScript on purpose: Deno (edge function) and Node (vm-agent, tests) both import this file.
  */
 import { z } from 'zod';
@@ -20,6 +25,15 @@ export const MAX_ID_LENGTH = 200;
 export const MESSAGE_ROLES = ['user', 'assistant', 'thought', 'tool', 'plan', 'system'] as const;
 export const MessageRole = z.enum(MESSAGE_ROLES);
 export type MessageRole = z.infer<typeof MessageRole>;
+
+/**
+ * Roles a record may carry: the agent's side of the chat. The user's own messages are written only
+ * by SAM (`post_message`); an agent's echo of a prompt is an `assistant` record marked
+ * `metadata.echo = 'user'` (vm-agent/acp/records.ts).
+ */
+export const RECORD_ROLES = ['assistant', 'thought', 'tool', 'plan', 'system'] as const;
+export const RecordRole = z.enum(RECORD_ROLES);
+export type RecordRole = z.infer<typeof RecordRole>;
 
 export const TOOL_STATUSES = ['pending', 'in_progress', 'completed', 'failed'] as const;
 export const ToolStatus = z.enum(TOOL_STATUSES);
@@ -43,7 +57,7 @@ export const MessageRecord = z
     messageId: Id,
     /** SAM's agent-session id (not the ACP agent's own session id, which goes in metadata). */
     sessionId: Id,
-    role: MessageRole,
+    role: RecordRole,
     content: z.string().refine((s) => utf8Bytes(s) <= MAX_CONTENT_BYTES, {
       message: `content exceeds ${MAX_CONTENT_BYTES} bytes`,
     }),
@@ -51,8 +65,8 @@ export const MessageRecord = z
     toolStatus: ToolStatus.optional(),
     /** Structured detail: the ACP update kind, tool kind/locations/diffs, plan entries, stop reasons. */
     metadata: z.record(z.string(), z.unknown()),
-    /** ISO 8601 timestamp taken when the update reached the VM agent. */
-    createdAt: z.iso.datetime({ offset: true }),
+    /** ISO 8601 timestamp taken when the update reached the VM agent (stored as `produced_at`). */
+    producedAt: z.iso.datetime({ offset: true }),
   })
   .strict()
   .superRefine((record, ctx) => {
@@ -95,4 +109,33 @@ export type MessageBatchResult = z.infer<typeof MessageBatchResult>;
 /** Serialized size of a batch body, for packing batches under {@link MAX_BATCH_BYTES}. */
 export function batchBytes(messages: readonly MessageRecord[]): number {
   return utf8Bytes(JSON.stringify({ messages }));
+}
+
+/**
+ * One stored message as every reader gets it: the Realtime broadcast on `session:<id>` and the
+ * `get_session_messages` RPC both carry exactly this object, built by one SQL function
+ * (`public.sam_message_json`, supabase/migrations/20261202003000_message_shape.sql).
+ * `metadata` is the record's `metadata` (column `tool_metadata`).
+ */
+export const ChatMessage = z.object({
+  /** The database's id: increasing in the order messages were stored. */
+  id: z.coerce.number().int(),
+  messageId: z.string(),
+  role: MessageRole,
+  content: z.string(),
+  toolCallId: z.string().nullable(),
+  toolStatus: ToolStatus.nullable(),
+  metadata: z.record(z.string(), z.unknown()).nullable(),
+  /** Who wrote it on SAM's side (`user`, `system`, `agent`, …); null for the agent's own records. */
+  origin: z.string().nullable(),
+  /** When the VM agent produced the record; null for messages SAM wrote itself. */
+  producedAt: z.string().nullable(),
+  /** When the database stored it. */
+  createdAt: z.string(),
+});
+export type ChatMessage = z.infer<typeof ChatMessage>;
+
+/** The one mapping from what the database sends (broadcast or RPC) to chat messages. */
+export function toChatMessages(json: unknown): ChatMessage[] {
+  return z.array(ChatMessage).parse(json ?? []);
 }
