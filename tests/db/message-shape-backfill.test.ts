@@ -52,7 +52,14 @@ it('moves folded tool fields to their columns and stored echoes to the agent', a
       tool_metadata: { kind: 'read' },
       origin: null,
     },
-    { message_id: 'old-bad-status', role: 'tool', tool_call_id: 'call-8', tool_status: null, tool_metadata: {}, origin: null },
+    {
+      message_id: 'old-bad-status',
+      role: 'tool',
+      tool_call_id: 'call-8',
+      tool_status: null,
+      tool_metadata: {},
+      origin: null,
+    },
     {
       message_id: 'old-echo',
       role: 'assistant',
