@@ -144,7 +144,7 @@ it('signs up, creates a project, submits a task and streams its session live acr
   rows = await rendered(page);
   const stored = await t.db.admin`
     select id, role from public.messages where session_id = ${sessionId}
-      and not (role = 'tool' and content = '') and not (role = 'assistant' and tool_metadata ->> 'echo' = 'user')
+      and not (role = 'tool' and content = '') and not (role = 'assistant' and coalesce(tool_metadata ->> 'echo', '') = 'user')
     order by id`;
   expect(rows.map((r) => r.id)).toEqual(stored.map((r) => Number(r.id)));
   expect(new Set(rows.map((r) => r.id)).size).toBe(rows.length);
