@@ -1,14 +1,16 @@
 -- One message shape end to end (functions/_shared/common/contracts/messages.ts):
 --  * a tool call's id and status are columns of their own (`tool_call_id`, `tool_status`), no longer
---    folded into `tool_metadata` (which keeps the record's other metadata; readers call it `metadata`);
+--    folded into `tool_metadata` (which keeps the record's other metadata; the chat calls it `metadata`);
 --  * one name per clock: `produced_at` is when the VM agent made the record (was `sent_at`),
 --    `created_at` when the database stored it;
---  * one row -> client object mapping, `sam_message_json`, used by the `session:<id>` broadcast and by
---    the `get_session_messages` read, so both carry exactly the same object;
---  * a batch is the agent's side of the chat: `record_messages` refuses the `user` role (only SAM
---    writes the user's messages, through post_message / submit_task); what agents stored as `user`
---    before (their echo of a prompt, origin null) becomes what it is: an `assistant` record marked
---    `metadata.echo = 'user'`.
+--  * one object per stored message: the `session:<id>` broadcast carries the inserted rows exactly as
+--    `get_session_messages` returns them, so clients map a row once (`toChatMessage`);
+--  * a batch is the agent's side of the chat: only SAM writes the user's messages (post_message,
+--    submit_task). A workspace's `user` record is stored as what it is — the agent's echo: an
+--    `assistant` record marked `metadata.echo = 'user'` (vm-agent/acp/records.ts writes echoes so);
+--    so are the echoes stored as `user` before (origin null).
+-- record_messages keeps what 20261202000500_reserved_message_ids.sql (when present) gave it: the
+-- NULL-safe caller check and SAM's reserved message ids moved into the 'agent:' namespace.
 -- Safe to run twice.
 
 do $$
@@ -57,21 +59,13 @@ select pg_temp.ensure_constraint('public.messages', 'messages_tool_fields_only_o
 select pg_temp.ensure_constraint('public.messages', 'messages_tool_call_id_length',
   'check (length(tool_call_id) between 1 and 200)');
 
--- The one row -> client object mapping (contract: ChatMessage in functions/_shared/common/contracts/messages.ts).
-create or replace function public.sam_message_json(m public.messages) returns jsonb
-language sql immutable set search_path = '' as $$
-  select jsonb_build_object('id', m.id, 'messageId', m.message_id, 'role', m.role, 'content', m.content,
-    'toolCallId', m.tool_call_id, 'toolStatus', m.tool_status, 'metadata', m.tool_metadata, 'origin', m.origin,
-    'producedAt', m.produced_at, 'createdAt', m.created_at)
-$$;
-
--- One broadcast per inserted batch and session, carrying the batch in the read's shape.
+-- One broadcast per inserted batch and session, carrying the inserted rows as get_session_messages returns them.
 create or replace function public.sam_broadcast_messages() returns trigger
 language plpgsql security definer set search_path = '' as $$
 declare r record;
 begin
   for r in
-    select n.session_id, jsonb_agg(public.sam_message_json(n::public.messages) order by n.id) as msgs, count(*) as c
+    select n.session_id, jsonb_agg(to_jsonb(n) order by n.id) as msgs, count(*) as c
       from new_rows n group by n.session_id
   loop
     perform realtime.send(jsonb_build_object('sessionId', r.session_id, 'count', r.c, 'messages', r.msgs),
@@ -80,41 +74,73 @@ begin
   return null;
 end $$;
 
--- The read: a session's messages after `p_after` (a message id), oldest first, at most 500 per call.
--- Runs as the caller, so row-level security decides what it sees (an owner: their own sessions).
-create or replace function public.get_session_messages(p_session uuid, p_after bigint default 0,
-  p_limit integer default 500) returns jsonb
-language sql stable security invoker set search_path = '' as $$
-  select coalesce(jsonb_agg(public.sam_message_json(m) order by m.id), '[]'::jsonb)
-    from (select * from public.messages
-           where session_id = p_session and id > coalesce(p_after, 0)
-           order by id limit least(greatest(coalesce(p_limit, 500), 1), 500)) m
+-- The read (as in 20261202000400_user_quotas_message_page.sql, which defines it the same way where
+-- present): a page of a chat session's messages, oldest first — the newest page (or the page before
+-- message row id p_before), or with p_after the messages after that row id. At most max_message_page
+-- messages whatever p_limit asks (default 50). Readable by the session's owner, the agents of its
+-- project, its workspace and the system.
+insert into public.settings (key, value, kind, description)
+select 'max_message_page', '200', 'integer', 'messages one get_session_messages page returns at most'
+ where not exists (select 1 from public.settings where key = 'max_message_page');
+
+create or replace function public.get_session_messages(p_session uuid, p_limit integer default 50,
+  p_before bigint default null, p_after bigint default null) returns setof public.messages
+language plpgsql stable security definer set search_path = '' as $$
+declare s public.chat_sessions; lim integer;
+begin
+  select * into s from public.chat_sessions where id = p_session;
+  if s.id is null or not coalesce(case public.sam_caller()
+      when 'system' then true
+      when 'user' then s.owner_id = auth.uid()
+      when 'agent' then s.project_id = public.current_agent_project_id()
+      when 'workspace' then s.workspace_id = public.current_workspace_id()
+      else false end, false) then
+    raise exception 'not allowed to read session %', p_session using errcode = '42501';
+  end if;
+  lim := least(greatest(coalesce(p_limit, 50), 1), public.setting_int('max_message_page'));
+  if p_after is not null then
+    return query select m.* from public.messages m where m.session_id = p_session and m.id > p_after order by m.id limit lim;
+  else
+    return query select x.* from (select m.* from public.messages m where m.session_id = p_session
+                                     and (p_before is null or m.id < p_before) order by m.id desc limit lim) x
+                 order by x.id;
+  end if;
+end $$;
+
+-- SAM's own message ids (as in 20261202000500_reserved_message_ids.sql, where present).
+create or replace function public.sam_is_reserved_message_id(p_id text) returns boolean
+language sql immutable set search_path = '' as $$
+  select p_id in ('initial', 'task-started', 'task-failed')
+      or p_id ~ '^(question|answer|user|directive|progress|agent):'
 $$;
 
 -- The vm-agent's outbox flushes batches of 1..max_message_batch records of one session, each field
 -- by its contract name. A re-sent batch, or any re-sent message, is a no-op. Returns {persisted, duplicates}.
 create or replace function public.record_messages(p_session uuid, p_batch jsonb) returns jsonb
 language plpgsql security definer set search_path = '' as $$
-declare s public.chat_sessions; n integer; persisted integer;
+declare s public.chat_sessions; n integer; persisted integer; from_workspace boolean;
 begin
   select * into s from public.chat_sessions where id = p_session;
-  if s.id is null or not (public.sam_caller() = 'system'
-                          or (s.workspace_id is not null and s.workspace_id = public.current_workspace_id())) then
+  if s.id is null or not coalesce(public.sam_caller() = 'system'
+                                   or (s.workspace_id is not null and s.workspace_id = public.current_workspace_id()), false) then
     raise exception 'not allowed to write to session %', p_session using errcode = '42501';
   end if;
+  from_workspace := public.sam_caller() is distinct from 'system';
   n := case when jsonb_typeof(p_batch) = 'array' then jsonb_array_length(p_batch) else 0 end;
   if n < 1 or n > public.setting_int('max_message_batch', s.project_id) then
     raise exception 'a batch holds 1 to % messages', public.setting_int('max_message_batch', s.project_id) using errcode = '22023';
   end if;
-  if exists (select 1 from jsonb_array_elements(p_batch) e where e ->> 'role' = 'user') then
-    raise exception 'a batch records the agent''s side of the chat; only SAM writes the user''s messages'
-      using errcode = '22023';
-  end if;
   with ins as (
     insert into public.messages (session_id, project_id, owner_id, message_id, role, content, tool_call_id, tool_status,
                                  tool_metadata, origin, produced_at)
-    select s.id, s.project_id, s.owner_id, m."messageId", m.role::public.message_role, coalesce(m.content, ''),
-           m."toolCallId", m."toolStatus"::public.tool_status, m.metadata, m.origin, m."producedAt"
+    select s.id, s.project_id, s.owner_id,
+           case when from_workspace and public.sam_is_reserved_message_id(m."messageId") then 'agent:' || m."messageId"
+                else m."messageId" end,
+           case when from_workspace and m.role = 'user' then 'assistant' else m.role end::public.message_role,
+           coalesce(m.content, ''), m."toolCallId", m."toolStatus"::public.tool_status,
+           case when from_workspace and m.role = 'user' then coalesce(m.metadata, '{}'::jsonb) || '{"echo": "user"}'::jsonb
+                else m.metadata end,
+           m.origin, m."producedAt"
       from jsonb_to_recordset(p_batch) as m("messageId" text, role text, content text, "toolCallId" text,
                                              "toolStatus" text, metadata jsonb, origin text, "producedAt" timestamptz)
     on conflict (session_id, message_id) do nothing
@@ -124,7 +150,9 @@ begin
   return jsonb_build_object('persisted', persisted, 'duplicates', n - persisted);
 end $$;
 
-revoke execute on function public.sam_message_json(public.messages), public.get_session_messages(uuid, bigint, integer)
-  from public, anon;
-grant execute on function public.sam_message_json(public.messages), public.get_session_messages(uuid, bigint, integer)
-  to authenticated, sam_agent, sam_workspace, service_role;
+revoke execute on function public.get_session_messages(uuid, integer, bigint, bigint),
+  public.sam_is_reserved_message_id(text) from public, anon;
+grant execute on function public.get_session_messages(uuid, integer, bigint, bigint),
+  public.sam_is_reserved_message_id(text) to service_role;
+grant execute on function public.get_session_messages(uuid, integer, bigint, bigint)
+  to authenticated, sam_agent, sam_workspace;

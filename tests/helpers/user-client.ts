@@ -16,8 +16,8 @@ import { sh } from '../../vm-agent/test-support/git-repos.ts';
 /** A message as the chat gets it, live or re-read: one shape, one mapping (`toChatMessages`). */
 export type StreamedMessage = ChatMessage;
 
-/** At most this many messages per `get_session_messages` call. */
-const PAGE = 500;
+/** Messages asked for per `get_session_messages` call (the server may cap a page lower). */
+const PAGE = 200;
 
 /** Roles only the agent writes (the user's prompt and SAM's own notes are not "streamed"). */
 export const AGENT_ROLES = new Set(['assistant', 'thought', 'tool', 'plan']);
@@ -135,13 +135,13 @@ export class SessionWatch {
       const after = Math.max(0, ...this.messages.keys());
       const { data, error } = await this.client.rpc('get_session_messages', {
         p_session: this.sessionId,
-        p_after: after,
         p_limit: PAGE,
+        p_after: after,
       });
       if (error) throw new Error(error.message);
       const rows = toChatMessages(data);
+      if (rows.length === 0) return;
       this.add(rows);
-      if (rows.length < PAGE) return;
     }
   }
 

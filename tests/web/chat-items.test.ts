@@ -50,8 +50,23 @@ describe('chatItems', () => {
 });
 
 describe('toChatMessages', () => {
-  it('reads the database objects once for both paths (broadcast and re-read), then merges by id', () => {
-    const wire = [
+  it('maps the rows the database sends (broadcast and re-read alike) once, ignoring other columns', () => {
+    const row = {
+      id: 7,
+      session_id: 's',
+      owner_id: 'o',
+      message_id: 'a',
+      role: 'tool',
+      content: 'x',
+      tool_call_id: 'c',
+      tool_status: 'failed',
+      tool_metadata: { kind: 'read' },
+      origin: null,
+      produced_at: '2026-01-01T00:00:00+00:00',
+      created_at: '2026-01-01T00:00:01.5+00:00',
+    };
+    const parsed = toChatMessages([row]);
+    expect(parsed).toEqual([
       {
         id: 7,
         messageId: 'a',
@@ -59,15 +74,13 @@ describe('toChatMessages', () => {
         content: 'x',
         toolCallId: 'c',
         toolStatus: 'failed',
-        metadata: {},
+        metadata: { kind: 'read' },
         origin: null,
         producedAt: '2026-01-01T00:00:00+00:00',
         createdAt: '2026-01-01T00:00:01.5+00:00',
       },
-    ];
-    const parsed = toChatMessages(wire);
-    expect(parsed[0]).toMatchObject({ id: 7, toolCallId: 'c', toolStatus: 'failed' });
-    expect(mergeMessages(parsed, toChatMessages(wire))).toEqual(parsed);
-    expect(() => toChatMessages([{ ...wire[0], role: 'robot' }])).toThrow();
+    ]);
+    expect(mergeMessages(parsed, toChatMessages([row]))).toEqual(parsed);
+    expect(() => toChatMessages([{ ...row, role: 'robot' }])).toThrow();
   });
 });

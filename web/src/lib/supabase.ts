@@ -223,23 +223,23 @@ export async function postMessage(sessionId: string, content: string): Promise<v
   if (error) throw new Error(error.message);
 }
 
-/** A page of `get_session_messages`: at most this many messages per call. */
-const PAGE = 500;
+/** Messages asked for per `get_session_messages` call (the server may cap a page lower). */
+const PAGE = 200;
 
-/** Messages of a session with ids greater than `afterId`, oldest first, paging until done. */
+/** Messages of a session with ids greater than `afterId`, oldest first, paging until a page comes back empty. */
 export async function fetchMessages(sessionId: string, afterId: number): Promise<Message[]> {
   const out: Message[] = [];
   let after = afterId;
   for (;;) {
     const { data, error } = await sb().rpc('get_session_messages', {
       p_session: sessionId,
-      p_after: after,
       p_limit: PAGE,
+      p_after: after,
     });
     if (error) throw new Error(error.message);
     const page = toChatMessages(data);
+    if (page.length === 0) return out;
     out.push(...page);
-    if (page.length < PAGE) return out;
     after = page[page.length - 1]!.id;
   }
 }
@@ -270,7 +270,7 @@ export function joinTopic(topic: string, handlers: TopicHandlers): () => void {
     current = channel;
     channel.on('broadcast', { event: 'task' }, (m) => handlers.onTask?.(m.payload as TaskEvent));
     channel.on('broadcast', { event: 'messages' }, (m) => {
-      // The same objects as get_session_messages returns; one that does not parse is left to the re-read.
+      // The same rows as get_session_messages returns, mapped alike; one that does not parse is left to the re-read.
       try {
         handlers.onMessages?.(toChatMessages((m.payload as { messages?: unknown }).messages));
       } catch (e) {

@@ -7,7 +7,7 @@
  * that is re-sent after a lost acknowledgement is a no-op.
  *
  * The same message as the chat reads it back ({@link ChatMessage}) has the same field names, plus
- * what the database adds. Two clocks, one name each everywhere (contract, columns, broadcast, web):
+ * what the database adds; {@link toChatMessage} is the one mapping from the stored row. Two clocks, one name each everywhere (contract, columns, broadcast, web):
  * `producedAt` / `produced_at` is when the VM agent made the record, `createdAt` / `created_at`
  * when the database stored it.
  *
@@ -112,30 +112,62 @@ export function batchBytes(messages: readonly MessageRecord[]): number {
 }
 
 /**
- * One stored message as every reader gets it: the Realtime broadcast on `session:<id>` and the
- * `get_session_messages` RPC both carry exactly this object, built by one SQL function
- * (`public.sam_message_json`, supabase/migrations/20261202003000_message_shape.sql).
- * `metadata` is the record's `metadata` (column `tool_metadata`).
+ * A stored message as the database sends it: a `messages` row, the same object in the Realtime
+ * broadcast on `session:<id>` (`to_jsonb` of the inserted rows) and in each row `get_session_messages`
+ * returns (supabase/migrations/20261202003000_message_shape.sql). Other columns are ignored.
  */
-export const ChatMessage = z.object({
-  /** The database's id: increasing in the order messages were stored. */
+export const MessageRow = z.object({
   id: z.coerce.number().int(),
-  messageId: z.string(),
+  message_id: z.string(),
   role: MessageRole,
   content: z.string(),
-  toolCallId: z.string().nullable(),
-  toolStatus: ToolStatus.nullable(),
-  metadata: z.record(z.string(), z.unknown()).nullable(),
-  /** Who wrote it on SAM's side (`user`, `system`, `agent`, …); null for the agent's own records. */
+  tool_call_id: z.string().nullable(),
+  tool_status: ToolStatus.nullable(),
+  tool_metadata: z.record(z.string(), z.unknown()).nullable(),
   origin: z.string().nullable(),
-  /** When the VM agent produced the record; null for messages SAM wrote itself. */
-  producedAt: z.string().nullable(),
-  /** When the database stored it. */
-  createdAt: z.string(),
+  produced_at: z.string().nullable(),
+  created_at: z.string(),
 });
-export type ChatMessage = z.infer<typeof ChatMessage>;
+export type MessageRow = z.infer<typeof MessageRow>;
 
-/** The one mapping from what the database sends (broadcast or RPC) to chat messages. */
+/** One message as the chat holds it: the record's field names, plus what the database adds. */
+export interface ChatMessage {
+  /** The database's id: increasing in the order messages were stored. */
+  id: number;
+  messageId: string;
+  role: MessageRole;
+  content: string;
+  toolCallId: string | null;
+  toolStatus: ToolStatus | null;
+  metadata: Record<string, unknown> | null;
+  /** Who wrote it on SAM's side (`user`, `system`, `agent`, …); null for the agent's own records. */
+  origin: string | null;
+  /** When the VM agent produced the record; null for messages SAM wrote itself. */
+  producedAt: string | null;
+  /** When the database stored it. */
+  createdAt: string;
+}
+
+/** The row -> chat message mapping, written once: the broadcast, the re-read and the MCP tool use it. */
+export function toChatMessage(row: MessageRow): ChatMessage {
+  return {
+    id: row.id,
+    messageId: row.message_id,
+    role: row.role,
+    content: row.content,
+    toolCallId: row.tool_call_id,
+    toolStatus: row.tool_status,
+    metadata: row.tool_metadata,
+    origin: row.origin,
+    producedAt: row.produced_at,
+    createdAt: row.created_at,
+  };
+}
+
+/** Parses what the database sent (an array of rows) into chat messages; throws on anything else. */
 export function toChatMessages(json: unknown): ChatMessage[] {
-  return z.array(ChatMessage).parse(json ?? []);
+  return z
+    .array(MessageRow)
+    .parse(json ?? [])
+    .map(toChatMessage);
 }

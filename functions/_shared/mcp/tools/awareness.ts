@@ -1,3 +1,4 @@
+import { toChatMessages } from '../../common/contracts/messages.ts';
 import { HttpError } from '../../http-error.ts';
 import { defineTool } from '../tool.ts';
 
@@ -67,13 +68,13 @@ export const getSessionMessages = defineTool({
       select id from public.chat_sessions where id = ${input.sessionId} and project_id = public.current_agent_project_id()`;
     if (!session) throw new HttpError(404, 'not_found', `No session ${input.sessionId} in this project`);
     const roles = input.roles ?? ['user', 'assistant'];
-    // The chat's own message objects (ChatMessage, functions/_shared/common/contracts/messages.ts).
+    // The chat's own message objects: rows as JSON, mapped as the web maps them.
     const rows = await ctx.tx`
-      select public.sam_message_json(m) as message from (
+      select to_jsonb(m) as row from (
         select * from public.messages
         where session_id = ${input.sessionId} and role = any(${roles}::public.message_role[])
         order by id desc limit ${input.limit ?? 50}) m
       order by m.id`;
-    return { sessionId: input.sessionId, messages: rows.map((r) => r.message) };
+    return { sessionId: input.sessionId, messages: toChatMessages(rows.map((r) => r.row)) };
   },
 });
