@@ -71,7 +71,7 @@ select matches(pg_temp.run_as('new workspace', format($$select public.agent_sess
   '^ERROR 42501', 'a workspace cannot move another workspace''s agent session');
 
 -- Message batches are idempotent per session and message id.
-select is(pg_temp.run_as('new workspace', format($$select public.record_messages(%L, '[{"messageId":"m1","role":"assistant","content":"Looking"},{"messageId":"m2","role":"tool","content":"ls","toolMetadata":{"kind":"execute"}}]')::text$$,
+select is(pg_temp.run_as('new workspace', format($$select public.record_messages(%L, '[{"messageId":"m1","role":"assistant","content":"Looking"},{"messageId":"m2","role":"tool","content":"ls","metadata":{"kind":"execute"}}]')::text$$,
   (:'b'::jsonb) ->> 'sessionId')), '{"persisted": 2, "duplicates": 0}', 'a batch is recorded');
 select is(pg_temp.run_as('new workspace', format($$select public.record_messages(%L, '[{"messageId":"m1","role":"assistant","content":"Looking"},{"messageId":"m2","role":"tool","content":"ls"},{"messageId":"m3","role":"assistant","content":"Done"}]')::text$$,
   (:'b'::jsonb) ->> 'sessionId')), '{"persisted": 1, "duplicates": 2}', 'a re-sent batch only adds what is new');

@@ -2,7 +2,7 @@
  * A user of SAM as supabase-js sees it, for tests and benchmarks that start where a user starts
  * without a browser: sign up, link a local repository, submit a task, and follow its session on
  * the private `session:<id>` channel, re-reading what a reconnect may have missed, as the web
- * chat does (web/src/lib/supabase.ts).
+ * chat does (web/src/lib/supabase.ts), with the same mapping of what the database sends.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
@@ -10,16 +10,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient, type RealtimeChannel, type SupabaseClient } from '@supabase/supabase-js';
 import WebSocket from 'ws';
+import { type ChatMessage, toChatMessages } from '../../functions/_shared/common/contracts/messages.ts';
 import { sh } from '../../vm-agent/test-support/git-repos.ts';
 
-export interface StreamedMessage {
-  id: number;
-  messageId: string;
-  role: string;
-  content: string;
-  toolMetadata: Record<string, unknown> | null;
-  origin: string | null;
-}
+/** A message as the chat gets it, live or re-read: one shape, one mapping (`toChatMessages`). */
+export type StreamedMessage = ChatMessage;
+
+/** Messages asked for per `get_session_messages` call (the server may cap a page lower). */
+const PAGE = 200;
 
 /** Roles only the agent writes (the user's prompt and SAM's own notes are not "streamed"). */
 export const AGENT_ROLES = new Set(['assistant', 'thought', 'tool', 'plan']);
@@ -121,12 +119,11 @@ export class SessionWatch {
 
   private add(rows: StreamedMessage[]): void {
     for (const m of rows) {
-      const id = Number(m.id);
-      if (this.messages.has(id)) {
+      if (this.messages.has(m.id)) {
         this.repeats++;
         continue;
       }
-      this.messages.set(id, { ...m, id });
+      this.messages.set(m.id, m);
       if (this.firstAgentMessageAt === null && AGENT_ROLES.has(m.role)) this.firstAgentMessageAt = performance.now();
     }
     for (const l of [...this.listeners]) l();
@@ -136,24 +133,22 @@ export class SessionWatch {
   async catchUp(): Promise<void> {
     for (;;) {
       const after = Math.max(0, ...this.messages.keys());
-      const { data, error } = await this.client
-        .from('messages')
-        .select('id, messageId:message_id, role, content, toolMetadata:tool_metadata, origin')
-        .eq('session_id', this.sessionId)
-        .gt('id', after)
-        .order('id', { ascending: true })
-        .limit(500);
+      const { data, error } = await this.client.rpc('get_session_messages', {
+        p_session: this.sessionId,
+        p_limit: PAGE,
+        p_after: after,
+      });
       if (error) throw new Error(error.message);
-      const rows = data as unknown as StreamedMessage[];
+      const rows = toChatMessages(data);
+      if (rows.length === 0) return;
       this.add(rows);
-      if (rows.length < 500) return;
     }
   }
 
   async join(): Promise<void> {
     const channel = this.client.channel(`session:${this.sessionId}`, { config: { private: true } });
     channel.on('broadcast', { event: 'messages' }, (m) => {
-      this.add(((m.payload as { messages?: StreamedMessage[] }).messages ?? []) as StreamedMessage[]);
+      this.add(toChatMessages((m.payload as { messages?: unknown }).messages));
     });
     await new Promise<void>((resolve, reject) => {
       channel.subscribe((status, err) => {

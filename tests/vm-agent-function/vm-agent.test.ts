@@ -39,7 +39,7 @@ function record(sessionId: string, messageId: string, extra: Partial<MessageReco
     role: 'assistant',
     content: `text of ${messageId}`,
     metadata: { seq: 1 },
-    createdAt: new Date().toISOString(),
+    producedAt: new Date().toISOString(),
     ...extra,
   };
 }
@@ -308,14 +308,17 @@ describe('workspace and agent session', () => {
     const ids = await messageIds(task1.sessionId);
     expect(ids.filter((id) => id.startsWith('e1-'))).toEqual(['e1-1', 'e1-2', 'e1-3', 'e1-4']);
     const [tool] = await env.db.admin`
-      select role, tool_metadata, origin, sent_at from public.messages
+      select role, tool_call_id, tool_status, tool_metadata, origin, produced_at from public.messages
        where session_id = ${task1.sessionId} and message_id = 'e1-3'`;
     expect(tool).toMatchObject({
       role: 'tool',
       origin: 'agent',
-      tool_metadata: { kind: 'read', toolCallId: 'call-1', toolStatus: 'completed' },
+      tool_call_id: 'call-1',
+      tool_status: 'completed',
+      tool_metadata: { kind: 'read', origin: 'agent' },
     });
-    expect(tool!.sent_at).toBeInstanceOf(Date);
+    expect(tool!.tool_metadata).not.toHaveProperty('toolCallId');
+    expect(tool!.produced_at).toBeInstanceOf(Date);
   });
 
   it('refuses a malformed batch with 400 and inserts nothing of it', async () => {
@@ -333,6 +336,18 @@ describe('workspace and agent session', () => {
     expect((await env.target.call('POST', url, ws1.workspaceToken, { messages: [] })).status).toBe(400);
     const tooBig = { messages: [record(sid, 'bad-4', { content: 'x'.repeat(300 * 1024) })] };
     expect([400, 413]).toContain((await env.target.call('POST', url, ws1.workspaceToken, tooBig)).status);
+    expect((await messageIds(task1.sessionId)).length).toBe(before);
+  });
+
+  it('refuses a batch that speaks as the user, storing none of it', async () => {
+    const sid = session1.agentSessionId;
+    const before = (await messageIds(task1.sessionId)).length;
+    const asUser = { messages: [record(sid, 'as-user-1'), { ...record(sid, 'as-user-2'), role: 'user' }] };
+    const r = await env.target.call('POST', `/sessions/${sid}/messages`, ws1.workspaceToken, asUser);
+    expect(r.status).toBe(400);
+    expect(r.body).toMatchObject({
+      error: { code: 'invalid_params', details: { issues: [{ path: 'messages.1.role' }] } },
+    });
     expect((await messageIds(task1.sessionId)).length).toBe(before);
   });
 

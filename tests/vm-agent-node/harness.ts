@@ -112,18 +112,21 @@ export interface ChatMessage {
   message_id: string;
   role: string;
   content: string;
+  tool_call_id: string | null;
+  tool_status: string | null;
   tool_metadata: Record<string, unknown> | null;
 }
 
 export async function chatMessages(admin: postgres.Sql, chatSessionId: string): Promise<ChatMessage[]> {
   return (await admin`
-    select message_id, role::text as role, content, tool_metadata from public.messages
+    select message_id, role::text as role, content, tool_call_id, tool_status::text as tool_status, tool_metadata
+      from public.messages
      where session_id = ${chatSessionId} order by id`) as unknown as ChatMessage[];
 }
 
 /** The statuses one tool call went through, in order. */
 export function toolStatuses(messages: ChatMessage[], toolCallId: string): unknown[] {
-  return messages.filter((m) => m.tool_metadata?.toolCallId === toolCallId).map((m) => m.tool_metadata?.toolStatus);
+  return messages.filter((m) => m.tool_call_id === toolCallId).map((m) => m.tool_status);
 }
 
 export { waitFor };

@@ -82,10 +82,7 @@ describe('a machine running tasks', () => {
     for (const tool of ['update_task_status', 'complete_task']) {
       const calls = messages.filter((m) => m.role === 'tool' && m.content === tool);
       expect(calls, tool).toHaveLength(1);
-      expect(toolStatuses(messages, calls[0]!.tool_metadata!.toolCallId as string)).toEqual([
-        'in_progress',
-        'completed',
-      ]);
+      expect(toolStatuses(messages, calls[0]!.tool_call_id!)).toEqual(['in_progress', 'completed']);
     }
     expect(messages.map((m) => m.role)).toEqual(expect.arrayContaining(['thought', 'plan', 'assistant', 'system']));
     expect(messages.find((m) => m.tool_metadata?.event === 'workspace_profile')?.content).toMatch(/no Docker/);

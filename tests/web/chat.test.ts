@@ -32,7 +32,7 @@ declare global {
 
 let seq = 0;
 function record(sessionId: string, messages: Record<string, unknown>[]) {
-  const batch = messages.map((m) => ({ messageId: `test-${seq++}`, timestamp: new Date().toISOString(), ...m }));
+  const batch = messages.map((m) => ({ messageId: `test-${seq++}`, producedAt: new Date().toISOString(), ...m }));
   return t.db.admin`select public.record_messages(${sessionId}, ${t.db.admin.json(batch as never)}) as r`;
 }
 
@@ -95,14 +95,14 @@ it('signs up, creates a project, submits a task and streams its session live acr
   await page.locator('li.msg-user').filter({ hasText: 'add a greeting to README' }).waitFor();
   await record(sessionId, [
     // The agent echoes the prompt it got: shown once, not twice.
-    { role: 'user', content: 'add a greeting to README' },
+    { role: 'assistant', content: 'add a greeting to README', metadata: { echo: 'user' } },
     { role: 'assistant', content: 'I will add a greeting to the README.' },
     { role: 'thought', content: 'The README lacks a greeting section.' },
-    { role: 'tool', content: 'Read README.md', toolMetadata: { toolCallId: 'call-1', toolStatus: 'in_progress' } },
+    { role: 'tool', content: 'Read README.md', toolCallId: 'call-1', toolStatus: 'in_progress' },
     {
       role: 'plan',
       content: '[completed] Read README\n[pending] Add greeting',
-      toolMetadata: {
+      metadata: {
         entries: [
           { content: 'Read README', status: 'completed', priority: 'high' },
           { content: 'Add greeting', status: 'pending', priority: 'high' },
@@ -112,7 +112,7 @@ it('signs up, creates a project, submits a task and streams its session live acr
   ]);
   await page.locator('li.msg-plan').waitFor({ timeout: 5000 });
   await record(sessionId, [
-    { role: 'tool', content: '', toolMetadata: { toolCallId: 'call-1', toolStatus: 'completed' } },
+    { role: 'tool', content: '', toolCallId: 'call-1', toolStatus: 'completed' },
     { role: 'system', content: 'Turn ended.' },
   ]);
   await page.locator('li.msg-system').filter({ hasText: 'Turn ended.' }).waitFor({ timeout: 5000 });
@@ -144,7 +144,7 @@ it('signs up, creates a project, submits a task and streams its session live acr
   rows = await rendered(page);
   const stored = await t.db.admin`
     select id, role from public.messages where session_id = ${sessionId}
-      and not (role = 'tool' and content = '') and not (role = 'user' and origin is null)
+      and not (role = 'tool' and content = '') and not (role = 'assistant' and coalesce(tool_metadata ->> 'echo', '') = 'user')
     order by id`;
   expect(rows.map((r) => r.id)).toEqual(stored.map((r) => Number(r.id)));
   expect(new Set(rows.map((r) => r.id)).size).toBe(rows.length);

@@ -78,11 +78,29 @@ describe('MessageRecorder', () => {
       ['plan', '[in_progress] Step'],
       ['system', 'current_mode_update'],
       ['system', 'Rate limited\nslowing down'],
-      ['user', 'hi'],
+      ['assistant', 'hi'],
       ['system', 'Turn ended: end_turn'],
     ]);
     expect(records[1]?.metadata).toMatchObject({ update: { currentModeId: 'code' } });
     expect(records.map((x) => x.metadata.seq)).toEqual([0, 1, 2, 3, 4]);
+  });
+
+  it("records an agent's user_message_chunk as the agent's echo, never as the user's own message", () => {
+    const { r, records } = recorder();
+    r.handle(text('user_message_chunk', 'add a '));
+    r.handle(text('user_message_chunk', 'greeting'));
+    r.handle(text('agent_message_chunk', 'On it.'));
+    r.handle({ sessionUpdate: 'user_message_chunk', content: { type: 'resource_link', uri: 'file:///a', name: 'a' } });
+    r.flush();
+    // No record claims the user's role; the echo neither merges into the agent's own reply.
+    expect(records.map((x) => x.role)).not.toContain('user');
+    expect(records.map((x) => [x.role, x.content, x.metadata.echo])).toEqual([
+      ['assistant', 'add a greeting', 'user'],
+      ['assistant', 'On it.', undefined],
+      ['assistant', 'file:///a', 'user'],
+    ]);
+    expect(records[0]?.metadata).toMatchObject({ sessionUpdate: 'user_message_chunk', chunks: 2 });
+    for (const x of records) expect(MessageRecord.safeParse(x).success).toBe(true);
   });
 
   it('truncates oversized content and metadata to the contract limits', () => {

@@ -1,9 +1,12 @@
 /**
  * Turns ACP `session/update` notifications into SAM message records, in arrival order.
  *
- * - message / thought / user chunks with text are coalesced while consecutive (same role, same ACP
+ * - message / thought / user chunks with text are coalesced while consecutive (same kind, same ACP
  *   messageId) up to `coalesceMaxBytes`, and flushed by the next other update, by `flush()` (the
  *   session calls it on a timer and at the end of a turn) — never dropped;
+ * - a `user_message_chunk` is the agent repeating what it says the user said: it becomes an
+ *   `assistant` record marked `metadata.echo = 'user'`, never a `user` record (only SAM writes the
+ *   user's messages, and it already stored every prompt it sent);
  * - `tool_call` and every `tool_call_update` become `tool` records keyed by `toolCallId`;
  * - `plan` becomes a `plan` record with its entries; everything else a `system` record.
  *
@@ -15,7 +18,7 @@ import type { ContentBlock, SessionUpdate, ToolCallContent } from '@agentclientp
 import {
   MAX_CONTENT_BYTES,
   type MessageRecord,
-  type MessageRole,
+  type RecordRole,
   type ToolStatus,
   utf8Bytes,
 } from '../../functions/_shared/common/contracts/messages.ts';
@@ -83,19 +86,23 @@ function toolContentText(content: ToolCallContent[] | null | undefined): string 
     .join('\n');
 }
 
-const CHUNK_ROLES: Partial<Record<SessionUpdate['sessionUpdate'], MessageRole>> = {
-  user_message_chunk: 'user',
-  agent_message_chunk: 'assistant',
-  agent_thought_chunk: 'thought',
+type ChunkKind = 'user_message_chunk' | 'agent_message_chunk' | 'agent_thought_chunk';
+
+/** The role of each chunk kind, and what marks it: the agent's echo of a user message is the agent's. */
+const CHUNKS: Record<ChunkKind, { role: RecordRole; marks: Record<string, unknown> }> = {
+  user_message_chunk: { role: 'assistant', marks: { echo: 'user' } },
+  agent_message_chunk: { role: 'assistant', marks: {} },
+  agent_thought_chunk: { role: 'thought', marks: {} },
 };
+const isChunk = (kind: string): kind is ChunkKind => Object.hasOwn(CHUNKS, kind);
 
 type Pending = {
-  role: MessageRole;
+  kind: ChunkKind;
   acpMessageId: string | null;
   seq: number;
   parts: string[];
   bytes: number;
-  createdAt: string;
+  producedAt: string;
   updates: number;
 };
 
@@ -118,21 +125,21 @@ export class MessageRecorder {
   /** Handles one update; records come out through the sink synchronously, in order. */
   handle(update: SessionUpdate): void {
     const seq = this.seq++;
-    const role = CHUNK_ROLES[update.sessionUpdate];
-    const block = role ? (update as { content?: ContentBlock }).content : undefined;
-    if (role && block?.type === 'text') {
+    const kind = update.sessionUpdate;
+    const block = isChunk(kind) ? (update as { content?: ContentBlock }).content : undefined;
+    if (isChunk(kind) && block?.type === 'text') {
       const text = block.text;
       const acpMessageId = ('messageId' in update ? update.messageId : null) ?? null;
       const bytes = utf8Bytes(text);
       const p = this.pending;
-      if (p && p.role === role && p.acpMessageId === acpMessageId && p.bytes + bytes <= this.coalesceMaxBytes) {
+      if (p && p.kind === kind && p.acpMessageId === acpMessageId && p.bytes + bytes <= this.coalesceMaxBytes) {
         p.parts.push(text);
         p.bytes += bytes;
         p.updates += 1;
         return;
       }
       this.flush();
-      this.pending = { role, acpMessageId, seq, parts: [text], bytes, createdAt: this.stamp(), updates: 1 };
+      this.pending = { kind, acpMessageId, seq, parts: [text], bytes, producedAt: this.stamp(), updates: 1 };
       return;
     }
     this.flush();
@@ -144,9 +151,10 @@ export class MessageRecorder {
     const p = this.pending;
     if (!p) return;
     this.pending = null;
-    const metadata: Record<string, unknown> = { seq: p.seq, chunks: p.updates };
+    const { role, marks } = CHUNKS[p.kind];
+    const metadata: Record<string, unknown> = { seq: p.seq, sessionUpdate: p.kind, chunks: p.updates, ...marks };
     if (p.acpMessageId) metadata.acpMessageId = p.acpMessageId;
-    this.emit(p.seq, p.role, p.parts.join(''), metadata, p.createdAt);
+    this.emit(p.seq, role, p.parts.join(''), metadata, p.producedAt);
   }
 
   /** A record of SAM's own (turn end, agent crash, …), in order with the updates. */
@@ -166,8 +174,8 @@ export class MessageRecorder {
       case 'user_message_chunk':
       case 'agent_message_chunk':
       case 'agent_thought_chunk': {
-        const role = CHUNK_ROLES[kind] as MessageRole;
-        this.emit(seq, role, blockText(update.content), { seq, sessionUpdate: kind, block: update.content });
+        const { role, marks } = CHUNKS[update.sessionUpdate];
+        this.emit(seq, role, blockText(update.content), { seq, sessionUpdate: kind, ...marks, block: update.content });
         return;
       }
       case 'tool_call':
@@ -223,10 +231,10 @@ export class MessageRecorder {
 
   private emit(
     seq: number,
-    role: MessageRole,
+    role: RecordRole,
     content: string,
     metadata: Record<string, unknown>,
-    createdAt?: string,
+    producedAt?: string,
     tool?: { toolCallId: string; toolStatus: ToolStatus | undefined },
   ): void {
     const cut = truncateUtf8(content, MAX_CONTENT_BYTES);
@@ -237,7 +245,7 @@ export class MessageRecorder {
       role,
       content: cut.text,
       metadata: meta,
-      createdAt: createdAt ?? this.stamp(),
+      producedAt: producedAt ?? this.stamp(),
     };
     if (tool) {
       record.toolCallId = tool.toolCallId;

@@ -104,7 +104,7 @@ export class WorkspaceChannel {
       role: 'system',
       content,
       metadata: { event },
-      createdAt: new Date().toISOString(),
+      producedAt: new Date().toISOString(),
     });
   }
 

@@ -8,6 +8,6 @@ export function makeRecord(i: number, sessionId = 'session-a', content = `chunk 
     role: 'assistant',
     content,
     metadata: { seq: i },
-    createdAt: new Date(Date.UTC(2026, 0, 1, 0, 0, 0, i)).toISOString(),
+    producedAt: new Date(Date.UTC(2026, 0, 1, 0, 0, 0, i)).toISOString(),
   };
 }

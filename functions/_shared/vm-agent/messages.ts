@@ -1,31 +1,19 @@
-import type { MessageBatch } from '../common/contracts/messages.ts';
-
-/** One row as `record_messages` reads it (jsonb_to_recordset). */
-export interface MessageRow {
-  messageId: string;
-  role: string;
-  content: string;
-  toolMetadata: Record<string, unknown>;
-  origin: string | null;
-  timestamp: string;
-}
+import type { MessageBatch, MessageRecord } from '../common/contracts/messages.ts';
 
 /**
- * A validated batch as `record_agent_messages` stores it: the record's metadata (plus its tool
- * call id and status) goes to `tool_metadata`, `createdAt` to `sent_at`, `metadata.origin`
- * (e.g. `system` for SAM's injected instructions) to `origin`.
+ * One record as `record_messages` reads it (jsonb_to_recordset): the record's own fields by their
+ * contract names, without `sessionId` (the session is the function's argument), plus `origin`.
  */
-export function toMessageRows(batch: MessageBatch): MessageRow[] {
-  return batch.messages.map((m) => ({
-    messageId: m.messageId,
-    role: m.role,
-    content: m.content,
-    toolMetadata: {
-      ...m.metadata,
-      ...(m.toolCallId === undefined ? {} : { toolCallId: m.toolCallId }),
-      ...(m.toolStatus === undefined ? {} : { toolStatus: m.toolStatus }),
-    },
+export type BatchRow = Omit<MessageRecord, 'sessionId'> & { origin: string | null };
+
+/**
+ * A validated batch as `record_agent_messages` stores it: every field to its own column
+ * (supabase/migrations/20261202003000_message_shape.sql), `metadata.origin` (e.g. `system` for
+ * SAM's injected instructions) also to `origin`.
+ */
+export function toMessageRows(batch: MessageBatch): BatchRow[] {
+  return batch.messages.map(({ sessionId: _session, ...m }) => ({
+    ...m,
     origin: typeof m.metadata.origin === 'string' ? m.metadata.origin : null,
-    timestamp: m.createdAt,
   }));
 }

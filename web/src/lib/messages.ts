@@ -26,7 +26,7 @@ export interface PlanItem {
 
 /** The entries of a plan message (metadata when present, else `[status] text` lines). */
 export function planItems(m: Message): PlanItem[] {
-  const entries = m.toolMetadata?.entries;
+  const entries = m.metadata?.entries;
   if (Array.isArray(entries)) {
     return entries.map((e: { content?: unknown; status?: unknown }) => ({
       content: String(e.content ?? ''),
@@ -48,22 +48,20 @@ export type ChatItem =
 /**
  * The chat as rendered: one item per message, except that every record of a tool call (the call
  * and its updates, keyed by `toolCallId`) folds into one item showing the latest title and status,
- * and the agent's echo of a message the user already sent (same text, no origin) is not repeated.
+ * and the agent's echo of a message the user already sent (an assistant record marked
+ * `metadata.echo = 'user'` with the same text) is not repeated.
  */
 export function chatItems(messages: readonly Message[]): ChatItem[] {
   const items: ChatItem[] = [];
   const tools = new Map<string, ToolView>();
   const userTexts = new Set<string>();
   for (const m of messages) {
-    if (m.role === 'user') {
-      const text = m.content.trim();
-      if (m.origin === null && userTexts.has(text)) continue;
-      userTexts.add(text);
-    }
+    if (m.role === 'user') userTexts.add(m.content.trim());
+    if (m.role === 'assistant' && m.metadata?.echo === 'user' && userTexts.has(m.content.trim())) continue;
     if (m.role === 'tool') {
-      const meta = m.toolMetadata ?? {};
-      const id = String(meta.toolCallId ?? m.messageId);
-      const status = (meta.toolStatus ?? meta.status) as string | undefined;
+      const meta = m.metadata ?? {};
+      const id = m.toolCallId ?? m.messageId;
+      const status = m.toolStatus ?? undefined;
       const title = (meta.title as string | undefined) ?? (m.content || undefined);
       const known = tools.get(id);
       if (known) {

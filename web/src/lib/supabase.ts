@@ -14,6 +14,7 @@ import {
   CredentialSummary,
   type StoreCredentialRequest,
 } from '../../../functions/_shared/common/contracts/credentials.ts';
+import { toChatMessages } from '../../../functions/_shared/common/contracts/messages.ts';
 import { loadConfig } from './config.ts';
 import type { ChannelStatus, Message, NewProject, Project, Task, TaskEvent } from './types.ts';
 
@@ -227,43 +228,24 @@ export async function postMessage(sessionId: string, content: string): Promise<v
   if (error) throw new Error(error.message);
 }
 
-interface MessageRow {
-  id: number;
-  message_id: string;
-  role: Message['role'];
-  content: string;
-  tool_metadata: Record<string, unknown> | null;
-  origin: string | null;
-  created_at: string;
-}
+/** Messages asked for per `get_session_messages` call (the server may cap a page lower). */
+const PAGE = 200;
 
-/** Messages of a session with ids greater than `afterId`, oldest first, paging until done. */
+/** Messages of a session with ids greater than `afterId`, oldest first, paging until a page comes back empty. */
 export async function fetchMessages(sessionId: string, afterId: number): Promise<Message[]> {
   const out: Message[] = [];
   let after = afterId;
   for (;;) {
-    const { data, error } = await sb()
-      .from('messages')
-      .select('id, message_id, role, content, tool_metadata, origin, created_at')
-      .eq('session_id', sessionId)
-      .gt('id', after)
-      .order('id', { ascending: true })
-      .limit(500);
+    const { data, error } = await sb().rpc('get_session_messages', {
+      p_session: sessionId,
+      p_limit: PAGE,
+      p_after: after,
+    });
     if (error) throw new Error(error.message);
-    const rows = data as MessageRow[];
-    for (const r of rows) {
-      out.push({
-        id: Number(r.id),
-        messageId: r.message_id,
-        role: r.role,
-        content: r.content,
-        toolMetadata: r.tool_metadata,
-        origin: r.origin,
-        createdAt: r.created_at,
-      });
-    }
-    if (rows.length < 500) return out;
-    after = Number(rows[rows.length - 1]!.id);
+    const page = toChatMessages(data);
+    if (page.length === 0) return out;
+    out.push(...page);
+    after = page[page.length - 1]!.id;
   }
 }
 
@@ -293,8 +275,12 @@ export function joinTopic(topic: string, handlers: TopicHandlers): () => void {
     current = channel;
     channel.on('broadcast', { event: 'task' }, (m) => handlers.onTask?.(m.payload as TaskEvent));
     channel.on('broadcast', { event: 'messages' }, (m) => {
-      const batch = (m.payload as { messages?: Message[] }).messages ?? [];
-      handlers.onMessages?.(batch.map((x) => ({ ...x, id: Number(x.id) })));
+      // The same rows as get_session_messages returns, mapped alike; one that does not parse is left to the re-read.
+      try {
+        handlers.onMessages?.(toChatMessages((m.payload as { messages?: unknown }).messages));
+      } catch (e) {
+        console.warn('an unreadable message broadcast was ignored', e);
+      }
     });
     channel.subscribe((status, err) => {
       if (left || current !== channel) return;

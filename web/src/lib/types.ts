@@ -11,7 +11,7 @@ export type TaskStep =
   | 'running'
   | 'awaiting_followup';
 
-export type MessageRole = 'user' | 'assistant' | 'system' | 'thought' | 'tool' | 'plan';
+export type { ChatMessage as Message, MessageRole } from '../../../functions/_shared/common/contracts/messages.ts';
 
 export interface Project {
   id: string;
@@ -60,16 +60,6 @@ export interface TaskEvent {
   pushed?: boolean | null;
   commitSha?: string | null;
   errorMessage?: string | null;
-}
-
-export interface Message {
-  id: number;
-  messageId: string;
-  role: MessageRole;
-  content: string;
-  toolMetadata: Record<string, unknown> | null;
-  origin: string | null;
-  createdAt: string;
 }
 
 export type ChannelStatus = 'connecting' | 'live' | 'reconnecting' | 'closed';

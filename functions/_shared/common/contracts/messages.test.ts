@@ -14,12 +14,12 @@ const base = {
   role: 'assistant' as const,
   content: 'hello',
   metadata: { seq: 1 },
-  createdAt: '2026-01-01T00:00:00.000Z',
+  producedAt: '2026-01-01T00:00:00.000Z',
 };
 
 describe('MessageRecord', () => {
   it('accepts each role and tool records with a toolCallId', () => {
-    for (const role of ['user', 'assistant', 'thought', 'plan', 'system']) {
+    for (const role of ['assistant', 'thought', 'plan', 'system']) {
       expect(MessageRecord.safeParse({ ...base, role }).success).toBe(true);
     }
     expect(
@@ -29,12 +29,14 @@ describe('MessageRecord', () => {
 
   it.each([
     ['an unknown role', { role: 'thinking' }],
+    // Records are the agent's side of the chat: only SAM writes the user's messages (post_message).
+    ['the user role', { role: 'user' }],
     ['a tool record without toolCallId', { role: 'tool' }],
     ['tool fields on a non-tool record', { toolCallId: 'x' }],
     ['an unknown tool status', { role: 'tool', toolCallId: 'x', toolStatus: 'done' }],
     ['an empty messageId', { messageId: '' }],
     ['a messageId with spaces', { messageId: 'a b' }],
-    ['a non-ISO createdAt', { createdAt: 'yesterday' }],
+    ['a non-ISO producedAt', { producedAt: 'yesterday' }],
     ['content over the byte limit', { content: 'é'.repeat(MAX_CONTENT_BYTES / 2 + 1) }],
     ['unknown fields', { extra: 1 }],
     ['missing metadata', { metadata: undefined }],

@@ -6,6 +6,11 @@
  * event. Records are append-only; the server stores each (sessionId, messageId) once, so a batch
  * that is re-sent after a lost acknowledgement is a no-op.
  *
+ * The same message as the chat reads it back ({@link ChatMessage}) has the same field names, plus
+ * what the database adds; {@link toChatMessage} is the one mapping from the stored row. Two clocks, one name each everywhere (contract, columns, broadcast, web):
+ * `producedAt` / `produced_at` is when the VM agent made the record, `createdAt` / `created_at`
+ * when the database stored it.
+ *
  * Pure TypeScript on purpose: Deno (edge function) and Node (vm-agent, tests) both import this file.
  */
 import { z } from 'zod';
@@ -20,6 +25,15 @@ export const MAX_ID_LENGTH = 200;
 export const MESSAGE_ROLES = ['user', 'assistant', 'thought', 'tool', 'plan', 'system'] as const;
 export const MessageRole = z.enum(MESSAGE_ROLES);
 export type MessageRole = z.infer<typeof MessageRole>;
+
+/**
+ * Roles a record may carry: the agent's side of the chat. The user's own messages are written only
+ * by SAM (`post_message`); an agent's echo of a prompt is an `assistant` record marked
+ * `metadata.echo = 'user'` (vm-agent/acp/records.ts).
+ */
+export const RECORD_ROLES = ['assistant', 'thought', 'tool', 'plan', 'system'] as const;
+export const RecordRole = z.enum(RECORD_ROLES);
+export type RecordRole = z.infer<typeof RecordRole>;
 
 export const TOOL_STATUSES = ['pending', 'in_progress', 'completed', 'failed'] as const;
 export const ToolStatus = z.enum(TOOL_STATUSES);
@@ -43,7 +57,7 @@ export const MessageRecord = z
     messageId: Id,
     /** SAM's agent-session id (not the ACP agent's own session id, which goes in metadata). */
     sessionId: Id,
-    role: MessageRole,
+    role: RecordRole,
     content: z.string().refine((s) => utf8Bytes(s) <= MAX_CONTENT_BYTES, {
       message: `content exceeds ${MAX_CONTENT_BYTES} bytes`,
     }),
@@ -51,8 +65,8 @@ export const MessageRecord = z
     toolStatus: ToolStatus.optional(),
     /** Structured detail: the ACP update kind, tool kind/locations/diffs, plan entries, stop reasons. */
     metadata: z.record(z.string(), z.unknown()),
-    /** ISO 8601 timestamp taken when the update reached the VM agent. */
-    createdAt: z.iso.datetime({ offset: true }),
+    /** ISO 8601 timestamp taken when the update reached the VM agent (stored as `produced_at`). */
+    producedAt: z.iso.datetime({ offset: true }),
   })
   .strict()
   .superRefine((record, ctx) => {
@@ -95,4 +109,65 @@ export type MessageBatchResult = z.infer<typeof MessageBatchResult>;
 /** Serialized size of a batch body, for packing batches under {@link MAX_BATCH_BYTES}. */
 export function batchBytes(messages: readonly MessageRecord[]): number {
   return utf8Bytes(JSON.stringify({ messages }));
+}
+
+/**
+ * A stored message as the database sends it: a `messages` row, the same object in the Realtime
+ * broadcast on `session:<id>` (`to_jsonb` of the inserted rows) and in each row `get_session_messages`
+ * returns (supabase/migrations/20261202003000_message_shape.sql). Other columns are ignored.
+ */
+export const MessageRow = z.object({
+  id: z.coerce.number().int(),
+  message_id: z.string(),
+  role: MessageRole,
+  content: z.string(),
+  tool_call_id: z.string().nullable(),
+  tool_status: ToolStatus.nullable(),
+  tool_metadata: z.record(z.string(), z.unknown()).nullable(),
+  origin: z.string().nullable(),
+  produced_at: z.string().nullable(),
+  created_at: z.string(),
+});
+export type MessageRow = z.infer<typeof MessageRow>;
+
+/** One message as the chat holds it: the record's field names, plus what the database adds. */
+export interface ChatMessage {
+  /** The database's id: increasing in the order messages were stored. */
+  id: number;
+  messageId: string;
+  role: MessageRole;
+  content: string;
+  toolCallId: string | null;
+  toolStatus: ToolStatus | null;
+  metadata: Record<string, unknown> | null;
+  /** Who wrote it on SAM's side (`user`, `system`, `agent`, …); null for the agent's own records. */
+  origin: string | null;
+  /** When the VM agent produced the record; null for messages SAM wrote itself. */
+  producedAt: string | null;
+  /** When the database stored it. */
+  createdAt: string;
+}
+
+/** The row -> chat message mapping, written once: the broadcast, the re-read and the MCP tool use it. */
+export function toChatMessage(row: MessageRow): ChatMessage {
+  return {
+    id: row.id,
+    messageId: row.message_id,
+    role: row.role,
+    content: row.content,
+    toolCallId: row.tool_call_id,
+    toolStatus: row.tool_status,
+    metadata: row.tool_metadata,
+    origin: row.origin,
+    producedAt: row.produced_at,
+    createdAt: row.created_at,
+  };
+}
+
+/** Parses what the database sent (an array of rows) into chat messages; throws on anything else. */
+export function toChatMessages(json: unknown): ChatMessage[] {
+  return z
+    .array(MessageRow)
+    .parse(json ?? [])
+    .map(toChatMessage);
 }

@@ -1,3 +1,4 @@
+import { toChatMessages } from '../../common/contracts/messages.ts';
 import { HttpError } from '../../http-error.ts';
 import { defineTool } from '../tool.ts';
 
@@ -67,21 +68,13 @@ export const getSessionMessages = defineTool({
       select id from public.chat_sessions where id = ${input.sessionId} and project_id = public.current_agent_project_id()`;
     if (!session) throw new HttpError(404, 'not_found', `No session ${input.sessionId} in this project`);
     const roles = input.roles ?? ['user', 'assistant'];
+    // The chat's own message objects: rows as JSON, mapped as the web maps them.
     const rows = await ctx.tx`
-      select * from (
-        select message_id, role, content, tool_metadata, created_at, id from public.messages
+      select to_jsonb(m) as row from (
+        select * from public.messages
         where session_id = ${input.sessionId} and role = any(${roles}::public.message_role[])
         order by id desc limit ${input.limit ?? 50}) m
-      order by id`;
-    return {
-      sessionId: input.sessionId,
-      messages: rows.map((m) => ({
-        messageId: m.message_id,
-        role: m.role,
-        content: m.content,
-        toolMetadata: m.tool_metadata,
-        createdAt: m.created_at,
-      })),
-    };
+      order by m.id`;
+    return { sessionId: input.sessionId, messages: toChatMessages(rows.map((r) => r.row)) };
   },
 });
