@@ -29,7 +29,8 @@ describe('command delivery', () => {
       const again = await poll(node.nodeToken, 5);
       expect(again.map((c) => c.id)).toEqual([first[0]!.id]);
       expect(again[0]!.kind).toBe('create_workspace');
-      const [row] = await target.db.admin`select status, deliveries from public.node_commands where id = ${first[0]!.id}`;
+      const [row] = await target.db
+        .admin`select status, deliveries from public.node_commands where id = ${first[0]!.id}`;
       expect(row).toMatchObject({ status: 'delivered', deliveries: 2 });
 
       const ack = await target.call('POST', `/nodes/commands/${first[0]!.id}/ack`, node.nodeToken, { ok: true });

@@ -52,7 +52,12 @@ export function useInProcessVmAgent(label: string, deps: Partial<VmAgentDeps> = 
       });
       const text = await res.text();
       const answerHeaders = Object.fromEntries(res.headers.entries());
-      return { status: res.status, body: text ? JSON.parse(text) : {}, ms: Date.now() - started, headers: answerHeaders } as never;
+      return {
+        status: res.status,
+        body: text ? JSON.parse(text) : {},
+        ms: Date.now() - started,
+        headers: answerHeaders,
+      } as never;
     },
   };
 }

@@ -9,8 +9,10 @@ const target = useInProcessVmAgent('vm_agent_register', {
   registerLimits: { perSource: { max: 5, windowMs: 60_000 }, perToken: { max: 3, windowMs: 60_000 } },
 });
 
+// The gateway appends the address it saw; what a client puts first is its own claim.
+let spoof = 0;
 const register = (body: unknown, source: string) =>
-  target.call('POST', '/nodes/register', undefined, body, { 'x-forwarded-for': `${source}, 10.0.0.1` });
+  target.call('POST', '/nodes/register', undefined, body, { 'x-forwarded-for': `10.66.0.${++spoof % 250}, ${source}` });
 
 describe('registration', () => {
   it('takes the instance id only from the provider: a machine-supplied providerInstanceId is refused and changes nothing', async () => {
@@ -21,9 +23,13 @@ describe('registration', () => {
       '192.0.2.10',
     );
     expect(evil).toMatchObject({ status: 400, body: { error: { code: 'invalid_params' } } });
-    const ok = await register({ bootstrapToken: node.bootstrapToken, agentVersion: '1', ipAddress: '10.1.1.1' }, '192.0.2.10');
+    const ok = await register(
+      { bootstrapToken: node.bootstrapToken, agentVersion: '1', ipAddress: '10.1.1.1' },
+      '192.0.2.10',
+    );
     expect(ok.status).toBe(200);
-    const [n] = await target.db.admin`select provider_instance_id, ip_address from public.nodes where id = ${node.nodeId}`;
+    const [n] = await target.db
+      .admin`select provider_instance_id, ip_address from public.nodes where id = ${node.nodeId}`;
     expect(n).toMatchObject({ provider_instance_id: 'i-from-provider', ip_address: '10.1.1.1' });
   });
 
@@ -32,7 +38,7 @@ describe('registration', () => {
     expect(r).toMatchObject({ status: 413, body: { error: { code: 'payload_too_large' } } });
   });
 
-  it('limits tries per source: the sixth within a window is refused with 429 and Retry-After; other sources go on', async () => {
+  it('limits tries per source (as the gateway saw it): the sixth within a window is refused with 429 and Retry-After; other sources go on', async () => {
     for (let i = 0; i < 5; i++) {
       const r = await register({ bootstrapToken: `guess-${i}`, agentVersion: '1' }, '198.51.100.1');
       expect(r.status).toBe(401);
@@ -51,6 +57,8 @@ describe('registration', () => {
     const limited = await register({ bootstrapToken: 'same-guess', agentVersion: '1' }, '203.0.113.50');
     expect(limited).toMatchObject({ status: 429, body: { error: { code: 'rate_limited' } } });
     const node = await provisionedNode(target);
-    expect((await register({ bootstrapToken: node.bootstrapToken, agentVersion: '1' }, '203.0.113.51')).status).toBe(200);
+    expect((await register({ bootstrapToken: node.bootstrapToken, agentVersion: '1' }, '203.0.113.51')).status).toBe(
+      200,
+    );
   });
 });

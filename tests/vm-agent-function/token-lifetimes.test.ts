@@ -99,8 +99,11 @@ describe('node tokens', () => {
   it('stays dead when revoked, expired beyond the grace window, or its node is being destroyed', async () => {
     const revoked = await registeredNode(target);
     const t1 = await expiredToken(revoked.nodeId, '1 minute');
-    await target.db.admin`update public.tokens set revoked_at = now() where node_id = ${revoked.nodeId} and kind = 'node'`;
-    expect((await target.call('POST', '/nodes/token', t1, {})).body).toMatchObject({ error: { code: 'token_revoked' } });
+    await target.db
+      .admin`update public.tokens set revoked_at = now() where node_id = ${revoked.nodeId} and kind = 'node'`;
+    expect((await target.call('POST', '/nodes/token', t1, {})).body).toMatchObject({
+      error: { code: 'token_revoked' },
+    });
 
     const old = await registeredNode(target);
     const t2 = await expiredToken(old.nodeId, '30 days');
