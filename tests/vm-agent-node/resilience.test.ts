@@ -84,7 +84,8 @@ describe('commands delivered at least once', () => {
     let lost = 0;
     const { agent, lines } = nodeAgent(machine, {
       fetch: losingFetch({
-        answer: (path, answer) => path.endsWith('/nodes/commands') && answer.includes('create_workspace') && lost++ === 0,
+        answer: (path, answer) =>
+          path.endsWith('/nodes/commands') && answer.includes('create_workspace') && lost++ === 0,
       }),
     });
     await agent.start();
@@ -116,7 +117,8 @@ describe('commands delivered at least once', () => {
           return false;
         },
         // Acknowledgements of the prompt are lost until the command was handed out a second time.
-        request: (path) => promptId !== null && path.endsWith(`/commands/${promptId}/ack`) && (seen.get(promptId) ?? 0) < 2,
+        request: (path) =>
+          promptId !== null && path.endsWith(`/commands/${promptId}/ack`) && (seen.get(promptId) ?? 0) < 2,
       }),
     });
     await agent.start();
@@ -125,14 +127,19 @@ describe('commands delivered at least once', () => {
       const [s] = await admin`select status from public.agent_sessions where task_id = ${machine.task.taskId}`;
       return s?.status === 'idle';
     });
-    await as(admin, 'authenticated', { sub: machine.owner }, (tx) =>
-      tx`select public.post_message(${machine.task.sessionId}, 'Also mention the fix in CHANGES.md')`,
+    await as(
+      admin,
+      'authenticated',
+      { sub: machine.owner },
+      (tx) => tx`select public.post_message(${machine.task.sessionId}, 'Also mention the fix in CHANGES.md')`,
     );
     await waitFor('the prompt command to be acknowledged', async () => {
-      const [c] = await admin`select status from public.node_commands where node_id = ${machine.nodeId} and kind = 'prompt'`;
+      const [c] =
+        await admin`select status from public.node_commands where node_id = ${machine.nodeId} and kind = 'prompt'`;
       return c?.status === 'done';
     });
-    const [cmd] = await admin`select deliveries, result from public.node_commands where node_id = ${machine.nodeId} and kind = 'prompt'`;
+    const [cmd] =
+      await admin`select deliveries, result from public.node_commands where node_id = ${machine.nodeId} and kind = 'prompt'`;
     expect(cmd!.deliveries).toBeGreaterThanOrEqual(2);
     expect(cmd!.result).toMatchObject({ queued: true });
     await waitFor('the follow-up turn', async () => (await turnsEnded(machine.task.sessionId)) >= 2);
@@ -142,7 +149,9 @@ describe('commands delivered at least once', () => {
     });
     const [t] = await admin`select workspace_id from public.tasks where id = ${machine.task.taskId}`;
     const file = path.join(machine.dir, 'workspaces', t!.workspace_id as string, 'repo', 'CHANGES.md');
-    expect(await readFile(file, 'utf8')).toBe('- Start a changelog in CHANGES.md\n- Also mention the fix in CHANGES.md\n');
+    expect(await readFile(file, 'utf8')).toBe(
+      '- Start a changelog in CHANGES.md\n- Also mention the fix in CHANGES.md\n',
+    );
     expect(await turnsEnded(machine.task.sessionId)).toBe(2);
     expect(lines).toContainEqual(expect.stringMatching(/already applied/));
   }, 90_000);
@@ -162,8 +171,11 @@ describe('tokens that lapse while the machine works', () => {
     // Long work: the node's and the workspace's tokens lapse (an outage longer than their lifetime).
     await admin`update public.tokens set expires_at = now() - interval '1 minute'
                  where node_id = ${machine.nodeId} and kind in ('node', 'workspace') and revoked_at is null`;
-    await as(admin, 'authenticated', { sub: machine.owner }, (tx) =>
-      tx`select public.post_message(${machine.task.sessionId}, 'Also mention the fix in CHANGES.md')`,
+    await as(
+      admin,
+      'authenticated',
+      { sub: machine.owner },
+      (tx) => tx`select public.post_message(${machine.task.sessionId}, 'Also mention the fix in CHANGES.md')`,
     );
     await waitFor('the follow-up turn', async () => (await turnsEnded(machine.task.sessionId)) >= 2, 60_000);
     expect(lines).toContainEqual(expect.stringMatching(/node token renewed/));
