@@ -39,6 +39,8 @@ export class ControlPlaneError extends SendError {
      */
     readonly code: VmAgentErrorCode | 'bad_response' | undefined,
     retryAfterMs?: number,
+    /** The code exactly as the answer carried it, also one outside the contract (a gateway's). */
+    readonly serverCode: string | undefined = code,
   ) {
     super(message, status, retryAfterMs);
     this.name = 'ControlPlaneError';
@@ -211,6 +213,7 @@ export class ControlPlaneClient {
         res.status,
         code,
         retryAfterMs(res.headers.get('retry-after')),
+        typeof raw === 'string' ? raw.slice(0, 64) : undefined,
       );
     }
     const parsed = schema.safeParse(json);
