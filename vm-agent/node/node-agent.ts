@@ -193,7 +193,7 @@ export class NodeAgent {
       } catch (error) {
         if (this.abort.signal.aborted || (await this.lostIdentity(error, token))) return;
         this.log(`heartbeat failed: ${errorText(error)}`);
-        wait = isUnauthorized(error) ? 0 : Math.min(intervalMs, 10_000);
+        wait = Math.min(intervalMs, isUnauthorized(error) ? 1000 : 10_000); // renewed: beat again soon
       }
     }
   }
@@ -224,8 +224,7 @@ export class NodeAgent {
         }
       } catch (error) {
         if (this.abort.signal.aborted || (await this.lostIdentity(error, token))) return;
-        if (isUnauthorized(error)) continue; // renewed: poll again at once
-        failures++;
+        failures++; // also after a renewal: a token refused again right away is not polled with in a loop
         if (failures === 1 || failures % 10 === 0) this.log(`polling commands failed: ${errorText(error)}`);
         const delay = Math.max(
           Math.min(15_000, 500 * 2 ** Math.min(failures - 1, 5)),
@@ -239,7 +238,7 @@ export class NodeAgent {
   /** Acknowledges a command (remembering the answer for repeats), retrying through outages. */
   private async ack(id: string, ok: boolean, result: Record<string, unknown>): Promise<void> {
     this.remember(id, { ok, result });
-    for (;;) {
+    for (let attempt = 1; attempt <= 3; attempt++) {
       const token = this.nodeToken;
       try {
         await retrying('ack', (signal) => this.client.ack(token, id, { ok, result }, { signal }), {
@@ -250,7 +249,8 @@ export class NodeAgent {
         return;
       } catch (error) {
         if (this.abort.signal.aborted || (await this.lostIdentity(error, token))) return;
-        if (isUnauthorized(error)) continue; // renewed
+        if (isUnauthorized(error) && attempt < 3) continue; // renewed: once more with the new token
+        // Not acknowledged: the command comes again after its lease and is acknowledged then.
         this.log(`could not acknowledge command ${id}: ${errorText(error)}`);
         return;
       }
