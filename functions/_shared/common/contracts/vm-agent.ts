@@ -64,13 +64,15 @@ export const MAX_REGISTER_BODY_BYTES = 4 * 1024;
 /**
  * `POST /vm-agent/nodes/register` (no token: the one-time bootstrap token is the credential).
  * A machine does not say which cloud instance it is: the provider's answer when the machine was
- * created is the only source of that (a `providerInstanceId` field is refused as unknown).
+ * created is the only source of that.
  */
 export const RegisterNodeRequest = z
   .object({
     bootstrapToken: ShortText(200),
     agentVersion: ShortText(100),
     ipAddress: z.string().max(100).optional(),
+    /** @deprecated Ignored (older machines still send it); the vm-agent no longer does. */
+    providerInstanceId: z.string().max(200).optional(),
   })
   .strict();
 export type RegisterNodeRequest = z.infer<typeof RegisterNodeRequest>;
