@@ -96,7 +96,7 @@ describe('commands delivered at least once', () => {
       select status, deliveries from public.node_commands where node_id = ${machine.nodeId} and kind = 'create_workspace'`;
     expect(cmd).toMatchObject({ status: 'done', deliveries: 2 });
     expect(lines.filter((l) => /^workspace [0-9a-f-]{36} for task/.test(l))).toHaveLength(1);
-  }, 90_000);
+  }, 150_000);
 
   it('applies a prompt once when its acknowledgement is lost and the command comes again', async () => {
     const admin = stack.db.admin;
@@ -154,7 +154,7 @@ describe('commands delivered at least once', () => {
     );
     expect(await turnsEnded(machine.task.sessionId)).toBe(2);
     expect(lines).toContainEqual(expect.stringMatching(/already applied/));
-  }, 90_000);
+  }, 150_000);
 });
 
 describe('tokens that lapse while the machine works', () => {
@@ -184,7 +184,7 @@ describe('tokens that lapse while the machine works', () => {
     await expect(access(path.join(outbox, DEAD_LETTER_FILE))).rejects.toThrow();
     const [s] = await admin`select status from public.agent_sessions where task_id = ${machine.task.taskId}`;
     expect(s!.status).not.toBe('failed');
-  }, 90_000);
+  }, 150_000);
 
   it('stops for good when the node token is revoked', async () => {
     const admin = stack.db.admin;
@@ -194,5 +194,5 @@ describe('tokens that lapse while the machine works', () => {
     await waitFor('the first turn', async () => (await turnsEnded(machine.task.sessionId)) >= 1);
     await admin`update public.tokens set revoked_at = now() where node_id = ${machine.nodeId} and kind = 'node'`;
     expect(await agent.stopped).toBe('token_revoked');
-  }, 90_000);
+  }, 150_000);
 });
