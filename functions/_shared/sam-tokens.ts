@@ -51,15 +51,23 @@ export async function signSamToken(
     .sign(key(secret));
 }
 
-/** Verifies signature, issuer, expiry and kind; refuses with 401 otherwise. */
+/**
+ * Verifies signature, issuer, expiry and kind; refuses with 401 otherwise. `expiredGraceSeconds`
+ * accepts a token whose `exp` passed at most that long ago (only where a route renews it).
+ */
 export async function verifySamToken(
   secret: string,
   token: string | undefined,
   kind: SamTokenKind,
+  expiredGraceSeconds = 0,
 ): Promise<SamClaims> {
   if (!token) throw new HttpError(401, 'missing_token', 'A bearer token is required');
   try {
-    const { payload } = await jwtVerify(token, key(secret), { issuer: ISSUER, algorithms: ['HS256'] });
+    const { payload } = await jwtVerify(token, key(secret), {
+      issuer: ISSUER,
+      algorithms: ['HS256'],
+      ...(expiredGraceSeconds > 0 ? { clockTolerance: expiredGraceSeconds } : {}),
+    });
     if (payload.kind !== kind || payload.role !== ROLE_OF_KIND[kind] || typeof payload.jti !== 'string') {
       throw new HttpError(401, 'invalid_token', `This endpoint takes a ${kind} token`);
     }

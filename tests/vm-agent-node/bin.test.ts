@@ -77,7 +77,8 @@ describe('the vm-agent command', () => {
     expect((await stat(file)).mode & 0o777).toBe(0o600);
     const [node] = await stack.db
       .admin`select provider_instance_id, agent_version from public.nodes where id = ${machine.nodeId}`;
-    // What the agent says about its instance is ignored: only the orchestrator's provision job records it.
+    // bootstrap.json's providerInstanceId is not the machine's to report: only the provider's answer
+    // at creation sets it (this node was made without a provider, so it has none).
     expect(node).toMatchObject({ provider_instance_id: null });
     expect(node!.agent_version).toMatch(/^sam-vm-agent\//);
 

@@ -14,6 +14,7 @@ export const BootstrapFile = z.object({
   controlPlaneUrl: z.url(),
   /** One-time registration credential; absent once used. */
   bootstrapToken: z.string().min(1).max(200).optional(),
+  /** Written by some providers; not sent (the provider's own answer is the instance id). */
   providerInstanceId: z.string().max(200).optional(),
   /** Settings every agent on this machine gets (model credentials, SAM_DEMO_AGENT_DELAY_MS, …). */
   agentEnv: z.record(z.string(), z.string()).optional(),

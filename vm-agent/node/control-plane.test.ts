@@ -66,10 +66,25 @@ describe('control-plane client', () => {
     expect(down.message).toBe('POST /workspaces/ready: 503: upstream down');
     expect(isPermanentRejection(down)).toBe(false);
     const busy = await caught(clientFor(app).workspaceStopped(TOKEN));
-    expect(busy).toMatchObject({ status: 429, code: 'WORKER_ERROR' });
+    // A code outside the contract (the edge runtime's) is kept as sent, but is no VmAgentErrorCode.
+    expect(busy).toMatchObject({ status: 429, code: undefined, serverCode: 'WORKER_ERROR' });
     expect(busy.retryAfterMs).toBeGreaterThan(50_000);
     expect(isPermanentRejection(busy)).toBe(false);
     expect(retryAfterMs('nonsense')).toBeUndefined();
+  });
+
+  it('renews a node token through POST /nodes/token, and reports a refusal with its code', async () => {
+    const app = new Hono().post('/functions/v1/vm-agent/nodes/token', (c) =>
+      c.req.header('authorization') === `Bearer ${TOKEN}`
+        ? c.json({ nodeToken: 'fresh', expiresAt: '2026-12-02T10:00:00.000Z' })
+        : c.json({ error: { code: 'token_revoked', message: 'revoked' } }, 401),
+    );
+    expect(await clientFor(app).renewNodeToken(TOKEN)).toEqual({
+      nodeToken: 'fresh',
+      expiresAt: '2026-12-02T10:00:00.000Z',
+    });
+    const refused = await caught(clientFor(app).renewNodeToken('another'));
+    expect(refused).toMatchObject({ status: 401, code: 'token_revoked' });
   });
 
   it('reports a network failure and an answer outside the contract without a status', async () => {

@@ -13,7 +13,9 @@ import {
   ErrorBody,
   HeartbeatResponse,
   NodeCommand,
+  isVmAgentErrorCode,
   RegisterNodeResponse,
+  RenewNodeTokenResponse,
   SessionStatusResponse,
   StartSessionResponse,
   TransitionResponse,
@@ -23,6 +25,7 @@ import {
   type RegisterNodeRequest,
   type SessionStatusRequest,
   type StartSessionRequest,
+  type VmAgentErrorCode,
 } from '../../functions/_shared/common/contracts/vm-agent.ts';
 import { SendError } from '../outbox/delivery-errors.ts';
 
@@ -30,9 +33,14 @@ export class ControlPlaneError extends SendError {
   constructor(
     message: string,
     status: number | undefined,
-    /** The server's `error.code` (`token_revoked`, `invalid_params`, …) when it sent one. */
-    readonly code: string | undefined,
+    /**
+     * The server's `error.code` when it sent one of the contract's codes (`token_revoked`,
+     * `invalid_params`, …); `bad_response` when the answer did not match the contract.
+     */
+    readonly code: VmAgentErrorCode | 'bad_response' | undefined,
     retryAfterMs?: number,
+    /** The code exactly as the answer carried it, also one outside the contract (a gateway's). */
+    readonly serverCode: string | undefined = code,
   ) {
     super(message, status, retryAfterMs);
     this.name = 'ControlPlaneError';
@@ -81,6 +89,11 @@ export class ControlPlaneClient {
 
   heartbeat(nodeToken: string, body: HeartbeatRequest, options: CallOptions = {}) {
     return this.call('POST', '/nodes/heartbeat', nodeToken, body, HeartbeatResponse, options);
+  }
+
+  /** Renews a node token that expired during an outage (refused for good when it was revoked). */
+  renewNodeToken(nodeToken: string, options: CallOptions = {}) {
+    return this.call('POST', '/nodes/token', nodeToken, {}, RenewNodeTokenResponse, options);
   }
 
   /** The long-poll; commands this agent cannot parse come back as `ok: false` to be refused. */
@@ -188,17 +201,19 @@ export class ControlPlaneClient {
     if (!res.ok) {
       const parsed = ErrorBody.safeParse(json);
       const loose = (json ?? {}) as { code?: unknown; message?: unknown };
-      const code = parsed.success ? parsed.data.error.code : typeof loose.code === 'string' ? loose.code : undefined;
+      const raw = parsed.success ? parsed.data.error.code : loose.code;
+      const code = isVmAgentErrorCode(raw) ? raw : undefined;
       const message = parsed.success
         ? parsed.data.error.message
         : typeof loose.message === 'string'
           ? loose.message
           : text.slice(0, 200) || res.statusText;
       throw new ControlPlaneError(
-        `${what}: ${res.status}${code ? ` ${code}` : ''}: ${message}`,
+        `${what}: ${res.status}${typeof raw === 'string' ? ` ${raw.slice(0, 64)}` : ''}: ${message}`,
         res.status,
         code,
         retryAfterMs(res.headers.get('retry-after')),
+        typeof raw === 'string' ? raw.slice(0, 64) : undefined,
       );
     }
     const parsed = schema.safeParse(json);

@@ -42,7 +42,6 @@ async function main(): Promise<number> {
     controlPlaneUrl: config.controlPlaneUrl,
     bootstrapToken: config.bootstrapToken,
     agentVersion: agentVersion(),
-    providerInstanceId: config.providerInstanceId,
     agentEnv: config.agentEnv ?? {},
     repositoryPolicy: config.git,
     machineEnv: process.env,

@@ -2,10 +2,21 @@
  * The vm-agent's main loop on one machine: register with the one-time bootstrap token (the node
  * token then lives only in memory, replaced whenever a heartbeat re-signs it), heartbeat, long-poll
  * commands and acknowledge each, run one {@link WorkspaceRunner} per workspace. Outages of the
- * control plane are ridden out with backoff. A revoked node token (the node was destroyed), a
- * `shutdown` command or `stop()` (SIGTERM) stop every workspace gracefully and resolve `stopped`.
+ * control plane are ridden out with backoff.
+ *
+ * - Commands come at least once: each command id is applied once; a repeat (its answer or its
+ *   acknowledgement was lost) is acknowledged again with the first result, or ignored while the
+ *   first is still being applied.
+ * - Tokens: a node token refused with 401 (it lapsed during an outage) is renewed; the heartbeat
+ *   brings fresh workspace tokens to the workspaces, and names those that ended (they stop).
+ * - A node token the server will not renew (revoked: the node was destroyed), a `shutdown` command
+ *   or `stop()` (SIGTERM) stop every workspace gracefully and resolve `stopped`.
  */
-import type { CreateWorkspacePayload, NodeCommand } from '../../functions/_shared/common/contracts/vm-agent.ts';
+import type {
+  CreateWorkspacePayload,
+  HeartbeatResponse,
+  NodeCommand,
+} from '../../functions/_shared/common/contracts/vm-agent.ts';
 import type { RepositoryPolicy } from '../git/policy.ts';
 import type { BackoffOptions } from '../outbox/delivery-errors.ts';
 import { ControlPlaneClient, isUnauthorized } from './control-plane.ts';
@@ -13,6 +24,12 @@ import { dockerAvailable, errorText, machineMetrics, primaryIpAddress } from './
 import { pause } from '../../functions/_shared/common/pause.ts';
 import { retrying } from './retry.ts';
 import { WorkspaceRunner } from './workspace-runner.ts';
+import { isActivePhase } from './workspace-phases.ts';
+
+type Acknowledgement = { ok: boolean; result: Record<string, unknown> };
+
+/** How many applied command ids are remembered (far more than can be in flight at once). */
+const REMEMBERED_COMMANDS = 1000;
 
 export type StopReason = 'token_revoked' | 'unauthorized' | 'shutdown' | 'signal' | 'stopped';
 
@@ -21,7 +38,6 @@ export type NodeAgentOptions = {
   controlPlaneUrl: string;
   bootstrapToken: string;
   agentVersion: string;
-  providerInstanceId?: string;
   /** The machine's agent settings, passed to every agent (bootstrap.json `agentEnv`). */
   agentEnv?: Record<string, string>;
   /** The vm-agent's own environment (PATH for agents and git; agent credentials). */
@@ -50,6 +66,11 @@ export class NodeAgent {
   private readonly runners = new Map<string, WorkspaceRunner>();
   private readonly abort = new AbortController();
   private resolveStopped!: (reason: StopReason) => void;
+  /** Command ids applied (their acknowledgement) or being applied. */
+  private readonly applied = new Map<string, Acknowledgement | 'applying'>();
+  private renewing: Promise<boolean> | null = null;
+  /** Aborted to heartbeat at once (a workspace token was refused). */
+  private beatNow = new AbortController();
   private stopping: Promise<void> | null = null;
   private readonly log: (line: string) => void;
   private readonly backoff: BackoffOptions;
@@ -78,7 +99,6 @@ export class NodeAgent {
             bootstrapToken: o.bootstrapToken,
             agentVersion: o.agentVersion,
             ...(ipAddress ? { ipAddress } : {}),
-            ...(o.providerInstanceId ? { providerInstanceId: o.providerInstanceId } : {}),
           },
           { signal },
         ),
@@ -110,22 +130,59 @@ export class NodeAgent {
     return this.stopping;
   }
 
-  private lostIdentity(error: unknown): boolean {
+  /**
+   * After a node call failed: false to go on (not a 401, or the token was renewed), true when the
+   * node token is gone for good (then the agent stops).
+   */
+  private async lostIdentity(error: unknown, usedToken: string): Promise<boolean> {
     if (!isUnauthorized(error)) return false;
-    this.log(`the node token was refused (${error.code ?? 'unauthorized'})`);
+    if (this.nodeToken !== usedToken) return false; // renewed meanwhile
+    if (error.code !== 'missing_token' && error.code !== 'invalid_token') {
+      this.log(`the node token was refused (${error.code ?? 'unauthorized'}); renewing it`);
+      this.renewing ??= this.renew(usedToken).finally(() => (this.renewing = null));
+      if (await this.renewing) return false;
+    }
+    this.log(`the node token was refused for good (${error.code ?? 'unauthorized'})`);
     void this.stop(error.code === 'token_revoked' ? 'token_revoked' : 'unauthorized');
     return true;
+  }
+
+  /** Renews the node token (through outages); false when the server refuses (revoked, too old). */
+  private async renew(token: string): Promise<boolean> {
+    try {
+      const renewed = await retrying(
+        'renew the node token',
+        (signal) => this.client.renewNodeToken(token, { signal }),
+        {
+          signal: this.abort.signal,
+          backoff: this.backoff,
+          log: this.log,
+        },
+      );
+      this.nodeToken = renewed.nodeToken;
+      this.log(`node token renewed (until ${renewed.expiresAt})`);
+      return true;
+    } catch (error) {
+      if (isUnauthorized(error)) {
+        this.log(`renewing the node token was refused (${error.code ?? 'unauthorized'})`);
+        // Stop with the renewal's reason (revoked stays revoked).
+        if (error.code === 'token_revoked') void this.stop('token_revoked');
+      }
+      return false;
+    }
   }
 
   private async heartbeatLoop(intervalMs: number): Promise<void> {
     let wait = intervalMs;
     while (!this.abort.signal.aborted) {
-      await pause(wait, this.abort.signal);
+      await pause(wait, AbortSignal.any([this.abort.signal, this.beatNow.signal]));
       if (this.abort.signal.aborted) return;
+      if (this.beatNow.signal.aborted) this.beatNow = new AbortController();
+      const token = this.nodeToken;
       try {
-        const active = [...this.runners.values()].filter((r) => !['stopped', 'failed'].includes(r.phase));
+        const active = [...this.runners.values()].filter((r) => isActivePhase(r.phase));
         const beat = await this.client.heartbeat(
-          this.nodeToken,
+          token,
           {
             agentVersion: this.options.agentVersion,
             metrics: await machineMetrics(this.options.machineDir),
@@ -134,12 +191,24 @@ export class NodeAgent {
           { signal: this.abort.signal },
         );
         if (beat.nodeToken) this.nodeToken = beat.nodeToken;
+        this.applyWorkspaceTokens(beat);
         wait = intervalMs;
       } catch (error) {
-        if (this.abort.signal.aborted || this.lostIdentity(error)) return;
+        if (this.abort.signal.aborted || (await this.lostIdentity(error, token))) return;
         this.log(`heartbeat failed: ${errorText(error)}`);
-        wait = Math.min(intervalMs, 10_000);
+        wait = Math.min(intervalMs, isUnauthorized(error) ? 1000 : 10_000); // renewed: beat again soon
       }
+    }
+  }
+
+  /** Fresh workspace tokens to their workspaces; workspaces that ended on the control plane stop. */
+  private applyWorkspaceTokens(beat: HeartbeatResponse): void {
+    for (const t of beat.workspaceTokens ?? []) this.runners.get(t.workspaceId)?.setWorkspaceToken(t.workspaceToken);
+    for (const id of beat.endedWorkspaces ?? []) {
+      const runner = this.runners.get(id);
+      if (!runner || !isActivePhase(runner.phase)) continue;
+      this.log(`workspace ${id} ended on the control plane; stopping it`);
+      void runner.stop('the workspace ended on the control plane', true);
     }
   }
 
@@ -147,8 +216,9 @@ export class NodeAgent {
     const wait = this.options.pollWaitSeconds ?? 25;
     let failures = 0;
     while (!this.abort.signal.aborted) {
+      const token = this.nodeToken;
       try {
-        const polled = await this.client.pollCommands(this.nodeToken, wait, { signal: this.abort.signal });
+        const polled = await this.client.pollCommands(token, wait, { signal: this.abort.signal });
         if (failures > 0) this.log('control plane reachable again');
         failures = 0;
         for (const p of polled) {
@@ -156,8 +226,8 @@ export class NodeAgent {
           else if (p.id) void this.ack(p.id, false, { error: `cannot handle a ${p.kind} command: ${p.reason}` });
         }
       } catch (error) {
-        if (this.abort.signal.aborted || this.lostIdentity(error)) return;
-        failures++;
+        if (this.abort.signal.aborted || (await this.lostIdentity(error, token))) return;
+        failures++; // also after a renewal: a token refused again right away is not polled with in a loop
         if (failures === 1 || failures % 10 === 0) this.log(`polling commands failed: ${errorText(error)}`);
         const delay = Math.max(
           Math.min(15_000, 500 * 2 ** Math.min(failures - 1, 5)),
@@ -168,23 +238,45 @@ export class NodeAgent {
     }
   }
 
-  /** Acknowledges a command, retrying through outages. */
+  /** Acknowledges a command (remembering the answer for repeats), retrying through outages. */
   private async ack(id: string, ok: boolean, result: Record<string, unknown>): Promise<void> {
-    try {
-      await retrying('ack', (signal) => this.client.ack(this.nodeToken, id, { ok, result }, { signal }), {
-        signal: this.abort.signal,
-        backoff: this.backoff,
-        log: this.log,
-      });
-    } catch (error) {
-      if (!this.lostIdentity(error)) this.log(`could not acknowledge command ${id}: ${errorText(error)}`);
+    this.remember(id, { ok, result });
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      const token = this.nodeToken;
+      try {
+        await retrying('ack', (signal) => this.client.ack(token, id, { ok, result }, { signal }), {
+          signal: this.abort.signal,
+          backoff: this.backoff,
+          log: this.log,
+        });
+        return;
+      } catch (error) {
+        if (this.abort.signal.aborted || (await this.lostIdentity(error, token))) return;
+        if (isUnauthorized(error) && attempt < 3) continue; // renewed: once more with the new token
+        // Not acknowledged: the command comes again after its lease and is acknowledged then.
+        this.log(`could not acknowledge command ${id}: ${errorText(error)}`);
+        return;
+      }
     }
   }
 
+  private remember(id: string, state: Acknowledgement | 'applying'): void {
+    this.applied.delete(id);
+    this.applied.set(id, state);
+    while (this.applied.size > REMEMBERED_COMMANDS) this.applied.delete(this.applied.keys().next().value!);
+  }
+
   private dispatch(command: NodeCommand): void {
-    this.log(
-      `command ${command.kind} ${command.id}${command.workspaceId ? ` for workspace ${command.workspaceId}` : ''}`,
-    );
+    const what = `command ${command.kind} ${command.id}${command.workspaceId ? ` for workspace ${command.workspaceId}` : ''}`;
+    const seen = this.applied.get(command.id);
+    if (seen) {
+      // Delivered again (an answer or an acknowledgement was lost): never applied twice.
+      this.log(`${what} again: already applied${seen === 'applying' ? ' (still applying)' : '; acknowledging again'}`);
+      if (seen !== 'applying') void this.ack(command.id, seen.ok, seen.result);
+      return;
+    }
+    this.remember(command.id, 'applying');
+    this.log(what);
     const refuse = (error: string) => void this.ack(command.id, false, { error });
     if (command.kind === 'create_workspace') return void this.createWorkspace(command.id, command.payload);
     if (command.kind === 'shutdown') {
@@ -232,6 +324,7 @@ export class NodeAgent {
       backoff: this.backoff,
       outboxFlushDelayMs: this.options.outboxFlushDelayMs,
       stopGraceMs: this.options.stopGraceMs,
+      onCredentialRefused: () => this.beatNow.abort(),
     });
     this.runners.set(runner.id, runner);
     this.log(

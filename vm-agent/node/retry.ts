@@ -1,10 +1,16 @@
 /**
  * Calls to the control plane that must survive an outage: transient failures (network errors,
  * timeouts, 5xx, 408, 429) are retried with backoff + jitter until the call succeeds, `signal`
- * aborts, or `deadlineMs` passes; a refusal (other 4xx) is thrown at once.
+ * aborts, or `deadlineMs` passes; a refusal (other 4xx) is thrown at once — a 401 only when the
+ * caller cannot get a fresh credential (`retryCredentialRefusal`).
  */
 import { pause } from '../../functions/_shared/common/pause.ts';
-import { backoffDelay, isPermanentRejection, type BackoffOptions } from '../outbox/delivery-errors.ts';
+import {
+  backoffDelay,
+  isCredentialRefusal,
+  isPermanentRejection,
+  type BackoffOptions,
+} from '../outbox/delivery-errors.ts';
 
 export type RetryOptions = {
   signal?: AbortSignal;
@@ -12,6 +18,8 @@ export type RetryOptions = {
   deadlineMs?: number;
   backoff?: BackoffOptions;
   log?: (line: string) => void;
+  /** Retry a 401 too (the caller's credential is refreshed meanwhile). */
+  retryCredentialRefusal?: boolean;
 };
 
 export class RetryAborted extends Error {
@@ -35,7 +43,7 @@ export async function retrying<T>(
     try {
       return await fn(options.signal);
     } catch (error) {
-      if (isPermanentRejection(error)) throw error;
+      if (isPermanentRejection(error) && !(options.retryCredentialRefusal && isCredentialRefusal(error))) throw error;
       const wait = Math.max(
         backoffDelay(attempt, options.backoff),
         (error as { retryAfterMs?: number }).retryAfterMs ?? 0,

@@ -1,11 +1,13 @@
 /**
  * A workspace's line to the control plane, with its own workspace token: the transitions it
  * reports (retried through outages until `abort` fires) and its durable outbox of message records,
- * delivered as batches to `/sessions/:id/messages`.
+ * delivered as batches to `/sessions/:id/messages`. The token is replaced whenever the node's
+ * heartbeat brings a fresh one; a call or batch refused with 401 is retried (with the token current
+ * then), asking for a fresh token through `onCredentialRefused` — never given up as invalid.
  */
 import type { MessageRecord } from '../../functions/_shared/common/contracts/messages.ts';
 import type { CompleteWorkspaceRequest } from '../../functions/_shared/common/contracts/vm-agent.ts';
-import type { BackoffOptions } from '../outbox/delivery-errors.ts';
+import { isCredentialRefusal, type BackoffOptions } from '../outbox/delivery-errors.ts';
 import { Outbox } from '../outbox/outbox.ts';
 import type { ControlPlaneClient } from './control-plane.ts';
 import { retrying } from './retry.ts';
@@ -17,6 +19,7 @@ export type WorkspaceChannelOptions = {
   log: (line: string) => void;
   backoff?: BackoffOptions;
   flushDelayMs?: number;
+  onCredentialRefused?: () => void;
 };
 
 export class WorkspaceChannel {
@@ -24,19 +27,35 @@ export class WorkspaceChannel {
   readonly abort = new AbortController();
   agentSessionId: string | null = null;
   private outbox: Outbox | null = null;
+  private token: string;
 
-  constructor(private readonly options: WorkspaceChannelOptions) {}
+  constructor(private readonly options: WorkspaceChannelOptions) {
+    this.token = options.workspaceToken;
+  }
+
+  setToken(token: string): void {
+    this.token = token;
+  }
 
   async open(): Promise<void> {
-    const { client, workspaceToken } = this.options;
+    const { client } = this.options;
     this.outbox = await Outbox.open({
       dir: this.options.outboxDir,
       flushDelayMs: this.options.flushDelayMs ?? 300,
       backoff: this.options.backoff,
-      send: (batch, { signal }) => client.sendMessages(workspaceToken, batch.messages[0]!.sessionId, batch, { signal }),
+      send: (batch, { signal }) =>
+        client
+          .sendMessages(this.token, batch.messages[0]!.sessionId, batch, { signal })
+          .catch((error: unknown) => this.refused(error)),
       log: this.options.log,
     });
     this.outbox.start();
+  }
+
+  /** Rethrows `error`, asking for a fresh token first when it is a 401. */
+  private refused(error: unknown): never {
+    if (isCredentialRefusal(error)) this.options.onCredentialRefused?.();
+    throw error;
   }
 
   /** A control-plane call with the workspace token, retried through outages. */
@@ -45,12 +64,13 @@ export class WorkspaceChannel {
     fn: (client: ControlPlaneClient, token: string, signal: AbortSignal | undefined) => Promise<T>,
     deadlineMs?: number,
   ): Promise<T> {
-    const { client, workspaceToken } = this.options;
-    return retrying(what, (signal) => fn(client, workspaceToken, signal), {
+    const { client } = this.options;
+    return retrying(what, (signal) => fn(client, this.token, signal).catch((e: unknown) => this.refused(e)), {
       signal: this.abort.signal,
       backoff: this.options.backoff,
       deadlineMs,
       log: this.options.log,
+      retryCredentialRefusal: true,
     });
   }
 

@@ -18,6 +18,7 @@ import { startAgentSession, type RunningAgent } from './agent-session.ts';
 import type { ControlPlaneClient } from './control-plane.ts';
 import { errorText, scrub } from './machine.ts';
 import { WorkspaceChannel } from './workspace-channel.ts';
+import { takesPrompts, type WorkspacePhase } from './workspace-phases.ts';
 
 export type WorkspaceRunnerOptions = {
   payload: CreateWorkspacePayload;
@@ -33,9 +34,11 @@ export type WorkspaceRunnerOptions = {
   outboxFlushDelayMs?: number;
   /** How long a stopping machine keeps trying to deliver and report; default 6 s. */
   stopGraceMs?: number;
+  /** The workspace token was refused: a fresh one is wanted (the node heartbeats at once). */
+  onCredentialRefused?: () => void;
 };
 
-export type WorkspacePhase = 'preparing' | 'idle' | 'prompting' | 'finishing' | 'stopping' | 'stopped' | 'failed';
+export type { WorkspacePhase } from './workspace-phases.ts';
 
 type Stop = { reason: string; machineStopping: boolean };
 
@@ -59,7 +62,8 @@ export class WorkspaceRunner {
   constructor(private readonly options: WorkspaceRunnerOptions) {
     this.id = options.payload.workspaceId;
     this.prompts = [options.payload.initialPrompt];
-    this.secrets = [options.payload.workspaceToken];
+    // [current workspace token, previous one, …the agent's secrets]
+    this.secrets = [options.payload.workspaceToken, options.payload.workspaceToken];
     this.dir = path.join(options.machineDir, 'workspaces', this.id);
     this.channel = new WorkspaceChannel({
       client: options.client,
@@ -68,7 +72,15 @@ export class WorkspaceRunner {
       log: (l) => this.log(l),
       backoff: options.backoff,
       flushDelayMs: options.outboxFlushDelayMs,
+      onCredentialRefused: options.onCredentialRefused,
     });
+  }
+
+  /** A fresh workspace token (from the node's heartbeat): every later call and batch uses it. */
+  setWorkspaceToken(token: string): void {
+    // The token in use and the one before it are kept out of logs (older ones are no longer used).
+    this.secrets.splice(0, 2, token, this.secrets[0]!);
+    this.channel.setToken(token);
   }
 
   get taskMode(): boolean {
@@ -76,7 +88,7 @@ export class WorkspaceRunner {
   }
 
   private get live(): boolean {
-    return ['preparing', 'idle', 'prompting'].includes(this.phase) && !this.stopRequest && !this.agentEnded;
+    return takesPrompts(this.phase) && !this.stopRequest && !this.agentEnded;
   }
 
   start(): this {

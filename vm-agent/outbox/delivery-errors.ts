@@ -21,6 +21,14 @@ export function errorStatus(error: unknown): number | undefined {
   return typeof status === 'number' ? status : undefined;
 }
 
+/**
+ * A 401: the credential was refused (expired or revoked), not the request. Callers that can get a
+ * fresh credential retry; the outbox never dead-letters a batch for it.
+ */
+export function isCredentialRefusal(error: unknown): boolean {
+  return errorStatus(error) === 401;
+}
+
 export function isPermanentRejection(error: unknown): boolean {
   const status = errorStatus(error);
   return status !== undefined && status >= 400 && status < 500 && status !== 408 && status !== 429;

@@ -4,7 +4,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { batchBytes, MessageBatch, type MessageRecord } from '../../functions/_shared/common/contracts/messages.ts';
+import {
+  batchBytes,
+  MAX_BATCH_BYTES,
+  MAX_CONTENT_BYTES,
+  MessageBatch,
+  type MessageRecord,
+} from '../../functions/_shared/common/contracts/messages.ts';
 import { makeRecord } from '../test-support/records.ts';
 import { backoffDelay, isPermanentRejection, SendError } from './delivery-errors.ts';
 import { DEAD_LETTER_FILE, Outbox, OUTBOX_FILE, type DeadLetter, type OutboxOptions } from './outbox.ts';
@@ -235,6 +241,65 @@ describe('Outbox', () => {
     await vi.waitFor(() => expect(sent).toHaveLength(2), { timeout: 2000, interval: 5 });
     expect(sent.slice(1).map((s) => s.ids.length)).toEqual([5]);
     expect(sent[1]!.at - sent[0]!.at).toBeGreaterThanOrEqual(380);
+  });
+
+  /** Answers like the vm-agent function: a body over the limit is refused with 413. */
+  function serverLike() {
+    const delivered: MessageRecord[][] = [];
+    const dead: DeadLetter[] = [];
+    const send = async (b: MessageBatch) => {
+      if (batchBytes(b.messages) > MAX_BATCH_BYTES) throw new SendError('payload_too_large', 413);
+      if (!MessageBatch.safeParse(b).success) throw new SendError('invalid_params', 400);
+      delivered.push(b.messages);
+    };
+    return { delivered, dead, send, onDeadLetter: (d: DeadLetter) => dead.push(d) };
+  }
+
+  it('sizes batches by what is sent: records full of escaped characters go in batches under the server limit', async () => {
+    const server = serverLike();
+    const outbox = await openOutbox(server);
+    const quotes = '"'.repeat(MAX_CONTENT_BYTES); // 100 KiB that JSON sends as 200 KiB
+    for (let i = 0; i < 3; i++) await outbox.append(makeRecord(i, 'session-a', quotes));
+    outbox.start();
+    await outbox.drained();
+    expect(server.dead).toEqual([]);
+    expect(server.delivered.flat().map((r) => r.content)).toEqual([quotes, quotes, quotes]);
+    expect(server.delivered.every((b) => batchBytes(b) <= MAX_BATCH_BYTES)).toBe(true);
+  });
+
+  it('truncates a record whose JSON alone would be over the server limit, and delivers it', async () => {
+    const server = serverLike();
+    const outbox = await openOutbox(server);
+    const control = '\u0001'.repeat(MAX_CONTENT_BYTES); // 100 KiB that JSON sends as 600 KiB
+    await outbox.append(makeRecord(0, 'session-a', control));
+    await outbox.append(makeRecord(1, 'session-a', 'after'));
+    outbox.start();
+    await outbox.drained();
+    expect(server.dead).toEqual([]);
+    const [first, second] = server.delivered.flat();
+    expect(first!.content.length).toBeLessThan(control.length);
+    expect(first!.content.length).toBeGreaterThan(30_000);
+    expect(control.startsWith(first!.content)).toBe(true);
+    expect(first!.metadata).toMatchObject({ seq: 0, truncated: true });
+    expect(second!.content).toBe('after');
+  });
+
+  it('retries a batch refused with 401 (the token is refreshed meanwhile), never dead-letters it', async () => {
+    const dead: DeadLetter[] = [];
+    let refusals = 0;
+    const delivered: string[] = [];
+    const outbox = await openOutbox({
+      onDeadLetter: (d) => dead.push(d),
+      send: async (b) => {
+        if (refusals++ < 3) throw new SendError('token_expired', 401);
+        delivered.push(...b.messages.map((r) => r.messageId));
+      },
+    });
+    await outbox.append(makeRecord(0));
+    outbox.start();
+    await outbox.drained();
+    expect(dead).toEqual([]);
+    expect(delivered).toEqual(['m-session-a-0']);
   });
 
   it('refuses invalid records at append', async () => {

@@ -4,13 +4,16 @@
  * injected `send(batch)` — at least once, with stable message ids (the server dedupes per
  * (session, messageId)), in order per session, one batch in flight at a time.
  *
- * - batches hold records of one session, ≤ `maxMessages` and ≤ `maxBytes` of JSON;
+ * - batches hold records of one session, ≤ `maxMessages` and ≤ `maxBytes` of the JSON that is sent
+ *   (escaping counts: `"` takes two bytes, a control character six); a record whose JSON alone
+ *   would not fit has its content cut to fit at append (`metadata.truncated: true`);
  * - a batch goes out `flushDelayMs` after records are waiting, at once when a full batch waits or
  *   when nothing was sent for `flushDelayMs` (so the first record after a quiet spell — the first
  *   thing a user sees of a turn — is not held back; a steady stream still goes out in batches);
  * - transient failures are retried with exponential backoff + jitter, forever (the records wait);
- * - a batch the server rejects as invalid (4xx except 408/429) is parked in `dead-letter.jsonl`,
- *   acknowledged, and reported through `onDeadLetter` — never retried forever;
+ * - a batch the server rejects as invalid (4xx except 401/408/429) is parked in `dead-letter.jsonl`,
+ *   acknowledged, and reported through `onDeadLetter` — never retried forever; a 401 means the
+ *   credential lapsed, not the batch: it is retried with backoff (the token is refreshed meanwhile);
  * - acknowledged records are compacted away.
  */
 import path from 'node:path';
@@ -22,7 +25,13 @@ import {
   type MessageBatch,
   utf8Bytes,
 } from '../../functions/_shared/common/contracts/messages.ts';
-import { backoffDelay, type BackoffOptions, errorStatus, isPermanentRejection } from './delivery-errors.ts';
+import {
+  backoffDelay,
+  type BackoffOptions,
+  errorStatus,
+  isCredentialRefusal,
+  isPermanentRejection,
+} from './delivery-errors.ts';
 import { appendJsonLine, Journal } from './journal.ts';
 
 export type DeadLetter = { at: string; status: number | undefined; error: string; messages: MessageRecord[] };
@@ -91,9 +100,10 @@ export class Outbox {
   }
 
   /** Durably queues a record (resolves after fsync). A message id already queued is ignored. */
-  async append(record: MessageRecord): Promise<void> {
-    const parsed = MessageRecord.safeParse(record);
+  async append(input: MessageRecord): Promise<void> {
+    const parsed = MessageRecord.safeParse(input);
     if (!parsed.success) throw new Error(`outbox: invalid message record: ${parsed.error.message}`);
+    const record = fitRecord(input, this.options.maxBytes ?? MAX_BATCH_BYTES);
     const queued = this.known.get(record.messageId);
     if (queued) return queued;
     const durable = this.journal.appendRecord(record, () => this.remember(record));
@@ -201,7 +211,7 @@ export class Outbox {
         this.delivered += batch.length;
         this.attempts = 0;
       } catch (error) {
-        if (isPermanentRejection(error)) {
+        if (isPermanentRejection(error) && !isCredentialRefusal(error)) {
           await this.deadLetter(batch, error);
           this.attempts = 0;
           continue;
@@ -266,6 +276,27 @@ export class Outbox {
   private async compact(): Promise<void> {
     await this.journal.compact(() => this.pendingRecords());
   }
+}
+
+/**
+ * `record` as sent alone within `maxBytes` of JSON: unchanged when it fits, else with its content
+ * cut (on a character boundary) to the longest prefix that fits, and `metadata.truncated: true`.
+ */
+export function fitRecord(record: MessageRecord, maxBytes: number): MessageRecord {
+  if (batchBytes([record]) <= maxBytes) return record;
+  const cut = (length: number): MessageRecord => {
+    let content = record.content.slice(0, length);
+    if (/[\uD800-\uDBFF]$/.test(content)) content = content.slice(0, -1);
+    return { ...record, content, metadata: { ...record.metadata, truncated: true } };
+  };
+  let low = 0;
+  let high = record.content.length;
+  while (low < high) {
+    const mid = Math.ceil((low + high) / 2);
+    if (batchBytes([cut(mid)]) <= maxBytes) low = mid;
+    else high = mid - 1;
+  }
+  return cut(low);
 }
 
 function describe(error: unknown): string {

@@ -18,9 +18,10 @@ interface Bootstrap {
 }
 
 /**
- * Takes the node's pending commands (each delivered once). A `create_workspace` command gets what
- * the VM needs and a fresh workspace token; one whose workspace ended before delivery is
- * acknowledged as failed instead of delivered.
+ * Takes the node's commands that are due: pending ones, and delivered ones not acknowledged within
+ * the `node_command_lease` setting (their answer may have been lost on the way; the machine applies
+ * each command id once). A `create_workspace` command gets what the VM needs and a fresh workspace
+ * token; one whose workspace ended before delivery is acknowledged as failed instead of delivered.
  */
 export async function takeCommands(sql: Sql, secret: string, claims: SamClaims, limit = 10): Promise<NodeCommand[]> {
   const taken = await asCaller(sql, claims, async (tx) => {

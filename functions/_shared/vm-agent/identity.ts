@@ -21,6 +21,16 @@ export function asCaller<T>(sql: Sql, claims: SamClaims, fn: (tx: Tx) => Promise
 }
 
 /**
+ * Runs `fn` as the node a possibly expired token names, without the liveness check of
+ * {@link asCaller}: only for renewing that token, where `renew_node_token()` checks the row itself
+ * (unrevoked, within the renewal grace, node live).
+ */
+export function asNodeToRenew<T>(sql: Sql, claims: SamClaims, fn: (tx: Tx) => Promise<T>): Promise<T> {
+  if (claims.kind !== 'node') throw new HttpError(401, 'invalid_token', 'This endpoint takes a node token');
+  return asIdentity(sql, claims, fn);
+}
+
+/**
  * Runs `fn` as the system (`service_role`), for the one call no token can make: registration,
  * where the one-time bootstrap token passed to register_node is the credential.
  */

@@ -18,6 +18,39 @@ const Uuid = z.uuid();
 const Timestamp = z.iso.datetime({ offset: true });
 const ShortText = (max: number) => z.string().min(1).max(max);
 
+/**
+ * Every `error.code` the vm-agent function answers with. 401s: `missing_token`, `invalid_token`
+ * (wrong kind, bad signature, unknown bootstrap token), `token_expired` (the JWT's `exp` passed;
+ * a node token may then still be renewed, see {@link RenewNodeTokenResponse}), `token_revoked`
+ * (the token's row no longer counts). `rate_limited` is a 429 with Retry-After.
+ */
+export const VM_AGENT_ERROR_CODES = [
+  'invalid_params',
+  'invalid_json',
+  'payload_too_large',
+  'not_found',
+  'missing_token',
+  'invalid_token',
+  'token_expired',
+  'token_revoked',
+  'not_allowed',
+  'invalid_state',
+  'conflict',
+  'limit_reached',
+  'rate_limited',
+  'internal',
+] as const;
+export type VmAgentErrorCode = (typeof VM_AGENT_ERROR_CODES)[number];
+export const VmAgentErrorCode = z.enum(VM_AGENT_ERROR_CODES);
+
+export function isVmAgentErrorCode(code: unknown): code is VmAgentErrorCode {
+  return typeof code === 'string' && (VM_AGENT_ERROR_CODES as readonly string[]).includes(code);
+}
+
+/** 401 codes after which the same token will never count again. */
+export const TOKEN_ERROR_CODES = ['missing_token', 'invalid_token', 'token_expired', 'token_revoked'] as const;
+
+/** The error body; `code` stays a string on the wire so a newer server's code still parses. */
 export const ErrorBody = z.object({
   error: z.object({ code: z.string(), message: z.string(), details: z.unknown().optional() }),
 });
@@ -25,12 +58,20 @@ export type ErrorBody = z.infer<typeof ErrorBody>;
 
 // Nodes ------------------------------------------------------------------------------------------
 
-/** `POST /vm-agent/nodes/register` (no token: the one-time bootstrap token is the credential). */
+/** Largest registration body the function reads (bytes). */
+export const MAX_REGISTER_BODY_BYTES = 4 * 1024;
+
+/**
+ * `POST /vm-agent/nodes/register` (no token: the one-time bootstrap token is the credential).
+ * A machine does not say which cloud instance it is: the provider's answer when the machine was
+ * created is the only source of that.
+ */
 export const RegisterNodeRequest = z
   .object({
     bootstrapToken: ShortText(200),
     agentVersion: ShortText(100),
     ipAddress: z.string().max(100).optional(),
+    /** @deprecated Ignored (older machines still send it); the vm-agent no longer does. */
     providerInstanceId: z.string().max(200).optional(),
   })
   .strict();
@@ -60,12 +101,23 @@ export const HeartbeatRequest = z
   .object({
     agentVersion: ShortText(100).optional(),
     metrics: NodeMetrics.optional(),
+    /** The workspaces this machine runs: their tokens are slid and re-signed. */
     activeWorkspaces: z.array(Uuid).max(100).optional(),
   })
   .strict();
 export type HeartbeatRequest = z.infer<typeof HeartbeatRequest>;
 
-/** The heartbeat slides the node token; the re-signed token comes back when its expiry moved. */
+/** A workspace's token, slid by a heartbeat and signed again (the machine uses it from then on). */
+export const WorkspaceTokenRefresh = z
+  .object({ workspaceId: Uuid, workspaceToken: z.string(), expiresAt: Timestamp })
+  .strict();
+export type WorkspaceTokenRefresh = z.infer<typeof WorkspaceTokenRefresh>;
+
+/**
+ * The heartbeat slides the node token; the re-signed token comes back when its expiry moved.
+ * `workspaceTokens`: fresh tokens for the listed workspaces that are still live on this node;
+ * `endedWorkspaces`: the listed ones that are not (ended, or not this node's).
+ */
 export const HeartbeatResponse = z
   .object({
     nodeId: Uuid,
@@ -73,11 +125,25 @@ export const HeartbeatResponse = z
     pendingCommands: z.number().int().min(0),
     nodeToken: z.string().optional(),
     expiresAt: Timestamp.optional(),
+    workspaceTokens: z.array(WorkspaceTokenRefresh).optional(),
+    endedWorkspaces: z.array(Uuid).optional(),
   })
   .strict();
 export type HeartbeatResponse = z.infer<typeof HeartbeatResponse>;
 
-/** `GET /vm-agent/nodes/commands?wait=<0..25>` (node token). */
+/**
+ * `POST /vm-agent/nodes/token` (node token, which may have expired): a node token that expired
+ * during an outage is renewed while its row is unrevoked, expired for less than the
+ * `node_token_renew_grace` setting and its node not being destroyed. Revoked stays revoked.
+ */
+export const RenewNodeTokenResponse = z.object({ nodeToken: z.string(), expiresAt: Timestamp }).strict();
+export type RenewNodeTokenResponse = z.infer<typeof RenewNodeTokenResponse>;
+
+/**
+ * `GET /vm-agent/nodes/commands?wait=<0..25>` (node token). Delivery is at least once: a command
+ * handed out but not acknowledged within the `node_command_lease` setting is handed out again
+ * (same id), so a machine must apply each command id once and acknowledge repeats.
+ */
 export const PollCommandsQuery = z
   .object({ wait: z.coerce.number().int().min(0).max(MAX_POLL_WAIT_SECONDS).default(0) })
   .strict();
@@ -130,7 +196,7 @@ export type NodeCommand = z.infer<typeof NodeCommand>;
 export const PollCommandsResponse = z.object({ commands: z.array(NodeCommand) }).strict();
 export type PollCommandsResponse = z.infer<typeof PollCommandsResponse>;
 
-/** `POST /vm-agent/nodes/commands/:id/ack` (node token). */
+/** `POST /vm-agent/nodes/commands/:id/ack` (node token); the path names the command. */
 export const AckCommandRequest = z
   .object({ ok: z.boolean(), result: z.record(z.string(), z.unknown()).optional() })
   .strict();
@@ -160,7 +226,11 @@ export type StartSessionRequest = z.infer<typeof StartSessionRequest>;
 export const StartSessionResponse = z
   .object({
     agentSessionId: Uuid,
-    /** The agent's MCP bearer token (8 h sliding, 24 h cap). */
+    /**
+     * The agent's MCP bearer token. Its JWT `exp` (= `expiresAt`) is the token's hard cap
+     * (`agent_token_max`, 24 h); the database's sliding window (`agent_token_ttl`, renewed by every
+     * MCP call) decides before that.
+     */
     agentToken: z.string(),
     expiresAt: Timestamp,
     /** SAM's MCP server (Streamable HTTP). */

@@ -1,0 +1,97 @@
+/**
+ * `/vm-agent/sessions`: the agent sessions of a workspace, with its workspace token (one
+ * middleware); the path names the agent session, RLS and the SQL functions check it is this
+ * workspace's.
+ *
+ *   POST /                {agentType?} → agent token (JWT exp = its hard cap) + MCP url
+ *   POST /:id/status      {status, error?}
+ *   POST /:id/messages    a MessageBatch → {persisted, duplicates}
+ */
+import { Hono } from 'hono';
+import { MAX_BATCH_BYTES, MessageBatch } from '../_shared/common/contracts/messages.ts';
+import {
+  SessionStatusRequest,
+  StartSessionRequest,
+  type SessionStatusRequest as SessionStatus,
+} from '../_shared/common/contracts/vm-agent.ts';
+import type { Tx } from '../_shared/db.ts';
+import { jsonBody, limitBody } from '../_shared/http.ts';
+import { signSamToken } from '../_shared/sam-tokens.ts';
+import { asCaller, isoTime } from '../_shared/vm-agent/identity.ts';
+import { toMessageRows } from '../_shared/vm-agent/messages.ts';
+import { tokenAuth, uuidParam, vmAgentError, type Env, type VmAgentDeps } from './context.ts';
+
+type Row = Record<string, unknown>;
+
+const sessionCall = (tx: Tx, id: string, req: SessionStatus): Promise<Row[]> => {
+  switch (req.status) {
+    case 'ready':
+      return tx`select public.agent_session_ready(${id}) as r`;
+    case 'prompting':
+      return tx`select public.agent_session_prompting(${id}) as r`;
+    case 'recovering':
+      return tx`select public.agent_session_recovering(${id}, ${req.error ?? 'agent crashed'}) as r`;
+    case 'stopped':
+      return tx`select public.stop_agent_session(${id}, ${req.error ?? 'stopped'}) as r`;
+    case 'failed':
+      return tx`select public.fail_agent_session(${id}, ${req.error ?? 'failed'}) as r`;
+  }
+};
+
+export function sessionsApp(deps: VmAgentDeps): Hono<Env> {
+  const { sql, secret } = deps;
+  const app = new Hono<Env>();
+  // Bodies are bounded before auth: no caller, with a token or without, makes the function read more.
+  app.use('/:id/messages', limitBody(MAX_BATCH_BYTES + 16 * 1024));
+  app.use('*', async (c, next) => {
+    if (c.req.path.endsWith('/messages')) return next();
+    return limitBody(64 * 1024)(c, next);
+  });
+  app.use('*', tokenAuth(secret, 'workspace'));
+
+  app.post('/', async (c) => {
+    const req = await jsonBody(c, StartSessionRequest);
+    const { session, cap } = await asCaller(sql, c.get('claims'), async (tx) => {
+      const [row] = await tx`select public.start_agent_session(${req.agentType ?? null}) as r`;
+      const s = row!.r as { agentSessionId: string; jti: string; exp: number };
+      const [capRow] = await tx`select public.agent_session_token_cap(${s.agentSessionId}) as cap`;
+      return { session: s, cap: capRow?.cap == null ? null : Number(capRow.cap) };
+    });
+    // The JWT lives until the row's hard cap; the row's sliding expiry (renewed by MCP calls) decides before.
+    const { agentSessionId, ...claims } = { ...session, exp: cap ?? session.exp };
+    return c.json({
+      agentSessionId,
+      agentToken: await signSamToken(secret, 'agent', claims),
+      expiresAt: isoTime(claims.exp),
+      mcpUrl: deps.mcpUrl,
+    });
+  });
+
+  app.post('/:id/status', async (c) => {
+    const id = uuidParam(c.req.param('id'), 'the agent session id');
+    const req = await jsonBody(c, SessionStatusRequest);
+    const result = await asCaller(sql, c.get('claims'), async (tx) => {
+      const [row] = await sessionCall(tx, id, req);
+      const [s] = await tx`select status from public.agent_sessions where id = ${id}`;
+      return { changed: row!.r as boolean, status: String(s?.status ?? req.status) };
+    });
+    return c.json(result);
+  });
+
+  app.post('/:id/messages', async (c) => {
+    const id = uuidParam(c.req.param('id'), 'the agent session id');
+    const batch = await jsonBody(c, MessageBatch);
+    if (batch.messages[0]!.sessionId !== id) {
+      throw vmAgentError(400, 'invalid_params', 'The batch belongs to another agent session than the path names');
+    }
+    const [row] = await asCaller(
+      sql,
+      c.get('claims'),
+      (tx) => tx`select public.record_agent_messages(${id}, ${tx.json(toMessageRows(batch) as never)}) as r`,
+    );
+    const r = row!.r as { persisted: number; duplicates: number };
+    return c.json({ persisted: Number(r.persisted), duplicates: Number(r.duplicates) });
+  });
+
+  return app;
+}
