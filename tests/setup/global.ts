@@ -41,7 +41,7 @@ export default async function setup(): Promise<() => void> {
   process.env[PROCESS_REGISTRY_ENV] = registry;
   await prepareDatabase();
   return () => {
-    const survivors = findSurvivors(registry);
+    const survivors = findSurvivors(registry, process.pid);
     killSurvivors(survivors);
     rmSync(runDir, { recursive: true, force: true });
     if (survivors.length > 0) {

@@ -93,4 +93,6 @@ it('names an unrecorded process that carries the run registry in its environment
   expect(survivors.find((s) => s.pid === stray.pid)).toMatchObject({ what: 'a process a test started' });
   expect(survivors.map((s) => s.pid)).not.toContain(elsewhere.pid);
   expect(survivors.map((s) => s.pid)).not.toContain(process.pid);
+  // The runner's own children are its workers, still exiting when the check runs.
+  expect(findSurvivors(registry, process.pid).map((s) => s.pid)).not.toContain(stray.pid);
 });

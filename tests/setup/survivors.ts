@@ -5,7 +5,8 @@
  * (non-zombie) process has the same pid and start time, so a reused pid is never taken for it.
  * A machine leads its own process group: whatever is left in that group survives it too. Any
  * process carrying the run's registry variable in its environment was started by a test (spawns
- * that inherit the environment), and is a survivor unless it is this process or an ancestor.
+ * that inherit the environment), and is a survivor unless it is this process, an ancestor, or a
+ * test worker (a child of this process).
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import {
@@ -47,7 +48,7 @@ function carries(pid: number, marker: string): boolean {
 }
 
 /** This process and its ancestors, which carry the variable because they set it. */
-function selfAndAncestors(): Set<number> {
+function lineage(): Set<number> {
   const lineage = new Set<number>();
   for (let pid = process.pid; pid > 1 && !lineage.has(pid);) {
     lineage.add(pid);
@@ -56,8 +57,13 @@ function selfAndAncestors(): Set<number> {
   return lineage;
 }
 
-/** The processes started during the run (recorded in `registryFile`) that are still alive. */
-export function findSurvivors(registryFile: string): Survivor[] {
+/**
+ * The processes started during the run (recorded in `registryFile`) that are still alive.
+ * `runner` is the pid of the test runner (vitest's main process): its own children are the test
+ * workers, which may still be exiting; what a test starts is a worker's child (or, orphaned,
+ * init's), never the runner's.
+ */
+export function findSurvivors(registryFile: string, runner?: number): Survivor[] {
   let text = '';
   try {
     text = readFileSync(registryFile, 'utf8');
@@ -85,9 +91,10 @@ export function findSurvivors(registryFile: string): Survivor[] {
     }
   }
   const marker = `${PROCESS_REGISTRY_ENV}=${registryFile}`;
-  const lineage = selfAndAncestors();
+  const ours = lineage();
   for (const p of live) {
-    if (!lineage.has(p.pid) && !found.has(p.pid) && carries(p.pid, marker)) add(p.pid, 'a process a test started');
+    if (ours.has(p.pid) || (runner !== undefined && p.ppid === runner) || found.has(p.pid)) continue;
+    if (carries(p.pid, marker)) add(p.pid, 'a process a test started');
   }
   return [...found.values()];
 }
