@@ -8,7 +8,7 @@
  * that inherit the environment), and is a survivor unless it is this process, an ancestor, or a
  * test worker (a child of this process).
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import {
   PROCESS_REGISTRY_ENV,
   procStat,
@@ -23,6 +23,8 @@ export interface Survivor {
 }
 
 function allProcesses(): ProcStat[] {
+  // Linux only, as the stack is (Debian's PostgreSQL); elsewhere there is nothing to look at.
+  if (!existsSync('/proc/self/stat')) return [];
   return readdirSync('/proc')
     .filter((name) => /^\d+$/.test(name))
     .map((name) => procStat(Number(name)))
