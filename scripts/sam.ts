@@ -1,7 +1,18 @@
 // The `sam` command line: start and stop the local stack, manage its database, run the tests.
 import { spawn } from 'node:child_process';
-import { APP_DATABASE, clusterConfig, MIGRATION_ROLE, psql, stopCluster } from '../supabase/local/postgres/cluster.ts';
+import { writeFileSync } from 'node:fs';
+import { done } from '../supabase/local/log.ts';
+import {
+  APP_DATABASE,
+  clusterConfig,
+  MIGRATION_ROLE,
+  psql,
+  startCluster,
+  stopCluster,
+} from '../supabase/local/postgres/cluster.ts';
 import { databaseStatus, ensureDatabase, resetDatabase } from '../supabase/local/postgres/database.ts';
+import { dumpAppSchema, SCHEMA_FILE, schemaPath } from '../supabase/local/postgres/dump.ts';
+import { applyPlatformBootstrap } from '../supabase/local/postgres/platform.ts';
 import { root } from '../supabase/local/paths.ts';
 import { runStack, stackStatus, stopStack } from './lib/stack.ts';
 
@@ -11,8 +22,9 @@ const HELP = `sam — SAM on Supabase, locally
                          Realtime, Functions, pg_net on one port (foreground)
   sam stop               stop the services and the database
   sam status [--secrets] each service's health (and the secret keys)
-  sam db start|stop|status|reset
+  sam db start|stop|status|reset|dump
   sam db psql [psql args]  psql into the app database as the migration role
+  sam db dump            write supabase/schema.sql: the schema the migrations make
   sam migrate            apply pending migrations
   sam test [vitest args] run every test (vitest + pgTAP)
   sam check              format, lint, typecheck (tsc, deno check), tests
@@ -50,6 +62,12 @@ async function db(sub: string | undefined, rest: string[]): Promise<void> {
       return;
     case 'psql':
       await exitWith(psql(cluster, MIGRATION_ROLE, APP_DATABASE, rest));
+      return;
+    case 'dump':
+      startCluster(cluster);
+      await applyPlatformBootstrap(cluster);
+      writeFileSync(schemaPath, await dumpAppSchema(cluster));
+      done(`Wrote ${SCHEMA_FILE}`);
       return;
     default:
       console.error(`unknown: sam db ${sub ?? ''}\n\n${HELP}`);

@@ -132,13 +132,15 @@ export async function runStack(): Promise<void> {
   console.log(
     `\n${describe(stack, false)}\n\nWeb chat: ${web.url}\n\nPress Ctrl-C to stop the services (the database keeps running; \`scripts/sam stop\` stops it too).`,
   );
+  // Every close is bounded; the machines go first, while the functions they report to answer.
   const shutdown = async () => {
     step('Stopping the local services…');
-    await web.close();
-    await stack.close();
-    await machines.close();
+    const results = await Promise.allSettled([web.close(), machines.close()]);
+    results.push(...(await Promise.allSettled([stack.close()])));
     rmSync(pidFile, { force: true });
-    process.exit(0);
+    const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    for (const f of failed) console.error(String(f.reason));
+    process.exit(failed.length > 0 ? 1 : 0);
   };
   process.once('SIGINT', () => void shutdown());
   process.once('SIGTERM', () => void shutdown());
@@ -151,7 +153,13 @@ export async function stopStack(): Promise<void> {
   if (record) {
     step(`Stopping the local services (pid ${record.pid})…`);
     process.kill(record.pid, 'SIGTERM');
-    for (let i = 0; i < 100 && readRecord(); i++) await new Promise((r) => setTimeout(r, 100));
+    // Its shutdown is bounded (machines, then services); past that, it is stuck: SIGKILL.
+    const deadline = Date.now() + 45_000;
+    while (readRecord() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    if (readRecord()) {
+      process.kill(record.pid, 'SIGKILL');
+      rmSync(pidFile, { force: true });
+    }
   }
   stopCluster(clusterConfig());
   done('Stopped.');

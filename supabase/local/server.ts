@@ -1,5 +1,5 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
 import { apiKeyRefusal, CORS_HEADERS, translateAuthorization } from './gateway.ts';
 import { loadKeys } from './keys.ts';
 import type { Service, ServiceFactory, StackContext, StackOptions } from './service.ts';
@@ -8,6 +8,9 @@ import { functionsService } from './functions/index.ts';
 import { netService } from './net/index.ts';
 import { auth } from './auth/index.ts';
 import { rest } from './rest/index.ts';
+
+/** How long one service may take to close before close() gives up on it and says so. */
+const SERVICE_CLOSE_MS = 15_000;
 
 /** The services of the stand-in, in start order. Each module adds itself here. */
 const FACTORIES: ServiceFactory[] = [auth, rest, realtimeService, functionsService, netService];
@@ -36,6 +39,13 @@ export interface StartOptions extends Partial<StackOptions> {
  */
 export async function startLocalStack(options: StartOptions): Promise<LocalStack> {
   const server = createServer();
+  // Every socket, upgraded ones (Realtime) included, so close() can cut them all.
+  const sockets = new Set<Socket>();
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  let closing: Promise<void> | null = null;
   await new Promise<void>((resolve) => server.listen(options.port ?? 54321, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   const url = `http://127.0.0.1:${port}`;
@@ -65,6 +75,11 @@ export async function startLocalStack(options: StartOptions): Promise<LocalStack
   const find = (path: string) => routed.find((s) => path === s.prefix || path.startsWith(`${s.prefix}/`));
 
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    if (closing) {
+      res.writeHead(503, { 'content-type': 'application/json', connection: 'close' });
+      res.end(JSON.stringify({ message: 'The local stack is shutting down' }));
+      return;
+    }
     const path = (req.url ?? '/').split('?')[0]!;
     if (path === '/health') {
       void healthOf(services).then((h) => {
@@ -105,7 +120,7 @@ export async function startLocalStack(options: StartOptions): Promise<LocalStack
 
   server.on('upgrade', (req, socket, head) => {
     const path = (req.url ?? '/').split('?')[0]!;
-    const service = find(path);
+    const service = closing ? undefined : find(path);
     if (!service?.upgrade) return socket.destroy();
     const query = new URL(req.url ?? '/', url).searchParams;
     const refusal = apiKeyRefusal(path, req.headers, query.get('apikey'), ctx.keys);
@@ -124,12 +139,46 @@ export async function startLocalStack(options: StartOptions): Promise<LocalStack
     ctx,
     services,
     health: () => healthOf(services),
-    async close() {
-      server.closeAllConnections();
-      await Promise.allSettled(services.map((s) => s.close()));
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+    close() {
+      closing ??= closeStack(server, sockets, services);
+      return closing;
     },
   };
+}
+
+/**
+ * Stops in bounded time: no new connections, every open one cut (keep-alive, long-polls, streams,
+ * WebSockets), each service closed with a bound (a service that overruns it is named in the error),
+ * then whatever connected while the services closed is cut as well.
+ */
+async function closeStack(server: Server, sockets: Set<Socket>, services: Service[]): Promise<void> {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  const cut = () => {
+    for (const socket of sockets) socket.destroy();
+  };
+  cut();
+  const results = await Promise.all(services.map((s) => closeWithin(s, SERVICE_CLOSE_MS)));
+  cut();
+  await closed;
+  const failures = results.filter((r) => r !== null);
+  if (failures.length > 0) throw new Error(`the local stack did not close cleanly: ${failures.join('; ')}`);
+}
+
+/** Closes `service`; resolves null when it closed within `ms`, else what went wrong. */
+async function closeWithin(service: Service, ms: number): Promise<string | null> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<string>((resolve) => {
+    timer = setTimeout(() => resolve(`${service.name} did not close within ${ms} ms`), ms);
+  });
+  const closing = service.close().then(
+    () => null,
+    (e: unknown) => `${service.name} failed to close: ${e instanceof Error ? e.message : String(e)}`,
+  );
+  try {
+    return await Promise.race([closing, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 async function healthOf(services: Service[]): Promise<Record<string, boolean>> {

@@ -1,9 +1,10 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll } from 'vitest';
+import { procStat } from '../../supabase/local/child-process.ts';
 
 /** The Debian Chromium that `npm test`'s bootstrap installs (`apt-get install -y chromium`). */
 export const CHROMIUM_PATH = process.env.SAM_CHROMIUM ?? '/usr/bin/chromium';
@@ -31,6 +32,44 @@ export async function launchBrowser(): Promise<Browser> {
     );
   }
   return chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
+}
+
+/** Chromium processes this process launched (Playwright runs in-process: they are our children). */
+function chromiumChildren(): number[] {
+  return readdirSync('/proc')
+    .filter((name) => /^\d+$/.test(name))
+    .map(Number)
+    .filter((pid) => {
+      if (procStat(pid)?.ppid !== process.pid) return false;
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith(CHROMIUM_PATH);
+      } catch {
+        return false;
+      }
+    });
+}
+
+/**
+ * Closes the browser in bounded time: when Chromium does not quit within `ms`, it is killed with
+ * its process group (Playwright starts it as a group leader) and the close counts as done.
+ */
+export async function closeBrowser(browser: Browser, ms = 15_000): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const quit = await Promise.race([
+    browser.close().then(() => true),
+    new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms))),
+  ]);
+  clearTimeout(timer);
+  if (quit) return;
+  for (const pid of chromiumChildren()) {
+    for (const target of [-pid, pid]) {
+      try {
+        process.kill(target, 'SIGKILL');
+      } catch {
+        // not a group leader, or gone
+      }
+    }
+  }
 }
 
 export interface StaticRoute {
@@ -74,10 +113,11 @@ export async function serveStatic(routes: Record<string, StaticRoute>): Promise<
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    // Stop listening first, then cut what is open (kept-alive connections included).
     close: () =>
       new Promise<void>((resolve) => {
-        server.closeAllConnections();
         server.close(() => resolve());
+        server.closeAllConnections();
       }),
   };
 }
@@ -91,13 +131,11 @@ export interface TestBrowser {
 /** One Chromium for the calling test file, closed after its tests; every page gets its own context. */
 export function useBrowser(): TestBrowser {
   let browser: Browser | undefined;
-  const contexts: BrowserContext[] = [];
   beforeAll(async () => {
     browser = await launchBrowser();
   }, 60_000);
   afterAll(async () => {
-    await Promise.allSettled(contexts.map((c) => c.close()));
-    await browser?.close();
+    if (browser) await closeBrowser(browser);
   });
   const get = () => {
     if (!browser) throw new Error('the browser starts in beforeAll; use it inside tests or hooks');
@@ -109,7 +147,6 @@ export function useBrowser(): TestBrowser {
     },
     async newPage() {
       const context = await get().newContext();
-      contexts.push(context);
       const page = (await context.newPage()) as Page & { errors: string[] };
       page.errors = [];
       page.on('pageerror', (e) => page.errors.push(e.message));

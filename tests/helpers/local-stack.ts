@@ -39,13 +39,20 @@ export async function startTestStack(
   if (!options.factories || options.factories.includes(functionsService)) ensureFunctionSecrets();
   const db = await createTestDatabase(label);
   const runtimeDir = mkdtempSync(join(tmpdir(), 'sam-stack-'));
-  const stack = await startLocalStack({
-    port: 0,
-    ...options,
-    database: db.name,
-    databaseUrl: (role) => connectionUrl(db.cluster, role, db.name),
-    runtimeDir,
-  });
+  let stack: LocalStack;
+  try {
+    stack = await startLocalStack({
+      port: 0,
+      ...options,
+      database: db.name,
+      databaseUrl: (role) => connectionUrl(db.cluster, role, db.name),
+      runtimeDir,
+    });
+  } catch (e) {
+    await db.drop();
+    rmSync(runtimeDir, { recursive: true, force: true });
+    throw e;
+  }
   return {
     db,
     stack,
@@ -53,9 +60,12 @@ export async function startTestStack(
     publishableKey: stack.ctx.keys.publishableKey,
     secretKey: stack.ctx.keys.secretKey,
     async close() {
-      await stack.close();
-      await db.drop();
-      rmSync(runtimeDir, { recursive: true, force: true });
+      try {
+        await stack.close();
+      } finally {
+        await db.drop();
+        rmSync(runtimeDir, { recursive: true, force: true });
+      }
     },
   };
 }
@@ -145,34 +155,49 @@ export async function startFunctionsStack(
     host = await startMachineHost({ ...options.machines, baseDir, token: machinesToken });
     process.env.SAM_LOCAL_MACHINES_URL = host.url;
   }
-  const current = await startTestStack(
-    options.allServices
-      ? { emailConfirmation: false }
-      : { factories: options.machines ? [functionsService, netService] : [functionsService] },
-    label,
-  );
-  if (options.machines) {
-    await writeOrchestratorEndpoint(current.db.url(), {
-      functionsUrl: `${current.url}/functions/v1`,
-      secret: orchestratorSecret,
-    });
+  let current: Awaited<ReturnType<typeof startTestStack>> | undefined;
+  try {
+    current = await startTestStack(
+      options.allServices
+        ? { emailConfirmation: false }
+        : { factories: options.machines ? [functionsService, netService] : [functionsService] },
+      label,
+    );
+    if (options.machines) {
+      await writeOrchestratorEndpoint(current.db.url(), {
+        functionsUrl: `${current.url}/functions/v1`,
+        secret: orchestratorSecret,
+      });
+    }
+  } catch (e) {
+    // Nothing started here outlives a failed start.
+    await Promise.allSettled([host?.close(), current?.close()]);
+    if (baseDir) rmSync(baseDir, { recursive: true, force: true });
+    throw e;
   }
+  const started = current;
   return {
-    db: current.db,
+    db: started.db,
     secret,
     orchestratorSecret,
-    url: current.url,
-    functionUrl: (name) => `${current.url}/functions/v1/${name}`,
-    stack: current.stack,
-    publishableKey: current.publishableKey,
+    url: started.url,
+    functionUrl: (name) => `${started.url}/functions/v1/${name}`,
+    stack: started.stack,
+    publishableKey: started.publishableKey,
     get machines() {
       if (!host) throw new Error('the functions stack was not asked for { machines }');
       return host;
     },
+    // The machines first, while the functions they report to still answer (a vm-agent stops its
+    // workspaces gracefully on SIGTERM); each close is bounded (local-machines/host.ts,
+    // supabase/local/server.ts).
     async close() {
-      await current.close();
-      await host?.close();
-      if (baseDir) rmSync(baseDir, { recursive: true, force: true });
+      try {
+        await host?.close();
+      } finally {
+        await started.close();
+        if (baseDir) rmSync(baseDir, { recursive: true, force: true });
+      }
     },
   };
 }

@@ -135,7 +135,7 @@ export class Clients {
 export type SubscribeOutcome = { status: string; error?: Error };
 
 /** Subscribes and resolves with the first outcome (SUBSCRIBED, CHANNEL_ERROR, TIMED_OUT, CLOSED). */
-export function subscribe(channel: RealtimeChannel, timeoutMs = 10_000): Promise<SubscribeOutcome> {
+export function subscribe(channel: RealtimeChannel, timeoutMs = 20_000): Promise<SubscribeOutcome> {
   return new Promise((resolve) => {
     let done = false;
     channel.subscribe((status, error) => {
@@ -161,7 +161,7 @@ export class Inbox<T> {
     }
   };
 
-  next(match: (t: T) => boolean = () => true, timeoutMs = 5000): Promise<T> {
+  next(match: (t: T) => boolean = () => true, timeoutMs = 20_000): Promise<T> {
     const found = this.items.find(match);
     if (found) return Promise.resolve(found);
     return new Promise((resolve, reject) => {

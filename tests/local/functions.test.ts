@@ -11,6 +11,7 @@ import { functionsFactory, isFunctionsService } from '../../supabase/local/funct
 import { signAccessToken } from '../../supabase/local/keys.ts';
 import { startTestStack, useTestStack } from '../helpers/local-stack.ts';
 import { processAlive } from '../helpers/processes.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const FIXTURE_CONFIG = join(paths.root, 'tests', 'fixtures', 'supabase', 'config.toml');
 const DENO_VERSION = (
@@ -179,10 +180,12 @@ describe('edge functions under real Deno', () => {
     process.kill(pid, 'SIGKILL');
     // Wait until the stack saw the exit (a request racing the crash itself fails, as on hosted).
     const log = join(t.stack.ctx.runtimeDir, 'functions', 'hello.log');
-    const deadline = Date.now() + 10_000;
-    while (!readFileSync(log, 'utf8').trimEnd().endsWith('hello exited (SIGKILL)') && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await waitFor(
+      'the stack to log the exit',
+      () => readFileSync(log, 'utf8').trimEnd().endsWith('hello exited (SIGKILL)'),
+      20_000,
+      20,
+    );
     expect(processAlive(pid)).toBe(false);
     const second = await client().functions.invoke('hello/runtime', { method: 'GET' });
     expect(second.error).toBeNull();
@@ -237,12 +240,6 @@ describe('watching function files', () => {
     const get = async () => (await fetch(`${stack.url}/functions/v1/live`)).text();
     expect(await get()).toBe('v1');
     writeFileSync(join(dir, 'functions', 'live', 'index.ts'), source('v2'));
-    const deadline = Date.now() + 10_000;
-    let body = await get();
-    while (body !== 'v2' && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 100));
-      body = await get();
-    }
-    expect(body).toBe('v2');
+    await waitFor('the function to serve its new version', async () => (await get()) === 'v2', 20_000);
   });
 });

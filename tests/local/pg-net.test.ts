@@ -9,6 +9,7 @@ import { freePort } from '../../supabase/local/functions/process.ts';
 import { netFactory } from '../../supabase/local/net/index.ts';
 import type { NetWorker } from '../../supabase/local/net/worker.ts';
 import { useTestStack } from '../helpers/local-stack.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 interface Received {
   method: string;
@@ -58,14 +59,13 @@ async function first<T>(rows: PromiseLike<readonly T[]>): Promise<T> {
   return row;
 }
 
-async function responseOf(id: string | number, timeoutMs = 10_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const [row] = await sql`select * from net._http_response where id = ${id}`;
-    if (row) return row;
-    if (Date.now() > deadline) throw new Error(`no response for request ${id}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
+function responseOf(id: string | number) {
+  return waitFor(
+    `the response to request ${id}`,
+    async () => (await sql`select * from net._http_response where id = ${id}`)[0],
+    60_000,
+    25,
+  );
 }
 
 describe('pg_net lookalike', () => {
@@ -113,7 +113,6 @@ describe('pg_net lookalike', () => {
         ({ id: openId } = await first(tx<{ id: string }[]>`select net.http_get(${`${base}/rolled-back`}) as id`));
         // Even a worker looking right now sees no request: it is not committed.
         worker().wake();
-        await new Promise((r) => setTimeout(r, 200));
         await worker().idle();
         expect(received.some((r) => r.url === '/rolled-back')).toBe(false);
         throw new Error('roll back');

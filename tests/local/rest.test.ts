@@ -7,6 +7,7 @@ import { rolePassword } from '../../supabase/local/postgres/cluster.ts';
 import { auth } from '../../supabase/local/auth/index.ts';
 import { rest } from '../../supabase/local/rest/index.ts';
 import { startTestStack, useTestStack } from '../helpers/local-stack.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const stack = useTestStack({ factories: [auth, rest] }, 'rest');
 
@@ -34,13 +35,7 @@ async function signedInUser(label: string) {
 
 /** Waits until PostgREST's schema cache (reloaded by the DDL event trigger) serves `table`. */
 async function untilServed(c: SupabaseClient, table: string) {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const { error } = await c.from(table).select('*', { head: true });
-    if (!error) return;
-    if (Date.now() > deadline) throw new Error(`PostgREST never served ${table}: ${error.message}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await waitFor(`PostgREST to serve ${table}`, async () => !(await c.from(table).select('*', { head: true })).error);
 }
 
 describe('REST (PostgREST behind /rest/v1)', () => {

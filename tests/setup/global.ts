@@ -1,4 +1,8 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import postgres from 'postgres';
+import { PROCESS_REGISTRY_ENV } from '../../supabase/local/child-process.ts';
 import {
   clusterConfig,
   connectionUrl,
@@ -11,6 +15,7 @@ import { migrate } from '../../supabase/local/postgres/migrate.ts';
 import { applyPlatformBootstrap, SEED_DATABASE } from '../../supabase/local/postgres/platform.ts';
 import { TEMPLATE_PREFIX, templateDatabaseName } from '../helpers/template.ts';
 import { TEST_DATABASE_PREFIX, testDatabaseOwnerPid } from '../helpers/test-database.ts';
+import { findSurvivors, killSurvivors } from './survivors.ts';
 
 /** Templates kept besides the current one, for runs over other migrations still going on. */
 const KEEP_TEMPLATES = 8;
@@ -27,8 +32,30 @@ function alive(pid: number): boolean {
 /**
  * Once per `vitest run`: make sure the cluster runs, and build the template database for the
  * current platform bootstrap and migrations if it does not exist yet. Every test file clones it.
+ * The returned teardown fails the run when a process a test started is still alive.
  */
-export default async function setup(): Promise<void> {
+export default async function setup(): Promise<() => void> {
+  const runDir = mkdtempSync(join(tmpdir(), 'sam-test-run-'));
+  const registry = join(runDir, 'processes.jsonl');
+  // Inherited by the test workers, which record every process the stand-in starts there.
+  process.env[PROCESS_REGISTRY_ENV] = registry;
+  await prepareDatabase();
+  return () => {
+    const survivors = findSurvivors(registry, process.pid);
+    killSurvivors(survivors);
+    rmSync(runDir, { recursive: true, force: true });
+    if (survivors.length > 0) {
+      // vitest reports an error thrown here but would still exit 0.
+      process.exitCode = 1;
+      const list = survivors.map((s) => `  pid ${s.pid}: ${s.what} (${s.command})`).join('\n');
+      throw new Error(
+        `${survivors.length} process(es) started by the tests were still running after them (now killed):\n${list}`,
+      );
+    }
+  };
+}
+
+async function prepareDatabase(): Promise<void> {
   const cluster = clusterConfig();
   startCluster(cluster);
   await applyPlatformBootstrap(cluster);

@@ -163,7 +163,7 @@ async function startFunctions(ctx: StackContext, options: FunctionsOptions): Pro
     async close() {
       for (const w of watchers) w.close();
       agent.destroy();
-      await Promise.all([...processes.values()].map((p) => p.stop()));
+      await Promise.all([...processes.values()].map((p) => p.close()));
     },
   };
 }

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, closeSync, openSync, writeSync } from 'node:fs';
 import { connect, createServer, type AddressInfo } from 'node:net';
+import { recordProcess, stopProcess } from '../child-process.ts';
 import type { FunctionConfig } from './config.ts';
 
 /** A function that did not come up: it exited, or did not listen in time. */
@@ -26,9 +27,14 @@ export interface ProcessOptions {
 /**
  * One edge function's Deno process. Started on demand, restarted on the next request after it
  * died, stopped on close or when its files change. The port is picked free for every start.
+ * stop() ends every process it started, the one still booting included, in bounded time; after
+ * close() it starts no more.
  */
 export class FunctionProcess {
   private child: ChildProcess | null = null;
+  /** Every process started and not yet exited (a booting one is not `child` yet). */
+  private readonly live = new Set<ChildProcess>();
+  private closed = false;
   private port = 0;
   private starting: Promise<number> | null = null;
   /** Bumped by stop(), so a start that was overtaken by a stop does not count as running. */
@@ -47,6 +53,7 @@ export class FunctionProcess {
 
   /** The port of the running process, starting it first when needed. Rejects with BootError. */
   ensure(): Promise<number> {
+    if (this.closed) return Promise.reject(new BootError(`${this.fn.name} is closed`));
     if (this.running && this.port) return Promise.resolve(this.port);
     this.starting ??= this.start().finally(() => {
       this.starting = null;
@@ -57,6 +64,9 @@ export class FunctionProcess {
   private async start(): Promise<number> {
     const generation = this.generation;
     const port = await freePort();
+    if (generation !== this.generation || this.closed) {
+      throw new BootError(`${this.fn.name} was stopped while starting`);
+    }
     const begun = Date.now();
     const log = openSync(this.options.logFile, 'a');
     let child: ChildProcess;
@@ -71,9 +81,12 @@ export class FunctionProcess {
     } finally {
       closeSync(log);
     }
+    recordProcess(child, `deno: the ${this.fn.name} function`);
+    if (child.pid !== undefined) this.live.add(child);
     this.child = child;
     this.port = 0;
     child.once('exit', (code, signal) => {
+      this.live.delete(child);
       appendFileSync(
         this.options.logFile,
         `--- ${new Date().toISOString()} ${this.fn.name} exited (${signal ?? `code ${code}`})\n`,
@@ -86,11 +99,11 @@ export class FunctionProcess {
     try {
       await waitForListen(child, port, this.options.bootTimeoutMs);
     } catch (e) {
-      await stopChild(child);
+      await stopProcess(child);
       throw e;
     }
     if (generation !== this.generation || this.child !== child) {
-      await stopChild(child);
+      await stopProcess(child);
       throw new BootError(`${this.fn.name} was stopped while starting`);
     }
     this.port = port;
@@ -121,13 +134,18 @@ export class FunctionProcess {
     ];
   }
 
-  /** Stops the process (if any); the next ensure() starts a fresh one. */
+  /** Stops its processes (a booting one too); the next ensure() starts a fresh one. */
   async stop(): Promise<void> {
     this.generation++;
-    const child = this.child;
     this.child = null;
     this.port = 0;
-    if (child) await stopChild(child);
+    await Promise.all([...this.live].map((child) => stopProcess(child)));
+  }
+
+  /** Stops its processes for good: ensure() refuses from now on. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.stop();
   }
 }
 
@@ -176,17 +194,4 @@ async function waitForListen(child: ChildProcess, port: number, timeoutMs: numbe
   } finally {
     child.off('exit', onExit);
   }
-}
-
-/** SIGTERM, then SIGKILL after a grace period; resolves when the process is gone. */
-function stopChild(child: ChildProcess, graceMs = 2000): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    child.kill('SIGTERM');
-  });
 }

