@@ -1,0 +1,160 @@
+/**
+ * One scripted turn of a real ACP agent (pinned npm package) driven by SAM's ACP client, offline:
+ * the agent's model is the scripted model server, its MCP server a stand-in with SAM's tools. The
+ * script: write a file with the agent's own tool, call update_task_status, call complete_task,
+ * answer. The run keeps what the tests assert (records, raw ACP messages from the agent, MCP calls,
+ * model requests) and how long each phase took.
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type * as acp from '@agentclientprotocol/sdk';
+import { expect } from 'vitest';
+import { MessageRecord } from '../../functions/_shared/common/contracts/messages.ts';
+import { AgentClient } from '../../vm-agent/acp/agent-client.ts';
+import { spawnAgentProcess, type AgentProcess } from '../../vm-agent/acp/agent-process.ts';
+import { ensureAgentInstalled } from '../../vm-agent/agents/install.ts';
+import type { AgentPackage } from '../../vm-agent/agents/manifest.ts';
+import { startTestMcpServer, type TestMcpServer } from '../../vm-agent/test-support/mcp-server.ts';
+import { ScriptedModel } from '../fakes/models/scripted-model.ts';
+import { AGENT_CACHE } from './agent-cache.ts';
+
+export type RawMessage = { at: number; message: Record<string, unknown> };
+
+export type Timings = {
+  installMs: number;
+  installed: boolean;
+  initializeMs: number;
+  sessionNewMs: number;
+  firstUpdateMs: number | null;
+  turnMs: number;
+};
+
+export class RealAgentRun {
+  workspace = '';
+  home = '';
+  model!: ScriptedModel;
+  mcp!: TestMcpServer;
+  agent: AgentProcess | undefined;
+  client: AgentClient | undefined;
+  readonly records: MessageRecord[] = [];
+  /** Every JSON-RPC message the agent sent, in order. */
+  readonly fromAgent: RawMessage[] = [];
+  timings: Partial<Timings> = {};
+
+  constructor(
+    readonly name: string,
+    readonly token: string,
+    readonly file: { name: string; content: string },
+    readonly answer: string,
+  ) {}
+
+  async setUp(): Promise<void> {
+    this.workspace = await mkdtemp(path.join(tmpdir(), `sam-${this.name}-ws-`));
+    this.home = await mkdtemp(path.join(tmpdir(), `sam-${this.name}-home-`));
+    await writeFile(path.join(this.workspace, 'README.md'), '# Demo\n');
+    this.mcp = await startTestMcpServer(this.token);
+    this.model = await new ScriptedModel({
+      cwd: this.workspace,
+      steps: [
+        { write: { file: this.file.name, content: this.file.content } },
+        { mcp: { server: 'sam', tool: 'update_task_status', args: { message: `Wrote ${this.file.name}` } } },
+        { mcp: { server: 'sam', tool: 'complete_task', args: { summary: `Added ${this.file.name}` } } },
+        { text: this.answer },
+      ],
+    }).start();
+  }
+
+  async install(pkg: AgentPackage): Promise<string> {
+    const started = Date.now();
+    const installed = await ensureAgentInstalled(pkg, {
+      cacheDir: AGENT_CACHE,
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? this.home },
+    });
+    this.timings.installMs = Date.now() - started;
+    this.timings.installed = installed.installed;
+    return installed.bin;
+  }
+
+  /** Spawns the agent, initializes, opens a session and runs one prompt (permissions answered by SAM's policy). */
+  async run(launch: { command: string; args: string[]; env: Record<string, string> }): Promise<acp.StopReason> {
+    const spawned = Date.now();
+    this.agent = spawnAgentProcess(
+      { command: launch.command, args: launch.args, cwd: this.workspace, env: launch.env },
+      { PATH: process.env.PATH, HOME: this.home },
+    );
+    const tap = new TransformStream<acp.AnyMessage, acp.AnyMessage>({
+      transform: (message, controller) => {
+        this.fromAgent.push({ at: Date.now(), message: message as Record<string, unknown> });
+        controller.enqueue(message);
+      },
+    });
+    const stream: acp.Stream = {
+      writable: this.agent.stream.writable,
+      readable: this.agent.stream.readable.pipeThrough(tap),
+    };
+    this.client = await AgentClient.connect(stream, {
+      workspaceRoot: this.workspace,
+      sessionId: `sam-session-${this.name}`,
+      mcp: { url: this.mcp.url, token: this.token },
+      onRecord: (r) => {
+        this.records.push(r);
+      },
+    });
+    this.timings.initializeMs = Date.now() - spawned;
+    const sessionStarted = Date.now();
+    await this.client.newSession();
+    this.timings.sessionNewMs = Date.now() - sessionStarted;
+    const firstUpdate = this.fromAgent.find((m) => m.message.method === 'session/update');
+    this.timings.firstUpdateMs = firstUpdate ? firstUpdate.at - spawned : null;
+    const turnStarted = Date.now();
+    const stop = await this.client.prompt(`Add ${this.file.name}, report progress, then complete the task.`);
+    this.timings.turnMs = Date.now() - turnStarted;
+    if (this.timings.firstUpdateMs === null) {
+      const later = this.fromAgent.find((m) => m.message.method === 'session/update');
+      this.timings.firstUpdateMs = later ? later.at - spawned : null;
+    }
+    return stop;
+  }
+
+  /** The agent's answer to `session/prompt` (the last result carrying a stopReason). */
+  promptResult(): Record<string, unknown> | undefined {
+    const results = this.fromAgent
+      .map((m) => m.message.result as Record<string, unknown> | undefined)
+      .filter((r) => r && typeof r === 'object' && 'stopReason' in r);
+    return results.at(-1);
+  }
+
+  /** What every agent must have done, whatever its API. */
+  expectSamToolsAndRecords(apiKey: string): void {
+    expect(this.mcp.calls.map((c) => c.tool)).toEqual(['update_task_status', 'complete_task']);
+    expect(this.mcp.calls.every((c) => c.authorization === `Bearer ${this.token}`)).toBe(true);
+
+    for (const r of this.records) expect(MessageRecord.safeParse(r).success, JSON.stringify(r)).toBe(true);
+    const tools = this.records.filter((r) => r.role === 'tool');
+    for (const r of tools) expect(r.toolCallId, JSON.stringify(r)).toMatch(/\S/);
+    // The write and both SAM tools each got a tool call that ended completed.
+    const completed = new Set(tools.filter((r) => r.toolStatus === 'completed').map((r) => r.toolCallId));
+    expect(completed.size, JSON.stringify(tools, null, 1)).toBeGreaterThanOrEqual(3);
+    const answer = this.records
+      .filter((r) => r.role === 'assistant')
+      .map((r) => r.content)
+      .join('');
+    expect(answer).toContain(this.answer);
+    expect(JSON.stringify(this.records)).not.toContain(apiKey);
+    expect(JSON.stringify(this.fromAgent)).not.toContain(apiKey);
+  }
+
+  report(): string {
+    return `${this.name} timings (ms): ${JSON.stringify(this.timings)}`;
+  }
+
+  async tearDown(): Promise<void> {
+    this.client?.close();
+    await this.agent?.stop(2000);
+    await this.model?.close();
+    await this.mcp?.close();
+    if (this.workspace) await rm(this.workspace, { recursive: true, force: true });
+    if (this.home) await rm(this.home, { recursive: true, force: true });
+  }
+}
