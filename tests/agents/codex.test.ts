@@ -1,9 +1,8 @@
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { AGENT_PACKAGES } from '../../vm-agent/agents/manifest.ts';
-import { RealAgentRun } from './real-agent-run.ts';
+import { descendants, RealAgentRun } from './real-agent-run.ts';
 
 /**
  * The real Codex ACP agent (pinned npm package: a Node wrapper around a native binary) driven by
@@ -20,38 +19,9 @@ const run = new RealAgentRun(
   'Done: GREETING.md says hello.',
 );
 
-/** Live processes whose parent is `pid` (from /proc). */
-function childrenOf(pid: number): number[] {
-  const out: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(fields[1]) === pid && fields[0] !== 'Z') out.push(Number(entry));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return out;
-}
-
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch {
-    return false;
-  }
-}
-
-let native: number[] = [];
-
 beforeAll(() => run.setUp());
 afterAll(async () => {
   await run.tearDown();
-  // Whatever outlived stop() is ended here (by pid), so the machine is left clean either way.
-  for (const pid of native) if (alive(pid)) process.kill(pid, 'SIGKILL');
   console.log(run.report());
 });
 
@@ -117,12 +87,7 @@ it('runs the real codex-acp against a scripted Responses API: apply_patch, SAM M
   expect((usage.at(-1)!.metadata.update as { used: number }).used).toBeGreaterThan(0);
 
   // The Node wrapper runs a native codex-acp; stopping the agent must end that one too.
-  const wrapper = run.agent!.child.pid!;
-  native = childrenOf(wrapper);
+  const native = descendants(run.agent!.child.pid!);
   expect(native.length, 'the native codex-acp under the wrapper').toBeGreaterThan(0);
-  expect(existsSync(`/proc/${native[0]}/exe`)).toBe(true);
-  await run.agent!.stop(2000);
-  const deadline = Date.now() + 5000;
-  while (native.some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-  expect(native.filter(alive), 'native codex-acp processes left after stop()').toEqual([]);
+  expect(await run.stopAgent(), 'codex processes left after stop()').toEqual([]);
 }, 600_000);

@@ -5,6 +5,7 @@
  * answer. The run keeps what the tests assert (records, raw ACP messages from the agent, MCP calls,
  * model requests) and how long each phase took.
  */
+import { readFileSync, readdirSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -30,6 +31,44 @@ export type Timings = {
   turnMs: number;
 };
 
+/** Parent pid and state of a live process, from /proc (null when gone). */
+function procStat(pid: number): { ppid: number; state: string } | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { state: fields[0]!, ppid: Number(fields[1]) };
+  } catch {
+    return null;
+  }
+}
+
+export function alive(pid: number): boolean {
+  const stat = procStat(pid);
+  return stat !== null && stat.state !== 'Z';
+}
+
+/** Every live process below `root` (children, grandchildren, …). */
+export function descendants(root: number): number[] {
+  const parents = new Map<number, number>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = procStat(Number(entry));
+    if (stat && stat.state !== 'Z') parents.set(Number(entry), stat.ppid);
+  }
+  const found: number[] = [];
+  const queue = [root];
+  while (queue.length > 0) {
+    const parent = queue.shift()!;
+    for (const [pid, ppid] of parents) {
+      if (ppid === parent && !found.includes(pid)) {
+        found.push(pid);
+        queue.push(pid);
+      }
+    }
+  }
+  return found;
+}
+
 export class RealAgentRun {
   workspace = '';
   home = '';
@@ -41,6 +80,8 @@ export class RealAgentRun {
   /** Every JSON-RPC message the agent sent, in order. */
   readonly fromAgent: RawMessage[] = [];
   timings: Partial<Timings> = {};
+  /** Processes the agent started that outlived `stop()` (ended by pid in tearDown). */
+  leftovers: number[] = [];
 
   constructor(
     readonly name: string,
@@ -145,13 +186,31 @@ export class RealAgentRun {
     expect(JSON.stringify(this.fromAgent)).not.toContain(apiKey);
   }
 
+  /**
+   * Stops the agent the way the VM agent does and returns the processes it had started that are
+   * still alive afterwards (waiting up to 5 s for them to go).
+   */
+  async stopAgent(): Promise<number[]> {
+    const tree = descendants(this.agent!.child.pid!);
+    await this.agent!.stop(2000);
+    const deadline = Date.now() + 5000;
+    while (tree.some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    this.leftovers = tree.filter(alive);
+    return this.leftovers;
+  }
+
   report(): string {
-    return `${this.name} timings (ms): ${JSON.stringify(this.timings)}`;
+    const result = this.promptResult();
+    const usage = { usage: result?.usage, _meta: result?._meta };
+    return `${this.name} timings (ms): ${JSON.stringify(this.timings)}; prompt result usage: ${JSON.stringify(usage)}`;
   }
 
   async tearDown(): Promise<void> {
     this.client?.close();
     await this.agent?.stop(2000);
+    for (const pid of [...this.leftovers, ...(this.agent ? descendants(this.agent.child.pid!) : [])]) {
+      if (alive(pid)) process.kill(pid, 'SIGKILL');
+    }
     await this.model?.close();
     await this.mcp?.close();
     if (this.workspace) await rm(this.workspace, { recursive: true, force: true });
