@@ -207,10 +207,10 @@ export class RealAgentRun {
 
   async tearDown(): Promise<void> {
     this.client?.close();
+    // Taken before stop(): once the agent is gone its children are re-parented and untraceable.
+    const tree = this.agent ? descendants(this.agent.child.pid!) : [];
     await this.agent?.stop(2000);
-    for (const pid of [...this.leftovers, ...(this.agent ? descendants(this.agent.child.pid!) : [])]) {
-      if (alive(pid)) process.kill(pid, 'SIGKILL');
-    }
+    for (const pid of [...this.leftovers, ...tree]) if (alive(pid)) process.kill(pid, 'SIGKILL');
     await this.model?.close();
     await this.mcp?.close();
     if (this.workspace) await rm(this.workspace, { recursive: true, force: true });
