@@ -78,6 +78,13 @@ it('runs the real codex-acp against a scripted Responses API: apply_patch, SAM M
 
   run.expectSamToolsAndRecords(API_KEY);
 
+  // Full access with approval "never": the session starts in full-access mode and nothing asks.
+  const sessionNew = run.fromAgent.find((m) => (m.message.result as { sessionId?: string } | undefined)?.sessionId);
+  expect((sessionNew?.message.result as { modes?: { currentModeId?: string } }).modes?.currentModeId).toBe(
+    'full-access',
+  );
+  expect(run.fromAgent.filter((m) => m.message.method === 'session/request_permission')).toEqual([]);
+
   // Codex reports context usage as `usage_update`; SAM's client keeps it as a system record.
   const usage = run.records.filter((r) => r.metadata.sessionUpdate === 'usage_update');
   expect(usage.length).toBeGreaterThan(0);

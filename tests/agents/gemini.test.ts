@@ -67,6 +67,10 @@ it('runs the real gemini --acp against a scripted Gemini API: write_file, SAM MC
 
   run.expectSamToolsAndRecords(API_KEY);
 
+  // In its default mode Gemini asks before writing; SAM's policy approved (the file exists).
+  const asks = run.fromAgent.filter((m) => m.message.method === 'session/request_permission');
+  expect(asks.length).toBeGreaterThanOrEqual(1);
+
   // Gemini reports token counts only in the prompt result's `_meta.quota`; SAM's client keeps no record of it.
   const result = run.promptResult();
   const quota = (result?._meta as { quota?: { token_count?: { input_tokens?: number; output_tokens?: number } } })
