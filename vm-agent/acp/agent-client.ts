@@ -82,8 +82,12 @@ export class AgentClient {
       .client({ name: 'sam-vm-agent' })
       .onNotification(acp.methods.client.session.update, ({ params }) => holder.client?.onUpdate(params))
       .onRequest(acp.methods.client.session.requestPermission, ({ params }) => answerPermission(policy, params))
+      // A file that does not exist yet reads as empty: Gemini CLI reads before writing a new file
+      // and fails the write on any error reply (tests/agents/gemini.test.ts).
       .onRequest(acp.methods.client.fs.readTextFile, async ({ params }) => ({
-        content: await fs.readTextFile(params).catch(fsError),
+        content: await fs
+          .readTextFile(params)
+          .catch((e: unknown) => ((e as NodeJS.ErrnoException).code === 'ENOENT' ? '' : fsError(e))),
       }))
       .onRequest(acp.methods.client.fs.writeTextFile, async ({ params }) => {
         await fs.writeTextFile(params).catch(fsError);

@@ -52,7 +52,7 @@ describe('WorkspaceFs', () => {
 });
 
 describe('fs over ACP', () => {
-  it('answers an agent writing outside the workspace with an error and writes nothing', async () => {
+  it('answers an agent writing outside the workspace with an error and writes nothing; a missing file reads as empty', async () => {
     const outcomes: string[] = [];
     const streams = linkedStreams();
     acp
@@ -72,12 +72,12 @@ describe('fs over ACP', () => {
               (e: { code?: number; message?: string }) => outcomes.push(`error ${e.code}`),
             );
         }
-        await client
-          .request(acp.methods.client.fs.readTextFile, { sessionId: 's1', path: path.join(root, 'missing.md') })
-          .then(
-            () => outcomes.push('ok'),
+        for (const target of [path.join(root, 'missing.md'), path.join(outside, 'missing.md')]) {
+          await client.request(acp.methods.client.fs.readTextFile, { sessionId: 's1', path: target }).then(
+            (r) => outcomes.push(`content ${JSON.stringify(r.content)}`),
             (e: { code?: number }) => outcomes.push(`error ${e.code}`),
           );
+        }
         return { stopReason: 'end_turn' };
       })
       .connect(streams.agent);
@@ -88,7 +88,9 @@ describe('fs over ACP', () => {
     });
     await client.newSession();
     await client.prompt('probe');
-    expect(outcomes).toEqual(['error -32602', 'error -32602', 'ok', 'error -32002']);
+    // A file that does not exist yet reads as empty (Gemini CLI reads before writing a new file and
+    // fails the write on any error); outside the workspace a missing file is still refused.
+    expect(outcomes).toEqual(['error -32602', 'error -32602', 'ok', 'content ""', 'error -32602']);
     expect(await readFile(path.join(root, 'ok.txt'), 'utf8')).toBe('hi');
     await expect(readFile(path.join(outside, 'x.txt'), 'utf8')).rejects.toThrow();
     await expect(readFile(path.join(outside, 'y.txt'), 'utf8')).rejects.toThrow();
