@@ -144,6 +144,14 @@ CREATE TYPE public.token_kind AS ENUM (
     'agent'
 );
 
+-- Name: tool_status; Type: TYPE; Schema: public
+CREATE TYPE public.tool_status AS ENUM (
+    'pending',
+    'in_progress',
+    'completed',
+    'failed'
+);
+
 -- Name: urgency; Type: TYPE; Schema: public
 CREATE TYPE public.urgency AS ENUM (
     'low',
@@ -232,6 +240,17 @@ CREATE FUNCTION public.agent_session_recovering(p_id uuid, p_reason text DEFAULT
     SET search_path TO ''
     AS $$
   select public.sam_agent_session_move(p_id, array['starting', 'idle', 'prompting']::public.agent_session_status[], 'recovering', p_reason)
+$$;
+
+-- Name: agent_session_token_cap(uuid); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.agent_session_token_cap(p_agent_session uuid) RETURNS bigint
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+  select extract(epoch from t.max_expires_at)::bigint from public.tokens t
+   where t.agent_session_id = p_agent_session and t.kind = 'agent'
+     and t.workspace_id = public.current_workspace_id() and t.max_expires_at is not null
+   order by t.issued_at desc limit 1
 $$;
 
 -- Name: answer_human_input(uuid, text); Type: FUNCTION; Schema: public
@@ -346,16 +365,24 @@ begin
   return nid;
 end $$;
 
--- Name: complete_orchestrator_job(uuid, jsonb); Type: FUNCTION; Schema: public
-CREATE FUNCTION public.complete_orchestrator_job(p_job uuid, p_result jsonb DEFAULT NULL::jsonb) RETURNS boolean
-    LANGUAGE sql SECURITY DEFINER
+-- Name: complete_orchestrator_job(uuid, integer, jsonb); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.complete_orchestrator_job(p_job uuid, p_attempt integer, p_result jsonb DEFAULT NULL::jsonb) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     AS $$
+declare j public.orchestrator_jobs; why text;
+begin
+  select * into j from public.orchestrator_jobs where id = p_job for update;
+  why := public.sam_job_fence(j, p_attempt);
+  if why is not null then
+    return jsonb_build_object('accepted', false, 'status', j.status, 'attempt', j.attempts, 'reason', why);
+  end if;
   update public.orchestrator_jobs set status = 'succeeded', finished_at = public.sam_now(), updated_at = public.sam_now(),
          locked_until = null, payload = case when p_result is null then payload else payload || jsonb_build_object('result', p_result) end
-   where id = p_job and status = 'running'
-  returning true
-$$;
+   where id = p_job
+  returning * into j;
+  return jsonb_build_object('accepted', true, 'status', j.status, 'attempt', j.attempts);
+end $$;
 
 -- Name: complete_task(uuid, text, text, jsonb); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.complete_task(p_task uuid DEFAULT NULL::uuid, p_summary text DEFAULT NULL::text, p_pr_url text DEFAULT NULL::text, p_evidence jsonb DEFAULT NULL::jsonb) RETURNS boolean
@@ -454,10 +481,10 @@ CREATE FUNCTION public.destroy_node(p_node uuid, p_reason text) RETURNS boolean
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     AS $$
-declare n public.nodes; moved boolean; w record;
+declare n public.nodes; moved boolean; r record; why text := 'node destroyed: ' || coalesce(p_reason, 'no reason given');
 begin
   select * into n from public.nodes where id = p_node;
-  if n.id is null or not (public.sam_caller() = 'system' or (public.sam_caller() = 'user' and n.owner_id = auth.uid())) then
+  if n.id is null or not coalesce(public.sam_caller() = 'system' or (public.sam_caller() = 'user' and n.owner_id = auth.uid()), false) then
     raise exception 'not allowed to destroy node %', p_node using errcode = '42501';
   end if;
   moved := public.sam_node_move(p_node, array['provisioning', 'ready', 'active', 'warm', 'unhealthy', 'failed']::public.node_status[],
@@ -465,8 +492,14 @@ begin
   if moved then
     update public.tokens set revoked_at = public.sam_now(), revoked_reason = 'node destroyed'
      where node_id = p_node and revoked_at is null;
-    for w in select id from public.workspaces where node_id = p_node and status in ('creating', 'ready', 'stopping') loop
-      perform public.workspace_failed('node destroyed: ' || p_reason, w.id);
+    for r in select id from public.workspaces where node_id = p_node and status in ('creating', 'ready', 'stopping')
+              order by created_at loop
+      perform public.sam_fail_workspace(r.id, why);
+    end loop;
+    -- Tasks placed on the node that have no workspace on it yet (waiting for it to register).
+    for r in select id from public.tasks where (auto_provisioned_node_id = p_node or node_id = p_node)
+               and status in ('queued', 'delegated', 'in_progress') order by created_at loop
+      perform public.sam_fail_task(r.id, why);
     end loop;
     perform public.sam_enqueue_job('destroy_node', n.owner_id, null, null, p_node,
       jsonb_build_object('provider', n.provider, 'providerInstanceId', n.provider_instance_id), 'destroy_node:' || p_node);
@@ -530,22 +563,26 @@ begin
   return moved;
 end $$;
 
--- Name: fail_orchestrator_job(uuid, text); Type: FUNCTION; Schema: public
-CREATE FUNCTION public.fail_orchestrator_job(p_job uuid, p_error text) RETURNS public.job_status
+-- Name: fail_orchestrator_job(uuid, integer, text); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.fail_orchestrator_job(p_job uuid, p_attempt integer, p_error text) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     AS $$
-declare j public.orchestrator_jobs;
+declare j public.orchestrator_jobs; why text;
 begin
+  select * into j from public.orchestrator_jobs where id = p_job for update;
+  why := public.sam_job_fence(j, p_attempt);
+  if why is not null then
+    return jsonb_build_object('accepted', false, 'status', j.status, 'attempt', j.attempts, 'reason', why);
+  end if;
   update public.orchestrator_jobs set
       status = case when attempts >= max_attempts then 'dead' else 'pending' end::public.job_status,
       run_after = public.sam_now() + least(public.setting_interval('job_backoff_base', project_id) * power(2, greatest(attempts - 1, 0)),
                                            public.setting_interval('job_backoff_max', project_id)),
       last_error = left(p_error, 4000), locked_until = null, updated_at = public.sam_now(),
       finished_at = case when attempts >= max_attempts then public.sam_now() end
-   where id = p_job and status = 'running'
+   where id = p_job
   returning * into j;
-  if j.id is null then return (select status from public.orchestrator_jobs where id = p_job); end if;
   if j.owner_id is not null then
     insert into public.lifecycle_events (entity, entity_id, owner_id, project_id, from_state, to_state, actor_type, actor_id, reason)
     values ('orchestrator_job', j.id, j.owner_id, j.project_id, 'running', j.status::text, 'system', public.sam_actor_id(), left(p_error, 500));
@@ -554,7 +591,7 @@ begin
     perform public.fail_node(j.node_id, format('gave up creating the machine after %s attempts: %s', j.attempts,
                                                 left(coalesce(p_error, 'unknown error'), 1000)));
   end if;
-  return j.status;
+  return jsonb_build_object('accepted', true, 'status', j.status, 'attempt', j.attempts);
 end $$;
 
 -- Name: fail_task(uuid, text); Type: FUNCTION; Schema: public
@@ -588,6 +625,62 @@ begin
        'fork', s.id, s.id, s.dispatch_depth, null);
   perform public.place_task(t.id);
   return jsonb_build_object('taskId', t.id, 'sessionId', t.chat_session_id, 'branchName', t.branch);
+end $$;
+
+-- Name: messages; Type: TABLE; Schema: public
+CREATE TABLE public.messages (
+    id bigint NOT NULL,
+    session_id uuid NOT NULL,
+    project_id uuid NOT NULL,
+    owner_id uuid NOT NULL,
+    message_id text NOT NULL,
+    role public.message_role NOT NULL,
+    content text NOT NULL,
+    tool_metadata jsonb,
+    origin text,
+    produced_at timestamp with time zone,
+    created_at timestamp with time zone DEFAULT public.sam_now() NOT NULL,
+    tool_call_id text,
+    tool_status public.tool_status,
+    CONSTRAINT messages_content_check CHECK ((length(content) <= 262144)),
+    CONSTRAINT messages_message_id_check CHECK (((length(message_id) >= 1) AND (length(message_id) <= 200))),
+    CONSTRAINT messages_tool_call_id_length CHECK (((length(tool_call_id) >= 1) AND (length(tool_call_id) <= 200))),
+    CONSTRAINT messages_tool_fields_only_on_tool_records CHECK (((role = 'tool'::public.message_role) OR ((tool_call_id IS NULL) AND (tool_status IS NULL))))
+);
+
+-- Name: COLUMN messages.tool_metadata; Type: COMMENT; Schema: public
+COMMENT ON COLUMN public.messages.tool_metadata IS 'The record''s metadata (ACP update kind, tool kind/locations/diffs, plan entries, …); readers get it as `metadata`.';
+
+-- Name: COLUMN messages.produced_at; Type: COMMENT; Schema: public
+COMMENT ON COLUMN public.messages.produced_at IS 'When the VM agent produced the record (null for SAM''s own messages).';
+
+-- Name: COLUMN messages.created_at; Type: COMMENT; Schema: public
+COMMENT ON COLUMN public.messages.created_at IS 'When the database stored the message.';
+
+-- Name: get_session_messages(uuid, integer, bigint, bigint); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.get_session_messages(p_session uuid, p_limit integer DEFAULT 50, p_before bigint DEFAULT NULL::bigint, p_after bigint DEFAULT NULL::bigint) RETURNS SETOF public.messages
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare s public.chat_sessions; lim integer;
+begin
+  select * into s from public.chat_sessions where id = p_session;
+  if s.id is null or not coalesce(case public.sam_caller()
+      when 'system' then true
+      when 'user' then s.owner_id = auth.uid()
+      when 'agent' then s.project_id = public.current_agent_project_id()
+      when 'workspace' then s.workspace_id = public.current_workspace_id()
+      else false end, false) then
+    raise exception 'not allowed to read session %', p_session using errcode = '42501';
+  end if;
+  lim := least(greatest(coalesce(p_limit, 50), 1), public.setting_int('max_message_page'));
+  if p_after is not null then
+    return query select m.* from public.messages m where m.session_id = p_session and m.id > p_after order by m.id limit lim;
+  else
+    return query select x.* from (select m.* from public.messages m where m.session_id = p_session
+                                     and (p_before is null or m.id < p_before) order by m.id desc limit lim) x
+                 order by x.id;
+  end if;
 end $$;
 
 -- Name: is_active(public.task_status); Type: FUNCTION; Schema: public
@@ -723,12 +816,12 @@ begin
     'pendingCommands', (select count(*) from public.node_commands where node_id = nid and status = 'pending'));
 end $$;
 
--- Name: node_provisioned(uuid, text, text); Type: FUNCTION; Schema: public
-CREATE FUNCTION public.node_provisioned(p_node uuid, p_instance_id text, p_ip text DEFAULT NULL::text) RETURNS boolean
+-- Name: node_provisioned(uuid, text, text, uuid, integer); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.node_provisioned(p_node uuid, p_instance_id text, p_ip text DEFAULT NULL::text, p_job uuid DEFAULT NULL::uuid, p_attempt integer DEFAULT NULL::integer) RETURNS boolean
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     AS $$
-declare n public.nodes;
+declare n public.nodes; j public.orchestrator_jobs; why text;
 begin
   if public.sam_caller() is distinct from 'system' then
     raise exception 'only the orchestrator records provisioned machines' using errcode = '42501';
@@ -738,6 +831,14 @@ begin
   end if;
   if p_ip is not null and length(p_ip) > 100 then
     raise exception 'an ip address is at most 100 characters' using errcode = '22023';
+  end if;
+  if p_job is not null then
+    select * into j from public.orchestrator_jobs where id = p_job for share;
+    why := case when j.id is not null and (j.kind <> 'provision_node' or j.node_id is distinct from p_node)
+                then 'the job does not provision this node' else public.sam_job_fence(j, p_attempt) end;
+    if why is not null then
+      raise exception 'machine % not recorded: %', p_instance_id, why using errcode = '55000';
+    end if;
   end if;
   select * into n from public.nodes where id = p_node for update;
   if n.id is null then raise exception 'node % not found', p_node using errcode = 'P0002'; end if;
@@ -756,6 +857,38 @@ begin
   values ('node', p_node, n.owner_id, n.status::text, n.status::text, 'system', public.sam_actor_id(),
           left('machine ' || p_instance_id || ' created', 500));
   return true;
+end $$;
+
+-- Name: node_refresh_workspace_tokens(uuid[]); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.node_refresh_workspace_tokens(p_workspaces uuid[]) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare nid uuid := public.current_node_id(); now_ timestamptz := public.sam_now(); w record; j uuid;
+  exp timestamptz := public.sam_now() + public.setting_interval('workspace_token_ttl');
+  live jsonb := '[]'; ended jsonb := '[]';
+begin
+  if nid is null then raise exception 'a node token is required' using errcode = '42501'; end if;
+  for w in select u.id, ws.id as wid, ws.node_id, ws.project_id
+             from unnest(coalesce(p_workspaces, '{}')) with ordinality as u(id, n)
+             left join public.workspaces ws on ws.id = u.id and ws.node_id = nid
+                                           and ws.status in ('creating', 'ready', 'stopping')
+            order by u.n limit 100 loop
+    if w.wid is null then
+      ended := ended || to_jsonb(w.id);
+      continue;
+    end if;
+    update public.tokens set expires_at = exp
+     where jti = (select jti from public.tokens
+                   where workspace_id = w.wid and kind = 'workspace' and revoked_at is null
+                   order by issued_at desc, expires_at desc limit 1)
+    returning jti into j;
+    if j is not null then
+      live := live || jsonb_build_object('jti', j, 'role', 'sam_workspace', 'workspace_id', w.wid,
+        'node_id', w.node_id, 'project_id', w.project_id, 'exp', extract(epoch from exp)::bigint);
+    end if;
+  end loop;
+  return jsonb_build_object('tokens', live, 'ended', ended);
 end $$;
 
 -- Name: node_token_claims(); Type: FUNCTION; Schema: public
@@ -794,6 +927,14 @@ begin
       'agentType', coalesce(t.agent_type, p.default_agent_type), 'taskMode', coalesce(t.task_mode, 'task'),
       'title', t.title, 'initialPrompt', coalesce(prompt, t.description, '')));
 end $$;
+
+-- Name: orphan_sweep_policy(); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.orphan_sweep_policy() RETURNS TABLE(installation_id uuid, created_before timestamp with time zone)
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+  select public.sam_installation_id(), public.sam_now() - public.setting_interval('orphan_min_age')
+$$;
 
 -- Name: place_task(uuid); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.place_task(p_task uuid) RETURNS text
@@ -839,20 +980,33 @@ CREATE TABLE public.node_commands (
     created_at timestamp with time zone DEFAULT public.sam_now() NOT NULL,
     delivered_at timestamp with time zone,
     completed_at timestamp with time zone,
+    deliveries integer DEFAULT 0 NOT NULL,
     CONSTRAINT node_commands_kind_check CHECK ((kind = ANY (ARRAY['create_workspace'::text, 'stop_workspace'::text, 'start_agent'::text, 'prompt'::text, 'cancel_prompt'::text, 'stop_agent'::text, 'shutdown'::text])))
 );
+
+-- Name: COLUMN node_commands.deliveries; Type: COMMENT; Schema: public
+COMMENT ON COLUMN public.node_commands.deliveries IS 'how often the command was handed out (at least once delivery)';
 
 -- Name: poll_node_commands(integer); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.poll_node_commands(p_limit integer DEFAULT 10) RETURNS SETOF public.node_commands
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     AS $$
-declare nid uuid := public.current_node_id();
+declare nid uuid := public.current_node_id(); now_ timestamptz := public.sam_now();
+  lease interval := public.setting_interval('node_command_lease');
+  most integer := public.setting_int('node_command_max_deliveries');
 begin
   if nid is null then raise exception 'a node token is required' using errcode = '42501'; end if;
-  return query update public.node_commands c set status = 'delivered', delivered_at = public.sam_now()
-    where c.id in (select id from public.node_commands where node_id = nid and status = 'pending'
-                   order by created_at limit least(greatest(p_limit, 1), 100) for update skip locked)
+  update public.node_commands
+     set status = 'failed', completed_at = now_,
+         result = jsonb_build_object('error', format('not acknowledged after %s deliveries', deliveries))
+   where node_id = nid and status = 'delivered' and deliveries >= most and delivered_at <= now_ - lease;
+  return query update public.node_commands c
+      set status = 'delivered', delivered_at = now_, deliveries = c.deliveries + 1
+    where c.id in (select id from public.node_commands
+                    where node_id = nid
+                      and (status = 'pending' or (status = 'delivered' and delivered_at <= now_ - lease))
+                    order by created_at limit least(greatest(p_limit, 1), 100) for update skip locked)
     returning c.*;
 end $$;
 
@@ -919,7 +1073,7 @@ CREATE FUNCTION public.record_agent_messages(p_agent_session uuid, p_batch jsonb
 declare s public.agent_sessions;
 begin
   select * into s from public.agent_sessions where id = p_agent_session;
-  if s.id is null or not (public.sam_caller() = 'system' or s.workspace_id = public.current_workspace_id()) then
+  if s.id is null or not coalesce(public.sam_caller() = 'system' or s.workspace_id = public.current_workspace_id(), false) then
     raise exception 'not allowed to write to agent session %', p_agent_session using errcode = '42501';
   end if;
   if s.chat_session_id is null then
@@ -933,23 +1087,31 @@ CREATE FUNCTION public.record_messages(p_session uuid, p_batch jsonb) RETURNS js
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     AS $$
-declare s public.chat_sessions; n integer; persisted integer;
+declare s public.chat_sessions; n integer; persisted integer; from_workspace boolean;
 begin
   select * into s from public.chat_sessions where id = p_session;
-  if s.id is null or not (public.sam_caller() = 'system'
-                          or (s.workspace_id is not null and s.workspace_id = public.current_workspace_id())) then
+  if s.id is null or not coalesce(public.sam_caller() = 'system'
+                                   or (s.workspace_id is not null and s.workspace_id = public.current_workspace_id()), false) then
     raise exception 'not allowed to write to session %', p_session using errcode = '42501';
   end if;
+  from_workspace := public.sam_caller() is distinct from 'system';
   n := case when jsonb_typeof(p_batch) = 'array' then jsonb_array_length(p_batch) else 0 end;
   if n < 1 or n > public.setting_int('max_message_batch', s.project_id) then
     raise exception 'a batch holds 1 to % messages', public.setting_int('max_message_batch', s.project_id) using errcode = '22023';
   end if;
   with ins as (
-    insert into public.messages (session_id, project_id, owner_id, message_id, role, content, tool_metadata, origin, sent_at)
-    select s.id, s.project_id, s.owner_id, m."messageId", m.role::public.message_role, coalesce(m.content, ''),
-           m."toolMetadata", m.origin, m."timestamp"
-      from jsonb_to_recordset(p_batch) as m("messageId" text, role text, content text, "toolMetadata" jsonb,
-                                             origin text, "timestamp" timestamptz)
+    insert into public.messages (session_id, project_id, owner_id, message_id, role, content, tool_call_id, tool_status,
+                                 tool_metadata, origin, produced_at)
+    select s.id, s.project_id, s.owner_id,
+           case when from_workspace and public.sam_is_reserved_message_id(m."messageId") then 'agent:' || m."messageId"
+                else m."messageId" end,
+           case when from_workspace and m.role = 'user' then 'assistant' else m.role end::public.message_role,
+           coalesce(m.content, ''), m."toolCallId", m."toolStatus"::public.tool_status,
+           case when from_workspace and m.role = 'user' then coalesce(m.metadata, '{}'::jsonb) || '{"echo": "user"}'::jsonb
+                else m.metadata end,
+           m.origin, m."producedAt"
+      from jsonb_to_recordset(p_batch) as m("messageId" text, role text, content text, "toolCallId" text,
+                                             "toolStatus" text, metadata jsonb, origin text, "producedAt" timestamptz)
     on conflict (session_id, message_id) do nothing
     returning 1)
   select count(*) into persisted from ins;
@@ -978,8 +1140,7 @@ begin
      and used_at is null and revoked_at is null and expires_at > now_
   returning node_id into nid;
   if nid is null then raise exception 'invalid, used or expired bootstrap token' using errcode = '28000'; end if;
-  update public.nodes set agent_version = p_info ->> 'agentVersion', ip_address = p_info ->> 'ipAddress',
-         provider_instance_id = coalesce(p_info ->> 'providerInstanceId', provider_instance_id),
+  update public.nodes set agent_version = p_info ->> 'agentVersion', ip_address = coalesce(p_info ->> 'ipAddress', ip_address),
          agent_ready_at = now_, last_heartbeat_at = now_
    where id = nid;
   perform public.sam_node_move(nid, array['provisioning']::public.node_status[], 'ready', 'registered');
@@ -993,6 +1154,31 @@ begin
   end loop;
   return jsonb_build_object('nodeId', nid, 'jti', jti_, 'expiresAt', now_ + public.setting_interval('node_token_ttl'),
     'heartbeatIntervalSeconds', extract(epoch from public.setting_interval('heartbeat_interval'))::int);
+end $$;
+
+-- Name: renew_node_token(); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.renew_node_token() RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare t public.tokens; n public.nodes; now_ timestamptz := public.sam_now();
+  exp timestamptz := public.sam_now() + public.setting_interval('node_token_ttl');
+begin
+  if public.sam_role() <> 'sam_node' then raise exception 'a node token is required' using errcode = '42501'; end if;
+  select * into t from public.tokens
+   where jti = public.sam_claim_uuid('jti') and kind = 'node' and node_id = public.sam_claim_uuid('node_id')
+   for update;
+  if t.jti is null then return jsonb_build_object('refused', 'unknown'); end if;
+  if t.revoked_at is not null then return jsonb_build_object('refused', 'revoked'); end if;
+  if t.expires_at <= now_ - public.setting_interval('node_token_renew_grace') then
+    return jsonb_build_object('refused', 'expired');
+  end if;
+  select * into n from public.nodes where id = t.node_id;
+  if n.status is null or n.status not in ('ready', 'active', 'warm', 'unhealthy') then
+    return jsonb_build_object('refused', 'node_gone');
+  end if;
+  update public.tokens set expires_at = greatest(expires_at, exp) where jti = t.jti returning expires_at into exp;
+  return jsonb_build_object('jti', t.jti, 'node_id', t.node_id, 'exp', extract(epoch from exp)::bigint);
 end $$;
 
 -- Name: report_task_progress(text); Type: FUNCTION; Schema: public
@@ -1051,6 +1237,44 @@ begin
   return public.sam_task_move(p_task, array['failed', 'cancelled']::public.task_status[], 'ready', null, 're-run');
 end $$;
 
+-- Name: credentials; Type: TABLE; Schema: public
+CREATE TABLE public.credentials (
+    id uuid DEFAULT extensions.gen_random_uuid() NOT NULL,
+    owner_id uuid NOT NULL,
+    project_id uuid,
+    provider text NOT NULL,
+    credential_type text NOT NULL,
+    agent_type text,
+    ciphertext bytea NOT NULL,
+    iv bytea NOT NULL,
+    key_version integer DEFAULT 1 NOT NULL,
+    is_active boolean DEFAULT true NOT NULL,
+    created_at timestamp with time zone DEFAULT public.sam_now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT public.sam_now() NOT NULL,
+    base_url text,
+    hint text,
+    config jsonb DEFAULT '{}'::jsonb NOT NULL,
+    CONSTRAINT credentials_base_url_check CHECK (((base_url IS NULL) OR ((base_url ~ '^https?://[^\s]+$'::text) AND (length(base_url) <= 2048)))),
+    CONSTRAINT credentials_ciphertext_check CHECK ((octet_length(ciphertext) > 16)),
+    CONSTRAINT credentials_config_check CHECK (((jsonb_typeof(config) = 'object'::text) AND (octet_length((config)::text) <= 4096))),
+    CONSTRAINT credentials_credential_type_check CHECK ((credential_type = ANY (ARRAY['cloud-provider'::text, 'agent-api-key'::text, 'git-deploy'::text]))),
+    CONSTRAINT credentials_hint_check CHECK (((hint IS NULL) OR (length(hint) <= 4))),
+    CONSTRAINT credentials_iv_check CHECK ((octet_length(iv) = 12)),
+    CONSTRAINT credentials_provider_check CHECK (((length(provider) >= 1) AND (length(provider) <= 64)))
+);
+
+-- Name: resolve_credential(uuid, uuid, text, text); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.resolve_credential(p_owner uuid, p_project uuid, p_type text, p_provider text) RETURNS SETOF public.credentials
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+  select c.* from public.credentials c
+  where c.owner_id = p_owner and c.credential_type = p_type and c.provider = p_provider and c.is_active
+    and (c.project_id = p_project or c.project_id is null)
+  order by c.project_id is null
+  limit 1
+$$;
+
 -- Name: retry_task(uuid, text); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.retry_task(p_task uuid, p_description text DEFAULT NULL::text) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
@@ -1104,6 +1328,9 @@ declare t public.tasks; moved boolean;
 begin
   select * into t from public.tasks where id = p_task;
   perform public.sam_authorize_task(t, array['owner']);
+  if t.status = 'ready' then
+    perform public.sam_check_user_quotas(t.owner_id);
+  end if;
   if t.chat_session_id is null then
     insert into public.chat_sessions (project_id, owner_id, task_id, topic)
     values (t.project_id, t.owner_id, t.id, left(t.title, 200))
@@ -1139,8 +1366,8 @@ CREATE FUNCTION public.sam_agent_session_move(p_id uuid, p_from public.agent_ses
 declare old public.agent_sessions;
 begin
   select * into old from public.agent_sessions where id = p_id for update;
-  if old.id is null or not (public.sam_caller() = 'system' or old.workspace_id = public.current_workspace_id()
-                            or (public.sam_caller() = 'user' and old.owner_id = auth.uid() and p_to = 'stopped')) then
+  if old.id is null or not coalesce(public.sam_caller() = 'system' or old.workspace_id = public.current_workspace_id()
+                                    or (public.sam_caller() = 'user' and old.owner_id = auth.uid() and p_to = 'stopped'), false) then
     raise exception 'not allowed to act on agent session %', p_id using errcode = '42501';
   end if;
   if old.status = p_to then return false; end if;
@@ -1228,6 +1455,8 @@ CREATE TABLE public.tasks (
     created_at timestamp with time zone DEFAULT public.sam_now() NOT NULL,
     updated_at timestamp with time zone DEFAULT public.sam_now() NOT NULL,
     search tsvector GENERATED ALWAYS AS ((setweight(to_tsvector('english'::regconfig, COALESCE(title, ''::text)), 'A'::"char") || setweight(to_tsvector('english'::regconfig, COALESCE(description, ''::text)), 'B'::"char"))) STORED,
+    agent_profile_id uuid,
+    agent_profile jsonb DEFAULT '{}'::jsonb NOT NULL,
     CONSTRAINT tasks_branch_check CHECK (((branch IS NULL) OR (length(branch) <= 255))),
     CONSTRAINT tasks_description_check CHECK ((length(description) <= 32000)),
     CONSTRAINT tasks_dispatch_depth_check CHECK ((dispatch_depth >= 0)),
@@ -1291,8 +1520,8 @@ CREATE FUNCTION public.sam_authorize_workspace(p_workspace uuid, p_owner_ok bool
 declare w public.workspaces;
 begin
   select * into w from public.workspaces where id = p_workspace;
-  if w.id is null or not (public.sam_caller() = 'system' or w.id = public.current_workspace_id()
-                          or (p_owner_ok and public.sam_caller() = 'user' and w.owner_id = auth.uid())) then
+  if w.id is null or not coalesce(public.sam_caller() = 'system' or w.id = public.current_workspace_id()
+                                  or (p_owner_ok and public.sam_caller() = 'user' and w.owner_id = auth.uid()), false) then
     raise exception 'not allowed to act on workspace %', p_workspace using errcode = '42501';
   end if;
   return w;
@@ -1327,11 +1556,10 @@ CREATE FUNCTION public.sam_broadcast_messages() RETURNS trigger
 declare r record;
 begin
   for r in
-    select session_id, jsonb_agg(jsonb_build_object('id', id, 'messageId', message_id, 'role', role, 'content', content,
-             'toolMetadata', tool_metadata, 'origin', origin, 'createdAt', created_at) order by id) as msgs, count(*) as n
-      from new_rows group by session_id
+    select n.session_id, jsonb_agg(to_jsonb(n) order by n.id) as msgs, count(*) as c
+      from new_rows n group by n.session_id
   loop
-    perform realtime.send(jsonb_build_object('sessionId', r.session_id, 'count', r.n, 'messages', r.msgs),
+    perform realtime.send(jsonb_build_object('sessionId', r.session_id, 'count', r.c, 'messages', r.msgs),
                           'messages', 'session:' || r.session_id, true);
   end loop;
   return null;
@@ -1399,6 +1627,24 @@ CREATE FUNCTION public.sam_chat_note(p_task public.tasks, p_message_id text, p_r
   on conflict (session_id, message_id) do nothing
 $$;
 
+-- Name: sam_check_agent_profile(); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.sam_check_agent_profile() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+  if tg_table_name = 'agent_profiles' then
+    if not exists (select 1 from public.projects where id = new.project_id and owner_id = new.owner_id) then
+      raise exception 'a profile belongs to its project''s owner' using errcode = '42501';
+    end if;
+    new.updated_at := public.sam_now();
+  elsif new.default_agent_profile_id is not null and not exists (
+      select 1 from public.agent_profiles where id = new.default_agent_profile_id and project_id = new.id) then
+    raise exception 'the default profile must be one of the project''s own' using errcode = '22023';
+  end if;
+  return new;
+end $$;
+
 -- Name: sam_check_dispatch_limits(uuid, uuid, integer); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.sam_check_dispatch_limits(p_project uuid, p_parent uuid, p_depth integer) RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
@@ -1419,6 +1665,56 @@ begin
         and status in ('queued', 'delegated', 'in_progress')) >= public.setting_int('max_active_dispatched', p_project) then
     raise exception 'project % already has % active dispatched tasks', p_project,
       public.setting_int('max_active_dispatched', p_project) using errcode = '54000', detail = 'limit=max_active_dispatched';
+  end if;
+end $$;
+
+-- Name: sam_check_setting_row(); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.sam_check_setting_row() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare d public.settings; problem text;
+begin
+  if tg_table_name = 'settings' then
+    problem := public.sam_setting_problem(new, new.value, false);
+  else
+    select * into d from public.settings where key = new.key;
+    if d.key is null then
+      problem := format('unknown setting %s', new.key);
+    else
+      problem := public.sam_setting_problem(d, new.value, true);
+    end if;
+  end if;
+  if problem is not null then
+    raise exception '%', problem using errcode = '22023', detail = 'setting=' || new.key;
+  end if;
+  return null;
+end $$;
+
+-- Name: sam_check_user_quotas(uuid); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.sam_check_user_quotas(p_owner uuid) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare active integer; recent integer; lim integer;
+begin
+  perform pg_advisory_xact_lock(hashtext('sam user quota'), hashtext(p_owner::text));
+  lim := public.setting_int('max_active_tasks_per_user');
+  select count(*) into active from public.tasks
+   where owner_id = p_owner and status in ('queued', 'delegated', 'in_progress');
+  if active >= lim then
+    raise exception 'you already have % active tasks (limit max_active_tasks_per_user = %)', active, lim
+      using errcode = '54000', detail = 'limit=max_active_tasks_per_user';
+  end if;
+  if public.sam_caller() = 'user' then
+    lim := public.setting_int('max_submissions_per_minute_per_user');
+    select count(*) into recent from public.task_events
+     where owner_id = p_owner and to_status = 'queued' and from_status is distinct from 'queued' and actor_type = 'user'
+       and created_at > public.sam_now() - interval '1 minute';
+    if recent >= lim then
+      raise exception 'you submitted % tasks within a minute (limit max_submissions_per_minute_per_user = %)', recent, lim
+        using errcode = '54000', detail = 'limit=max_submissions_per_minute_per_user';
+    end if;
   end if;
 end $$;
 
@@ -1445,13 +1741,14 @@ CREATE TABLE public.projects (
     repository text NOT NULL,
     repo_provider text DEFAULT 'github'::text NOT NULL,
     default_branch text DEFAULT 'main'::text NOT NULL,
-    default_agent_type text DEFAULT 'opencode'::text NOT NULL,
+    default_agent_type text NOT NULL,
     default_provider text DEFAULT 'local'::text NOT NULL,
     default_vm_size public.vm_size DEFAULT 'medium'::public.vm_size NOT NULL,
     default_workspace_profile public.workspace_profile DEFAULT 'full'::public.workspace_profile NOT NULL,
     default_location text,
     created_at timestamp with time zone DEFAULT public.sam_now() NOT NULL,
     updated_at timestamp with time zone DEFAULT public.sam_now() NOT NULL,
+    default_agent_profile_id uuid,
     CONSTRAINT projects_default_agent_type_check CHECK (((length(default_agent_type) >= 1) AND (length(default_agent_type) <= 64))),
     CONSTRAINT projects_default_branch_check CHECK (((length(default_branch) >= 1) AND (length(default_branch) <= 255))),
     CONSTRAINT projects_default_provider_check CHECK (((length(default_provider) >= 1) AND (length(default_provider) <= 64))),
@@ -1465,27 +1762,41 @@ CREATE FUNCTION public.sam_create_task(p_project public.projects, p_message text
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     AS $$
-declare t public.tasks; sid uuid := extensions.gen_random_uuid(); tid uuid := extensions.gen_random_uuid();
+declare
+  t public.tasks; sid uuid := extensions.gen_random_uuid(); tid uuid := extensions.gen_random_uuid();
+  prof public.agent_profiles;
 begin
   if p_message is null or length(btrim(p_message)) = 0 or length(p_message) > 16000 then
     raise exception 'a task message is 1 to 16000 characters' using errcode = '22023';
   end if;
+  perform public.sam_check_user_quotas(p_project.owner_id);
+  prof := public.sam_resolve_agent_profile(p_project, nullif(btrim(p_options ->> 'profile'), ''), p_source);
   insert into public.tasks (id, project_id, owner_id, parent_task_id, source_task_id, dispatch_depth, triggered_by,
       task_mode, dispatched_by_agent_session_id, title, description, status, execution_step, step_changed_at,
-      priority, branch, base_branch, agent_type, provider, vm_size, workspace_profile, chat_session_id)
+      priority, branch, base_branch, agent_type, provider, vm_size, workspace_profile, chat_session_id,
+      agent_profile_id, agent_profile)
   values (tid, p_project.id, p_project.owner_id, p_parent, p_source, p_depth, p_trigger,
-      coalesce((p_options ->> 'taskMode')::public.task_mode,
-               case when p_options ->> 'workspaceProfile' = 'lightweight' and p_trigger = 'user'
+      coalesce((p_options ->> 'taskMode')::public.task_mode, prof.task_mode,
+               case when coalesce((p_options ->> 'workspaceProfile')::public.workspace_profile, prof.workspace_profile)
+                         = 'lightweight' and p_trigger = 'user'
                     then 'conversation' else 'task' end::public.task_mode),
       p_dispatcher, public.sam_initial_title(p_message), p_message, 'queued', 'node_selection', public.sam_now(),
       least(greatest(coalesce((p_options ->> 'priority')::integer, 0), 0), 100),
       coalesce(p_options ->> 'branch', public.sam_branch_name(p_message, tid)),
       coalesce(p_options ->> 'baseBranch', p_project.default_branch),
-      coalesce(p_options ->> 'agentType', p_project.default_agent_type),
-      coalesce(p_options ->> 'provider', p_project.default_provider),
-      coalesce((p_options ->> 'vmSize')::public.vm_size, p_project.default_vm_size),
-      coalesce((p_options ->> 'workspaceProfile')::public.workspace_profile, p_project.default_workspace_profile),
-      null)
+      coalesce(p_options ->> 'agentType', prof.agent_type, p_project.default_agent_type),
+      coalesce(p_options ->> 'provider', prof.provider, p_project.default_provider),
+      coalesce((p_options ->> 'vmSize')::public.vm_size, prof.vm_size, p_project.default_vm_size),
+      coalesce((p_options ->> 'workspaceProfile')::public.workspace_profile, prof.workspace_profile,
+               p_project.default_workspace_profile),
+      null,
+      prof.id,
+      case when prof.id is null then '{}'::jsonb else jsonb_strip_nulls(jsonb_build_object(
+        'id', prof.id, 'name', prof.name, 'agentType', prof.agent_type, 'model', prof.model,
+        'permissionMode', prof.permission_mode, 'workspaceProfile', prof.workspace_profile,
+        'taskMode', prof.task_mode, 'instructions', nullif(prof.instructions, ''), 'maxTurns', prof.max_turns,
+        'timeoutMinutes', prof.timeout_minutes, 'maxTokens', prof.max_tokens, 'provider', prof.provider,
+        'vmSize', prof.vm_size, 'location', prof.location)) end)
   returning * into t;
   if not public.sam_is_valid_git_ref(t.branch) then
     raise exception 'invalid branch name %', t.branch using errcode = '22023';
@@ -1504,6 +1815,19 @@ begin
   end if;
   return t;
 end $$;
+
+-- Name: sam_credential_provider_ok(text, text); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.sam_credential_provider_ok(p_type text, p_provider text) RETURNS boolean
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO ''
+    AS $_$
+  select case p_type
+    when 'agent-api-key' then p_provider in ('anthropic', 'openai', 'gemini', 'opencode')
+    when 'cloud-provider' then p_provider in ('hetzner', 'scaleway')
+    when 'git-deploy' then p_provider ~ '^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?(:[0-9]{1,5})?$'
+    else false
+  end
+$_$;
 
 -- Name: sam_enqueue_job(text, uuid, uuid, uuid, uuid, jsonb, text); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.sam_enqueue_job(p_kind text, p_owner uuid, p_project uuid, p_task uuid, p_node uuid, p_payload jsonb, p_dedupe text) RETURNS void
@@ -1542,6 +1866,33 @@ begin
   return moved;
 end $$;
 
+-- Name: sam_fail_workspace(uuid, text); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.sam_fail_workspace(p_ws uuid, p_reason text) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare a record; moved boolean; tid uuid;
+begin
+  for a in select id, owner_id, project_id, status from public.agent_sessions
+            where workspace_id = p_ws and status in ('starting', 'idle', 'prompting', 'recovering')
+            order by created_at for update loop
+    update public.agent_sessions set status = 'failed', status_changed_at = public.sam_now(), updated_at = public.sam_now(),
+           error_message = left(p_reason, 4000)
+     where id = a.id and status = a.status;
+    insert into public.lifecycle_events (entity, entity_id, owner_id, project_id, from_state, to_state, actor_type, actor_id, reason)
+    values ('agent_session', a.id, a.owner_id, a.project_id, a.status::text, 'failed', coalesce(public.sam_caller(), 'system'),
+            public.sam_actor_id(), left(p_reason, 500));
+    update public.tokens set revoked_at = public.sam_now(), revoked_reason = 'agent session failed'
+     where agent_session_id = a.id and revoked_at is null;
+  end loop;
+  moved := public.sam_workspace_move(p_ws, array['creating', 'ready', 'stopping']::public.workspace_status[], 'failed', p_reason);
+  select task_id into tid from public.workspaces where id = p_ws;
+  if tid is not null and exists (select 1 from public.tasks where id = tid and not public.is_terminal(status)) then
+    perform public.sam_fail_task(tid, p_reason);
+  end if;
+  return moved;
+end $$;
+
 -- Name: sam_initial_title(text); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.sam_initial_title(p_message text) RETURNS text
     LANGUAGE sql IMMUTABLE
@@ -1551,6 +1902,30 @@ CREATE FUNCTION public.sam_initial_title(p_message text) RETURNS text
               when length(m) <= 100 then m
               else rtrim(left(m, 99)) || '…' end
   from (select btrim(regexp_replace(coalesce(p_message, ''), '\s+', ' ', 'g')) as m) s
+$$;
+
+-- Name: sam_installation_id(); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.sam_installation_id() RETURNS uuid
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare i uuid;
+begin
+  select id into i from public.installation;
+  if i is null then
+    insert into public.installation default values on conflict (singleton) do nothing;
+    select id into i from public.installation;
+  end if;
+  return i;
+end $$;
+
+-- Name: sam_is_reserved_message_id(text); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.sam_is_reserved_message_id(p_id text) RETURNS boolean
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO ''
+    AS $$
+  select p_id in ('initial', 'task-started', 'task-failed')
+      or p_id ~ '^(question|answer|user|directive|progress|agent):'
 $$;
 
 -- Name: sam_is_valid_git_ref(text); Type: FUNCTION; Schema: public
@@ -1563,6 +1938,18 @@ CREATE FUNCTION public.sam_is_valid_git_ref(p_ref text) RETURNS boolean
      and p_ref !~ '(^[/.-]|/[.-]|[/.]$|\.lock$|\.lock/)'
      and p_ref <> '@'
 $_$;
+
+-- Name: sam_job_fence(public.orchestrator_jobs, integer); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.sam_job_fence(j public.orchestrator_jobs, p_attempt integer) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO ''
+    AS $$
+  select case
+    when j.id is null then 'no such job'
+    when j.attempts is distinct from p_attempt then format('attempt %s is not the job''s current attempt (%s)', p_attempt, j.attempts)
+    when j.status <> 'running' then format('attempt %s already ended (the job is %s)', p_attempt, j.status)
+  end
+$$;
 
 -- Name: sam_kick_orchestrator(); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.sam_kick_orchestrator() RETURNS bigint
@@ -1578,8 +1965,8 @@ CREATE FUNCTION public.sam_min_interval(p_key text) RETURNS interval
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path TO ''
     AS $$
-  select least((select (value #>> '{}')::interval from public.settings where key = p_key),
-               (select min((value #>> '{}')::interval) from public.project_settings where key = p_key))
+  select least(public.setting_interval(p_key),
+               (select min(public.setting_interval(p_key, ps.project_id)) from public.project_settings ps where ps.key = p_key))
 $$;
 
 -- Name: sam_node_go_warm(uuid, text); Type: FUNCTION; Schema: public
@@ -1651,6 +2038,16 @@ begin
   return null;
 end $$;
 
+-- Name: sam_project_defaults(); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.sam_project_defaults() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+  new.default_agent_type := coalesce(new.default_agent_type, public.setting_text('default_agent_type'));
+  return new;
+end $$;
+
 -- Name: sam_release_task(uuid, text); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.sam_release_task(p_task uuid, p_reason text) RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
@@ -1665,6 +2062,7 @@ begin
     perform public.sam_workspace_move(w.id, array['creating', 'ready']::public.workspace_status[], 'stopping', p_reason);
   end loop;
   if t.claimed_warm_node_id is not null
+     and exists (select 1 from public.nodes where id = t.claimed_warm_node_id and status in ('ready', 'active', 'unhealthy'))
      and not exists (select 1 from public.workspaces where node_id = t.claimed_warm_node_id
                        and status in ('creating', 'ready', 'stopping')) then
     perform public.sam_node_go_warm(t.claimed_warm_node_id, 'claim released: ' || p_reason);
@@ -1707,6 +2105,70 @@ begin
   return wid;
 end $$;
 
+-- Name: agent_profiles; Type: TABLE; Schema: public
+CREATE TABLE public.agent_profiles (
+    id uuid DEFAULT extensions.gen_random_uuid() NOT NULL,
+    project_id uuid NOT NULL,
+    owner_id uuid NOT NULL,
+    name text NOT NULL,
+    description text DEFAULT ''::text NOT NULL,
+    agent_type text NOT NULL,
+    model text,
+    permission_mode text DEFAULT 'auto'::text NOT NULL,
+    workspace_profile public.workspace_profile,
+    task_mode public.task_mode,
+    instructions text DEFAULT ''::text NOT NULL,
+    max_turns integer,
+    timeout_minutes integer,
+    max_tokens bigint,
+    provider text,
+    vm_size public.vm_size,
+    location text,
+    created_at timestamp with time zone DEFAULT public.sam_now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT public.sam_now() NOT NULL,
+    CONSTRAINT agent_profiles_agent_type_check CHECK ((agent_type ~ '^[a-z0-9][a-z0-9-]{0,31}$'::text)),
+    CONSTRAINT agent_profiles_description_check CHECK ((length(description) <= 500)),
+    CONSTRAINT agent_profiles_instructions_check CHECK ((length(instructions) <= 8000)),
+    CONSTRAINT agent_profiles_location_check CHECK (((location IS NULL) OR ((length(location) >= 1) AND (length(location) <= 64)))),
+    CONSTRAINT agent_profiles_max_tokens_check CHECK (((max_tokens IS NULL) OR ((max_tokens >= 1000) AND (max_tokens <= 100000000)))),
+    CONSTRAINT agent_profiles_max_turns_check CHECK (((max_turns IS NULL) OR ((max_turns >= 1) AND (max_turns <= 1000)))),
+    CONSTRAINT agent_profiles_model_check CHECK (((model IS NULL) OR (model ~ '^[A-Za-z0-9][A-Za-z0-9._:/@-]{0,127}$'::text))),
+    CONSTRAINT agent_profiles_name_check CHECK ((name ~ '^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$'::text)),
+    CONSTRAINT agent_profiles_permission_mode_check CHECK ((permission_mode = ANY (ARRAY['auto'::text, 'ask'::text, 'read-only'::text]))),
+    CONSTRAINT agent_profiles_provider_check CHECK (((provider IS NULL) OR ((length(provider) >= 1) AND (length(provider) <= 64)))),
+    CONSTRAINT agent_profiles_timeout_minutes_check CHECK (((timeout_minutes IS NULL) OR ((timeout_minutes >= 1) AND (timeout_minutes <= 1440))))
+);
+
+-- Name: sam_resolve_agent_profile(public.projects, text, uuid); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.sam_resolve_agent_profile(p_project public.projects, p_ref text, p_source uuid) RETURNS public.agent_profiles
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $_$
+declare v public.agent_profiles;
+begin
+  if p_ref is not null then
+    if p_ref ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' then
+      select * into v from public.agent_profiles where project_id = p_project.id and id = p_ref::uuid;
+    end if;
+    if v.id is null then
+      select * into v from public.agent_profiles where project_id = p_project.id and name = p_ref;
+    end if;
+    if v.id is null then
+      raise exception 'no agent profile "%" in this project', left(p_ref, 64) using errcode = '22023';
+    end if;
+    return v;
+  end if;
+  if p_source is not null then
+    select ap.* into v from public.tasks s join public.agent_profiles ap on ap.id = s.agent_profile_id
+     where s.id = p_source and ap.project_id = p_project.id;
+    if v.id is not null then return v; end if;
+  end if;
+  if p_project.default_agent_profile_id is not null then
+    select * into v from public.agent_profiles where id = p_project.default_agent_profile_id;
+  end if;
+  return v;
+end $_$;
+
 -- Name: sam_role(); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.sam_role() RETURNS text
     LANGUAGE sql STABLE
@@ -1714,6 +2176,79 @@ CREATE FUNCTION public.sam_role() RETURNS text
     AS $$
   select coalesce(nullif(nullif(current_setting('role', true), 'none'), ''), session_user::text)
 $$;
+
+-- Name: settings; Type: TABLE; Schema: public
+CREATE TABLE public.settings (
+    key text NOT NULL,
+    value jsonb NOT NULL,
+    kind text NOT NULL,
+    description text NOT NULL,
+    min_value jsonb,
+    max_value jsonb,
+    pattern text,
+    project_override text DEFAULT 'none'::text NOT NULL,
+    CONSTRAINT settings_kind_check CHECK ((kind = ANY (ARRAY['integer'::text, 'interval'::text, 'text'::text]))),
+    CONSTRAINT settings_project_override_check CHECK ((project_override = ANY (ARRAY['none'::text, 'lower'::text, 'any'::text])))
+);
+
+-- Name: TABLE settings; Type: COMMENT; Schema: public
+COMMENT ON TABLE public.settings IS 'Platform limits and timeouts; read through public.setting_int() / public.setting_interval().';
+
+-- Name: COLUMN settings.project_override; Type: COMMENT; Schema: public
+COMMENT ON COLUMN public.settings.project_override IS 'none: platform-wide; lower: a project may only set a smaller value; any: a project may set any value in range';
+
+-- Name: sam_setting_problem(public.settings, jsonb, boolean); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.sam_setting_problem(p_def public.settings, p_value jsonb, p_for_project boolean) RETURNS text
+    LANGUAGE plpgsql STABLE
+    SET search_path TO ''
+    AS $$
+declare n numeric; i interval; shown text := coalesce(p_value::text, 'null');
+begin
+  if p_for_project and p_def.project_override = 'none' then
+    return format('setting %s is platform-wide and cannot be set per project', p_def.key);
+  end if;
+  if p_def.kind = 'integer' then
+    if jsonb_typeof(p_value) = 'number' then n := p_value::numeric; end if;
+    if n is null or n <> trunc(n) or abs(n) > 2147483647 then
+      return format('setting %s takes a whole number, not %s', p_def.key, shown);
+    end if;
+    if p_def.min_value is not null and n < p_def.min_value::numeric then
+      return format('setting %s is at least %s, not %s', p_def.key, p_def.min_value, shown);
+    end if;
+    if p_def.max_value is not null and n > p_def.max_value::numeric then
+      return format('setting %s is at most %s, not %s', p_def.key, p_def.max_value, shown);
+    end if;
+    if p_for_project and p_def.project_override = 'lower' and n > (p_def.value)::numeric then
+      return format('setting %s may only be lowered for a project (platform value %s), not %s', p_def.key, p_def.value, shown);
+    end if;
+  elsif p_def.kind = 'interval' then
+    begin
+      if jsonb_typeof(p_value) is distinct from 'string' then raise exception using errcode = '22007'; end if;
+      i := (p_value #>> '{}')::interval;
+    exception when others then
+      return format('setting %s takes an interval such as "15 minutes", not %s', p_def.key, shown);
+    end;
+    if p_def.min_value is not null and i < (p_def.min_value #>> '{}')::interval then
+      return format('setting %s is at least %s, not %s', p_def.key, p_def.min_value, shown);
+    end if;
+    if p_def.max_value is not null and i > (p_def.max_value #>> '{}')::interval then
+      return format('setting %s is at most %s, not %s', p_def.key, p_def.max_value, shown);
+    end if;
+    if p_for_project and p_def.project_override = 'lower' and i > (p_def.value #>> '{}')::interval then
+      return format('setting %s may only be lowered for a project (platform value %s), not %s', p_def.key, p_def.value, shown);
+    end if;
+  elsif p_def.kind = 'text' then
+    if jsonb_typeof(p_value) is distinct from 'string' then
+      return format('setting %s takes a string, not %s', p_def.key, shown);
+    end if;
+    if p_def.pattern is not null and (p_value #>> '{}') !~ p_def.pattern then
+      return format('setting %s must match %s, not %s', p_def.key, p_def.pattern, shown);
+    end if;
+  else
+    return format('setting %s has unknown kind %s', p_def.key, p_def.kind);
+  end if;
+  return null;
+end $$;
 
 -- Name: sam_task_move(uuid, public.task_status[], public.task_status, public.task_step, text); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.sam_task_move(p_task uuid, p_from public.task_status[], p_to public.task_status, p_step public.task_step DEFAULT NULL::public.task_step, p_reason text DEFAULT NULL::text) RETURNS boolean
@@ -1899,20 +2434,46 @@ begin
   return did;
 end $$;
 
+-- Name: set_generated_title(uuid, text); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.set_generated_title(p_task uuid, p_title text) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  v_title text := btrim(regexp_replace(coalesce(p_title, ''), '\s+', ' ', 'g'));
+  v_task public.tasks;
+begin
+  if v_title = '' or length(v_title) > 100 then
+    raise exception 'a generated title has 1 to 100 characters' using errcode = '22023';
+  end if;
+  update public.tasks t set title = v_title, updated_at = public.sam_now()
+   where t.id = p_task and t.title = public.sam_initial_title(t.description) and t.title is distinct from v_title
+  returning * into v_task;
+  if not found then
+    return false;
+  end if;
+  update public.chat_sessions set topic = left(v_title, 200) where id = v_task.chat_session_id;
+  return true;
+end $$;
+
 -- Name: setting(text, uuid); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.setting(p_key text, p_project uuid DEFAULT NULL::uuid) RETURNS jsonb
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO ''
     AS $$
-declare v jsonb;
+declare d public.settings; o jsonb;
 begin
-  select coalesce(
-    (select ps.value from public.project_settings ps where ps.project_id = p_project and ps.key = p_key),
-    (select s.value from public.settings s where s.key = p_key)) into v;
-  if v is null then
+  select * into d from public.settings where key = p_key;
+  if d.key is null then
     raise exception 'unknown setting %', p_key using errcode = '22023';
   end if;
-  return v;
+  if p_project is not null and d.project_override <> 'none' then
+    select ps.value into o from public.project_settings ps where ps.project_id = p_project and ps.key = p_key;
+    if o is not null and public.sam_setting_problem(d, o, true) is null then
+      return o;
+    end if;
+  end if;
+  return d.value;
 end $$;
 
 -- Name: setting_int(text, uuid); Type: FUNCTION; Schema: public
@@ -1927,6 +2488,12 @@ CREATE FUNCTION public.setting_interval(p_key text, p_project uuid DEFAULT NULL:
     SET search_path TO ''
     AS $$ select (public.setting(p_key, p_project) #>> '{}')::interval $$;
 
+-- Name: setting_text(text, uuid); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.setting_text(p_key text, p_project uuid DEFAULT NULL::uuid) RETURNS text
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$ select public.setting(p_key, p_project) #>> '{}' $$;
+
 -- Name: start_agent_session(text, uuid); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.start_agent_session(p_agent_type text DEFAULT NULL::text, p_workspace uuid DEFAULT NULL::uuid) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
@@ -1938,7 +2505,8 @@ begin
   if w.status <> 'ready' then raise exception 'workspace % is %', w.id, w.status using errcode = '55000'; end if;
   select * into t from public.tasks where id = w.task_id;
   insert into public.agent_sessions (project_id, owner_id, workspace_id, chat_session_id, task_id, agent_type)
-  values (w.project_id, w.owner_id, w.id, w.chat_session_id, w.task_id, coalesce(p_agent_type, t.agent_type, 'opencode'))
+  values (w.project_id, w.owner_id, w.id, w.chat_session_id, w.task_id,
+          coalesce(p_agent_type, t.agent_type, (select p.default_agent_type from public.projects p where p.id = w.project_id)))
   returning id into sid;
   insert into public.lifecycle_events (entity, entity_id, owner_id, project_id, to_state, actor_type, actor_id)
   values ('agent_session', sid, w.owner_id, w.project_id, 'starting', coalesce(public.sam_caller(), 'system'), public.sam_actor_id());
@@ -1968,6 +2536,41 @@ CREATE FUNCTION public.stop_workspace(p_workspace uuid, p_reason text DEFAULT 's
 declare w public.workspaces := public.sam_authorize_workspace(p_workspace, true);
 begin
   return public.sam_workspace_move(w.id, array['creating', 'ready']::public.workspace_status[], 'stopping', p_reason);
+end $$;
+
+-- Name: store_credential(uuid, uuid, text, text, bytea, bytea, integer, text, text, jsonb); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.store_credential(p_owner uuid, p_project uuid, p_type text, p_provider text, p_ciphertext bytea, p_iv bytea, p_key_version integer, p_hint text, p_base_url text, p_config jsonb) RETURNS public.credentials
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  v_row public.credentials;
+begin
+  if not public.sam_credential_provider_ok(p_type, p_provider) then
+    raise exception 'unknown provider % for % credentials', p_provider, p_type using errcode = '22023';
+  end if;
+  if p_project is not null and not exists (
+    select 1 from public.projects where id = p_project and owner_id = p_owner
+  ) then
+    raise exception 'project % is not yours', p_project using errcode = '42501';
+  end if;
+  -- Serialise writers of the same scope so the upsert below cannot race into a duplicate.
+  perform pg_advisory_xact_lock(hashtext(concat_ws('|', 'credential', p_owner, p_project, p_type, p_provider)));
+  update public.credentials c
+     set ciphertext = p_ciphertext, iv = p_iv, key_version = p_key_version, hint = p_hint,
+         base_url = p_base_url, config = coalesce(p_config, '{}'::jsonb), is_active = true,
+         updated_at = public.sam_now()
+   where c.owner_id = p_owner and c.project_id is not distinct from p_project
+     and c.credential_type = p_type and c.provider = p_provider
+  returning c.* into v_row;
+  if not found then
+    insert into public.credentials (owner_id, project_id, provider, credential_type, agent_type, ciphertext, iv,
+                                    key_version, hint, base_url, config)
+    values (p_owner, p_project, p_provider, p_type, null, p_ciphertext, p_iv, p_key_version, p_hint, p_base_url,
+            coalesce(p_config, '{}'::jsonb))
+    returning * into v_row;
+  end if;
+  return v_row;
 end $$;
 
 -- Name: submit_task(uuid, text, jsonb); Type: FUNCTION; Schema: public
@@ -2001,12 +2604,16 @@ begin
   for r in select id, owner_id, project_id from public.human_input_requests
             where status = 'pending' and expires_at <= public.sam_now()
             order by expires_at limit public.setting_int('sweep_batch') for update skip locked loop
-    update public.human_input_requests set status = 'expired' where id = r.id and status = 'pending';
-    if found then
-      insert into public.lifecycle_events (entity, entity_id, owner_id, project_id, from_state, to_state, actor_type, actor_id)
-      values ('human_input', r.id, r.owner_id, r.project_id, 'pending', 'expired', 'system', public.sam_actor_id());
-      n := n + 1;
-    end if;
+    begin
+      update public.human_input_requests set status = 'expired' where id = r.id and status = 'pending';
+      if found then
+        insert into public.lifecycle_events (entity, entity_id, owner_id, project_id, from_state, to_state, actor_type, actor_id)
+        values ('human_input', r.id, r.owner_id, r.project_id, 'pending', 'expired', 'system', public.sam_actor_id());
+        n := n + 1;
+      end if;
+    exception when others then
+      raise warning 'sweep_human_input: question % skipped: % (SQLSTATE %)', r.id, sqlerrm, sqlstate;
+    end;
   end loop;
   return n;
 end $$;
@@ -2023,7 +2630,11 @@ begin
               and last_activity_at <= public.sam_now() - public.setting_interval('idle_node_lifetime')
               and not exists (select 1 from public.workspaces w where w.node_id = x.id and w.status in ('creating', 'ready', 'stopping'))
             order by last_activity_at limit public.setting_int('sweep_batch') for update skip locked loop
-    if public.destroy_node(r.id, 'idle lifetime') then n := n + 1; end if;
+    begin
+      if public.destroy_node(r.id, 'idle lifetime') then n := n + 1; end if;
+    exception when others then
+      raise warning 'sweep_idle_nodes: node % skipped: % (SQLSTATE %)', r.id, sqlerrm, sqlstate;
+    end;
   end loop;
   return n;
 end $$;
@@ -2039,7 +2650,11 @@ begin
             where status in ('provisioning', 'ready', 'active', 'warm', 'unhealthy')
               and last_activity_at <= public.sam_now() - public.setting_interval('node_absolute_lifetime')
             order by last_activity_at limit public.setting_int('sweep_batch') for update skip locked loop
-    if public.destroy_node(r.id, 'no workspace activity within the absolute lifetime') then n := n + 1; end if;
+    begin
+      if public.destroy_node(r.id, 'no workspace activity within the absolute lifetime') then n := n + 1; end if;
+    exception when others then
+      raise warning 'sweep_node_lifetime: node % skipped: % (SQLSTATE %)', r.id, sqlerrm, sqlstate;
+    end;
   end loop;
   return n;
 end $$;
@@ -2051,9 +2666,14 @@ CREATE FUNCTION public.sweep_orchestrator_jobs() RETURNS integer
     AS $$
 declare r record; n integer := 0;
 begin
-  for r in select id from public.orchestrator_jobs where status = 'running' and locked_until <= public.sam_now()
+  for r in select id, attempts from public.orchestrator_jobs where status = 'running' and locked_until <= public.sam_now()
             order by locked_until limit public.setting_int('sweep_batch') for update skip locked loop
-    perform public.fail_orchestrator_job(r.id, 'lease expired'); n := n + 1;
+    begin
+      perform public.fail_orchestrator_job(r.id, r.attempts, 'lease expired');
+      n := n + 1;
+    exception when others then
+      raise warning 'sweep_orchestrator_jobs: job % skipped: % (SQLSTATE %)', r.id, sqlerrm, sqlstate;
+    end;
   end loop;
   return n;
 end $$;
@@ -2068,7 +2688,11 @@ begin
   for r in select id from public.nodes where status in ('ready', 'active', 'warm')
               and last_heartbeat_at <= public.sam_now() - public.setting_interval('heartbeat_stale')
             order by last_heartbeat_at limit public.setting_int('sweep_batch') for update skip locked loop
-    if public.mark_node_unhealthy(r.id, 'stale heartbeat') then n := n + 1; end if;
+    begin
+      if public.mark_node_unhealthy(r.id, 'stale heartbeat') then n := n + 1; end if;
+    exception when others then
+      raise warning 'sweep_stale_heartbeats: node % skipped: % (SQLSTATE %)', r.id, sqlerrm, sqlstate;
+    end;
   end loop;
   return n;
 end $$;
@@ -2085,7 +2709,7 @@ begin
                                      ('node_agent_ready', 'agent_ready_timeout'),
                                      ('workspace_creation', 'workspace_ready_timeout'),
                                      ('workspace_ready', 'workspace_ready_timeout'))
-    select c.id, c.step, c.key from rules
+    select c.id, c.step, c.key, c.project_id from rules
     cross join lateral (
       select t.id, rules.step, rules.key, t.project_id, t.step_changed_at from public.tasks t
        where t.status in ('queued', 'delegated', 'in_progress') and t.execution_step = rules.step
@@ -2094,21 +2718,34 @@ begin
     where c.step_changed_at <= now_ - public.setting_interval(c.key, c.project_id)
     limit lim
   loop
-    if public.fail_task(r.id, format('Timed out at step %s after %s', r.step, public.setting_interval(r.key))) then
-      n := n + 1;
-    end if;
+    begin
+      if public.fail_task(r.id, format('Timed out at step %s after %s', r.step,
+                                       public.setting_interval(r.key, r.project_id))) then
+        n := n + 1;
+      end if;
+    exception when others then
+      raise warning 'sweep_step_timeouts: task % skipped: % (SQLSTATE %)', r.id, sqlerrm, sqlstate;
+    end;
   end loop;
   for r in select t.id from public.tasks t
             where t.status = 'queued' and t.status_changed_at <= now_ - public.sam_min_interval('queued_timeout')
               and t.status_changed_at <= now_ - public.setting_interval('queued_timeout', t.project_id)
             order by t.status_changed_at limit lim loop
-    if public.fail_task(r.id, 'Timed out waiting in the queue') then n := n + 1; end if;
+    begin
+      if public.fail_task(r.id, 'Timed out waiting in the queue') then n := n + 1; end if;
+    exception when others then
+      raise warning 'sweep_step_timeouts: task % skipped: % (SQLSTATE %)', r.id, sqlerrm, sqlstate;
+    end;
   end loop;
   -- Machines that never registered.
   for r in select id from public.nodes where status = 'provisioning'
               and status_changed_at <= now_ - public.setting_interval('provisioning_timeout')
             order by status_changed_at limit lim for update skip locked loop
-    if public.destroy_node(r.id, 'provisioning timeout') then n := n + 1; end if;
+    begin
+      if public.destroy_node(r.id, 'provisioning timeout') then n := n + 1; end if;
+    exception when others then
+      raise warning 'sweep_step_timeouts: node % skipped: % (SQLSTATE %)', r.id, sqlerrm, sqlstate;
+    end;
   end loop;
   return n;
 end $$;
@@ -2122,7 +2759,11 @@ declare r record; n integer := 0;
 begin
   for r in select id from public.nodes where status = 'warm' and warm_until <= public.sam_now()
             order by warm_until limit public.setting_int('sweep_batch') for update skip locked loop
-    if public.destroy_node(r.id, 'warm timeout') then n := n + 1; end if;
+    begin
+      if public.destroy_node(r.id, 'warm timeout') then n := n + 1; end if;
+    exception when others then
+      raise warning 'sweep_warm_nodes: node % skipped: % (SQLSTATE %)', r.id, sqlerrm, sqlstate;
+    end;
   end loop;
   return n;
 end $$;
@@ -2302,26 +2943,6 @@ CREATE TABLE public.chat_sessions (
     CONSTRAINT chat_sessions_topic_check CHECK (((length(topic) >= 1) AND (length(topic) <= 200)))
 );
 
--- Name: credentials; Type: TABLE; Schema: public
-CREATE TABLE public.credentials (
-    id uuid DEFAULT extensions.gen_random_uuid() NOT NULL,
-    owner_id uuid NOT NULL,
-    project_id uuid,
-    provider text NOT NULL,
-    credential_type text NOT NULL,
-    agent_type text,
-    ciphertext bytea NOT NULL,
-    iv bytea NOT NULL,
-    key_version integer DEFAULT 1 NOT NULL,
-    is_active boolean DEFAULT true NOT NULL,
-    created_at timestamp with time zone DEFAULT public.sam_now() NOT NULL,
-    updated_at timestamp with time zone DEFAULT public.sam_now() NOT NULL,
-    CONSTRAINT credentials_ciphertext_check CHECK ((octet_length(ciphertext) > 16)),
-    CONSTRAINT credentials_credential_type_check CHECK ((credential_type = ANY (ARRAY['cloud-provider'::text, 'agent-api-key'::text]))),
-    CONSTRAINT credentials_iv_check CHECK ((octet_length(iv) = 12)),
-    CONSTRAINT credentials_provider_check CHECK (((length(provider) >= 1) AND (length(provider) <= 64)))
-);
-
 -- Name: directives; Type: TABLE; Schema: public
 CREATE TABLE public.directives (
     id uuid DEFAULT extensions.gen_random_uuid() NOT NULL,
@@ -2362,6 +2983,17 @@ CREATE TABLE public.human_input_requests (
     CONSTRAINT human_input_requests_options_check CHECK (((jsonb_typeof(options) = 'array'::text) AND (jsonb_array_length(options) <= 10)))
 );
 
+-- Name: installation; Type: TABLE; Schema: public
+CREATE TABLE public.installation (
+    singleton boolean DEFAULT true NOT NULL,
+    id uuid DEFAULT extensions.gen_random_uuid() NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT installation_singleton_check CHECK (singleton)
+);
+
+-- Name: TABLE installation; Type: COMMENT; Schema: public
+COMMENT ON TABLE public.installation IS 'This SAM installation: one row, its id labels every machine the orchestrator creates (read through public.sam_installation_id()).';
+
 -- Name: lifecycle_events; Type: TABLE; Schema: public
 CREATE TABLE public.lifecycle_events (
     id bigint NOT NULL,
@@ -2392,23 +3024,6 @@ CREATE TABLE public.mcp_request_windows (
     jti uuid NOT NULL,
     window_start timestamp with time zone NOT NULL,
     requests integer DEFAULT 0 NOT NULL
-);
-
--- Name: messages; Type: TABLE; Schema: public
-CREATE TABLE public.messages (
-    id bigint NOT NULL,
-    session_id uuid NOT NULL,
-    project_id uuid NOT NULL,
-    owner_id uuid NOT NULL,
-    message_id text NOT NULL,
-    role public.message_role NOT NULL,
-    content text NOT NULL,
-    tool_metadata jsonb,
-    origin text,
-    sent_at timestamp with time zone,
-    created_at timestamp with time zone DEFAULT public.sam_now() NOT NULL,
-    CONSTRAINT messages_content_check CHECK ((length(content) <= 262144)),
-    CONSTRAINT messages_message_id_check CHECK (((length(message_id) >= 1) AND (length(message_id) <= 200)))
 );
 
 -- Name: messages_id_seq; Type: SEQUENCE; Schema: public
@@ -2474,18 +3089,6 @@ CREATE TABLE public.project_settings (
     key text NOT NULL,
     value jsonb NOT NULL
 );
-
--- Name: settings; Type: TABLE; Schema: public
-CREATE TABLE public.settings (
-    key text NOT NULL,
-    value jsonb NOT NULL,
-    kind text NOT NULL,
-    description text NOT NULL,
-    CONSTRAINT settings_kind_check CHECK ((kind = ANY (ARRAY['integer'::text, 'interval'::text])))
-);
-
--- Name: TABLE settings; Type: COMMENT; Schema: public
-COMMENT ON TABLE public.settings IS 'Platform limits and timeouts; read through public.setting_int() / public.setting_interval().';
 
 -- Name: task_events; Type: TABLE; Schema: public
 CREATE TABLE public.task_events (
@@ -2611,6 +3214,14 @@ UNION ALL
    FROM (public.messages m
      JOIN public.chat_sessions c ON ((c.id = m.session_id)));
 
+-- Name: agent_profiles agent_profiles_pkey; Type: CONSTRAINT; Schema: public
+ALTER TABLE ONLY public.agent_profiles
+    ADD CONSTRAINT agent_profiles_pkey PRIMARY KEY (id);
+
+-- Name: agent_profiles agent_profiles_project_id_name_key; Type: CONSTRAINT; Schema: public
+ALTER TABLE ONLY public.agent_profiles
+    ADD CONSTRAINT agent_profiles_project_id_name_key UNIQUE (project_id, name);
+
 -- Name: agent_sessions agent_sessions_pkey; Type: CONSTRAINT; Schema: public
 ALTER TABLE ONLY public.agent_sessions
     ADD CONSTRAINT agent_sessions_pkey PRIMARY KEY (id);
@@ -2630,6 +3241,14 @@ ALTER TABLE ONLY public.directives
 -- Name: human_input_requests human_input_requests_pkey; Type: CONSTRAINT; Schema: public
 ALTER TABLE ONLY public.human_input_requests
     ADD CONSTRAINT human_input_requests_pkey PRIMARY KEY (id);
+
+-- Name: installation installation_id_key; Type: CONSTRAINT; Schema: public
+ALTER TABLE ONLY public.installation
+    ADD CONSTRAINT installation_id_key UNIQUE (id);
+
+-- Name: installation installation_pkey; Type: CONSTRAINT; Schema: public
+ALTER TABLE ONLY public.installation
+    ADD CONSTRAINT installation_pkey PRIMARY KEY (singleton);
 
 -- Name: lifecycle_events lifecycle_events_pkey; Type: CONSTRAINT; Schema: public
 ALTER TABLE ONLY public.lifecycle_events
@@ -2711,6 +3330,9 @@ ALTER TABLE ONLY public.tokens
 ALTER TABLE ONLY public.workspaces
     ADD CONSTRAINT workspaces_pkey PRIMARY KEY (id);
 
+-- Name: agent_profiles_owner_idx; Type: INDEX; Schema: public
+CREATE INDEX agent_profiles_owner_idx ON public.agent_profiles USING btree (owner_id);
+
 -- Name: agent_sessions_owner_idx; Type: INDEX; Schema: public
 CREATE INDEX agent_sessions_owner_idx ON public.agent_sessions USING btree (owner_id);
 
@@ -2734,6 +3356,9 @@ CREATE INDEX chat_sessions_workspace_idx ON public.chat_sessions USING btree (wo
 
 -- Name: credentials_owner_idx; Type: INDEX; Schema: public
 CREATE INDEX credentials_owner_idx ON public.credentials USING btree (owner_id, provider);
+
+-- Name: credentials_scope_uidx; Type: INDEX; Schema: public
+CREATE UNIQUE INDEX credentials_scope_uidx ON public.credentials USING btree (owner_id, COALESCE(project_id, '00000000-0000-0000-0000-000000000000'::uuid), credential_type, provider);
 
 -- Name: directives_owner_idx; Type: INDEX; Schema: public
 CREATE INDEX directives_owner_idx ON public.directives USING btree (owner_id);
@@ -2807,6 +3432,9 @@ CREATE INDEX orchestrator_jobs_lease_idx ON public.orchestrator_jobs USING btree
 -- Name: task_events_owner_idx; Type: INDEX; Schema: public
 CREATE INDEX task_events_owner_idx ON public.task_events USING btree (owner_id);
 
+-- Name: task_events_owner_queued_idx; Type: INDEX; Schema: public
+CREATE INDEX task_events_owner_queued_idx ON public.task_events USING btree (owner_id, created_at) WHERE (to_status = 'queued'::public.task_status);
+
 -- Name: task_events_task_idx; Type: INDEX; Schema: public
 CREATE INDEX task_events_task_idx ON public.task_events USING btree (task_id, id);
 
@@ -2876,6 +3504,18 @@ CREATE INDEX workspaces_owner_idx ON public.workspaces USING btree (owner_id);
 -- Name: workspaces_project_idx; Type: INDEX; Schema: public
 CREATE INDEX workspaces_project_idx ON public.workspaces USING btree (project_id);
 
+-- Name: settings Check a platform setting is typed and in range; Type: TRIGGER; Schema: public
+CREATE TRIGGER "Check a platform setting is typed and in range" AFTER INSERT OR UPDATE ON public.settings FOR EACH ROW EXECUTE FUNCTION public.sam_check_setting_row();
+
+-- Name: project_settings Check a project setting is known, typed and in range; Type: TRIGGER; Schema: public
+CREATE TRIGGER "Check a project setting is known, typed and in range" AFTER INSERT OR UPDATE ON public.project_settings FOR EACH ROW EXECUTE FUNCTION public.sam_check_setting_row();
+
+-- Name: projects New projects get the default agent setting; Type: TRIGGER; Schema: public
+CREATE TRIGGER "New projects get the default agent setting" BEFORE INSERT ON public.projects FOR EACH ROW WHEN ((new.default_agent_type IS NULL)) EXECUTE FUNCTION public.sam_project_defaults();
+
+-- Name: agent_profiles agent_profiles_check; Type: TRIGGER; Schema: public
+CREATE TRIGGER agent_profiles_check BEFORE INSERT OR UPDATE ON public.agent_profiles FOR EACH ROW EXECUTE FUNCTION public.sam_check_agent_profile();
+
 -- Name: human_input_requests human_input_answered_directive; Type: TRIGGER; Schema: public
 CREATE TRIGGER human_input_answered_directive AFTER UPDATE OF status ON public.human_input_requests FOR EACH ROW WHEN (((old.status = 'pending'::public.human_input_status) AND (new.status = 'answered'::public.human_input_status))) EXECUTE FUNCTION public.sam_answer_to_directive();
 
@@ -2885,11 +3525,22 @@ CREATE TRIGGER messages_broadcast AFTER INSERT ON public.messages REFERENCING NE
 -- Name: orchestrator_jobs orchestrator_jobs_wake; Type: TRIGGER; Schema: public
 CREATE TRIGGER orchestrator_jobs_wake AFTER INSERT ON public.orchestrator_jobs REFERENCING NEW TABLE AS new_jobs FOR EACH STATEMENT EXECUTE FUNCTION public.sam_orchestrator_jobs_wake();
 
+-- Name: projects projects_default_profile_check; Type: TRIGGER; Schema: public
+CREATE TRIGGER projects_default_profile_check BEFORE INSERT OR UPDATE OF default_agent_profile_id ON public.projects FOR EACH ROW EXECUTE FUNCTION public.sam_check_agent_profile();
+
 -- Name: tasks tasks_broadcast_change; Type: TRIGGER; Schema: public
-CREATE TRIGGER tasks_broadcast_change AFTER UPDATE OF status, execution_step, branch, pr_url, completion_evidence ON public.tasks FOR EACH ROW WHEN (((old.status IS DISTINCT FROM new.status) OR (old.execution_step IS DISTINCT FROM new.execution_step) OR (old.branch IS DISTINCT FROM new.branch) OR (old.pr_url IS DISTINCT FROM new.pr_url) OR ((old.completion_evidence -> 'gitPush'::text) IS DISTINCT FROM (new.completion_evidence -> 'gitPush'::text)))) EXECUTE FUNCTION public.sam_broadcast_task();
+CREATE TRIGGER tasks_broadcast_change AFTER UPDATE OF status, execution_step, branch, pr_url, completion_evidence, title ON public.tasks FOR EACH ROW WHEN (((old.status IS DISTINCT FROM new.status) OR (old.execution_step IS DISTINCT FROM new.execution_step) OR (old.branch IS DISTINCT FROM new.branch) OR (old.pr_url IS DISTINCT FROM new.pr_url) OR (old.title IS DISTINCT FROM new.title) OR ((old.completion_evidence -> 'gitPush'::text) IS DISTINCT FROM (new.completion_evidence -> 'gitPush'::text)))) EXECUTE FUNCTION public.sam_broadcast_task();
 
 -- Name: tasks tasks_broadcast_insert; Type: TRIGGER; Schema: public
 CREATE TRIGGER tasks_broadcast_insert AFTER INSERT ON public.tasks FOR EACH ROW EXECUTE FUNCTION public.sam_broadcast_task();
+
+-- Name: agent_profiles agent_profiles_owner_id_fkey; Type: FK CONSTRAINT; Schema: public
+ALTER TABLE ONLY public.agent_profiles
+    ADD CONSTRAINT agent_profiles_owner_id_fkey FOREIGN KEY (owner_id) REFERENCES auth.users(id) ON DELETE CASCADE;
+
+-- Name: agent_profiles agent_profiles_project_id_fkey; Type: FK CONSTRAINT; Schema: public
+ALTER TABLE ONLY public.agent_profiles
+    ADD CONSTRAINT agent_profiles_project_id_fkey FOREIGN KEY (project_id) REFERENCES public.projects(id) ON DELETE CASCADE;
 
 -- Name: agent_sessions agent_sessions_chat_session_id_fkey; Type: FK CONSTRAINT; Schema: public
 ALTER TABLE ONLY public.agent_sessions
@@ -3035,6 +3686,10 @@ ALTER TABLE ONLY public.project_settings
 ALTER TABLE ONLY public.project_settings
     ADD CONSTRAINT project_settings_project_id_fkey FOREIGN KEY (project_id) REFERENCES public.projects(id) ON DELETE CASCADE;
 
+-- Name: projects projects_default_agent_profile_id_fkey; Type: FK CONSTRAINT; Schema: public
+ALTER TABLE ONLY public.projects
+    ADD CONSTRAINT projects_default_agent_profile_id_fkey FOREIGN KEY (default_agent_profile_id) REFERENCES public.agent_profiles(id) ON DELETE SET NULL;
+
 -- Name: projects projects_owner_id_fkey; Type: FK CONSTRAINT; Schema: public
 ALTER TABLE ONLY public.projects
     ADD CONSTRAINT projects_owner_id_fkey FOREIGN KEY (owner_id) REFERENCES auth.users(id) ON DELETE CASCADE;
@@ -3046,6 +3701,10 @@ ALTER TABLE ONLY public.task_events
 -- Name: task_events task_events_task_id_fkey; Type: FK CONSTRAINT; Schema: public
 ALTER TABLE ONLY public.task_events
     ADD CONSTRAINT task_events_task_id_fkey FOREIGN KEY (task_id) REFERENCES public.tasks(id) ON DELETE CASCADE;
+
+-- Name: tasks tasks_agent_profile_id_fkey; Type: FK CONSTRAINT; Schema: public
+ALTER TABLE ONLY public.tasks
+    ADD CONSTRAINT tasks_agent_profile_id_fkey FOREIGN KEY (agent_profile_id) REFERENCES public.agent_profiles(id) ON DELETE SET NULL;
 
 -- Name: tasks tasks_auto_provisioned_node_fk; Type: FK CONSTRAINT; Schema: public
 ALTER TABLE ONLY public.tasks
@@ -3160,14 +3819,27 @@ CREATE POLICY "Nodes can read their own commands" ON public.node_commands FOR SE
 -- Name: nodes Nodes can read their own row; Type: POLICY; Schema: public
 CREATE POLICY "Nodes can read their own row" ON public.nodes FOR SELECT TO sam_node USING ((id = ( SELECT public.current_node_id() AS current_node_id)));
 
+-- Name: agent_profiles Owners can add profiles to their own projects; Type: POLICY; Schema: public
+CREATE POLICY "Owners can add profiles to their own projects" ON public.agent_profiles FOR INSERT TO authenticated WITH CHECK (((owner_id = ( SELECT auth.uid() AS uid)) AND (project_id IN ( SELECT projects.id
+   FROM public.projects
+  WHERE (projects.owner_id = ( SELECT auth.uid() AS uid))))));
+
 -- Name: projects Owners can delete their projects; Type: POLICY; Schema: public
 CREATE POLICY "Owners can delete their projects" ON public.projects FOR DELETE TO authenticated USING ((owner_id = ( SELECT auth.uid() AS uid)));
+
+-- Name: agent_profiles Owners can delete their projects' profiles; Type: POLICY; Schema: public
+CREATE POLICY "Owners can delete their projects' profiles" ON public.agent_profiles FOR DELETE TO authenticated USING ((owner_id = ( SELECT auth.uid() AS uid)));
 
 -- Name: tasks Owners can edit their ideas; Type: POLICY; Schema: public
 CREATE POLICY "Owners can edit their ideas" ON public.tasks FOR UPDATE TO authenticated USING (((owner_id = ( SELECT auth.uid() AS uid)) AND (status = ANY (ARRAY['draft'::public.task_status, 'ready'::public.task_status])))) WITH CHECK ((owner_id = ( SELECT auth.uid() AS uid)));
 
 -- Name: projects Owners can edit their projects; Type: POLICY; Schema: public
 CREATE POLICY "Owners can edit their projects" ON public.projects FOR UPDATE TO authenticated USING ((owner_id = ( SELECT auth.uid() AS uid))) WITH CHECK ((owner_id = ( SELECT auth.uid() AS uid)));
+
+-- Name: agent_profiles Owners can edit their projects' profiles; Type: POLICY; Schema: public
+CREATE POLICY "Owners can edit their projects' profiles" ON public.agent_profiles FOR UPDATE TO authenticated USING ((owner_id = ( SELECT auth.uid() AS uid))) WITH CHECK (((owner_id = ( SELECT auth.uid() AS uid)) AND (project_id IN ( SELECT projects.id
+   FROM public.projects
+  WHERE (projects.owner_id = ( SELECT auth.uid() AS uid))))));
 
 -- Name: project_settings Owners can manage their project's setting overrides; Type: POLICY; Schema: public
 CREATE POLICY "Owners can manage their project's setting overrides" ON public.project_settings TO authenticated USING ((project_id IN ( SELECT projects.id
@@ -3208,6 +3880,9 @@ CREATE POLICY "Owners can read their projects" ON public.projects FOR SELECT TO 
 
 -- Name: directives Owners can read their projects' directives; Type: POLICY; Schema: public
 CREATE POLICY "Owners can read their projects' directives" ON public.directives FOR SELECT TO authenticated USING ((owner_id = ( SELECT auth.uid() AS uid)));
+
+-- Name: agent_profiles Owners can read their projects' profiles; Type: POLICY; Schema: public
+CREATE POLICY "Owners can read their projects' profiles" ON public.agent_profiles FOR SELECT TO authenticated USING ((owner_id = ( SELECT auth.uid() AS uid)));
 
 -- Name: chat_sessions Owners can rename their chat sessions; Type: POLICY; Schema: public
 CREATE POLICY "Owners can rename their chat sessions" ON public.chat_sessions FOR UPDATE TO authenticated USING ((owner_id = ( SELECT auth.uid() AS uid))) WITH CHECK ((owner_id = ( SELECT auth.uid() AS uid)));
@@ -3252,6 +3927,9 @@ CREATE POLICY "Workspaces can read their own sessions' messages" ON public.messa
 -- Name: tasks Workspaces can read their own task; Type: POLICY; Schema: public
 CREATE POLICY "Workspaces can read their own task" ON public.tasks FOR SELECT TO sam_workspace USING ((workspace_id = ( SELECT public.current_workspace_id() AS current_workspace_id)));
 
+-- Name: agent_profiles; Type: ROW SECURITY; Schema: public
+ALTER TABLE public.agent_profiles ENABLE ROW LEVEL SECURITY;
+
 -- Name: agent_sessions; Type: ROW SECURITY; Schema: public
 ALTER TABLE public.agent_sessions ENABLE ROW LEVEL SECURITY;
 
@@ -3266,6 +3944,9 @@ ALTER TABLE public.directives ENABLE ROW LEVEL SECURITY;
 
 -- Name: human_input_requests; Type: ROW SECURITY; Schema: public
 ALTER TABLE public.human_input_requests ENABLE ROW LEVEL SECURITY;
+
+-- Name: installation; Type: ROW SECURITY; Schema: public
+ALTER TABLE public.installation ENABLE ROW LEVEL SECURITY;
 
 -- Name: lifecycle_events; Type: ROW SECURITY; Schema: public
 ALTER TABLE public.lifecycle_events ENABLE ROW LEVEL SECURITY;
@@ -3348,6 +4029,11 @@ REVOKE ALL ON FUNCTION public.agent_session_recovering(p_id uuid, p_reason text)
 GRANT ALL ON FUNCTION public.agent_session_recovering(p_id uuid, p_reason text) TO service_role;
 GRANT ALL ON FUNCTION public.agent_session_recovering(p_id uuid, p_reason text) TO sam_workspace;
 
+-- Name: FUNCTION agent_session_token_cap(p_agent_session uuid); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.agent_session_token_cap(p_agent_session uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.agent_session_token_cap(p_agent_session uuid) TO service_role;
+GRANT ALL ON FUNCTION public.agent_session_token_cap(p_agent_session uuid) TO sam_workspace;
+
 -- Name: FUNCTION answer_human_input(p_request uuid, p_answer text); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.answer_human_input(p_request uuid, p_answer text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.answer_human_input(p_request uuid, p_answer text) TO service_role;
@@ -3356,16 +4042,16 @@ GRANT ALL ON FUNCTION public.answer_human_input(p_request uuid, p_answer text) T
 -- Name: FUNCTION cancel_task(p_task uuid, p_reason text); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.cancel_task(p_task uuid, p_reason text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.cancel_task(p_task uuid, p_reason text) TO service_role;
-GRANT ALL ON FUNCTION public.cancel_task(p_task uuid, p_reason text) TO authenticated;
 GRANT ALL ON FUNCTION public.cancel_task(p_task uuid, p_reason text) TO sam_agent;
+GRANT ALL ON FUNCTION public.cancel_task(p_task uuid, p_reason text) TO authenticated;
 
 -- Name: FUNCTION sam_now(); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.sam_now() FROM PUBLIC;
-GRANT ALL ON FUNCTION public.sam_now() TO authenticated;
 GRANT ALL ON FUNCTION public.sam_now() TO sam_node;
 GRANT ALL ON FUNCTION public.sam_now() TO sam_workspace;
 GRANT ALL ON FUNCTION public.sam_now() TO sam_agent;
 GRANT ALL ON FUNCTION public.sam_now() TO service_role;
+GRANT ALL ON FUNCTION public.sam_now() TO authenticated;
 
 -- Name: TABLE orchestrator_jobs; Type: ACL; Schema: public
 GRANT ALL ON TABLE public.orchestrator_jobs TO service_role;
@@ -3378,16 +4064,16 @@ GRANT ALL ON FUNCTION public.claim_orchestrator_jobs(p_limit integer, p_kinds te
 REVOKE ALL ON FUNCTION public.claim_warm_node(p_task uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.claim_warm_node(p_task uuid) TO service_role;
 
--- Name: FUNCTION complete_orchestrator_job(p_job uuid, p_result jsonb); Type: ACL; Schema: public
-REVOKE ALL ON FUNCTION public.complete_orchestrator_job(p_job uuid, p_result jsonb) FROM PUBLIC;
-GRANT ALL ON FUNCTION public.complete_orchestrator_job(p_job uuid, p_result jsonb) TO service_role;
+-- Name: FUNCTION complete_orchestrator_job(p_job uuid, p_attempt integer, p_result jsonb); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.complete_orchestrator_job(p_job uuid, p_attempt integer, p_result jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.complete_orchestrator_job(p_job uuid, p_attempt integer, p_result jsonb) TO service_role;
 
 -- Name: FUNCTION complete_task(p_task uuid, p_summary text, p_pr_url text, p_evidence jsonb); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.complete_task(p_task uuid, p_summary text, p_pr_url text, p_evidence jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.complete_task(p_task uuid, p_summary text, p_pr_url text, p_evidence jsonb) TO service_role;
-GRANT ALL ON FUNCTION public.complete_task(p_task uuid, p_summary text, p_pr_url text, p_evidence jsonb) TO authenticated;
 GRANT ALL ON FUNCTION public.complete_task(p_task uuid, p_summary text, p_pr_url text, p_evidence jsonb) TO sam_agent;
 GRANT ALL ON FUNCTION public.complete_task(p_task uuid, p_summary text, p_pr_url text, p_evidence jsonb) TO sam_workspace;
+GRANT ALL ON FUNCTION public.complete_task(p_task uuid, p_summary text, p_pr_url text, p_evidence jsonb) TO authenticated;
 
 -- Name: FUNCTION create_idea(p_title text, p_content text, p_priority integer, p_project uuid); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.create_idea(p_title text, p_content text, p_priority integer, p_project uuid) FROM PUBLIC;
@@ -3397,7 +4083,6 @@ GRANT ALL ON FUNCTION public.create_idea(p_title text, p_content text, p_priorit
 
 -- Name: FUNCTION current_agent_project_id(); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.current_agent_project_id() FROM PUBLIC;
-GRANT ALL ON FUNCTION public.current_agent_project_id() TO authenticated;
 GRANT ALL ON FUNCTION public.current_agent_project_id() TO sam_node;
 GRANT ALL ON FUNCTION public.current_agent_project_id() TO sam_workspace;
 GRANT ALL ON FUNCTION public.current_agent_project_id() TO sam_agent;
@@ -3405,7 +4090,6 @@ GRANT ALL ON FUNCTION public.current_agent_project_id() TO service_role;
 
 -- Name: FUNCTION current_agent_session_id(); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.current_agent_session_id() FROM PUBLIC;
-GRANT ALL ON FUNCTION public.current_agent_session_id() TO authenticated;
 GRANT ALL ON FUNCTION public.current_agent_session_id() TO sam_node;
 GRANT ALL ON FUNCTION public.current_agent_session_id() TO sam_workspace;
 GRANT ALL ON FUNCTION public.current_agent_session_id() TO sam_agent;
@@ -3413,7 +4097,6 @@ GRANT ALL ON FUNCTION public.current_agent_session_id() TO service_role;
 
 -- Name: FUNCTION current_agent_task_id(); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.current_agent_task_id() FROM PUBLIC;
-GRANT ALL ON FUNCTION public.current_agent_task_id() TO authenticated;
 GRANT ALL ON FUNCTION public.current_agent_task_id() TO sam_node;
 GRANT ALL ON FUNCTION public.current_agent_task_id() TO sam_workspace;
 GRANT ALL ON FUNCTION public.current_agent_task_id() TO sam_agent;
@@ -3421,7 +4104,6 @@ GRANT ALL ON FUNCTION public.current_agent_task_id() TO service_role;
 
 -- Name: FUNCTION current_node_id(); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.current_node_id() FROM PUBLIC;
-GRANT ALL ON FUNCTION public.current_node_id() TO authenticated;
 GRANT ALL ON FUNCTION public.current_node_id() TO sam_node;
 GRANT ALL ON FUNCTION public.current_node_id() TO sam_workspace;
 GRANT ALL ON FUNCTION public.current_node_id() TO sam_agent;
@@ -3429,7 +4111,6 @@ GRANT ALL ON FUNCTION public.current_node_id() TO service_role;
 
 -- Name: FUNCTION current_user_id(); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.current_user_id() FROM PUBLIC;
-GRANT ALL ON FUNCTION public.current_user_id() TO authenticated;
 GRANT ALL ON FUNCTION public.current_user_id() TO sam_node;
 GRANT ALL ON FUNCTION public.current_user_id() TO sam_workspace;
 GRANT ALL ON FUNCTION public.current_user_id() TO sam_agent;
@@ -3437,7 +4118,6 @@ GRANT ALL ON FUNCTION public.current_user_id() TO service_role;
 
 -- Name: FUNCTION current_workspace_id(); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.current_workspace_id() FROM PUBLIC;
-GRANT ALL ON FUNCTION public.current_workspace_id() TO authenticated;
 GRANT ALL ON FUNCTION public.current_workspace_id() TO sam_node;
 GRANT ALL ON FUNCTION public.current_workspace_id() TO sam_workspace;
 GRANT ALL ON FUNCTION public.current_workspace_id() TO sam_agent;
@@ -3462,85 +4142,98 @@ GRANT ALL ON FUNCTION public.fail_agent_session(p_id uuid, p_error text) TO sam_
 REVOKE ALL ON FUNCTION public.fail_node(p_node uuid, p_error text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.fail_node(p_node uuid, p_error text) TO service_role;
 
--- Name: FUNCTION fail_orchestrator_job(p_job uuid, p_error text); Type: ACL; Schema: public
-REVOKE ALL ON FUNCTION public.fail_orchestrator_job(p_job uuid, p_error text) FROM PUBLIC;
-GRANT ALL ON FUNCTION public.fail_orchestrator_job(p_job uuid, p_error text) TO service_role;
+-- Name: FUNCTION fail_orchestrator_job(p_job uuid, p_attempt integer, p_error text); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.fail_orchestrator_job(p_job uuid, p_attempt integer, p_error text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.fail_orchestrator_job(p_job uuid, p_attempt integer, p_error text) TO service_role;
 
 -- Name: FUNCTION fail_task(p_task uuid, p_error text); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.fail_task(p_task uuid, p_error text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.fail_task(p_task uuid, p_error text) TO service_role;
-GRANT ALL ON FUNCTION public.fail_task(p_task uuid, p_error text) TO authenticated;
 GRANT ALL ON FUNCTION public.fail_task(p_task uuid, p_error text) TO sam_agent;
 GRANT ALL ON FUNCTION public.fail_task(p_task uuid, p_error text) TO sam_workspace;
+GRANT ALL ON FUNCTION public.fail_task(p_task uuid, p_error text) TO authenticated;
 
 -- Name: FUNCTION fork_task(p_task uuid, p_message text, p_options jsonb); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.fork_task(p_task uuid, p_message text, p_options jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.fork_task(p_task uuid, p_message text, p_options jsonb) TO service_role;
 GRANT ALL ON FUNCTION public.fork_task(p_task uuid, p_message text, p_options jsonb) TO authenticated;
 
+-- Name: TABLE messages; Type: ACL; Schema: public
+GRANT ALL ON TABLE public.messages TO service_role;
+GRANT SELECT ON TABLE public.messages TO authenticated;
+GRANT SELECT ON TABLE public.messages TO sam_workspace;
+GRANT SELECT ON TABLE public.messages TO sam_agent;
+
+-- Name: FUNCTION get_session_messages(p_session uuid, p_limit integer, p_before bigint, p_after bigint); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.get_session_messages(p_session uuid, p_limit integer, p_before bigint, p_after bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.get_session_messages(p_session uuid, p_limit integer, p_before bigint, p_after bigint) TO service_role;
+GRANT ALL ON FUNCTION public.get_session_messages(p_session uuid, p_limit integer, p_before bigint, p_after bigint) TO sam_agent;
+GRANT ALL ON FUNCTION public.get_session_messages(p_session uuid, p_limit integer, p_before bigint, p_after bigint) TO sam_workspace;
+GRANT ALL ON FUNCTION public.get_session_messages(p_session uuid, p_limit integer, p_before bigint, p_after bigint) TO authenticated;
+
 -- Name: FUNCTION is_active(s public.task_status); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.is_active(s public.task_status) FROM PUBLIC;
-GRANT ALL ON FUNCTION public.is_active(s public.task_status) TO authenticated;
 GRANT ALL ON FUNCTION public.is_active(s public.task_status) TO sam_node;
 GRANT ALL ON FUNCTION public.is_active(s public.task_status) TO sam_workspace;
 GRANT ALL ON FUNCTION public.is_active(s public.task_status) TO sam_agent;
 GRANT ALL ON FUNCTION public.is_active(s public.task_status) TO service_role;
+GRANT ALL ON FUNCTION public.is_active(s public.task_status) TO authenticated;
 
 -- Name: FUNCTION is_live(s public.node_status); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.is_live(s public.node_status) FROM PUBLIC;
-GRANT ALL ON FUNCTION public.is_live(s public.node_status) TO authenticated;
 GRANT ALL ON FUNCTION public.is_live(s public.node_status) TO sam_node;
 GRANT ALL ON FUNCTION public.is_live(s public.node_status) TO sam_workspace;
 GRANT ALL ON FUNCTION public.is_live(s public.node_status) TO sam_agent;
 GRANT ALL ON FUNCTION public.is_live(s public.node_status) TO service_role;
+GRANT ALL ON FUNCTION public.is_live(s public.node_status) TO authenticated;
 
 -- Name: FUNCTION is_terminal(s public.agent_session_status); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.is_terminal(s public.agent_session_status) FROM PUBLIC;
-GRANT ALL ON FUNCTION public.is_terminal(s public.agent_session_status) TO authenticated;
 GRANT ALL ON FUNCTION public.is_terminal(s public.agent_session_status) TO sam_node;
 GRANT ALL ON FUNCTION public.is_terminal(s public.agent_session_status) TO sam_workspace;
 GRANT ALL ON FUNCTION public.is_terminal(s public.agent_session_status) TO sam_agent;
 GRANT ALL ON FUNCTION public.is_terminal(s public.agent_session_status) TO service_role;
+GRANT ALL ON FUNCTION public.is_terminal(s public.agent_session_status) TO authenticated;
 
 -- Name: FUNCTION is_terminal(s public.human_input_status); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.is_terminal(s public.human_input_status) FROM PUBLIC;
-GRANT ALL ON FUNCTION public.is_terminal(s public.human_input_status) TO authenticated;
 GRANT ALL ON FUNCTION public.is_terminal(s public.human_input_status) TO sam_node;
 GRANT ALL ON FUNCTION public.is_terminal(s public.human_input_status) TO sam_workspace;
 GRANT ALL ON FUNCTION public.is_terminal(s public.human_input_status) TO sam_agent;
 GRANT ALL ON FUNCTION public.is_terminal(s public.human_input_status) TO service_role;
+GRANT ALL ON FUNCTION public.is_terminal(s public.human_input_status) TO authenticated;
 
 -- Name: FUNCTION is_terminal(s public.job_status); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.is_terminal(s public.job_status) FROM PUBLIC;
-GRANT ALL ON FUNCTION public.is_terminal(s public.job_status) TO authenticated;
 GRANT ALL ON FUNCTION public.is_terminal(s public.job_status) TO sam_node;
 GRANT ALL ON FUNCTION public.is_terminal(s public.job_status) TO sam_workspace;
 GRANT ALL ON FUNCTION public.is_terminal(s public.job_status) TO sam_agent;
 GRANT ALL ON FUNCTION public.is_terminal(s public.job_status) TO service_role;
+GRANT ALL ON FUNCTION public.is_terminal(s public.job_status) TO authenticated;
 
 -- Name: FUNCTION is_terminal(s public.node_status); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.is_terminal(s public.node_status) FROM PUBLIC;
-GRANT ALL ON FUNCTION public.is_terminal(s public.node_status) TO authenticated;
 GRANT ALL ON FUNCTION public.is_terminal(s public.node_status) TO sam_node;
 GRANT ALL ON FUNCTION public.is_terminal(s public.node_status) TO sam_workspace;
 GRANT ALL ON FUNCTION public.is_terminal(s public.node_status) TO sam_agent;
 GRANT ALL ON FUNCTION public.is_terminal(s public.node_status) TO service_role;
+GRANT ALL ON FUNCTION public.is_terminal(s public.node_status) TO authenticated;
 
 -- Name: FUNCTION is_terminal(s public.task_status); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.is_terminal(s public.task_status) FROM PUBLIC;
-GRANT ALL ON FUNCTION public.is_terminal(s public.task_status) TO authenticated;
 GRANT ALL ON FUNCTION public.is_terminal(s public.task_status) TO sam_node;
 GRANT ALL ON FUNCTION public.is_terminal(s public.task_status) TO sam_workspace;
 GRANT ALL ON FUNCTION public.is_terminal(s public.task_status) TO sam_agent;
 GRANT ALL ON FUNCTION public.is_terminal(s public.task_status) TO service_role;
+GRANT ALL ON FUNCTION public.is_terminal(s public.task_status) TO authenticated;
 
 -- Name: FUNCTION is_terminal(s public.workspace_status); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.is_terminal(s public.workspace_status) FROM PUBLIC;
-GRANT ALL ON FUNCTION public.is_terminal(s public.workspace_status) TO authenticated;
 GRANT ALL ON FUNCTION public.is_terminal(s public.workspace_status) TO sam_node;
 GRANT ALL ON FUNCTION public.is_terminal(s public.workspace_status) TO sam_workspace;
 GRANT ALL ON FUNCTION public.is_terminal(s public.workspace_status) TO sam_agent;
 GRANT ALL ON FUNCTION public.is_terminal(s public.workspace_status) TO service_role;
+GRANT ALL ON FUNCTION public.is_terminal(s public.workspace_status) TO authenticated;
 
 -- Name: FUNCTION issue_bootstrap_token(p_node uuid); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.issue_bootstrap_token(p_node uuid) FROM PUBLIC;
@@ -3568,9 +4261,14 @@ REVOKE ALL ON FUNCTION public.node_heartbeat(p_info jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.node_heartbeat(p_info jsonb) TO service_role;
 GRANT ALL ON FUNCTION public.node_heartbeat(p_info jsonb) TO sam_node;
 
--- Name: FUNCTION node_provisioned(p_node uuid, p_instance_id text, p_ip text); Type: ACL; Schema: public
-REVOKE ALL ON FUNCTION public.node_provisioned(p_node uuid, p_instance_id text, p_ip text) FROM PUBLIC;
-GRANT ALL ON FUNCTION public.node_provisioned(p_node uuid, p_instance_id text, p_ip text) TO service_role;
+-- Name: FUNCTION node_provisioned(p_node uuid, p_instance_id text, p_ip text, p_job uuid, p_attempt integer); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.node_provisioned(p_node uuid, p_instance_id text, p_ip text, p_job uuid, p_attempt integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.node_provisioned(p_node uuid, p_instance_id text, p_ip text, p_job uuid, p_attempt integer) TO service_role;
+
+-- Name: FUNCTION node_refresh_workspace_tokens(p_workspaces uuid[]); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.node_refresh_workspace_tokens(p_workspaces uuid[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.node_refresh_workspace_tokens(p_workspaces uuid[]) TO service_role;
+GRANT ALL ON FUNCTION public.node_refresh_workspace_tokens(p_workspaces uuid[]) TO sam_node;
 
 -- Name: FUNCTION node_token_claims(); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.node_token_claims() FROM PUBLIC;
@@ -3581,6 +4279,10 @@ GRANT ALL ON FUNCTION public.node_token_claims() TO sam_node;
 REVOKE ALL ON FUNCTION public.node_workspace_bootstrap(p_workspace uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.node_workspace_bootstrap(p_workspace uuid) TO service_role;
 GRANT ALL ON FUNCTION public.node_workspace_bootstrap(p_workspace uuid) TO sam_node;
+
+-- Name: FUNCTION orphan_sweep_policy(); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.orphan_sweep_policy() FROM PUBLIC;
+GRANT ALL ON FUNCTION public.orphan_sweep_policy() TO service_role;
 
 -- Name: FUNCTION place_task(p_task uuid); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.place_task(p_task uuid) FROM PUBLIC;
@@ -3629,6 +4331,11 @@ GRANT ALL ON FUNCTION public.refresh_agent_token() TO sam_agent;
 REVOKE ALL ON FUNCTION public.register_node(p_token text, p_info jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.register_node(p_token text, p_info jsonb) TO service_role;
 
+-- Name: FUNCTION renew_node_token(); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.renew_node_token() FROM PUBLIC;
+GRANT ALL ON FUNCTION public.renew_node_token() TO service_role;
+GRANT ALL ON FUNCTION public.renew_node_token() TO sam_node;
+
 -- Name: FUNCTION report_task_progress(p_message text); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.report_task_progress(p_message text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.report_task_progress(p_message text) TO service_role;
@@ -3644,11 +4351,58 @@ REVOKE ALL ON FUNCTION public.rerun_task(p_task uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.rerun_task(p_task uuid) TO service_role;
 GRANT ALL ON FUNCTION public.rerun_task(p_task uuid) TO authenticated;
 
+-- Name: TABLE credentials; Type: ACL; Schema: public
+GRANT ALL ON TABLE public.credentials TO service_role;
+GRANT DELETE ON TABLE public.credentials TO authenticated;
+
+-- Name: COLUMN credentials.id; Type: ACL; Schema: public
+GRANT SELECT(id) ON TABLE public.credentials TO authenticated;
+
+-- Name: COLUMN credentials.owner_id; Type: ACL; Schema: public
+GRANT SELECT(owner_id) ON TABLE public.credentials TO authenticated;
+
+-- Name: COLUMN credentials.project_id; Type: ACL; Schema: public
+GRANT SELECT(project_id) ON TABLE public.credentials TO authenticated;
+
+-- Name: COLUMN credentials.provider; Type: ACL; Schema: public
+GRANT SELECT(provider) ON TABLE public.credentials TO authenticated;
+
+-- Name: COLUMN credentials.credential_type; Type: ACL; Schema: public
+GRANT SELECT(credential_type) ON TABLE public.credentials TO authenticated;
+
+-- Name: COLUMN credentials.agent_type; Type: ACL; Schema: public
+GRANT SELECT(agent_type) ON TABLE public.credentials TO authenticated;
+
+-- Name: COLUMN credentials.key_version; Type: ACL; Schema: public
+GRANT SELECT(key_version) ON TABLE public.credentials TO authenticated;
+
+-- Name: COLUMN credentials.is_active; Type: ACL; Schema: public
+GRANT SELECT(is_active) ON TABLE public.credentials TO authenticated;
+
+-- Name: COLUMN credentials.created_at; Type: ACL; Schema: public
+GRANT SELECT(created_at) ON TABLE public.credentials TO authenticated;
+
+-- Name: COLUMN credentials.updated_at; Type: ACL; Schema: public
+GRANT SELECT(updated_at) ON TABLE public.credentials TO authenticated;
+
+-- Name: COLUMN credentials.base_url; Type: ACL; Schema: public
+GRANT SELECT(base_url) ON TABLE public.credentials TO authenticated;
+
+-- Name: COLUMN credentials.hint; Type: ACL; Schema: public
+GRANT SELECT(hint) ON TABLE public.credentials TO authenticated;
+
+-- Name: COLUMN credentials.config; Type: ACL; Schema: public
+GRANT SELECT(config) ON TABLE public.credentials TO authenticated;
+
+-- Name: FUNCTION resolve_credential(p_owner uuid, p_project uuid, p_type text, p_provider text); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.resolve_credential(p_owner uuid, p_project uuid, p_type text, p_provider text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.resolve_credential(p_owner uuid, p_project uuid, p_type text, p_provider text) TO service_role;
+
 -- Name: FUNCTION retry_task(p_task uuid, p_description text); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.retry_task(p_task uuid, p_description text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.retry_task(p_task uuid, p_description text) TO service_role;
-GRANT ALL ON FUNCTION public.retry_task(p_task uuid, p_description text) TO authenticated;
 GRANT ALL ON FUNCTION public.retry_task(p_task uuid, p_description text) TO sam_agent;
+GRANT ALL ON FUNCTION public.retry_task(p_task uuid, p_description text) TO authenticated;
 
 -- Name: FUNCTION revoke_token(p_jti uuid, p_reason text); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.revoke_token(p_jti uuid, p_reason text) FROM PUBLIC;
@@ -3662,7 +4416,6 @@ GRANT ALL ON FUNCTION public.run_task(p_task uuid) TO authenticated;
 
 -- Name: FUNCTION sam_actor_id(); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.sam_actor_id() FROM PUBLIC;
-GRANT ALL ON FUNCTION public.sam_actor_id() TO authenticated;
 GRANT ALL ON FUNCTION public.sam_actor_id() TO sam_node;
 GRANT ALL ON FUNCTION public.sam_actor_id() TO sam_workspace;
 GRANT ALL ON FUNCTION public.sam_actor_id() TO sam_agent;
@@ -3734,28 +4487,39 @@ GRANT ALL ON FUNCTION public.sam_broadcast_task() TO service_role;
 
 -- Name: FUNCTION sam_caller(); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.sam_caller() FROM PUBLIC;
-GRANT ALL ON FUNCTION public.sam_caller() TO authenticated;
 GRANT ALL ON FUNCTION public.sam_caller() TO sam_node;
 GRANT ALL ON FUNCTION public.sam_caller() TO sam_workspace;
 GRANT ALL ON FUNCTION public.sam_caller() TO sam_agent;
 GRANT ALL ON FUNCTION public.sam_caller() TO service_role;
+GRANT ALL ON FUNCTION public.sam_caller() TO authenticated;
 
 -- Name: FUNCTION sam_can_use_topic(p_topic text); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.sam_can_use_topic(p_topic text) FROM PUBLIC;
-GRANT ALL ON FUNCTION public.sam_can_use_topic(p_topic text) TO authenticated;
 GRANT ALL ON FUNCTION public.sam_can_use_topic(p_topic text) TO service_role;
+GRANT ALL ON FUNCTION public.sam_can_use_topic(p_topic text) TO authenticated;
 
 -- Name: FUNCTION sam_chat_note(p_task public.tasks, p_message_id text, p_role public.message_role, p_content text, p_metadata jsonb, p_origin text); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.sam_chat_note(p_task public.tasks, p_message_id text, p_role public.message_role, p_content text, p_metadata jsonb, p_origin text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.sam_chat_note(p_task public.tasks, p_message_id text, p_role public.message_role, p_content text, p_metadata jsonb, p_origin text) TO service_role;
 
+-- Name: FUNCTION sam_check_agent_profile(); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.sam_check_agent_profile() FROM PUBLIC;
+GRANT ALL ON FUNCTION public.sam_check_agent_profile() TO service_role;
+
 -- Name: FUNCTION sam_check_dispatch_limits(p_project uuid, p_parent uuid, p_depth integer); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.sam_check_dispatch_limits(p_project uuid, p_parent uuid, p_depth integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.sam_check_dispatch_limits(p_project uuid, p_parent uuid, p_depth integer) TO service_role;
 
+-- Name: FUNCTION sam_check_setting_row(); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.sam_check_setting_row() FROM PUBLIC;
+GRANT ALL ON FUNCTION public.sam_check_setting_row() TO service_role;
+
+-- Name: FUNCTION sam_check_user_quotas(p_owner uuid); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.sam_check_user_quotas(p_owner uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.sam_check_user_quotas(p_owner uuid) TO service_role;
+
 -- Name: FUNCTION sam_claim(p_name text); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.sam_claim(p_name text) FROM PUBLIC;
-GRANT ALL ON FUNCTION public.sam_claim(p_name text) TO authenticated;
 GRANT ALL ON FUNCTION public.sam_claim(p_name text) TO sam_node;
 GRANT ALL ON FUNCTION public.sam_claim(p_name text) TO sam_workspace;
 GRANT ALL ON FUNCTION public.sam_claim(p_name text) TO sam_agent;
@@ -3763,7 +4527,6 @@ GRANT ALL ON FUNCTION public.sam_claim(p_name text) TO service_role;
 
 -- Name: FUNCTION sam_claim_uuid(p_name text); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.sam_claim_uuid(p_name text) FROM PUBLIC;
-GRANT ALL ON FUNCTION public.sam_claim_uuid(p_name text) TO authenticated;
 GRANT ALL ON FUNCTION public.sam_claim_uuid(p_name text) TO sam_node;
 GRANT ALL ON FUNCTION public.sam_claim_uuid(p_name text) TO sam_workspace;
 GRANT ALL ON FUNCTION public.sam_claim_uuid(p_name text) TO sam_agent;
@@ -3801,9 +4564,16 @@ GRANT UPDATE(default_workspace_profile) ON TABLE public.projects TO authenticate
 -- Name: COLUMN projects.default_location; Type: ACL; Schema: public
 GRANT UPDATE(default_location) ON TABLE public.projects TO authenticated;
 
+-- Name: COLUMN projects.default_agent_profile_id; Type: ACL; Schema: public
+GRANT UPDATE(default_agent_profile_id) ON TABLE public.projects TO authenticated;
+
 -- Name: FUNCTION sam_create_task(p_project public.projects, p_message text, p_options jsonb, p_trigger public.task_trigger, p_parent uuid, p_source uuid, p_depth integer, p_dispatcher uuid); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.sam_create_task(p_project public.projects, p_message text, p_options jsonb, p_trigger public.task_trigger, p_parent uuid, p_source uuid, p_depth integer, p_dispatcher uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.sam_create_task(p_project public.projects, p_message text, p_options jsonb, p_trigger public.task_trigger, p_parent uuid, p_source uuid, p_depth integer, p_dispatcher uuid) TO service_role;
+
+-- Name: FUNCTION sam_credential_provider_ok(p_type text, p_provider text); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.sam_credential_provider_ok(p_type text, p_provider text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.sam_credential_provider_ok(p_type text, p_provider text) TO service_role;
 
 -- Name: FUNCTION sam_enqueue_job(p_kind text, p_owner uuid, p_project uuid, p_task uuid, p_node uuid, p_payload jsonb, p_dedupe text); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.sam_enqueue_job(p_kind text, p_owner uuid, p_project uuid, p_task uuid, p_node uuid, p_payload jsonb, p_dedupe text) FROM PUBLIC;
@@ -3813,13 +4583,29 @@ GRANT ALL ON FUNCTION public.sam_enqueue_job(p_kind text, p_owner uuid, p_projec
 REVOKE ALL ON FUNCTION public.sam_fail_task(p_task uuid, p_error text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.sam_fail_task(p_task uuid, p_error text) TO service_role;
 
+-- Name: FUNCTION sam_fail_workspace(p_ws uuid, p_reason text); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.sam_fail_workspace(p_ws uuid, p_reason text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.sam_fail_workspace(p_ws uuid, p_reason text) TO service_role;
+
 -- Name: FUNCTION sam_initial_title(p_message text); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.sam_initial_title(p_message text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.sam_initial_title(p_message text) TO service_role;
 
+-- Name: FUNCTION sam_installation_id(); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.sam_installation_id() FROM PUBLIC;
+GRANT ALL ON FUNCTION public.sam_installation_id() TO service_role;
+
+-- Name: FUNCTION sam_is_reserved_message_id(p_id text); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.sam_is_reserved_message_id(p_id text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.sam_is_reserved_message_id(p_id text) TO service_role;
+
 -- Name: FUNCTION sam_is_valid_git_ref(p_ref text); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.sam_is_valid_git_ref(p_ref text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.sam_is_valid_git_ref(p_ref text) TO service_role;
+
+-- Name: FUNCTION sam_job_fence(j public.orchestrator_jobs, p_attempt integer); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.sam_job_fence(j public.orchestrator_jobs, p_attempt integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.sam_job_fence(j public.orchestrator_jobs, p_attempt integer) TO service_role;
 
 -- Name: FUNCTION sam_kick_orchestrator(); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.sam_kick_orchestrator() FROM PUBLIC;
@@ -3845,6 +4631,10 @@ GRANT ALL ON FUNCTION public.sam_notify(p_owner uuid, p_project uuid, p_task uui
 REVOKE ALL ON FUNCTION public.sam_orchestrator_jobs_wake() FROM PUBLIC;
 GRANT ALL ON FUNCTION public.sam_orchestrator_jobs_wake() TO service_role;
 
+-- Name: FUNCTION sam_project_defaults(); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.sam_project_defaults() FROM PUBLIC;
+GRANT ALL ON FUNCTION public.sam_project_defaults() TO service_role;
+
 -- Name: FUNCTION sam_release_task(p_task uuid, p_reason text); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.sam_release_task(p_task uuid, p_reason text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.sam_release_task(p_task uuid, p_reason text) TO service_role;
@@ -3853,13 +4643,28 @@ GRANT ALL ON FUNCTION public.sam_release_task(p_task uuid, p_reason text) TO ser
 REVOKE ALL ON FUNCTION public.sam_request_workspace(p_task uuid, p_node uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.sam_request_workspace(p_task uuid, p_node uuid) TO service_role;
 
+-- Name: TABLE agent_profiles; Type: ACL; Schema: public
+GRANT ALL ON TABLE public.agent_profiles TO service_role;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.agent_profiles TO authenticated;
+
+-- Name: FUNCTION sam_resolve_agent_profile(p_project public.projects, p_ref text, p_source uuid); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.sam_resolve_agent_profile(p_project public.projects, p_ref text, p_source uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.sam_resolve_agent_profile(p_project public.projects, p_ref text, p_source uuid) TO service_role;
+
 -- Name: FUNCTION sam_role(); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.sam_role() FROM PUBLIC;
-GRANT ALL ON FUNCTION public.sam_role() TO authenticated;
 GRANT ALL ON FUNCTION public.sam_role() TO sam_node;
 GRANT ALL ON FUNCTION public.sam_role() TO sam_workspace;
 GRANT ALL ON FUNCTION public.sam_role() TO sam_agent;
 GRANT ALL ON FUNCTION public.sam_role() TO service_role;
+GRANT ALL ON FUNCTION public.sam_role() TO authenticated;
+
+-- Name: TABLE settings; Type: ACL; Schema: public
+GRANT ALL ON TABLE public.settings TO service_role;
+
+-- Name: FUNCTION sam_setting_problem(p_def public.settings, p_value jsonb, p_for_project boolean); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.sam_setting_problem(p_def public.settings, p_value jsonb, p_for_project boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.sam_setting_problem(p_def public.settings, p_value jsonb, p_for_project boolean) TO service_role;
 
 -- Name: FUNCTION sam_task_move(p_task uuid, p_from public.task_status[], p_to public.task_status, p_step public.task_step, p_reason text); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.sam_task_move(p_task uuid, p_from public.task_status[], p_to public.task_status, p_step public.task_step, p_reason text) FROM PUBLIC;
@@ -3874,7 +4679,6 @@ GRANT ALL ON TABLE public.tokens TO service_role;
 
 -- Name: FUNCTION sam_token(p_kind public.token_kind); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.sam_token(p_kind public.token_kind) FROM PUBLIC;
-GRANT ALL ON FUNCTION public.sam_token(p_kind public.token_kind) TO authenticated;
 GRANT ALL ON FUNCTION public.sam_token(p_kind public.token_kind) TO sam_node;
 GRANT ALL ON FUNCTION public.sam_token(p_kind public.token_kind) TO sam_workspace;
 GRANT ALL ON FUNCTION public.sam_token(p_kind public.token_kind) TO sam_agent;
@@ -3898,6 +4702,10 @@ GRANT ALL ON FUNCTION public.send_directive(p_task uuid, p_kind text, p_content 
 GRANT ALL ON FUNCTION public.send_directive(p_task uuid, p_kind text, p_content text, p_metadata jsonb) TO sam_agent;
 GRANT ALL ON FUNCTION public.send_directive(p_task uuid, p_kind text, p_content text, p_metadata jsonb) TO authenticated;
 
+-- Name: FUNCTION set_generated_title(p_task uuid, p_title text); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.set_generated_title(p_task uuid, p_title text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.set_generated_title(p_task uuid, p_title text) TO service_role;
+
 -- Name: FUNCTION setting(p_key text, p_project uuid); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.setting(p_key text, p_project uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.setting(p_key text, p_project uuid) TO service_role;
@@ -3910,6 +4718,10 @@ GRANT ALL ON FUNCTION public.setting_int(p_key text, p_project uuid) TO service_
 REVOKE ALL ON FUNCTION public.setting_interval(p_key text, p_project uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.setting_interval(p_key text, p_project uuid) TO service_role;
 
+-- Name: FUNCTION setting_text(p_key text, p_project uuid); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.setting_text(p_key text, p_project uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.setting_text(p_key text, p_project uuid) TO service_role;
+
 -- Name: FUNCTION start_agent_session(p_agent_type text, p_workspace uuid); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.start_agent_session(p_agent_type text, p_workspace uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.start_agent_session(p_agent_type text, p_workspace uuid) TO service_role;
@@ -3918,13 +4730,17 @@ GRANT ALL ON FUNCTION public.start_agent_session(p_agent_type text, p_workspace 
 -- Name: FUNCTION stop_agent_session(p_id uuid, p_reason text); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.stop_agent_session(p_id uuid, p_reason text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.stop_agent_session(p_id uuid, p_reason text) TO service_role;
-GRANT ALL ON FUNCTION public.stop_agent_session(p_id uuid, p_reason text) TO authenticated;
 GRANT ALL ON FUNCTION public.stop_agent_session(p_id uuid, p_reason text) TO sam_workspace;
+GRANT ALL ON FUNCTION public.stop_agent_session(p_id uuid, p_reason text) TO authenticated;
 
 -- Name: FUNCTION stop_workspace(p_workspace uuid, p_reason text); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.stop_workspace(p_workspace uuid, p_reason text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.stop_workspace(p_workspace uuid, p_reason text) TO service_role;
 GRANT ALL ON FUNCTION public.stop_workspace(p_workspace uuid, p_reason text) TO authenticated;
+
+-- Name: FUNCTION store_credential(p_owner uuid, p_project uuid, p_type text, p_provider text, p_ciphertext bytea, p_iv bytea, p_key_version integer, p_hint text, p_base_url text, p_config jsonb); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.store_credential(p_owner uuid, p_project uuid, p_type text, p_provider text, p_ciphertext bytea, p_iv bytea, p_key_version integer, p_hint text, p_base_url text, p_config jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.store_credential(p_owner uuid, p_project uuid, p_type text, p_provider text, p_ciphertext bytea, p_iv bytea, p_key_version integer, p_hint text, p_base_url text, p_config jsonb) TO service_role;
 
 -- Name: FUNCTION submit_task(p_project uuid, p_message text, p_options jsonb); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.submit_task(p_project uuid, p_message text, p_options jsonb) FROM PUBLIC;
@@ -4009,40 +4825,6 @@ GRANT SELECT ON TABLE public.chat_sessions TO sam_agent;
 -- Name: COLUMN chat_sessions.topic; Type: ACL; Schema: public
 GRANT UPDATE(topic) ON TABLE public.chat_sessions TO authenticated;
 
--- Name: TABLE credentials; Type: ACL; Schema: public
-GRANT ALL ON TABLE public.credentials TO service_role;
-GRANT DELETE ON TABLE public.credentials TO authenticated;
-
--- Name: COLUMN credentials.id; Type: ACL; Schema: public
-GRANT SELECT(id) ON TABLE public.credentials TO authenticated;
-
--- Name: COLUMN credentials.owner_id; Type: ACL; Schema: public
-GRANT SELECT(owner_id) ON TABLE public.credentials TO authenticated;
-
--- Name: COLUMN credentials.project_id; Type: ACL; Schema: public
-GRANT SELECT(project_id) ON TABLE public.credentials TO authenticated;
-
--- Name: COLUMN credentials.provider; Type: ACL; Schema: public
-GRANT SELECT(provider) ON TABLE public.credentials TO authenticated;
-
--- Name: COLUMN credentials.credential_type; Type: ACL; Schema: public
-GRANT SELECT(credential_type) ON TABLE public.credentials TO authenticated;
-
--- Name: COLUMN credentials.agent_type; Type: ACL; Schema: public
-GRANT SELECT(agent_type) ON TABLE public.credentials TO authenticated;
-
--- Name: COLUMN credentials.key_version; Type: ACL; Schema: public
-GRANT SELECT(key_version) ON TABLE public.credentials TO authenticated;
-
--- Name: COLUMN credentials.is_active; Type: ACL; Schema: public
-GRANT SELECT(is_active) ON TABLE public.credentials TO authenticated;
-
--- Name: COLUMN credentials.created_at; Type: ACL; Schema: public
-GRANT SELECT(created_at) ON TABLE public.credentials TO authenticated;
-
--- Name: COLUMN credentials.updated_at; Type: ACL; Schema: public
-GRANT SELECT(updated_at) ON TABLE public.credentials TO authenticated;
-
 -- Name: TABLE directives; Type: ACL; Schema: public
 GRANT SELECT ON TABLE public.directives TO authenticated;
 GRANT SELECT ON TABLE public.directives TO sam_agent;
@@ -4052,15 +4834,12 @@ GRANT ALL ON TABLE public.human_input_requests TO service_role;
 GRANT SELECT ON TABLE public.human_input_requests TO authenticated;
 GRANT SELECT ON TABLE public.human_input_requests TO sam_agent;
 
+-- Name: TABLE installation; Type: ACL; Schema: public
+GRANT SELECT ON TABLE public.installation TO service_role;
+
 -- Name: TABLE lifecycle_events; Type: ACL; Schema: public
 GRANT ALL ON TABLE public.lifecycle_events TO service_role;
 GRANT SELECT ON TABLE public.lifecycle_events TO authenticated;
-
--- Name: TABLE messages; Type: ACL; Schema: public
-GRANT ALL ON TABLE public.messages TO service_role;
-GRANT SELECT ON TABLE public.messages TO authenticated;
-GRANT SELECT ON TABLE public.messages TO sam_workspace;
-GRANT SELECT ON TABLE public.messages TO sam_agent;
 
 -- Name: TABLE nodes; Type: ACL; Schema: public
 GRANT ALL ON TABLE public.nodes TO service_role;
@@ -4078,9 +4857,6 @@ GRANT UPDATE(read_at) ON TABLE public.notifications TO authenticated;
 GRANT ALL ON TABLE public.project_settings TO service_role;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.project_settings TO authenticated;
 
--- Name: TABLE settings; Type: ACL; Schema: public
-GRANT ALL ON TABLE public.settings TO service_role;
-
 -- Name: TABLE task_events; Type: ACL; Schema: public
 GRANT ALL ON TABLE public.task_events TO service_role;
 GRANT SELECT ON TABLE public.task_events TO authenticated;
@@ -4093,3 +4869,9 @@ GRANT SELECT ON TABLE public.task_lineage TO authenticated;
 -- Name: TABLE task_timeline; Type: ACL; Schema: public
 GRANT SELECT ON TABLE public.task_timeline TO service_role;
 GRANT SELECT ON TABLE public.task_timeline TO authenticated;
+
+-- Name: DEFAULT PRIVILEGES FOR FUNCTIONS; Type: DEFAULT ACL; Schema: public
+ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON FUNCTIONS  TO service_role;
+
+-- Name: DEFAULT PRIVILEGES FOR FUNCTIONS; Type: DEFAULT ACL; Schema: -
+ALTER DEFAULT PRIVILEGES FOR ROLE postgres REVOKE ALL ON FUNCTIONS  FROM PUBLIC;
