@@ -12,7 +12,7 @@ import { NodeAgent, type NodeAgentOptions } from '../../vm-agent/node/node-agent
 import { DEAD_LETTER_FILE } from '../../vm-agent/outbox/outbox.ts';
 import { as } from '../helpers/control-plane.ts';
 import { useFunctionsStack } from '../helpers/local-stack.ts';
-import { chatMessages, prepareMachine, settled, waitFor, type PreparedMachine } from './harness.ts';
+import { chatMessages, LOCAL_REPOSITORIES, prepareMachine, settled, waitFor, type PreparedMachine } from './harness.ts';
 
 const stack = useFunctionsStack('vm_agent_resilience');
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -49,6 +49,7 @@ function nodeAgent(machine: PreparedMachine, extra: Partial<NodeAgentOptions> = 
     agentEnv: { SAM_DEMO_AGENT_DELAY_MS: '1' },
     machineEnv: { PATH: process.env.PATH, HOME: process.env.HOME },
     dockerAvailable: async () => false,
+    repositoryPolicy: LOCAL_REPOSITORIES,
     backoff: { initialMs: 100, maxMs: 500 },
     outboxFlushDelayMs: 50,
     pollWaitSeconds: 2,
