@@ -27,11 +27,15 @@ const INPUT: CloudInitInput = {
 };
 
 /** YAML parsed by PyYAML (safe_load), as JSON. */
-function parseYaml(text: string): any {
-  const run = spawnSync('python3', ['-c', 'import sys, json, yaml; print(json.dumps(yaml.safe_load(sys.stdin.read())))'], {
-    input: text,
-    encoding: 'utf8',
-  });
+function parseYaml(text: string) {
+  const run = spawnSync(
+    'python3',
+    ['-c', 'import sys, json, yaml; print(json.dumps(yaml.safe_load(sys.stdin.read())))'],
+    {
+      input: text,
+      encoding: 'utf8',
+    },
+  );
   if (run.status !== 0) throw new Error(`python3 yaml: ${run.stderr}`);
   return JSON.parse(run.stdout);
 }
@@ -72,7 +76,10 @@ describe('cloud-init generator', () => {
   it('writes the bootstrap file 0600 for sam-agent, deferred until the user exists, with the one-time token', () => {
     const bootstrap = file(BOOTSTRAP_PATH);
     expect(bootstrap).toMatchObject({ owner: `${AGENT_USER}:${AGENT_USER}`, permissions: '0600', defer: true });
-    expect(JSON.parse(bootstrap.content)).toEqual({ controlPlaneUrl: INPUT.controlPlaneUrl, bootstrapToken: INPUT.bootstrapToken });
+    expect(JSON.parse(bootstrap.content)).toEqual({
+      controlPlaneUrl: INPUT.controlPlaneUrl,
+      bootstrapToken: INPUT.bootstrapToken,
+    });
   });
 
   it('installs a systemd unit running the vm-agent as sam-agent with Restart=always', () => {
@@ -148,7 +155,10 @@ describe('cloud-init generator', () => {
 
 describe('cloud-config YAML writer', () => {
   it('round-trips many-line values with quotes, colons, comments, indentation and unicode', () => {
-    const many = Array.from({ length: 25 }, (_, i) => `${' '.repeat(i % 4)}line ${i}: "q" 'a' # not a comment – ü ${'\\'}`).join('\n');
+    const many = Array.from(
+      { length: 25 },
+      (_, i) => `${' '.repeat(i % 4)}line ${i}: "q" 'a' # not a comment – ü ${'\\'}`,
+    ).join('\n');
     const value: { [key: string]: YamlValue } = {
       plain: 'yes',
       number_like: '0600',

@@ -1,6 +1,11 @@
 /** What the provider tests create machines with: a node, its labels and user data, a vm-agent bundle. */
 import { randomUUID } from 'node:crypto';
-import { machineLabels, machineName, type CreateMachineInput, type VmSize } from '../../functions/_shared/providers/provider.ts';
+import {
+  machineLabels,
+  machineName,
+  type CreateMachineInput,
+  type VmSize,
+} from '../../functions/_shared/providers/provider.ts';
 
 export const AGENT_BUNDLE = {
   url: 'http://127.0.0.1:54321/functions/v1/vm-agent/bundle',

@@ -20,7 +20,10 @@ async function api(path: string, init: { method?: string; body?: unknown; token?
 }
 
 const create = (name: string, extra: Record<string, unknown> = {}) =>
-  api('/servers', { method: 'POST', body: { name, server_type: 'cx23', image: 'ubuntu-24.04', location: 'fsn1', ...extra } });
+  api('/servers', {
+    method: 'POST',
+    body: { name, server_type: 'cx23', image: 'ubuntu-24.04', location: 'fsn1', ...extra },
+  });
 
 async function start(options: ConstructorParameters<typeof HetznerFake>[0] = {}) {
   fake = new HetznerFake({ readonlyTokens: ['ro-token'], now: () => clock, ...options });
@@ -100,7 +103,14 @@ describe('Hetzner fake: paging', () => {
     for (let i = 0; i < 53; i++) fake.seed(`s${i}`, { sam: 'node' });
     const first = await api('/servers?label_selector=sam%3Dnode');
     expect(first.body.servers).toHaveLength(25);
-    expect(first.body.meta.pagination).toMatchObject({ page: 1, per_page: 25, previous_page: null, next_page: 2, last_page: 3, total_entries: 53 });
+    expect(first.body.meta.pagination).toMatchObject({
+      page: 1,
+      per_page: 25,
+      previous_page: null,
+      next_page: 2,
+      last_page: 3,
+      total_entries: 53,
+    });
     expect(first.headers.get('link')).toContain('rel="next"');
 
     const seen = new Set<number>();
@@ -165,7 +175,10 @@ describe('Hetzner fake: states and errors', () => {
     expect((await create('two')).status).toBe(201);
     const full = await create('three');
     expect(full.status).toBe(403);
-    expect(full.body.error).toMatchObject({ code: 'resource_limit_exceeded', details: { limits: [{ name: 'project_limit' }] } });
+    expect(full.body.error).toMatchObject({
+      code: 'resource_limit_exceeded',
+      details: { limits: [{ name: 'project_limit' }] },
+    });
   });
 
   it('refuses user data over 32768 bytes with 422 invalid_input naming user_data', async () => {
@@ -181,4 +194,3 @@ describe('Hetzner fake: states and errors', () => {
     expect([...fake.servers.values()].map((s) => s.name)).toEqual(['lost']);
   });
 });
-

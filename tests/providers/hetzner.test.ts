@@ -7,7 +7,7 @@ import { installationLabels, ProviderError, type CloudProvider } from '../../fun
 import { HetznerFake, type HetznerFakeOptions } from '../fakes/clouds/hetzner.ts';
 import { AGENT_BUNDLE, INSTALLATION, machineInput, readUntil } from './cloud-inputs.ts';
 
-let clock = 1_800_000_000_000;
+const clock = 1_800_000_000_000;
 let fake: HetznerFake;
 
 async function setup(options: HetznerFakeOptions = {}, token = 'hetzner-token'): Promise<CloudProvider> {
@@ -37,18 +37,29 @@ describe('Hetzner provider', () => {
     const input = machineInput('medium');
     const created = await provider.createMachine(input);
     const server = fake.servers.get(Number(created.providerInstanceId))!;
-    expect(server).toMatchObject({ name: input.name, labels: input.labels, server_type: { name: 'cx33' }, location: { name: 'fsn1' } });
+    expect(server).toMatchObject({
+      name: input.name,
+      labels: input.labels,
+      server_type: { name: 'cx33' },
+      location: { name: 'fsn1' },
+    });
     expect(server.userData).toMatch(/^#cloud-config\n/);
     expect(server.userData).toContain(input.userData.bootstrapToken);
     expect(created.ipAddress).toBe(server.public_net.ipv4!.ip);
 
-    const running = await readUntil(() => provider.getMachine(created.providerInstanceId), (m) => m?.status === 'running');
+    const running = await readUntil(
+      () => provider.getMachine(created.providerInstanceId),
+      (m) => m?.status === 'running',
+    );
     expect(running).toMatchObject({ status: 'running', name: input.name, labels: input.labels });
     expect(running!.createdAt).toBe(server.created);
 
     await provider.deleteMachine(created.providerInstanceId);
     expect(fake.deleted).toEqual([server.id]);
-    const gone = await readUntil(() => provider.getMachine(created.providerInstanceId), (m) => m === null);
+    const gone = await readUntil(
+      () => provider.getMachine(created.providerInstanceId),
+      (m) => m === null,
+    );
     expect(gone).toBeNull();
     await provider.deleteMachine(created.providerInstanceId); // already gone: still fine
   });
@@ -76,11 +87,19 @@ describe('Hetzner provider', () => {
     fake.failNext({ status: 200, json: { servers: [], meta: { pagination: { next_page: null } } } });
     fake.failNext({
       status: 422,
-      json: { error: { code: 'invalid_input', message: 'unsupported location for server type', details: { fields: [{ name: 'location' }] } } },
+      json: {
+        error: {
+          code: 'invalid_input',
+          message: 'unsupported location for server type',
+          details: { fields: [{ name: 'location' }] },
+        },
+      },
     });
     const e = await failure(provider.createMachine(machineInput()));
     expect(e.permanent).toBe(true);
-    expect(e.message).toMatch(/^Hetzner rejected the request to create server sam-[0-9a-f]{12}: unsupported location for server type \(fields: location\)$/);
+    expect(e.message).toMatch(
+      /^Hetzner rejected the request to create server sam-[0-9a-f]{12}: unsupported location for server type \(fields: location\)$/,
+    );
   });
 
   it('adopts the server of a create whose answer was lost instead of creating a second', async () => {
@@ -120,8 +139,12 @@ describe('Hetzner provider', () => {
   it("lists by our installation label through every page and never returns another installation's servers", async () => {
     const provider = await setup();
     const ours = new Set<string>();
-    for (let i = 0; i < 55; i++) ours.add(String(fake.seed(`sam-a${i}`, { sam: 'node', 'sam-installation': INSTALLATION, 'sam-node-id': `n${i}` })));
-    for (let i = 0; i < 5; i++) fake.seed(`sam-b${i}`, { sam: 'node', 'sam-installation': 'inst-b', 'sam-node-id': `n${i}` });
+    for (let i = 0; i < 55; i++)
+      ours.add(
+        String(fake.seed(`sam-a${i}`, { sam: 'node', 'sam-installation': INSTALLATION, 'sam-node-id': `n${i}` })),
+      );
+    for (let i = 0; i < 5; i++)
+      fake.seed(`sam-b${i}`, { sam: 'node', 'sam-installation': 'inst-b', 'sam-node-id': `n${i}` });
     fake.seed('sam-legacy', {});
     const listed = await provider.listMachines(installationLabels(INSTALLATION));
     expect(new Set(listed.map((m) => m.providerInstanceId))).toEqual(ours);

@@ -19,17 +19,16 @@ async function api(path: string, init: { method?: string; body?: unknown; text?:
     body: init.body !== undefined ? JSON.stringify(init.body) : init.text,
   });
   const text = await res.text();
-  let body: any = null;
-  try {
-    body = text ? JSON.parse(text) : null;
-  } catch {
-    body = text;
-  }
+  const json = (res.headers.get('content-type') ?? '').includes('json');
+  const body = json ? JSON.parse(text) : text || null;
   return { status: res.status, headers: res.headers, body };
 }
 
 const create = (name: string, tags: string[] = []) =>
-  api('/servers', { method: 'POST', body: { name, commercial_type: 'DEV1-M', image: NOBLE_IMAGE_ID, project: PROJECT, tags } });
+  api('/servers', {
+    method: 'POST',
+    body: { name, commercial_type: 'DEV1-M', image: NOBLE_IMAGE_ID, project: PROJECT, tags },
+  });
 
 async function start(options: ConstructorParameters<typeof ScalewayFake>[0] = {}) {
   fake = new ScalewayFake({ now: () => clock, ...options });
@@ -86,11 +85,18 @@ describe('Scaleway fake: states, user data, actions and deletes', () => {
   it('creates stopped without IP; PATCH text/plain user data → 204; poweron → starting → running with public_ips', async () => {
     const created = await create('one', ['sam=node']);
     expect(created.status).toBe(201);
-    expect(created.body.server).toMatchObject({ state: 'stopped', public_ip: null, public_ips: [], allowed_actions: ['poweron', 'backup'] });
+    expect(created.body.server).toMatchObject({
+      state: 'stopped',
+      public_ip: null,
+      public_ips: [],
+      allowed_actions: ['poweron', 'backup'],
+    });
     expect(created.body.server.volumes['0'].volume_type).toBe('l_ssd');
     const id = created.body.server.id;
     expect((await api(`/servers/${id}/user_data/cloud-init`, { method: 'PATCH', body: { x: 1 } })).status).toBe(400);
-    expect((await api(`/servers/${id}/user_data/cloud-init`, { method: 'PATCH', text: '#cloud-config\n' })).status).toBe(204);
+    expect(
+      (await api(`/servers/${id}/user_data/cloud-init`, { method: 'PATCH', text: '#cloud-config\n' })).status,
+    ).toBe(204);
     expect((await api(`/servers/${id}/user_data/cloud-init`)).body).toBe('#cloud-config\n');
     const on = await api(`/servers/${id}/action`, { method: 'POST', body: { action: 'poweron' } });
     expect(on.status).toBe(202);
@@ -113,7 +119,9 @@ describe('Scaleway fake: states, user data, actions and deletes', () => {
     const running = (await create('running')).body.server;
     await api(`/servers/${running.id}/action`, { method: 'POST', body: { action: 'poweron' } });
     expect((await api(`/servers/${running.id}`, { method: 'DELETE' })).status).toBe(400);
-    expect((await api(`/servers/${running.id}/action`, { method: 'POST', body: { action: 'terminate' } })).status).toBe(202);
+    expect((await api(`/servers/${running.id}/action`, { method: 'POST', body: { action: 'terminate' } })).status).toBe(
+      202,
+    );
     expect(fake.volumes.has(running.volumes['0'].id)).toBe(false);
     expect((await api(`/servers/${running.id}`)).body.server.state).toBe('stopping');
     const gone = await api(`/servers/${running.id}`);
@@ -126,7 +134,11 @@ describe('Scaleway fake: states, user data, actions and deletes', () => {
     await create('b');
     const res = await create('c');
     expect(res.status).toBe(403);
-    expect(res.body).toEqual({ type: 'invalid_request_error', message: 'Quota exceeded for this resource.', resource: 'instances_dev1_m' });
+    expect(res.body).toEqual({
+      type: 'invalid_request_error',
+      message: 'Quota exceeded for this resource.',
+      resource: 'instances_dev1_m',
+    });
   });
 
   it('drops a create answer on demand, the server existing all the same', async () => {

@@ -8,13 +8,19 @@ import { NOBLE_IMAGE_ID, ScalewayFake, type ScalewayFakeOptions } from '../fakes
 import { AGENT_BUNDLE, INSTALLATION, machineInput, readUntil } from './cloud-inputs.ts';
 
 const PROJECT = '11111111-2222-4333-8444-555555555555';
-let clock = 1_800_000_000_000;
+const clock = 1_800_000_000_000;
 let fake: ScalewayFake;
 
 async function setup(options: ScalewayFakeOptions = {}, secretKey = 'scw-secret'): Promise<CloudProvider> {
   fake = new ScalewayFake({ now: () => clock, ...options });
   await fake.start();
-  return scalewayProvider({ secretKey, projectId: PROJECT, baseUrl: fake.url, agentBundle: AGENT_BUNDLE, now: () => clock });
+  return scalewayProvider({
+    secretKey,
+    projectId: PROJECT,
+    baseUrl: fake.url,
+    agentBundle: AGENT_BUNDLE,
+    now: () => clock,
+  });
 }
 
 async function failure(p: Promise<unknown>): Promise<ProviderError> {
@@ -40,7 +46,12 @@ describe('Scaleway provider', () => {
     const created = await provider.createMachine(input);
     expect(created.providerInstanceId).toMatch(/^fr-par-1\/[0-9a-f-]{36}$/);
     const server = fake.servers.get(uuidOf(created.providerInstanceId))!;
-    expect(server).toMatchObject({ name: input.name, commercial_type: 'GP1-S', image: NOBLE_IMAGE_ID, project: PROJECT });
+    expect(server).toMatchObject({
+      name: input.name,
+      commercial_type: 'GP1-S',
+      image: NOBLE_IMAGE_ID,
+      project: PROJECT,
+    });
     expect(server.tags.sort()).toEqual(labelsToTags(input.labels).sort());
     expect(fake.userData.get(server.id)).toMatch(/^#cloud-config\n/);
     expect(fake.userData.get(server.id)).toContain(input.userData.bootstrapToken);
@@ -52,14 +63,22 @@ describe('Scaleway provider', () => {
       'POST /instance/v1/zones/fr-par-1/servers/:id/action',
     ]);
 
-    const running = await readUntil(() => provider.getMachine(created.providerInstanceId), (m) => m?.status === 'running');
+    const running = await readUntil(
+      () => provider.getMachine(created.providerInstanceId),
+      (m) => m?.status === 'running',
+    );
     expect(running).toMatchObject({ status: 'running', ipAddress: '198.51.100.7', labels: input.labels });
 
     const volume = server.volumes['0']!.id;
     await provider.deleteMachine(created.providerInstanceId);
     expect(fake.terminated).toEqual([server.id]);
     expect(fake.volumes.has(volume)).toBe(false);
-    expect(await readUntil(() => provider.getMachine(created.providerInstanceId), (m) => m === null)).toBeNull();
+    expect(
+      await readUntil(
+        () => provider.getMachine(created.providerInstanceId),
+        (m) => m === null,
+      ),
+    ).toBeNull();
     await provider.deleteMachine(created.providerInstanceId); // already gone: still fine
   });
 
@@ -122,11 +141,17 @@ describe('Scaleway provider', () => {
     const provider = await setup();
     const ours = new Set<string>();
     for (let i = 0; i < 105; i++) {
-      ours.add(`fr-par-1/${fake.seed('fr-par-1', PROJECT, `sam-a${i}`, ['sam=node', `sam-installation=${INSTALLATION}`, `sam-node-id=n${i}`])}`);
+      ours.add(
+        `fr-par-1/${fake.seed('fr-par-1', PROJECT, `sam-a${i}`, ['sam=node', `sam-installation=${INSTALLATION}`, `sam-node-id=n${i}`])}`,
+      );
     }
     fake.seed('fr-par-1', PROJECT, 'sam-b', ['sam=node', 'sam-installation=inst-b']);
     // A duplicated key is ambiguous: never counted as ours.
-    fake.seed('fr-par-1', PROJECT, 'sam-dup', ['sam=node', `sam-installation=${INSTALLATION}`, 'sam-installation=inst-b']);
+    fake.seed('fr-par-1', PROJECT, 'sam-dup', [
+      'sam=node',
+      `sam-installation=${INSTALLATION}`,
+      'sam-installation=inst-b',
+    ]);
     fake.seed('fr-par-1', PROJECT, 'legacy', []);
     const listed = await provider.listMachines(installationLabels(INSTALLATION));
     expect(new Set(listed.map((m) => m.providerInstanceId))).toEqual(ours);
@@ -153,7 +178,12 @@ describe('Scaleway provider', () => {
     await provider.verifyCredential();
     const created = await provider.createMachine(machineInput('small'));
     expect(created.providerInstanceId).toMatch(/^nl-ams-1\//);
-    expect(fake.servers.get(uuidOf(created.providerInstanceId))).toMatchObject({ zone: 'nl-ams-1', commercial_type: 'DEV1-S' });
-    expect(() => providerFromCredential('scaleway', 'scw-secret', {})).toThrow('The Scaleway credential names no project id');
+    expect(fake.servers.get(uuidOf(created.providerInstanceId))).toMatchObject({
+      zone: 'nl-ams-1',
+      commercial_type: 'DEV1-S',
+    });
+    expect(() => providerFromCredential('scaleway', 'scw-secret', {})).toThrow(
+      'The Scaleway credential names no project id',
+    );
   });
 });

@@ -145,7 +145,13 @@ export function generateCloudInit(raw: CloudInitInput): string {
     hostname: `sam-${input.nodeId.replace(/-/g, '').slice(0, 12)}`,
     users: [
       'default',
-      { name: AGENT_USER, gecos: 'SAM vm-agent', shell: '/bin/bash', lock_passwd: true, homedir: `/home/${AGENT_USER}` },
+      {
+        name: AGENT_USER,
+        gecos: 'SAM vm-agent',
+        shell: '/bin/bash',
+        lock_passwd: true,
+        homedir: `/home/${AGENT_USER}`,
+      },
     ],
     package_update: true,
     packages: ['git', 'curl', 'ca-certificates', 'gnupg'],
@@ -167,7 +173,9 @@ export function generateCloudInit(raw: CloudInitInput): string {
   const doc = `#cloud-config\n${body}`;
   const size = new TextEncoder().encode(doc).length;
   if (size > USER_DATA_LIMIT_BYTES) {
-    throw new CloudInitInputError(`cloud-init: the user data is ${size} bytes, over the ${USER_DATA_LIMIT_BYTES} limit`);
+    throw new CloudInitInputError(
+      `cloud-init: the user data is ${size} bytes, over the ${USER_DATA_LIMIT_BYTES} limit`,
+    );
   }
   return doc;
 }

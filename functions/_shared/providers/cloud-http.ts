@@ -32,7 +32,8 @@ export async function cloudCall(
   try {
     res = await (options.fetch ?? fetch)(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
   } catch (e) {
-    const why = e instanceof Error && e.name === 'TimeoutError' ? `gave no answer within ${timeoutMs} ms` : 'was unreachable';
+    const why =
+      e instanceof Error && e.name === 'TimeoutError' ? `gave no answer within ${timeoutMs} ms` : 'was unreachable';
     throw new ProviderError(provider, `${display} ${why} (${init.method} ${new URL(url).pathname})`, true);
   }
   let text = '';

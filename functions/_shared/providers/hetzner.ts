@@ -168,12 +168,9 @@ export function hetznerProvider(options: HetznerOptions): CloudProvider {
     if (!found) return null;
     const ours = Object.entries(input.labels).every(([k, v]) => found.labels[k] === v);
     if (!ours) {
-      throw new ProviderError(
-        NAME,
-        `Hetzner already has a server named ${input.name} that is not this node's`,
-        false,
-        { code: 'uniqueness_error' },
-      );
+      throw new ProviderError(NAME, `Hetzner already has a server named ${input.name} that is not this node's`, false, {
+        code: 'uniqueness_error',
+      });
     }
     if (found.status === 'deleting') {
       throw new ProviderError(NAME, `Hetzner is still deleting the earlier server ${input.name}`, true, {

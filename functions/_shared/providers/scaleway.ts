@@ -153,7 +153,9 @@ export function scalewayProvider(options: ScalewayOptions): CloudProvider {
     if (res.status !== 200) throw failure(res, `find the image ${image}`);
     const images = (res.json as { local_images?: { id: string; compatible_commercial_types?: string[] }[] })
       .local_images;
-    const hit = (images ?? []).find((i) => (i.compatible_commercial_types ?? []).includes(commercialType.toUpperCase()));
+    const hit = (images ?? []).find((i) =>
+      (i.compatible_commercial_types ?? []).includes(commercialType.toUpperCase()),
+    );
     if (!hit) throw new ProviderError(NAME, `Scaleway has no ${image} image for ${commercialType} in ${zone}`, false);
     return hit.id;
   }
@@ -165,14 +167,16 @@ export function scalewayProvider(options: ScalewayOptions): CloudProvider {
   /** Deletes a stopped server and the volumes it leaves behind. */
   async function deleteStopped(z: string, server: ScalewayServer): Promise<void> {
     const res = await call('DELETE', `${instance(z)}/servers/${server.id}`);
-    if (res.status !== 204 && res.status !== 200 && res.status !== 404) throw failure(res, `delete server ${server.id}`);
+    if (res.status !== 204 && res.status !== 200 && res.status !== 404)
+      throw failure(res, `delete server ${server.id}`);
     for (const volume of Object.values(server.volumes ?? {})) {
       const url =
         volume.volume_type === 'sbs_volume'
           ? `${base}/block/v1alpha1/zones/${z}/volumes/${volume.id}`
           : `${instance(z)}/volumes/${volume.id}`;
       const del = await call('DELETE', url);
-      if (del.status !== 204 && del.status !== 200 && del.status !== 404) throw failure(del, `delete volume ${volume.id}`);
+      if (del.status !== 204 && del.status !== 200 && del.status !== 404)
+        throw failure(del, `delete volume ${volume.id}`);
     }
   }
 
@@ -245,9 +249,14 @@ export function scalewayProvider(options: ScalewayOptions): CloudProvider {
       const earlier = named.find(mine);
       if (earlier) return finish(earlier, userData);
       if (named.length > 0) {
-        throw new ProviderError(NAME, `Scaleway already has a server named ${input.name} that is not this node's`, false, {
-          code: 'conflict',
-        });
+        throw new ProviderError(
+          NAME,
+          `Scaleway already has a server named ${input.name} that is not this node's`,
+          false,
+          {
+            code: 'conflict',
+          },
+        );
       }
       const commercialType = sizes[input.vmSize];
       const res = await call('POST', `${instance(zone)}/servers`, {

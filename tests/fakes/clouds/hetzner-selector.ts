@@ -33,7 +33,9 @@ export function parseSelector(selector: string, notEqualMatchesMissing: boolean)
       const [, key, op, list] = m;
       const values = list!.split(',').map((v) => v.trim());
       if (!KEY.test(key!) || !values.every((v) => VALUE.test(v))) return null;
-      checks.push(op === 'in' ? (l) => key! in l && values.includes(l[key!]!) : (l) => !(key! in l) || !values.includes(l[key!]!));
+      checks.push(
+        op === 'in' ? (l) => key! in l && values.includes(l[key!]!) : (l) => !(key! in l) || !values.includes(l[key!]!),
+      );
     } else if ((m = term.match(/^([^=!\s]+)\s*!=\s*(\S*)$/))) {
       const [, key, value] = m;
       if (!KEY.test(key!) || !VALUE.test(value!)) return null;

@@ -165,7 +165,7 @@ export class HetznerFake {
     const { headers, empty } = this.rate(token);
     const reply = empty
       ? this.error(429, 'rate_limit_exceeded', 'limit of 3600 requests per hour reached')
-      : this.scripted.shift() ?? this.route(req, this.opts.readonlyTokens.includes(token));
+      : (this.scripted.shift() ?? this.route(req, this.opts.readonlyTokens.includes(token)));
     return { ...reply, headers: { ...headers, ...reply.headers } };
   }
 
@@ -268,21 +268,28 @@ export class HetznerFake {
       return this.error(400, 'json_error', 'invalid JSON');
     }
     const fields: { name: string; messages: string[] }[] = [];
-    if (typeof req.name !== 'string' || !HOSTNAME.test(req.name)) fields.push({ name: 'name', messages: ['invalid name'] });
+    if (typeof req.name !== 'string' || !HOSTNAME.test(req.name))
+      fields.push({ name: 'name', messages: ['invalid name'] });
     if (typeof req.server_type !== 'string') fields.push({ name: 'server_type', messages: ['is required'] });
     if (typeof req.image !== 'string') fields.push({ name: 'image', messages: ['is required'] });
     if ('datacenter' in req) fields.push({ name: 'datacenter', messages: ['is no longer accepted'] });
-    if (req.user_data !== undefined && (typeof req.user_data !== 'string' || Buffer.byteLength(req.user_data) > 32768)) {
+    if (
+      req.user_data !== undefined &&
+      (typeof req.user_data !== 'string' || Buffer.byteLength(req.user_data) > 32768)
+    ) {
       fields.push({ name: 'user_data', messages: ['user_data must be at most 32768 bytes'] });
     }
     const labelProblems = validLabels(req.labels);
     if (labelProblems.length) fields.push({ name: 'labels', messages: labelProblems });
-    if (fields.length) return this.error(422, 'invalid_input', `invalid input in field '${fields[0]!.name}'`, { fields });
+    if (fields.length)
+      return this.error(422, 'invalid_input', `invalid input in field '${fields[0]!.name}'`, { fields });
     if ([...this.servers.values()].some((s) => s.name === req.name)) {
       return this.error(409, 'uniqueness_error', 'server name is already used', { fields: [{ name: 'name' }] });
     }
     if (this.servers.size >= this.opts.serverLimit) {
-      return this.error(403, 'resource_limit_exceeded', 'server limit exceeded', { limits: [{ name: 'project_limit' }] });
+      return this.error(403, 'resource_limit_exceeded', 'server limit exceeded', {
+        limits: [{ name: 'project_limit' }],
+      });
     }
     const server = this.newServer(
       req.name as string,

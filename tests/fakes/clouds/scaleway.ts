@@ -119,7 +119,9 @@ export class ScalewayFake {
       s.reads++;
       if (s.state === 'starting' && s.reads >= this.opts.readsUntilRunning) {
         s.state = 'running';
-        s.public_ips = [{ id: randomUUID(), address: '198.51.100.7', family: 'inet', dynamic: true, state: 'attached' }];
+        s.public_ips = [
+          { id: randomUUID(), address: '198.51.100.7', family: 'inet', dynamic: true, state: 'attached' },
+        ];
       }
     }
     const { reads: _r, image, ...server } = s;
@@ -290,7 +292,11 @@ export class ScalewayFake {
     try {
       req = JSON.parse(body) as Record<string, unknown>;
     } catch {
-      return this.error(400, { type: 'invalid_request_error', message: 'Validation Error', fields: { body: ['invalid JSON'] } });
+      return this.error(400, {
+        type: 'invalid_request_error',
+        message: 'Validation Error',
+        fields: { body: ['invalid JSON'] },
+      });
     }
     const fields: Record<string, string[]> = {};
     for (const f of ['name', 'commercial_type', 'image', 'project']) {
@@ -299,7 +305,8 @@ export class ScalewayFake {
     if (req.tags !== undefined && (!Array.isArray(req.tags) || !req.tags.every((t) => typeof t === 'string'))) {
       fields.tags = ['expected a list of strings'];
     }
-    if (Object.keys(fields).length) return this.error(400, { type: 'invalid_request_error', message: 'Validation Error', fields });
+    if (Object.keys(fields).length)
+      return this.error(400, { type: 'invalid_request_error', message: 'Validation Error', fields });
     if (this.servers.size >= this.opts.serverLimit) {
       return this.error(403, {
         type: 'invalid_request_error',
@@ -332,7 +339,8 @@ export class ScalewayFake {
       action = undefined;
     }
     if (action === 'poweron') {
-      if (server.state !== 'stopped') return this.error(400, { type: 'invalid_request_error', message: 'server should be stopped' });
+      if (server.state !== 'stopped')
+        return this.error(400, { type: 'invalid_request_error', message: 'server should be stopped' });
       server.state = 'starting';
       server.reads = 0;
     } else if (action === 'terminate') {
@@ -348,7 +356,11 @@ export class ScalewayFake {
         else this.volumes.delete(v.id);
       }
     } else {
-      return this.error(400, { type: 'invalid_request_error', message: 'Validation Error', fields: { action: ['unknown action'] } });
+      return this.error(400, {
+        type: 'invalid_request_error',
+        message: 'Validation Error',
+        fields: { action: ['unknown action'] },
+      });
     }
     return {
       status: 202,
