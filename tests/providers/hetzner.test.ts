@@ -81,6 +81,26 @@ describe('Hetzner provider', () => {
     expect(e.message).not.toContain('wrong-secret-token');
   });
 
+  it('refuses a label Hetzner would not accept before any request (permanent)', async () => {
+    const provider = await setup();
+    const input = machineInput();
+    const e = await failure(provider.createMachine({ ...input, labels: { ...input.labels, owner: 'not valid!' } }));
+    expect(e.permanent).toBe(true);
+    expect(e.message).toBe('Hetzner does not accept the value of label "owner"');
+    expect(fake.requests).toEqual([]);
+  });
+
+  it('waits (retryable) while the earlier server of the node is still being deleted', async () => {
+    const provider = await setup();
+    const input = machineInput();
+    const id = fake.seed(input.name, input.labels);
+    await provider.deleteMachine(String(id));
+    const e = await failure(provider.createMachine(input));
+    expect(e.retryable).toBe(true);
+    expect(e.message).toBe(`Hetzner is still deleting the earlier server ${input.name}`);
+    expect(posts()).toBe(0);
+  });
+
   it('treats 422 invalid_input as permanent, naming the field', async () => {
     const provider = await setup();
     // A server type that Hetzner does not offer in the location, as the API answers it.

@@ -91,6 +91,33 @@ describe('Scaleway provider', () => {
     expect(fake.volumes.has(volume)).toBe(false);
   });
 
+  it('removes the stopped server and its volume when the user data is refused (permanent)', async () => {
+    const provider = await setup();
+    fake.failNext('PATCH', '/user_data/cloud-init', {
+      status: 400,
+      json: { type: 'invalid_request_error', message: 'Validation Error' },
+    });
+    const e = await failure(provider.createMachine(machineInput()));
+    expect(e.permanent).toBe(true);
+    expect(e.message).toMatch(
+      /^Scaleway rejected the request to set the user data of sam-[0-9a-f]{12} \(invalid_request_error: Validation Error\)$/,
+    );
+    expect(fake.servers.size).toBe(0);
+    expect(fake.volumes.size).toBe(0);
+  });
+
+  it('leaves the server for the retry to adopt when power-on fails for now (retryable)', async () => {
+    const provider = await setup();
+    const input = machineInput();
+    fake.failNext('POST', '/action', { status: 503, json: { type: 'unknown', message: 'try later' } });
+    const e = await failure(provider.createMachine(input));
+    expect(e.retryable).toBe(true);
+    expect(fake.servers.size).toBe(1);
+    await provider.createMachine(input);
+    expect([...fake.servers.values()][0]!.state).toBe('starting');
+    expect(creates()).toBe(1);
+  });
+
   it('fails fast and in words on the quota (permanent, one create)', async () => {
     const provider = await setup({ serverLimit: 0 });
     const e = await failure(provider.createMachine(machineInput()));

@@ -51,6 +51,7 @@ export class ScalewayFake {
   readonly requests: { method: string; path: string; query: string }[] = [];
   readonly terminated: string[] = [];
   private dropCreates = 0;
+  private scripted: { method: string; pathEnds: string; reply: FakeReply }[] = [];
   private used = 0;
   private resetAt = 0;
   private readonly http = new FakeHttpServer((req) => this.handle(req));
@@ -83,6 +84,11 @@ export class ScalewayFake {
 
   dropCreateAnswers(n = 1): void {
     this.dropCreates = n;
+  }
+
+  /** The next request with this method whose path ends so gets this reply instead (after auth and rate limiting). */
+  failNext(method: string, pathEnds: string, reply: FakeReply): void {
+    this.scripted.push({ method, pathEnds, reply });
   }
 
   seed(zone: string, project: string, name: string, tags: string[], state = 'running'): string {
@@ -168,6 +174,8 @@ export class ScalewayFake {
       };
     }
     this.used++;
+    const i = this.scripted.findIndex((f) => f.method === req.method && req.url.pathname.endsWith(f.pathEnds));
+    if (i >= 0) return this.scripted.splice(i, 1)[0]!.reply;
     return this.route(req);
   }
 
