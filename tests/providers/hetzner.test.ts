@@ -183,6 +183,24 @@ describe('Hetzner provider', () => {
     expect(e.retryAfterMs).toBe(Math.ceil(clock / 1000) * 1000 + 1000 - clock);
   });
 
+  it('waits at most a minute when the reset is far away, and honours Retry-After on a 5xx', async () => {
+    const provider = await setup();
+    fake.failNext({
+      status: 429,
+      headers: { 'ratelimit-reset': String(Math.ceil(clock / 1000) + 3600) },
+      json: { error: { code: 'rate_limit_exceeded', message: 'limit reached' } },
+    });
+    expect((await failure(provider.getMachine('1234'))).retryAfterMs).toBe(60_000);
+    fake.failNext({
+      status: 503,
+      headers: { 'retry-after': '7' },
+      json: { error: { code: 'unavailable', message: 'x' } },
+    });
+    expect((await failure(provider.getMachine('1234'))).retryAfterMs).toBe(7_000);
+    fake.failNext({ status: 502, json: { error: { code: 'bad_gateway', message: 'x' } } });
+    expect((await failure(provider.getMachine('1234'))).retryAfterMs).toBeUndefined();
+  });
+
   it('makes 5xx retryable with the API words', async () => {
     const provider = await setup();
     fake.failNext({ status: 503, json: { error: { code: 'unavailable', message: 'service unavailable' } } });

@@ -54,18 +54,29 @@ export async function cloudCall(
 }
 
 /**
- * The wait a reply asks for: `Retry-After` (seconds), else a reset header, read as a Unix time
- * when it looks like one (Hetzner's `RateLimit-Reset`) and as seconds from now otherwise.
+ * The wait a reply asks for: `Retry-After` (seconds) when present; otherwise, for a 429 only, the
+ * reset header, read as a Unix time when it looks like one (Hetzner's `RateLimit-Reset`) and as
+ * seconds from now otherwise. Capped at `capMs`: Hetzner's reset is when the whole bucket is full
+ * again (up to an hour), while one request needs a single refilled token.
  */
-export function retryAfterMs(headers: Headers, resetHeader: string, now: () => number): number | undefined {
-  const after = Number(headers.get('retry-after'));
-  if (headers.get('retry-after') !== null && Number.isFinite(after) && after >= 0) return Math.ceil(after * 1000);
+export function retryAfterMs(
+  status: number,
+  headers: Headers,
+  resetHeader: string,
+  now: () => number,
+  capMs = 60_000,
+): number | undefined {
+  const cap = (ms: number) => Math.min(capMs, Math.max(0, Math.ceil(ms)));
+  const after = headers.get('retry-after');
+  if (after !== null && after.trim() !== '' && Number.isFinite(Number(after)) && Number(after) >= 0) {
+    return cap(Number(after) * 1000);
+  }
+  if (status !== 429) return undefined;
   const raw = headers.get(resetHeader);
-  if (raw === null) return undefined;
+  if (raw === null || raw.trim() === '') return undefined;
   const reset = Number(raw);
   if (!Number.isFinite(reset) || reset < 0) return undefined;
-  const ms = reset > 1e9 ? reset * 1000 - now() : reset * 1000;
-  return Math.max(0, Math.ceil(ms));
+  return cap(reset > 1e9 ? reset * 1000 - now() : reset * 1000);
 }
 
 /** An API message as it may be shown: one line, at most 300 characters. */

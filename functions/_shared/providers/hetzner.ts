@@ -102,7 +102,7 @@ export function hetznerProvider(options: HetznerOptions): CloudProvider {
     const permanent = (text: string) => new ProviderError(NAME, text, false, details);
     const retry = (text: string, wait?: number) =>
       new ProviderError(NAME, text, true, { ...details, ...(wait === undefined ? {} : { retryAfterMs: wait }) });
-    const wait = retryAfterMs(res.headers, 'ratelimit-reset', now);
+    const wait = retryAfterMs(res.status, res.headers, 'ratelimit-reset', now);
     if (res.status === 401) {
       return permanent(
         code === 'token_readonly'

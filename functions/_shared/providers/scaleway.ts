@@ -103,7 +103,7 @@ export function scalewayProvider(options: ScalewayOptions): CloudProvider {
     const said = message ? `: ${message}` : '';
     const details = { code, status: res.status };
     const permanent = (text: string) => new ProviderError(NAME, text, false, details);
-    const wait = retryAfterMs(res.headers, 'x-ratelimit-reset', now);
+    const wait = retryAfterMs(res.status, res.headers, 'x-ratelimit-reset', now);
     const retry = (text: string) =>
       new ProviderError(NAME, text, true, { ...details, ...(wait === undefined ? {} : { retryAfterMs: wait }) });
     if (res.status === 401 || code === 'denied_authentication') return permanent('Scaleway refused the secret key');
