@@ -10,6 +10,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { FakeHttpServer, route, type FakeReply, type FakeRequest } from './http.ts';
+import { marketplaceImages, NOBLE_IMAGE_ID, type FakeScalewayServer } from './scaleway-catalog.ts';
+
+export { NOBLE_IMAGE_ID, type FakeScalewayServer } from './scaleway-catalog.ts';
 
 export interface ScalewayFakeOptions {
   secretKeys?: string[];
@@ -24,24 +27,6 @@ export interface ScalewayFakeOptions {
   resetSeconds?: number;
   now?: () => number;
 }
-
-export interface FakeScalewayServer {
-  id: string;
-  name: string;
-  hostname: string;
-  project: string;
-  tags: string[];
-  commercial_type: string;
-  image: string;
-  creation_date: string;
-  state: string;
-  zone: string;
-  volumes: Record<string, { id: string; volume_type: string; size: number }>;
-  public_ips: { id: string; address: string; family: string; dynamic: boolean; state: string }[];
-  reads: number;
-}
-
-export const NOBLE_IMAGE_ID = '6b1e6f2c-8a34-4f5e-9d58-1c1f6f0b7a11';
 
 export class ScalewayFake {
   readonly servers = new Map<string, FakeScalewayServer>();
@@ -182,7 +167,7 @@ export class ScalewayFake {
   private route(req: FakeRequest): FakeReply {
     const path = req.url.pathname;
     let p: Record<string, string> | null;
-    if ((p = route(path, '/marketplace/v2/local-images')) && req.method === 'GET') return this.images(req.url);
+    if ((p = route(path, '/marketplace/v2/local-images')) && req.method === 'GET') return marketplaceImages(req.url);
     if ((p = route(path, '/instance/v1/zones/:zone/servers'))) {
       if (req.method === 'GET') return this.list(p.zone!, req.url);
       if (req.method === 'POST') return this.create(p.zone!, req.body);
@@ -251,25 +236,6 @@ export class ScalewayFake {
       return { status: 200, json: { server: this.view(server, false) } };
     }
     return { status: 200, json: { server: this.view(server) } };
-  }
-
-  private images(url: URL): FakeReply {
-    const label = url.searchParams.get('image_label');
-    const zone = url.searchParams.get('zone') ?? 'fr-par-1';
-    const images =
-      label === 'ubuntu_noble'
-        ? [
-            {
-              id: NOBLE_IMAGE_ID,
-              arch: 'x86_64',
-              zone,
-              label,
-              type: 'instance_local',
-              compatible_commercial_types: ['DEV1-S', 'DEV1-M', 'DEV1-L', 'DEV1-XL', 'GP1-XS', 'GP1-S'],
-            },
-          ]
-        : [];
-    return { status: 200, json: { local_images: images, total_count: images.length } };
   }
 
   private list(zone: string, url: URL): FakeReply {
