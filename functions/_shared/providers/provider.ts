@@ -67,19 +67,51 @@ export interface Provider {
   listMachines(labels: Labels): Promise<ProviderMachine[]>;
 }
 
+/** What a cloud said about a failure, beyond the words. */
+export interface ProviderErrorDetails {
+  /** How long the API asked us to wait before trying again (rate limit reset, Retry-After). */
+  retryAfterMs?: number;
+  /** The API's error code (`resource_limit_exceeded`, `quotas_exceeded`, …). */
+  code?: string;
+  /** The HTTP status, when there was an answer. */
+  status?: number;
+}
+
 /**
  * A provider could not do what was asked. The message is safe to store and show (no tokens, no
- * request bodies); `retryable` is false when trying again cannot help (not configured, refused).
+ * request bodies); `retryable` is false when trying again cannot help (not configured, refused,
+ * quota reached, invalid input): such a job should fail at once. `retryAfterMs` is the wait the API
+ * gave, when it gave one.
  */
 export class ProviderError extends Error {
+  readonly retryAfterMs?: number;
+  readonly code?: string;
+  readonly status?: number;
+
   constructor(
     readonly provider: string,
     message: string,
     readonly retryable = true,
+    details: ProviderErrorDetails = {},
   ) {
     super(message);
     this.name = 'ProviderError';
+    if (details.retryAfterMs !== undefined) this.retryAfterMs = details.retryAfterMs;
+    if (details.code !== undefined) this.code = details.code;
+    if (details.status !== undefined) this.status = details.status;
   }
+
+  /** Trying again cannot help. */
+  get permanent(): boolean {
+    return !this.retryable;
+  }
+}
+
+/** A cloud provider also answers what became of one machine (null: it is gone). */
+export interface CloudProvider extends Provider {
+  getMachine(providerInstanceId: string): Promise<ProviderMachine | null>;
+  /** One cheap read with the credential: resolves when the cloud accepts it (to check a credential on save). */
+  verifyCredential(): Promise<void>;
 }
 
 /** A machine name from a node id: `sam-<first 12 hex>` (unique enough per account, DNS-safe). */

@@ -1,10 +1,13 @@
 /**
  * Picks the provider a node names (`nodes.provider`). `local` (the default) is the local machine
- * host; Hetzner and Scaleway are not built yet and say so in words the job's error keeps.
+ * host. Hetzner and Scaleway are per user: a job builds them from the task owner's `cloud-provider`
+ * credential with {@link providerFromCredential}; this deployment-wide registry only names them.
  */
 import { env as readEnv } from '../env.ts';
 import { localProvider } from './local.ts';
 import { ProviderError, type Provider } from './provider.ts';
+
+export { providerFromCredential, type CloudFactoryOptions } from './from-credential.ts';
 
 export type ProviderRegistry = (name: string | null | undefined) => Provider;
 
