@@ -16,8 +16,7 @@ export interface PullRequestRef {
 }
 
 export type OpenPullRequestResult =
-  | ({ kind: 'created' | 'adopted' } & PullRequestRef)
-  | { kind: 'no_commits'; reason: string };
+  ({ kind: 'created' | 'adopted' } & PullRequestRef) | { kind: 'no_commits'; reason: string };
 
 export interface OpenPullRequest {
   owner: string;

@@ -117,7 +117,9 @@ function parse<T>(schema: z.ZodType<T>, event: string, payload: unknown): T {
   const r = schema.safeParse(payload);
   if (!r.success) {
     const first = r.error.issues[0];
-    throw new WebhookPayloadError(`Malformed ${event} payload at ${first?.path.join('.') || '(root)'}: ${first?.message}`);
+    throw new WebhookPayloadError(
+      `Malformed ${event} payload at ${first?.path.join('.') || '(root)'}: ${first?.message}`,
+    );
   }
   return r.data;
 }

@@ -1,0 +1,330 @@
+/**
+ * A fake GitHub for tests: the REST endpoints SAM uses (routes.ts), with App JWT and token
+ * authentication, rate-limit headers and budgets, in front of a real `git http-backend` that serves
+ * bare repositories over smart HTTP to holders of a valid, unexpired installation token scoped to
+ * the repository. One loopback server: REST at `/…`, git at `/{owner}/{repo}.git/…`.
+ * Behaviour and texts follow GitHub's documentation and OpenAPI description; see routes.ts.
+ */
+import { generateKeyPairSync, type KeyObject, randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createBareRepo } from './bare-repos.ts';
+import { handleGit } from './git-auth.ts';
+import { authenticate, type Credential } from './rest-auth.ts';
+import { errorBody, route, type Reply } from './routes.ts';
+import type { Account, Installation, Pull, Repo } from './shapes.ts';
+
+export interface FakeGitHubOptions {
+  /** Epoch ms; share one with the client under test to move time. */
+  now?: () => number;
+  /** Installation token lifetime (GitHub: one hour). */
+  tokenLifetimeMs?: number;
+  /** Requests per hour per credential (GitHub: 5,000 for installations and users). */
+  rateLimit?: number;
+  /** The status of an exhausted primary limit: GitHub sends 403 or 429. */
+  rateLimitStatus?: 403 | 429;
+}
+
+export interface FakeToken {
+  token: string;
+  installationId: number;
+  /** null: every repository of the installation. */
+  repositoryIds: number[] | null;
+  permissions: Record<string, 'read' | 'write'>;
+  expiresAt: number;
+  revoked: boolean;
+}
+
+export interface FakeUser {
+  account: Account;
+  token: string;
+  installationIds: Set<number>;
+  createdAt: string;
+}
+
+export interface FakeApp {
+  id: number;
+  clientId: string;
+  slug: string;
+  /** PEM PKCS#1, as GitHub hands it out. */
+  privateKeyPem: string;
+  publicKey: KeyObject;
+  permissions: Record<string, 'read' | 'write'>;
+}
+
+interface Budget {
+  used: number;
+  resetAt: number;
+}
+
+const HOUR = 3_600_000;
+
+export class FakeGitHub {
+  readonly app: FakeApp;
+  readonly now: () => number;
+  readonly root: string;
+  tokenLifetimeMs: number;
+  rateLimit: number;
+  rateLimitStatus: 403 | 429;
+  readonly accounts = new Map<number, Account>();
+  readonly repos = new Map<number, Repo>();
+  readonly installations = new Map<number, Installation>();
+  readonly users = new Map<string, FakeUser>();
+  readonly tokens = new Map<string, FakeToken>();
+  readonly pulls: Pull[] = [];
+  /** Every request the fake answered: method, path, status (for assertions on call patterns). */
+  readonly log: { method: string; path: string; status: number }[] = [];
+  private readonly budgets = new Map<string, Budget>();
+  private secondary: { count: number; retryAfter: number; status: 403 | 429 } | undefined;
+  private nextId = 1000;
+  private server: Server | undefined;
+  url = '';
+
+  private constructor(options: FakeGitHubOptions) {
+    this.now = options.now ?? (() => Date.now());
+    this.tokenLifetimeMs = options.tokenLifetimeMs ?? HOUR;
+    this.rateLimit = options.rateLimit ?? 5000;
+    this.rateLimitStatus = options.rateLimitStatus ?? 403;
+    this.root = mkdtempSync(join(tmpdir(), 'fake-github-'));
+    const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    this.app = {
+      id: this.id(),
+      clientId: `Iv23${randomBytes(8).toString('hex')}`,
+      slug: 'sam-test-app',
+      privateKeyPem: privateKey.export({ type: 'pkcs1', format: 'pem' }).toString(),
+      publicKey,
+      permissions: { contents: 'write', pull_requests: 'write', metadata: 'read' },
+    };
+  }
+
+  static async start(options: FakeGitHubOptions = {}): Promise<FakeGitHub> {
+    const fake = new FakeGitHub(options);
+    const server = createServer((req, res) => void fake.handle(req, res));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    fake.server = server;
+    fake.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    return fake;
+  }
+
+  async close(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    if (server) {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+    rmSync(this.root, { recursive: true, force: true });
+  }
+
+  id(): number {
+    return this.nextId++;
+  }
+
+  iso(ms = this.now()): string {
+    return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+  }
+
+  addAccount(login: string, type: 'User' | 'Organization' = 'User'): Account {
+    const account = { id: this.id(), login, type };
+    this.accounts.set(account.id, account);
+    return account;
+  }
+
+  /** A GitHub user with a user access token (`ghu_…`). */
+  addUser(login: string): FakeUser {
+    const user = {
+      account: this.addAccount(login, 'User'),
+      token: `ghu_${randomBytes(18).toString('base64url')}`,
+      installationIds: new Set<number>(),
+      createdAt: this.iso(),
+    };
+    this.users.set(user.token, user);
+    return user;
+  }
+
+  /** A repository (private by default) backed by a bare git repository with one commit. */
+  addRepository(owner: Account, name: string, opts: { private?: boolean; defaultBranch?: string } = {}): Repo {
+    const repo = {
+      id: this.id(),
+      owner,
+      name,
+      private: opts.private ?? true,
+      defaultBranch: opts.defaultBranch ?? 'main',
+      createdAt: this.iso(),
+    };
+    createBareRepo(this.repoPath(repo), repo.defaultBranch, this.root);
+    this.repos.set(repo.id, repo);
+    return repo;
+  }
+
+  repoPath(repo: Repo): string {
+    return join(this.root, 'git', repo.owner.login, `${repo.name}.git`);
+  }
+
+  /** Installs the App on an account, for all its repositories or a selection. */
+  addInstallation(account: Account, repositories: 'all' | Repo[] = 'all', permissions = this.app.permissions) {
+    const inst: Installation = {
+      id: this.id(),
+      account,
+      repositories: repositories === 'all' ? 'all' : repositories.map((r) => r.id),
+      permissions,
+      createdAt: this.iso(),
+    };
+    this.installations.set(inst.id, inst);
+    return inst;
+  }
+
+  /** The repositories an installation reaches. */
+  installationRepos(inst: Installation): Repo[] {
+    return [...this.repos.values()].filter((r) =>
+      inst.repositories === 'all' ? r.owner.id === inst.account.id : inst.repositories.includes(r.id),
+    );
+  }
+
+  /** Lets a user see an installation in `GET /user/installations` (installer, org member, collaborator). */
+  grant(user: FakeUser, inst: Installation): void {
+    user.installationIds.add(inst.id);
+  }
+
+  findRepo(owner: string, name: string): Repo | undefined {
+    const n = name.toLowerCase();
+    const o = owner.toLowerCase();
+    return [...this.repos.values()].find((r) => r.owner.login.toLowerCase() === o && r.name.toLowerCase() === n);
+  }
+
+  /** Whether a token reaches a repository. */
+  tokenReaches(t: FakeToken, repo: Repo): boolean {
+    const inst = this.installations.get(t.installationId);
+    if (!inst || !this.installationRepos(inst).some((r) => r.id === repo.id)) return false;
+    return t.repositoryIds === null || t.repositoryIds.includes(repo.id);
+  }
+
+  /** A usable token (unexpired, not revoked), or undefined. */
+  liveToken(token: string): FakeToken | undefined {
+    const t = this.tokens.get(token);
+    return t && !t.revoked && t.expiresAt > this.now() ? t : undefined;
+  }
+
+  closePull(repo: Repo, number: number, merged = false): void {
+    const p = this.pulls.find((x) => x.repoId === repo.id && x.number === number);
+    if (!p) throw new Error(`no PR #${number}`);
+    p.state = 'closed';
+    p.merged = merged;
+    p.closedAt = p.updatedAt = this.iso();
+  }
+
+  /** The next `count` authenticated requests hit a secondary rate limit with `retry-after`. */
+  secondaryLimit(retryAfterSeconds: number, count = 1, status: 403 | 429 = 403): void {
+    this.secondary = { count, retryAfter: retryAfterSeconds, status };
+  }
+
+  private budget(key: string): Budget {
+    const now = this.now();
+    let b = this.budgets.get(key);
+    if (!b || b.resetAt <= now) {
+      b = { used: 0, resetAt: now + HOUR };
+      this.budgets.set(key, b);
+    }
+    return b;
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', this.url);
+    const path = url.pathname;
+    const done = (status: number) => this.log.push({ method: req.method ?? 'GET', path, status });
+    try {
+      if (/^\/[^/]+\/[^/]+\.git\//.test(path)) {
+        handleGit(this, req, res, url);
+        res.on('finish', () => done(res.statusCode));
+        return;
+      }
+      const reply = await this.rest(req, url);
+      res.writeHead(reply.status, reply.headers);
+      res.end(reply.text ?? (reply.body === undefined ? undefined : JSON.stringify(reply.body)));
+      done(reply.status);
+    } catch (e) {
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ message: `fake GitHub failed: ${(e as Error).message}` }));
+      done(500);
+    }
+  }
+
+  private async rest(req: IncomingMessage, url: URL): Promise<Reply & { headers: Record<string, string> }> {
+    if (!req.headers['user-agent']) {
+      const body =
+        'Request forbidden by administrative rules. Please make sure your request has a User-Agent header (https://docs.github.com/en/rest/overview/resources-in-the-rest-api#user-agent-required). Check https://githubstatus.com for possible causes of service disruption.';
+      req.resume();
+      return this.withLimit('ip', { status: 403, headers: { 'content-type': 'text/html' }, text: body });
+    }
+    const version = req.headers['x-github-api-version'];
+    if (version !== undefined && version !== '2022-11-28' && version !== '2026-03-10') {
+      req.resume();
+      return this.withLimit('ip', errorBody(400, `Invalid API version provided: ${String(version)}`));
+    }
+    const raw = await readBody(req);
+    const cred: Credential = await authenticate(this, req.headers.authorization);
+    if (cred.kind === 'invalid') return this.withLimit('ip', errorBody(401, cred.message));
+    const key =
+      cred.kind === 'installation'
+        ? `installation:${cred.token.installationId}`
+        : cred.kind === 'user'
+          ? `user:${cred.user.account.id}`
+          : cred.kind === 'app'
+            ? 'app'
+            : 'ip';
+    const limit = key === 'ip' ? 60 : this.rateLimit;
+    const budget = this.budget(key);
+    if (key !== 'ip' && this.secondary && this.secondary.count > 0) {
+      this.secondary.count--;
+      const r = errorBody(
+        this.secondary.status,
+        'You have exceeded a secondary rate limit. Please wait a few minutes before you try again.',
+      );
+      return this.withLimit(key, { ...r, headers: { 'retry-after': String(this.secondary.retryAfter) } });
+    }
+    if (budget.used >= limit) {
+      const who = cred.kind === 'installation' ? `installation ID ${cred.token.installationId}` : 'this credential';
+      return this.withLimit(key, {
+        ...errorBody(this.rateLimitStatus, `API rate limit exceeded for ${who}.`),
+        body: {
+          message: `API rate limit exceeded for ${who}.`,
+          documentation_url: 'https://docs.github.com/rest/overview/rate-limits-for-the-rest-api',
+          status: String(this.rateLimitStatus),
+        },
+      });
+    }
+    budget.used++;
+    const reply = await route(this, { method: req.method ?? 'GET', url, raw, cred });
+    return this.withLimit(key, reply);
+  }
+
+  private withLimit(key: string, reply: Reply): Reply & { headers: Record<string, string> } {
+    const limit = key === 'ip' ? 60 : this.rateLimit;
+    const b = this.budget(key);
+    return {
+      ...reply,
+      headers: {
+        'content-type': 'application/json; charset=utf-8',
+        'x-github-media-type': 'github.v3; format=json',
+        'x-ratelimit-limit': String(limit),
+        'x-ratelimit-remaining': String(Math.max(0, limit - b.used)),
+        'x-ratelimit-used': String(b.used),
+        'x-ratelimit-reset': String(Math.ceil(b.resetAt / 1000)),
+        'x-ratelimit-resource': 'core',
+        ...reply.headers,
+      },
+    };
+  }
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
