@@ -51,3 +51,22 @@ export async function commitsAhead(path: string, base: string, head: string, hom
   const { stdout } = await run('git', ['rev-list', '--count', `${base}..${head}`], { cwd: path, env: gitEnv(home) });
   return Number(stdout.trim());
 }
+
+/**
+ * Points `branch` at a new commit on top of `from` (same tree plus `file`), or at `from` itself
+ * when `file` is omitted. Returns the branch's commit. Stands in for a push in REST-only tests.
+ */
+export function setBranch(path: string, branch: string, from: string, home: string, file?: string): string {
+  const env = gitEnv(home);
+  const git = (args: string[], input?: string) =>
+    execFileSync('git', args, { cwd: path, env, input, encoding: 'utf8' }).trim();
+  let sha = git(['rev-parse', '--verify', `${from}^{commit}`]);
+  if (file !== undefined) {
+    const blob = git(['hash-object', '-w', '--stdin'], `${file}\n`);
+    const entries = git(['ls-tree', sha]);
+    const tree = git(['mktree'], `${entries}\n100644 blob ${blob}\t${file}\n`);
+    sha = git(['commit-tree', tree, '-p', sha, '-m', `Add ${file}`]);
+  }
+  git(['update-ref', `refs/heads/${branch}`, sha]);
+  return sha;
+}

@@ -11,7 +11,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createBareRepo } from './bare-repos.ts';
+import { createBareRepo, setBranch } from './bare-repos.ts';
 import { handleGit } from './git-auth.ts';
 import { authenticate, type Credential } from './rest-auth.ts';
 import { errorBody, route, type Reply } from './routes.ts';
@@ -162,6 +162,11 @@ export class FakeGitHub {
 
   repoPath(repo: Repo): string {
     return join(this.root, 'git', repo.owner.login, `${repo.name}.git`);
+  }
+
+  /** Points `branch` at `from` plus a commit adding `file` (or at `from` itself); returns its sha. */
+  setBranch(repo: Repo, branch: string, opts: { from?: string; file?: string } = {}): string {
+    return setBranch(this.repoPath(repo), branch, opts.from ?? repo.defaultBranch, this.root, opts.file);
   }
 
   /** Installs the App on an account, for all its repositories or a selection. */

@@ -50,7 +50,8 @@ export interface Pull {
 }
 
 export function simpleUser(web: string, api: string, a: Account) {
-  const u = `${api}/users/${a.login}`;
+  // Bot logins end in `[bot]`, which URLs carry percent-encoded.
+  const u = `${api}/users/${encodeURIComponent(a.login)}`;
   return {
     login: a.login,
     id: a.id,
@@ -58,7 +59,8 @@ export function simpleUser(web: string, api: string, a: Account) {
     avatar_url: `${web}/avatars/${a.id}`,
     gravatar_id: '',
     url: u,
-    html_url: `${web}/${a.login}`,
+    html_url:
+      a.type === 'Bot' ? `${web}/apps/${encodeURIComponent(a.login.replace(/\[bot\]$/, ''))}` : `${web}/${a.login}`,
     followers_url: `${u}/followers`,
     following_url: `${u}/following{/other_user}`,
     gists_url: `${u}/gists{/gist_id}`,
