@@ -158,10 +158,14 @@ export class GitHubApp {
 }
 
 /** All pages of `GET /installation/repositories` with an installation token. */
-export async function listInstallationRepositories(rest: Rest, token: string): Promise<GitHubRepository[]> {
+export async function listInstallationRepositories(
+  rest: Rest,
+  token: string,
+  perPage = 100,
+): Promise<GitHubRepository[]> {
   const wire = await rest.paginate<{ repositories: WireRepository[] }, WireRepository>(
     '/installation/repositories',
-    { token },
+    { token, query: { per_page: perPage } },
     (page) => page.repositories ?? [],
   );
   return wire.map(toRepository);
