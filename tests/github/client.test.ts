@@ -279,7 +279,7 @@ describe('error classification', () => {
       const e = await failure(rest.request('GET', '/user', { token: u.token }));
       expect(e).toMatchObject({ status: 403, kind: 'rate_limited', retryAt: START + 3_600_000 });
       expect(e.message).toContain('API rate limit exceeded');
-      local.rateLimitStatus = 429;
+      local.limits.status = 429;
       expect(await failure(rest.request('GET', '/user', { token: u.token }))).toMatchObject({
         status: 429,
         kind: 'rate_limited',

@@ -3,143 +3,19 @@
  * (OpenAPI description in `@octokit/openapi`; error texts from GitHub's troubleshooting guide and
  * field observations where the docs are silent).
  */
-import { randomBytes, randomInt } from 'node:crypto';
+import { mintToken } from './access-tokens.ts';
 import { branchSha, commitsAhead } from './bare-repos.ts';
+import { errorBody, notFound, notIntegration, paginate, parseJson, type Reply, validation } from './replies.ts';
 import type { Credential } from './rest-auth.ts';
 import { JWT_UNDECODABLE } from './rest-auth.ts';
 import type { FakeGitHub, FakeToken } from './server.ts';
 import { installation, privateUser, pullRequest, repository, type Repo } from './shapes.ts';
-
-export interface Reply {
-  status: number;
-  body?: unknown;
-  /** A non-JSON body. */
-  text?: string;
-  headers?: Record<string, string>;
-}
 
 interface Call {
   method: string;
   url: URL;
   raw: string;
   cred: Credential;
-}
-
-const DOCS = 'https://docs.github.com/rest';
-
-export function errorBody(status: number, message: string, errors?: unknown[], documentation_url = DOCS): Reply {
-  return {
-    status,
-    body: { message, documentation_url, status: String(status), ...(errors ? { errors } : {}) },
-  };
-}
-
-const notFound = () => errorBody(404, 'Not Found');
-const notIntegration = (perm: string): Reply => ({
-  ...errorBody(403, 'Resource not accessible by integration'),
-  headers: { 'x-accepted-github-permissions': perm },
-});
-const validation = (errors: unknown[], docs = DOCS) => errorBody(422, 'Validation Failed', errors, docs);
-
-/** One page of `items` with GitHub's `Link` header (`per_page` ≤ 100, pages from 1). */
-function paginate<T>(fake: FakeGitHub, url: URL, items: T[]): { page: T[]; headers: Record<string, string> } {
-  const perPage = Math.min(100, Math.max(1, Number(url.searchParams.get('per_page')) || 30));
-  const page = Math.max(1, Number(url.searchParams.get('page')) || 1);
-  const last = Math.max(1, Math.ceil(items.length / perPage));
-  const link = (p: number, rel: string) => {
-    const u = new URL(url.pathname + url.search, fake.url);
-    u.searchParams.set('page', String(p));
-    return `<${u.toString()}>; rel="${rel}"`;
-  };
-  const links: string[] = [];
-  if (page > 1) links.push(link(page - 1, 'prev'));
-  if (page < last) links.push(link(page + 1, 'next'), link(last, 'last'));
-  if (page > 1) links.push(link(1, 'first'));
-  return {
-    page: items.slice((page - 1) * perPage, page * perPage),
-    headers: links.length ? { link: links.join(', ') } : {},
-  };
-}
-
-function parseJson(raw: string): { ok: true; value: Record<string, unknown> } | { ok: false } {
-  if (!raw.trim()) return { ok: true, value: {} };
-  try {
-    const v = JSON.parse(raw) as unknown;
-    return v && typeof v === 'object' && !Array.isArray(v)
-      ? { ok: true, value: v as Record<string, unknown> }
-      : { ok: false };
-  } catch {
-    return { ok: false };
-  }
-}
-
-const LEVEL = { read: 1, write: 2 } as const;
-
-function mintToken(fake: FakeGitHub, installationId: number, raw: string): Reply {
-  const inst = fake.installations.get(installationId);
-  if (!inst) return notFound();
-  const parsed = parseJson(raw);
-  if (!parsed.ok) return errorBody(400, 'Problems parsing JSON');
-  const body = parsed.value as { repository_ids?: unknown; repositories?: unknown; permissions?: unknown };
-  const reachable = fake.installationRepos(inst);
-  let ids: number[] | null = null;
-  const docs = 'https://docs.github.com/rest/apps/apps#create-an-installation-access-token-for-an-app';
-  if (body.repository_ids !== undefined || body.repositories !== undefined) {
-    const byId = Array.isArray(body.repository_ids) ? body.repository_ids : [];
-    const byName = Array.isArray(body.repositories) ? body.repositories : [];
-    if (byId.length + byName.length > 500) {
-      return validation(
-        [{ resource: 'Installation', code: 'custom', message: 'Too many repositories (max 500).' }],
-        docs,
-      );
-    }
-    const found = [
-      ...byId.map((id) => reachable.find((r) => r.id === id)),
-      ...byName.map((n) => reachable.find((r) => r.name === n)),
-    ];
-    if (found.some((r) => !r)) {
-      return errorBody(
-        422,
-        'There is at least one repository that does not exist or is not accessible to the parent installation.',
-        undefined,
-        docs,
-      );
-    }
-    ids = [...new Set(found.map((r) => r!.id))];
-  }
-  let permissions = inst.permissions;
-  if (body.permissions !== undefined) {
-    const asked = (body.permissions ?? {}) as Record<string, unknown>;
-    const granted = Object.entries(asked).every(([k, v]) => {
-      const have = inst.permissions[k];
-      return (v === 'read' || v === 'write') && have !== undefined && LEVEL[have] >= LEVEL[v];
-    });
-    if (!granted) {
-      return errorBody(422, 'The permissions requested are not granted to this installation.', undefined, docs);
-    }
-    permissions = asked as Record<string, 'read' | 'write'>;
-  }
-  const t: FakeToken = {
-    // Not a fixed length: GitHub's token format changes (see tests/github/fake-contract.test.ts).
-    token: `ghs_${randomBytes(randomInt(27, 45)).toString('base64url').replace(/[-_]/g, 'x')}`,
-    installationId,
-    repositoryIds: ids,
-    permissions,
-    expiresAt: fake.now() + fake.tokenLifetimeMs,
-    revoked: false,
-  };
-  fake.tokens.set(t.token, t);
-  const scoped = ids === null ? reachable : reachable.filter((r) => ids.includes(r.id));
-  return {
-    status: 201,
-    body: {
-      token: t.token,
-      expires_at: fake.iso(t.expiresAt),
-      permissions,
-      repository_selection: ids === null && inst.repositories === 'all' ? 'all' : 'selected',
-      ...(ids === null ? {} : { repositories: scoped.map((r) => repository(fake.url, fake.url, r)) }),
-    },
-  };
 }
 
 async function createPull(fake: FakeGitHub, repo: Repo, t: FakeToken, raw: string): Promise<Reply> {

@@ -14,7 +14,9 @@ import { join } from 'node:path';
 import { createBareRepo, setBranch } from './bare-repos.ts';
 import { handleGit } from './git-auth.ts';
 import { authenticate, type Credential } from './rest-auth.ts';
-import { errorBody, route, type Reply } from './routes.ts';
+import { RateLimits } from './rate-limits.ts';
+import { errorBody, type Reply } from './replies.ts';
+import { route } from './routes.ts';
 import type { Account, Installation, Pull, Repo } from './shapes.ts';
 
 export interface FakeGitHubOptions {
@@ -55,11 +57,6 @@ export interface FakeApp {
   permissions: Record<string, 'read' | 'write'>;
 }
 
-interface Budget {
-  used: number;
-  resetAt: number;
-}
-
 const HOUR = 3_600_000;
 
 export class FakeGitHub {
@@ -67,8 +64,7 @@ export class FakeGitHub {
   readonly now: () => number;
   readonly root: string;
   tokenLifetimeMs: number;
-  rateLimit: number;
-  rateLimitStatus: 403 | 429;
+  readonly limits: RateLimits;
   readonly accounts = new Map<number, Account>();
   readonly repos = new Map<number, Repo>();
   readonly installations = new Map<number, Installation>();
@@ -77,8 +73,6 @@ export class FakeGitHub {
   readonly pulls: Pull[] = [];
   /** Every request the fake answered: method, path, status (for assertions on call patterns). */
   readonly log: { method: string; path: string; status: number }[] = [];
-  private readonly budgets = new Map<string, Budget>();
-  private secondary: { count: number; retryAfter: number; status: 403 | 429 } | undefined;
   private nextId = 1000;
   private server: Server | undefined;
   url = '';
@@ -86,8 +80,7 @@ export class FakeGitHub {
   private constructor(options: FakeGitHubOptions) {
     this.now = options.now ?? (() => Date.now());
     this.tokenLifetimeMs = options.tokenLifetimeMs ?? HOUR;
-    this.rateLimit = options.rateLimit ?? 5000;
-    this.rateLimitStatus = options.rateLimitStatus ?? 403;
+    this.limits = new RateLimits(this.now, options.rateLimit, options.rateLimitStatus);
     this.root = mkdtempSync(join(tmpdir(), 'fake-github-'));
     const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
     this.app = {
@@ -223,17 +216,7 @@ export class FakeGitHub {
 
   /** The next `count` authenticated requests hit a secondary rate limit with `retry-after`. */
   secondaryLimit(retryAfterSeconds: number, count = 1, status: 403 | 429 = 403): void {
-    this.secondary = { count, retryAfter: retryAfterSeconds, status };
-  }
-
-  private budget(key: string): Budget {
-    const now = this.now();
-    let b = this.budgets.get(key);
-    if (!b || b.resetAt <= now) {
-      b = { used: 0, resetAt: now + HOUR };
-      this.budgets.set(key, b);
-    }
-    return b;
+    this.limits.secondaryLimit(retryAfterSeconds, count, status);
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -280,48 +263,15 @@ export class FakeGitHub {
           : cred.kind === 'app'
             ? 'app'
             : 'ip';
-    const limit = key === 'ip' ? 60 : this.rateLimit;
-    const budget = this.budget(key);
-    if (key !== 'ip' && this.secondary && this.secondary.count > 0) {
-      this.secondary.count--;
-      const r = errorBody(
-        this.secondary.status,
-        'You have exceeded a secondary rate limit. Please wait a few minutes before you try again.',
-      );
-      return this.withLimit(key, { ...r, headers: { 'retry-after': String(this.secondary.retryAfter) } });
-    }
-    if (budget.used >= limit) {
-      const who = cred.kind === 'installation' ? `installation ID ${cred.token.installationId}` : 'this credential';
-      return this.withLimit(key, {
-        ...errorBody(this.rateLimitStatus, `API rate limit exceeded for ${who}.`),
-        body: {
-          message: `API rate limit exceeded for ${who}.`,
-          documentation_url: 'https://docs.github.com/rest/overview/rate-limits-for-the-rest-api',
-          status: String(this.rateLimitStatus),
-        },
-      });
-    }
-    budget.used++;
+    const who = cred.kind === 'installation' ? `installation ID ${cred.token.installationId}` : 'this credential';
+    const limited = this.limits.spend(key, who);
+    if (limited) return this.withLimit(key, limited);
     const reply = await route(this, { method: req.method ?? 'GET', url, raw, cred });
     return this.withLimit(key, reply);
   }
 
   private withLimit(key: string, reply: Reply): Reply & { headers: Record<string, string> } {
-    const limit = key === 'ip' ? 60 : this.rateLimit;
-    const b = this.budget(key);
-    return {
-      ...reply,
-      headers: {
-        'content-type': 'application/json; charset=utf-8',
-        'x-github-media-type': 'github.v3; format=json',
-        'x-ratelimit-limit': String(limit),
-        'x-ratelimit-remaining': String(Math.max(0, limit - b.used)),
-        'x-ratelimit-used': String(b.used),
-        'x-ratelimit-reset': String(Math.ceil(b.resetAt / 1000)),
-        'x-ratelimit-resource': 'core',
-        ...reply.headers,
-      },
-    };
+    return this.limits.withHeaders(key, reply);
   }
 }
 
