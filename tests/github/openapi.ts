@@ -17,6 +17,7 @@ export const specDir = candidates.find((d) => existsSync(join(d, 'generated/api.
 interface Spec {
   info: { version: string };
   paths: Record<string, Record<string, { responses: Record<string, { $ref?: string; content?: unknown }> }>>;
+  'x-webhooks': Record<string, { post: { requestBody: { content: Record<string, { schema: unknown }> } } }>;
   components: { schemas: Record<string, unknown>; responses: Record<string, { content?: unknown }> };
 }
 
@@ -85,6 +86,16 @@ export class OpenApi {
   /** Validation errors of `body` against `components/schemas/{name}`. */
   checkSchema(name: string, body: unknown): string[] {
     return this.errors(this.compile(name, { $ref: `#/components/schemas/${name}` }), body);
+  }
+
+  /** Validation errors of a webhook payload against `x-webhooks/{name}` (e.g. `pull-request-closed`). */
+  checkWebhook(name: string, body: unknown): string[] {
+    const hook = this.spec['x-webhooks'][name];
+    if (!hook) return [`${name} is not in x-webhooks`];
+    return this.errors(
+      this.compile(`webhook ${name}`, hook.post.requestBody.content['application/json']!.schema),
+      body,
+    );
   }
 
   private errors(v: ValidateFunction, body: unknown): string[] {
