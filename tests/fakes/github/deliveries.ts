@@ -90,7 +90,7 @@ export function signedDelivery(
   secret: string,
   event: string,
   payload: unknown,
-  id = randomUUID(),
+  id: string = randomUUID(),
 ): Delivery {
   const body = JSON.stringify(payload);
   const mac = createHmac('sha256', secret).update(body).digest('hex');
