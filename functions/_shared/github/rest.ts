@@ -49,8 +49,8 @@ export class Rest {
     return url.toString();
   }
 
-  /** One call; a non-2xx answer throws `GitHubError`. `accept` lists extra statuses to return as-is. */
-  async request<T>(method: string, pathOrUrl: string, init: CallInit, accept: number[] = []): Promise<RestAnswer<T>> {
+  /** One call; a non-2xx answer throws `GitHubError`. */
+  async request<T>(method: string, pathOrUrl: string, init: CallInit): Promise<RestAnswer<T>> {
     const url = pathOrUrl.startsWith('/') ? this.url(pathOrUrl, init.query) : pathOrUrl;
     const what = `${method} ${new URL(url).pathname}`;
     const headers: Record<string, string> = {
@@ -79,7 +79,7 @@ export class Rest {
         data = undefined;
       }
     }
-    if (res.ok || accept.includes(res.status)) return { status: res.status, headers: res.headers, data: data as T };
+    if (res.ok) return { status: res.status, headers: res.headers, data: data as T };
     const body = data && typeof data === 'object' ? (data as GitHubErrorBody) : { message: text.slice(0, 200) };
     throw classifyResponse(res.status, res.headers, body, what, this.now());
   }

@@ -1,9 +1,19 @@
 /**
  * A fake GitHub for tests: the REST endpoints SAM uses (routes.ts), with App JWT and token
- * authentication, rate-limit headers and budgets, in front of a real `git http-backend` that serves
- * bare repositories over smart HTTP to holders of a valid, unexpired installation token scoped to
- * the repository. One loopback server: REST at `/…`, git at `/{owner}/{repo}.git/…`.
- * Behaviour and texts follow GitHub's documentation and OpenAPI description; see routes.ts.
+ * authentication, rate-limit headers and budgets (rate-limits.ts), in front of a real
+ * `git http-backend` that serves bare repositories over smart HTTP to holders of a valid, unexpired
+ * installation token scoped to the repository (git-auth.ts). One loopback server: REST at `/…`
+ * (the `apiUrl`), git at `/{owner}/{repo}.git/…` (`clone_url`). Webhook deliveries: deliveries.ts.
+ * Behaviour and texts follow GitHub's documentation and OpenAPI description; the contract tests in
+ * tests/github/fake-*.test.ts hold it to them.
+ *
+ *     const fake = await FakeGitHub.start({ now: () => clock, tokenLifetimeMs: 120_000 });
+ *     const org = fake.addAccount('acme', 'Organization');
+ *     const repo = fake.addRepository(org, 'site');          // private, `main` with one commit
+ *     const inst = fake.addInstallation(org);                // or addInstallation(org, [repo])
+ *     const user = fake.addUser('alice'); fake.grant(user, inst);
+ *     // GitHubApp({ appId: fake.app.id, privateKey: fake.app.privateKeyPem, apiUrl: fake.url })
+ *     await fake.close();
  */
 import { generateKeyPairSync, type KeyObject, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
