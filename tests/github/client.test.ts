@@ -82,6 +82,21 @@ describe('App JWT and the private key', () => {
     expect((await viaPkcs8.mintInstallationToken(inst.id)).token).toMatch(/^ghs_/);
   });
 
+  it("retries once on GitHub's clock (its Date header) when the local clock runs ahead", async () => {
+    const ahead = new GitHubApp({
+      appId: fake.app.id,
+      privateKey: fake.app.privateKeyPem,
+      apiUrl: fake.url,
+      now: () => now + 5 * 60_000,
+    });
+    const before = fake.log.length;
+    expect((await ahead.mintInstallationToken(inst.id)).token).toMatch(/^ghs_/);
+    expect(fake.log.slice(before).map((l) => l.status)).toEqual([401, 201]);
+    // The offset is kept: the next mint needs one request.
+    expect((await ahead.mintInstallationToken(inst.id)).token).toMatch(/^ghs_/);
+    expect(fake.log.slice(before).map((l) => l.status)).toEqual([401, 201, 201]);
+  });
+
   it("fails permanently with GitHub's words for another key, and never echoes a bad key", async () => {
     const stranger = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({
       type: 'pkcs1',

@@ -60,6 +60,8 @@ export class GitHubApp {
   private readonly issuer: string;
   private readonly margin: number;
   private key: Promise<CryptoKey> | undefined;
+  /** Added to our clock for JWT times once GitHub said our clock is off (see mintInstallationToken). */
+  private clockOffsetMs = 0;
   private readonly tokens = new Map<string, { token?: InstallationToken; pending?: Promise<InstallationToken> }>();
 
   constructor(private readonly config: GitHubAppConfig) {
@@ -75,7 +77,7 @@ export class GitHubApp {
       this.key = undefined;
       throw new GitHubError(0, 'permanent', (e as Error).message);
     });
-    const now = Math.floor(this.rest.now() / 1000);
+    const now = Math.floor((this.rest.now() + this.clockOffsetMs) / 1000);
     return new SignJWT({})
       .setProtectedHeader({ alg: 'RS256', typ: 'JWT' })
       .setIssuedAt(now - JWT_BACKDATE_S)
@@ -92,11 +94,18 @@ export class GitHubApp {
     const body: Record<string, unknown> = {};
     if (scope.repositoryIds) body.repository_ids = scope.repositoryIds;
     if (scope.permissions) body.permissions = scope.permissions;
-    const { data } = await this.rest.request<WireToken>(
-      'POST',
-      `/app/installations/${encodeURIComponent(installationId)}/access_tokens`,
-      { token: await this.appJwt(), body },
-    );
+    const path = `/app/installations/${encodeURIComponent(installationId)}/access_tokens`;
+    let answer;
+    try {
+      answer = await this.rest.request<WireToken>('POST', path, { token: await this.appJwt(), body });
+    } catch (e) {
+      // A JWT refused for its times means the clocks disagree: retry once on GitHub's (its Date header).
+      const skewed = e instanceof GitHubError && e.status === 401 && /claim \('(exp|iat)'\)/.test(e.message);
+      if (!skewed || Math.abs(this.rest.serverOffsetMs - this.clockOffsetMs) < 1000) throw e;
+      this.clockOffsetMs = this.rest.serverOffsetMs;
+      answer = await this.rest.request<WireToken>('POST', path, { token: await this.appJwt(), body });
+    }
+    const data = answer.data;
     const expiresAt = Date.parse(data.expires_at);
     if (typeof data.token !== 'string' || !Number.isFinite(expiresAt)) {
       throw new GitHubError(201, 'transient', 'GitHub answered the token request without a token or expiry');

@@ -33,6 +33,8 @@ export interface CallInit {
 export class Rest {
   readonly apiUrl: string;
   readonly now: () => number;
+  /** GitHub's clock minus ours, from the last answer's `Date` header (ms, second precision). */
+  serverOffsetMs = 0;
   private readonly userAgent: string;
   private readonly fetchFn: typeof fetch;
 
@@ -70,6 +72,8 @@ export class Rest {
     } catch (e) {
       throw networkError(what, e);
     }
+    const date = Date.parse(res.headers.get('date') ?? '');
+    if (Number.isFinite(date)) this.serverOffsetMs = date - this.now();
     const text = await res.text();
     let data: unknown = undefined;
     if (text) {

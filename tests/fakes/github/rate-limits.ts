@@ -79,6 +79,8 @@ export class RateLimits {
       ...reply,
       headers: {
         'content-type': 'application/json; charset=utf-8',
+        // GitHub's clock is the fake's: clients correct JWT times from it.
+        date: new Date(this.now()).toUTCString(),
         'x-github-media-type': 'github.v3; format=json',
         'x-ratelimit-limit': String(limit),
         'x-ratelimit-remaining': String(Math.max(0, limit - b.used)),
