@@ -1,12 +1,10 @@
 /**
  * The GitHub client (functions/_shared/github) against the fake GitHub: App JWT from the PKCS#1
  * key GitHub hands out, repo-scoped task tokens cached and refreshed before expiry (fake clock),
- * linking checks, paginated repository lists, idempotent pull requests and error classification.
+ * linking checks, paginated repository lists, idempotent pull requests. Errors: client-errors.test.ts.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createPrivateKey, generateKeyPairSync } from 'node:crypto';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import {
   getRepositoryById,
@@ -16,7 +14,7 @@ import {
   userInstallationRepositories,
   verifyUserInstallation,
 } from '../../functions/_shared/github/app.ts';
-import { classifyResponse, GitHubError } from '../../functions/_shared/github/errors.ts';
+import { GitHubError } from '../../functions/_shared/github/errors.ts';
 import { pemToPkcs8 } from '../../functions/_shared/github/keys.ts';
 import { openPullRequest } from '../../functions/_shared/github/pulls.ts';
 import { Rest } from '../../functions/_shared/github/rest.ts';
@@ -281,80 +279,5 @@ describe('opening the pull request', () => {
     const forbidden = await failure(openPullRequest(app.rest, readOnly.token, pr('sam/ro')));
     expect(forbidden).toMatchObject({ status: 403, kind: 'permanent' });
     expect(forbidden.message).toContain('Resource not accessible by integration');
-  });
-});
-
-describe('error classification', () => {
-  it('waits for the reset when the primary rate limit is exhausted (403 and 429)', async () => {
-    const local = await FakeGitHub.start({ now: clock, rateLimit: 1 });
-    try {
-      const u = local.addUser('dora');
-      const rest = new Rest({ apiUrl: local.url, now: clock });
-      await rest.request('GET', '/user', { token: u.token });
-      const e = await failure(rest.request('GET', '/user', { token: u.token }));
-      expect(e).toMatchObject({ status: 403, kind: 'rate_limited', retryAt: START + 3_600_000 });
-      expect(e.message).toContain('API rate limit exceeded');
-      local.limits.status = 429;
-      expect(await failure(rest.request('GET', '/user', { token: u.token }))).toMatchObject({
-        status: 429,
-        kind: 'rate_limited',
-      });
-    } finally {
-      await local.close();
-    }
-  });
-
-  it('honours retry-after of a secondary limit', async () => {
-    const { token } = await app.installationToken(inst.id, repos[0]!.id);
-    fake.secondaryLimit(90);
-    const e = await failure(getRepositoryById(app.rest, token, repos[0]!.id));
-    expect(e).toMatchObject({ status: 403, kind: 'rate_limited', retryAt: START + 90_000 });
-  });
-
-  it('calls an expired token permanent (401) and 5xx or an unreachable GitHub transient', async () => {
-    const { token } = await app.installationToken(inst.id, repos[0]!.id);
-    now += 11 * 60_000;
-    const e = await failure(getRepositoryById(app.rest, token, repos[0]!.id));
-    expect(e).toMatchObject({ status: 401, kind: 'permanent' });
-    expect(e.message).toContain('Bad credentials');
-    expect(e.message).not.toContain(token);
-
-    const down = createServer((_req, res) =>
-      res.writeHead(502, { 'content-type': 'text/html' }).end('<h1>bad gateway</h1>'),
-    );
-    await new Promise<void>((r) => down.listen(0, '127.0.0.1', r));
-    const port = (down.address() as AddressInfo).port;
-    try {
-      const rest = new Rest({ apiUrl: `http://127.0.0.1:${port}`, now: clock });
-      expect(await failure(rest.request('GET', '/user', { token: 'x' }))).toMatchObject({
-        status: 502,
-        kind: 'transient',
-      });
-    } finally {
-      await new Promise<void>((r) => down.close(() => r()));
-    }
-    const gone = new Rest({ apiUrl: `http://127.0.0.1:${port}`, now: clock });
-    expect(await failure(gone.request('GET', '/user', { token: 'x' }))).toMatchObject({ status: 0, kind: 'transient' });
-  });
-
-  it('classifies from headers alone: remaining 0 → reset, retry-after → now + seconds, plain 403 → permanent', () => {
-    const h = (o: Record<string, string>) => new Headers(o);
-    expect(
-      classifyResponse(403, h({ 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': '2000000000' }), {}, 'GET /x', 1),
-    ).toMatchObject({ kind: 'rate_limited', retryAt: 2_000_000_000_000 });
-    expect(classifyResponse(429, h({ 'retry-after': '7' }), {}, 'GET /x', 1000)).toMatchObject({
-      kind: 'rate_limited',
-      retryAt: 8000,
-    });
-    expect(
-      classifyResponse(
-        403,
-        h({ 'x-ratelimit-remaining': '12' }),
-        { message: 'Resource not accessible by integration' },
-        'GET /x',
-        1,
-      ),
-    ).toMatchObject({ kind: 'permanent' });
-    expect(classifyResponse(503, h({}), undefined, 'GET /x', 1)).toMatchObject({ kind: 'transient' });
   });
 });
