@@ -167,7 +167,14 @@ describe('repositories and linking', () => {
     expect(list.map((r) => r.name).sort()).toEqual(repos.map((r) => r.name).sort());
     const pages = fake.log.slice(before).filter((l) => l.path === '/installation/repositories');
     expect(pages).toHaveLength(3);
+    const mark = fake.log.length;
     expect((await app.installationRepositories(inst.id)).length).toBe(repos.length);
+    // The all-repositories token it needed is revoked once the list is read.
+    expect(fake.log.slice(mark).map((l) => `${l.method} ${l.path} ${l.status}`)).toEqual([
+      `POST /app/installations/${inst.id}/access_tokens 201`,
+      'GET /installation/repositories 200',
+      'DELETE /installation/token 204',
+    ]);
   });
 
   it('follows Link only to the API origin, so a token never goes elsewhere', async () => {

@@ -153,10 +153,17 @@ export class GitHubApp {
     return pending;
   }
 
-  /** Every repository the installation can reach (all pages of `GET /installation/repositories`). */
+  /**
+   * Every repository the installation can reach (all pages of `GET /installation/repositories`),
+   * with a metadata-only token for all of them that is revoked right after.
+   */
   async installationRepositories(installationId: number): Promise<GitHubRepository[]> {
     const { token } = await this.mintInstallationToken(installationId, { permissions: METADATA_ONLY });
-    return listInstallationRepositories(this.rest, token);
+    try {
+      return await listInstallationRepositories(this.rest, token);
+    } finally {
+      await this.rest.request('DELETE', '/installation/token', { token }).catch(() => {});
+    }
   }
 
   /** One repository of the installation by its id (survives renames), with a token scoped to it. */
