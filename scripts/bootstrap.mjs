@@ -16,7 +16,7 @@ const command = args[0] ?? 'help';
 /** Debian packages each command needs. The browser is only needed by the browser tests. */
 const DEBIAN = {
   base: ['postgresql-15', 'postgresql-15-cron', 'postgresql-client-15', 'git'],
-  test: ['postgresql-15-pgtap', 'chromium'],
+  test: ['postgresql-15-pgtap', 'chromium', 'cloud-init'],
 };
 
 function step(message) {

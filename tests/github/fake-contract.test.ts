@@ -21,62 +21,59 @@ afterAll(async () => {
 });
 
 describe('the w.fake GitHub against the OpenAPI description', () => {
-  it.skipIf(!openapi)(
-    `answers in the documented shapes (spec from ${specDir ?? 'nowhere: not installed'})`,
-    async () => {
-      const o = openapi!;
-      const ok = (errors: string[]) => expect(errors.slice(0, 10)).toEqual([]);
-      const mintPath = '/app/installations/{installation_id}/access_tokens';
-      const scoped = await w.mint({
-        repository_ids: [w.repos[0]!.id],
-        permissions: { contents: 'write', pull_requests: 'write' },
-      });
-      ok(o.check(mintPath, 'post', scoped.status, scoped.body));
-      ok(o.check(mintPath, 'post', 201, (await w.mint()).body));
-      const token = (scoped.body as { token: string }).token;
-      const missing = await w.mint({}, 99999);
-      expect(missing.status).toBe(404);
-      ok(o.check(mintPath, 'post', 404, missing.body));
-      const outside = await w.mint({ repository_ids: [w.other.id] });
-      expect(outside.status).toBe(422);
-      ok(o.check(mintPath, 'post', 422, outside.body));
+  it(`answers in the documented shapes (spec from ${specDir})`, async () => {
+    const o = openapi;
+    const ok = (errors: string[]) => expect(errors.slice(0, 10)).toEqual([]);
+    const mintPath = '/app/installations/{installation_id}/access_tokens';
+    const scoped = await w.mint({
+      repository_ids: [w.repos[0]!.id],
+      permissions: { contents: 'write', pull_requests: 'write' },
+    });
+    ok(o.check(mintPath, 'post', scoped.status, scoped.body));
+    ok(o.check(mintPath, 'post', 201, (await w.mint()).body));
+    const token = (scoped.body as { token: string }).token;
+    const missing = await w.mint({}, 99999);
+    expect(missing.status).toBe(404);
+    ok(o.check(mintPath, 'post', 404, missing.body));
+    const outside = await w.mint({ repository_ids: [w.other.id] });
+    expect(outside.status).toBe(422);
+    ok(o.check(mintPath, 'post', 422, outside.body));
 
-      ok(
-        o.check(
-          '/installation/repositories',
-          'get',
-          200,
-          (await w.call('GET', '/installation/repositories', { token })).body,
-        ),
-      );
-      const unauth = await w.call('GET', '/installation/repositories');
-      expect(unauth.status).toBe(401);
-      ok(o.check('/installation/repositories', 'get', 401, unauth.body));
-      ok(o.checkSchema('full-repository', (await w.call('GET', `/repositories/${w.repos[0]!.id}`, { token })).body));
+    ok(
+      o.check(
+        '/installation/repositories',
+        'get',
+        200,
+        (await w.call('GET', '/installation/repositories', { token })).body,
+      ),
+    );
+    const unauth = await w.call('GET', '/installation/repositories');
+    expect(unauth.status).toBe(401);
+    ok(o.check('/installation/repositories', 'get', 401, unauth.body));
+    ok(o.checkSchema('full-repository', (await w.call('GET', `/repositories/${w.repos[0]!.id}`, { token })).body));
 
-      const u = w.user.token;
-      ok(o.check('/user', 'get', 200, (await w.call('GET', '/user', { token: u })).body));
-      ok(o.check('/user/installations', 'get', 200, (await w.call('GET', '/user/installations', { token: u })).body));
-      const userRepos = await w.call('GET', `/user/installations/${w.inst.id}/repositories`, { token: u });
-      ok(o.check('/user/installations/{installation_id}/repositories', 'get', 200, userRepos.body));
+    const u = w.user.token;
+    ok(o.check('/user', 'get', 200, (await w.call('GET', '/user', { token: u })).body));
+    ok(o.check('/user/installations', 'get', 200, (await w.call('GET', '/user/installations', { token: u })).body));
+    const userRepos = await w.call('GET', `/user/installations/${w.inst.id}/repositories`, { token: u });
+    ok(o.check('/user/installations/{installation_id}/repositories', 'get', 200, userRepos.body));
 
-      w.fake.setBranch(w.repos[0]!, 'sam/shape', { file: 'shape.txt' });
-      const pulls = `/repos/acme/${w.repos[0]!.name}/pulls`;
-      const created = await w.call('POST', pulls, { token, body: { head: 'sam/shape', base: 'main', title: 'Shape' } });
-      expect(created.status).toBe(201);
-      ok(o.check('/repos/{owner}/{repo}/pulls', 'post', 201, created.body));
-      const again = await w.call('POST', pulls, { token, body: { head: 'sam/shape', base: 'main', title: 'Shape' } });
-      ok(o.check('/repos/{owner}/{repo}/pulls', 'post', 422, again.body));
-      ok(o.check('/repos/{owner}/{repo}/pulls', 'get', 200, (await w.call('GET', pulls, { token })).body));
-      const readOnly = await w.tokenFor([w.repos[0]!.id], { contents: 'read', pull_requests: 'read' });
-      const forbidden = await w.call('POST', pulls, {
-        token: readOnly,
-        body: { head: 'sam/shape', base: 'main', title: 'x' },
-      });
-      expect(forbidden.status).toBe(403);
-      ok(o.check('/repos/{owner}/{repo}/pulls', 'post', 403, forbidden.body));
-    },
-  );
+    w.fake.setBranch(w.repos[0]!, 'sam/shape', { file: 'shape.txt' });
+    const pulls = `/repos/acme/${w.repos[0]!.name}/pulls`;
+    const created = await w.call('POST', pulls, { token, body: { head: 'sam/shape', base: 'main', title: 'Shape' } });
+    expect(created.status).toBe(201);
+    ok(o.check('/repos/{owner}/{repo}/pulls', 'post', 201, created.body));
+    const again = await w.call('POST', pulls, { token, body: { head: 'sam/shape', base: 'main', title: 'Shape' } });
+    ok(o.check('/repos/{owner}/{repo}/pulls', 'post', 422, again.body));
+    ok(o.check('/repos/{owner}/{repo}/pulls', 'get', 200, (await w.call('GET', pulls, { token })).body));
+    const readOnly = await w.tokenFor([w.repos[0]!.id], { contents: 'read', pull_requests: 'read' });
+    const forbidden = await w.call('POST', pulls, {
+      token: readOnly,
+      body: { head: 'sam/shape', base: 'main', title: 'x' },
+    });
+    expect(forbidden.status).toBe(403);
+    ok(o.check('/repos/{owner}/{repo}/pulls', 'post', 403, forbidden.body));
+  });
 });
 
 describe('App JWT', () => {

@@ -1,7 +1,7 @@
 /**
  * GitHub's OpenAPI description (npm `@octokit/openapi`, `generated/api.github.com.json`) as JSON
- * Schema validators for the fake's answers. Read from `node_modules/@octokit/openapi` when installed,
- * or from the package directory in `OCTOKIT_OPENAPI_DIR`.
+ * Schema validators for the fake's answers. Read from `node_modules/@octokit/openapi` (a
+ * devDependency), or from the package directory in `OCTOKIT_OPENAPI_DIR`.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -47,8 +47,9 @@ export class OpenApi {
     this.ajv.addSchema({ $id: 'github', components: { schemas: openApiNullable(spec.components.schemas) } });
   }
 
-  static load(): OpenApi | undefined {
-    if (!specDir) return undefined;
+  /** The description; a devDependency, so its absence is an install error, not a reason to skip. */
+  static load(): OpenApi {
+    if (!specDir) throw new Error('@octokit/openapi is not installed: run npm ci');
     return new OpenApi(JSON.parse(readFileSync(join(specDir, 'generated/api.github.com.json'), 'utf8')) as Spec);
   }
 
