@@ -1,4 +1,4 @@
-import { createEffect, createSignal, For, Match, Show, Switch } from 'solid-js';
+import { createEffect, createSignal, For, Match, on, Show, Switch } from 'solid-js';
 import { AGENT_TYPES } from '../../../functions/_shared/common/contracts/agents.ts';
 import { draftOf, emptyDraft } from '../lib/profile-form.ts';
 import { hrefOf, navigate } from '../lib/route.ts';
@@ -18,7 +18,12 @@ export function ProfilesPage(props: { projectId: string; edit: string | null }) 
   const [busy, setBusy] = createSignal(false);
   const [confirming, setConfirming] = createSignal<string | null>(null);
 
-  createEffect(() => void loadProfiles(props.projectId));
+  createEffect(
+    on(
+      () => props.projectId,
+      (projectId) => void loadProfiles(projectId),
+    ),
+  );
   createEffect(() => {
     if (!projects.loaded) void loadProjects();
   });

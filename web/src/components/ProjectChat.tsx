@@ -1,4 +1,4 @@
-import { createEffect, createSignal, For, onCleanup, Show } from 'solid-js';
+import { createEffect, createSignal, For, on, onCleanup, Show } from 'solid-js';
 import { AGENT_TYPES } from '../../../functions/_shared/common/contracts/agents.ts';
 import { hrefOf, navigate } from '../lib/route.ts';
 import { taskProgress } from '../lib/steps.ts';
@@ -17,10 +17,15 @@ export function ProjectChat(props: { projectId: string; taskId: string | null })
   const [error, setError] = createSignal<string | null>(null);
 
   createEffect(() => openProject(props.projectId));
-  createEffect(() => {
-    setPicked(null);
-    void loadProfiles(props.projectId);
-  });
+  createEffect(
+    on(
+      () => props.projectId,
+      (projectId) => {
+        setPicked(null);
+        void loadProfiles(projectId);
+      },
+    ),
+  );
   createEffect(() => {
     if (!projects.loaded) void loadProjects();
   });
