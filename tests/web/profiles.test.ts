@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { useBrowser } from '../helpers/browser.ts';
 import { useTestStack } from '../helpers/local-stack.ts';
+import { checkDraft, emptyDraft, type ProfileDraft } from '../../web/src/lib/profile-form.ts';
 import { serveWeb, type WebSite } from './site.ts';
 
 /**
@@ -151,3 +152,75 @@ it('manages a project’s profiles and runs tasks with the one picked in the com
   expect(page.errors).toEqual(['Failed to load resource: the server responded with a status of 409 (Conflict)']);
   await page.close();
 }, 90_000);
+
+it('the form refuses exactly what the table refuses', async () => {
+  const [user] = await t.db
+    .admin`insert into auth.users (id, email) values (gen_random_uuid(), 'checks@example.com') returning id`;
+  const [project] = await t.db.admin`
+    insert into public.projects (owner_id, name, repository) values (${user!.id}, 'checks', '/srv/git/checks') returning id`;
+  const cases: [keyof ProfileDraft, string][] = [
+    ['name', 'a'.repeat(64)],
+    ['name', 'a'.repeat(65)],
+    ['name', 'docs writer_v1.2-b'],
+    ['name', '-docs'],
+    ['name', 'docs/writer'],
+    ['name', 'écrivain'],
+    ['model', 'gpt-5.3-codex'],
+    ['model', 'openrouter/anthropic/claude@4:thinking'],
+    ['model', 'a'.repeat(128)],
+    ['model', 'a'.repeat(129)],
+    ['model', 'gpt 5'],
+    ['model', '.hidden'],
+    ['description', 'd'.repeat(500)],
+    ['description', 'd'.repeat(501)],
+    ['instructions', 'i'.repeat(8000)],
+    ['instructions', 'i'.repeat(8001)],
+    ['maxTurns', '0'],
+    ['maxTurns', '1'],
+    ['maxTurns', '1000'],
+    ['maxTurns', '1001'],
+    ['timeoutMinutes', '1440'],
+    ['timeoutMinutes', '1441'],
+    ['maxTokens', '999'],
+    ['maxTokens', '1000'],
+    ['maxTokens', '100000000'],
+    ['maxTokens', '100000001'],
+    ['provider', 'p'.repeat(64)],
+    ['provider', 'p'.repeat(65)],
+    ['location', 'l'.repeat(64)],
+    ['location', 'l'.repeat(65)],
+  ];
+  const columns: Partial<Record<keyof ProfileDraft, string>> = {
+    maxTurns: 'max_turns',
+    timeoutMinutes: 'timeout_minutes',
+    maxTokens: 'max_tokens',
+  };
+  const disagreements: string[] = [];
+  for (const [field, value] of cases) {
+    const draft = { ...emptyDraft('codex'), name: 'probe', [field]: value };
+    const formOk = checkDraft(draft).ok;
+    const column = columns[field] ?? field;
+    let tableOk = true;
+    try {
+      const [row] = await t.db.admin`
+        insert into public.agent_profiles (project_id, owner_id, name, agent_type)
+        values (${project!.id}, ${user!.id}, 'probe', 'codex') returning id`;
+      try {
+        await t.db.admin`update public.agent_profiles set ${t.db.admin({ [column]: value })} where id = ${row!.id}`;
+      } finally {
+        await t.db.admin`delete from public.agent_profiles where id = ${row!.id}`;
+      }
+    } catch (e) {
+      expect((e as { code?: string }).code).toBe('23514');
+      tableOk = false;
+    }
+    if (formOk !== tableOk) disagreements.push(`${field}=${value.slice(0, 20)}… form ${formOk}, table ${tableOk}`);
+  }
+  expect(disagreements).toEqual([]);
+
+  // Stricter on purpose: the table takes any agent-shaped id, the form only the agents SAM can start.
+  expect(checkDraft({ ...emptyDraft('my-agent'), name: 'probe' })).toMatchObject({
+    ok: false,
+    errors: { agentType: 'Choose one of the agents offered.' },
+  });
+});
