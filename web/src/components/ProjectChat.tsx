@@ -35,11 +35,15 @@ export function ProjectChat(props: { projectId: string; taskId: string | null })
   const projectProfiles = () => (profiles.projectId === props.projectId ? profiles.items : []);
   /** What the picker shows and the task gets: the user's pick, else the project's default profile, else none. */
   const profileChoice = () => {
+    const known = (id: string) => id === '' || projectProfiles().some((p) => p.id === id);
     const pick = picked();
-    if (pick !== null) return pick;
+    if (pick !== null && known(pick)) return pick;
     const fallback = project()?.defaultAgentProfileId ?? '';
-    return projectProfiles().some((p) => p.id === fallback) ? fallback : '';
+    return known(fallback) ? fallback : '';
   };
+  const profilesReady = () => profiles.projectId === props.projectId && profiles.loaded && !profiles.error;
+  /** Sent as submit_task's `profile`: the choice shown; before the list is read, nothing (the server applies the default). */
+  const profileToSend = () => (profilesReady() || picked() !== null ? profileChoice() || null : undefined);
   const agentLabel = (id: string | undefined) => AGENT_TYPES.find((a) => a.id === id)?.label ?? '…';
   const defaultAgentOption = () => {
     const profile = profileChoice() ? profileById(profileChoice()) : undefined;
@@ -57,7 +61,7 @@ export function ProjectChat(props: { projectId: string; taskId: string | null })
     try {
       const taskId = await submit(props.projectId, message, {
         agentType: agent() || undefined,
-        profile: profileChoice() || null,
+        profile: profileToSend(),
       });
       setDraft('');
       navigate({ name: 'project', projectId: props.projectId, taskId });
