@@ -1770,7 +1770,9 @@ begin
     raise exception 'a task message is 1 to 16000 characters' using errcode = '22023';
   end if;
   perform public.sam_check_user_quotas(p_project.owner_id);
-  prof := public.sam_resolve_agent_profile(p_project, nullif(btrim(p_options ->> 'profile'), ''), p_source);
+  if jsonb_typeof(p_options -> 'profile') is distinct from 'null' then
+    prof := public.sam_resolve_agent_profile(p_project, nullif(btrim(p_options ->> 'profile'), ''), p_source);
+  end if;
   insert into public.tasks (id, project_id, owner_id, parent_task_id, source_task_id, dispatch_depth, triggered_by,
       task_mode, dispatched_by_agent_session_id, title, description, status, execution_step, step_changed_at,
       priority, branch, base_branch, agent_type, provider, vm_size, workspace_profile, chat_session_id,

@@ -2,11 +2,13 @@ import { Match, onMount, Show, Switch } from 'solid-js';
 import { AuthScreen } from './components/AuthScreen.tsx';
 import { CredentialsSettings } from './components/CredentialsSettings.tsx';
 import { ProjectChat } from './components/ProjectChat.tsx';
+import { ProfilesPage } from './components/ProfilesPage.tsx';
 import { ProjectsScreen } from './components/ProjectsScreen.tsx';
 import { route } from './lib/route.ts';
 import { session, signOut, startSession } from './stores/session.ts';
 import { resetProjects } from './stores/projects.ts';
 import { closeProject } from './stores/chat.ts';
+import { resetProfiles } from './stores/profiles.ts';
 
 export function App() {
   onMount(() => void startSession());
@@ -15,10 +17,15 @@ export function App() {
     const r = route();
     return r.name === 'project' ? r : undefined;
   };
+  const profilesRoute = () => {
+    const r = route();
+    return r.name === 'profiles' ? r : undefined;
+  };
 
   const leave = async () => {
     closeProject();
     resetProjects();
+    resetProfiles();
     await signOut();
   };
 
@@ -66,6 +73,7 @@ export function App() {
               <Match when={projectRoute()}>
                 {(r) => <ProjectChat projectId={r().projectId} taskId={r().taskId} />}
               </Match>
+              <Match when={profilesRoute()}>{(r) => <ProfilesPage projectId={r().projectId} edit={r().edit} />}</Match>
             </Switch>
           </Match>
         </Switch>

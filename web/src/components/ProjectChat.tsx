@@ -1,8 +1,9 @@
-import { createEffect, createSignal, For, onCleanup, Show } from 'solid-js';
+import { createEffect, createSignal, For, on, onCleanup, Show } from 'solid-js';
 import { AGENT_TYPES } from '../../../functions/_shared/common/contracts/agents.ts';
-import { navigate } from '../lib/route.ts';
+import { hrefOf, navigate } from '../lib/route.ts';
 import { taskProgress } from '../lib/steps.ts';
 import { chat, closeProject, openProject, submit } from '../stores/chat.ts';
+import { loadProfiles, profileById, profiles } from '../stores/profiles.ts';
 import { loadProjects, projectById, projects } from '../stores/projects.ts';
 import { TaskView } from './TaskView.tsx';
 
@@ -10,16 +11,46 @@ export function ProjectChat(props: { projectId: string; taskId: string | null })
   const [draft, setDraft] = createSignal('');
   /** The agent for the next task; empty = the project's default. */
   const [agent, setAgent] = createSignal('');
+  /** The profile picked for the next task: a profile's id, '' for none; null until the user picks (then the default). */
+  const [picked, setPicked] = createSignal<string | null>(null);
   const [busy, setBusy] = createSignal(false);
   const [error, setError] = createSignal<string | null>(null);
 
   createEffect(() => openProject(props.projectId));
+  createEffect(
+    on(
+      () => props.projectId,
+      (projectId) => {
+        setPicked(null);
+        void loadProfiles(projectId);
+      },
+    ),
+  );
   createEffect(() => {
     if (!projects.loaded) void loadProjects();
   });
   onCleanup(closeProject);
 
   const project = () => projectById(props.projectId);
+  const projectProfiles = () => (profiles.projectId === props.projectId ? profiles.items : []);
+  /** What the picker shows and the task gets: the user's pick, else the project's default profile, else none. */
+  const profileChoice = () => {
+    const known = (id: string) => id === '' || projectProfiles().some((p) => p.id === id);
+    const pick = picked();
+    if (pick !== null && known(pick)) return pick;
+    const fallback = project()?.defaultAgentProfileId ?? '';
+    return known(fallback) ? fallback : '';
+  };
+  const profilesReady = () => profiles.projectId === props.projectId && profiles.loaded && !profiles.error;
+  /** Sent as submit_task's `profile`: the choice shown; before the list is read, nothing (the server applies the default). */
+  const profileToSend = () => (profilesReady() || picked() !== null ? profileChoice() || null : undefined);
+  const agentLabel = (id: string | undefined) => AGENT_TYPES.find((a) => a.id === id)?.label ?? '…';
+  const defaultAgentOption = () => {
+    const profile = profileChoice() ? profileById(profileChoice()) : undefined;
+    return profile
+      ? `Profile's agent (${agentLabel(profile.agentType)})`
+      : `Project default (${agentLabel(project()?.defaultAgentType)})`;
+  };
 
   const onSubmit = async (e: SubmitEvent) => {
     e.preventDefault();
@@ -28,7 +59,10 @@ export function ProjectChat(props: { projectId: string; taskId: string | null })
     setBusy(true);
     setError(null);
     try {
-      const taskId = await submit(props.projectId, message, agent() || undefined);
+      const taskId = await submit(props.projectId, message, {
+        agentType: agent() || undefined,
+        profile: profileToSend(),
+      });
       setDraft('');
       navigate({ name: 'project', projectId: props.projectId, taskId });
     } catch (err) {
@@ -52,6 +86,9 @@ export function ProjectChat(props: { projectId: string; taskId: string | null })
         </p>
         <h1 id="tasks-title">{project()?.name ?? 'Project'}</h1>
         <Show when={project()}>{(p) => <p class="muted repo">{p().repository}</p>}</Show>
+        <p>
+          <a href={hrefOf({ name: 'profiles', projectId: props.projectId, edit: null })}>Agent profiles</a>
+        </p>
         <h2 class="sr-only">Tasks</h2>
         <ul class="task-list" aria-label="Tasks">
           <For each={chat.tasks}>
@@ -102,15 +139,34 @@ export function ProjectChat(props: { projectId: string; taskId: string | null })
             </p>
           </Show>
           <div class="composer-actions">
-            <label>
-              Agent
-              <select name="agentType" value={agent()} onChange={(e) => setAgent(e.currentTarget.value)}>
-                <option value="">
-                  Project default ({AGENT_TYPES.find((a) => a.id === project()?.defaultAgentType)?.label ?? '…'})
+            <span class="choice">
+              <label for="composer-profile">Profile</label>
+              <select id="composer-profile" name="profile" onChange={(e) => setPicked(e.currentTarget.value)}>
+                <option value="" selected={profileChoice() === ''}>
+                  No profile
                 </option>
+                <For each={projectProfiles()}>
+                  {(p) => (
+                    <option value={p.id} selected={profileChoice() === p.id}>
+                      {p.name}
+                      {p.id === project()?.defaultAgentProfileId ? ' (default)' : ''}
+                    </option>
+                  )}
+                </For>
+              </select>
+            </span>
+            <span class="choice">
+              <label for="composer-agent">Agent</label>
+              <select
+                id="composer-agent"
+                name="agentType"
+                value={agent()}
+                onChange={(e) => setAgent(e.currentTarget.value)}
+              >
+                <option value="">{defaultAgentOption()}</option>
                 <For each={AGENT_TYPES}>{(a) => <option value={a.id}>{a.label}</option>}</For>
               </select>
-            </label>
+            </span>
             <button type="submit" class="primary" disabled={busy() || !draft().trim()}>
               Start task
             </button>

@@ -2,16 +2,37 @@ import { createSignal } from 'solid-js';
 
 /**
  * Hash routes: `#/` projects, `#/p/<projectId>` project chat, `#/p/<projectId>/t/<taskId>` a task,
+ * `#/p/<projectId>/profiles` its agent profiles (`?edit=<profileId|new>` with the form open),
  * `#/settings` the user's credentials.
  */
 export type Route =
-  { name: 'projects' } | { name: 'settings' } | { name: 'project'; projectId: string; taskId: string | null };
+  | { name: 'projects' }
+  | { name: 'settings' }
+  | { name: 'project'; projectId: string; taskId: string | null }
+  | { name: 'profiles'; projectId: string; edit: string | null };
+
+const UUID = '[0-9a-f-]{36}';
 
 function parse(hash: string): Route {
   if (hash === '#/settings') return { name: 'settings' };
-  const m = /^#\/p\/([0-9a-f-]{36})(?:\/t\/([0-9a-f-]{36}))?$/.exec(hash);
+  const m = new RegExp(`^#/p/(${UUID})(?:/t/(${UUID}))?$`).exec(hash);
   if (m) return { name: 'project', projectId: m[1]!, taskId: m[2] ?? null };
+  const p = new RegExp(`^#/p/(${UUID})/profiles(?:\\?edit=(new|${UUID}))?$`).exec(hash);
+  if (p) return { name: 'profiles', projectId: p[1]!, edit: p[2] ?? null };
   return { name: 'projects' };
+}
+
+export function hrefOf(to: Route): string {
+  switch (to.name) {
+    case 'projects':
+      return '#/';
+    case 'settings':
+      return '#/settings';
+    case 'project':
+      return `#/p/${to.projectId}${to.taskId ? `/t/${to.taskId}` : ''}`;
+    case 'profiles':
+      return `#/p/${to.projectId}/profiles${to.edit ? `?edit=${to.edit}` : ''}`;
+  }
 }
 
 const [route, setRoute] = createSignal<Route>(parse(location.hash));
@@ -20,12 +41,7 @@ window.addEventListener('hashchange', () => setRoute(parse(location.hash)));
 export { route };
 
 export function navigate(to: Route): void {
-  const hash =
-    to.name === 'projects'
-      ? '#/'
-      : to.name === 'settings'
-        ? '#/settings'
-        : `#/p/${to.projectId}${to.taskId ? `/t/${to.taskId}` : ''}`;
+  const hash = hrefOf(to);
   if (location.hash !== hash) location.hash = hash;
   setRoute(parse(hash));
 }

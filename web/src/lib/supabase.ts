@@ -16,7 +16,17 @@ import {
 } from '../../../functions/_shared/common/contracts/credentials.ts';
 import { toChatMessages } from '../../../functions/_shared/common/contracts/messages.ts';
 import { loadConfig } from './config.ts';
-import type { ChannelStatus, Message, NewProject, Project, Task, TaskEvent } from './types.ts';
+import type {
+  AgentProfile,
+  AgentProfileInput,
+  ChannelStatus,
+  Message,
+  NewProject,
+  Project,
+  Task,
+  TaskEvent,
+} from './types.ts';
+import { PROFILE_COLUMNS, profileError, toProfile, toProfileRow, type ProfileRow } from './profile-rows.ts';
 
 let client: SupabaseClient | undefined;
 
@@ -100,6 +110,7 @@ interface ProjectRow {
   repo_provider: string;
   default_branch: string;
   default_agent_type: string;
+  default_agent_profile_id: string | null;
   created_at: string;
 }
 
@@ -110,10 +121,12 @@ const toProject = (r: ProjectRow): Project => ({
   repoProvider: r.repo_provider,
   defaultBranch: r.default_branch,
   defaultAgentType: r.default_agent_type,
+  defaultAgentProfileId: r.default_agent_profile_id,
   createdAt: r.created_at,
 });
 
-const PROJECT_COLUMNS = 'id, name, repository, repo_provider, default_branch, default_agent_type, created_at';
+const PROJECT_COLUMNS =
+  'id, name, repository, repo_provider, default_branch, default_agent_type, default_agent_profile_id, created_at';
 
 export async function listProjects(): Promise<Project[]> {
   const { data, error } = await sb().from('projects').select(PROJECT_COLUMNS).order('created_at', { ascending: false });
@@ -146,6 +159,56 @@ export async function createProject(input: NewProject): Promise<Project> {
     .single();
   if (error) throw new Error(error.code === '23505' ? 'You already have a project with that name.' : error.message);
   return toProject(data as ProjectRow);
+}
+
+// Agent profiles (`agent_profiles` under RLS: the project owner's alone) -------------------------
+
+export async function listProfiles(projectId: string): Promise<AgentProfile[]> {
+  const { data, error } = await sb()
+    .from('agent_profiles')
+    .select(PROFILE_COLUMNS)
+    .eq('project_id', projectId)
+    .order('name');
+  if (error) throw profileError(error);
+  return (data as unknown as ProfileRow[]).map(toProfile);
+}
+
+/** Creates the profile (`id` null) or changes it; returns it as stored. */
+export async function saveProfile(
+  projectId: string,
+  id: string | null,
+  input: AgentProfileInput,
+): Promise<AgentProfile> {
+  const { data: auth } = await sb().auth.getSession();
+  const owner = auth.session?.user.id;
+  if (!owner) throw new Error('You are signed out. Sign in again.');
+  const row = toProfileRow(input);
+  const query = id
+    ? sb().from('agent_profiles').update(row).eq('id', id).eq('project_id', projectId)
+    : sb()
+        .from('agent_profiles')
+        .insert({ ...row, project_id: projectId, owner_id: owner });
+  const { data, error } = await query.select(PROFILE_COLUMNS).maybeSingle();
+  if (error) throw profileError(error, input.name);
+  if (!data) throw new Error('That profile no longer exists. It may have been deleted.');
+  return toProfile(data as unknown as ProfileRow);
+}
+
+export async function deleteProfile(id: string): Promise<void> {
+  const { error } = await sb().from('agent_profiles').delete().eq('id', id);
+  if (error) throw profileError(error);
+}
+
+/** Sets (or, with null, clears) the profile a project's tasks run with when they name none. */
+export async function setDefaultProfile(projectId: string, profileId: string | null): Promise<void> {
+  const { data, error } = await sb()
+    .from('projects')
+    .update({ default_agent_profile_id: profileId })
+    .eq('id', projectId)
+    .select('id')
+    .maybeSingle();
+  if (error) throw profileError(error);
+  if (!data) throw new Error('That project no longer exists.');
 }
 
 // Tasks ----------------------------------------------------------------------------------------
@@ -209,11 +272,20 @@ export interface Submitted {
   sessionId: string;
 }
 
-export async function submitTask(projectId: string, message: string, agentType?: string): Promise<Submitted> {
+export interface SubmitOptions {
+  agentType?: string;
+  /** A profile's id; null runs with no profile (not even the project's default); absent lets the server choose. */
+  profile?: string | null;
+}
+
+export async function submitTask(projectId: string, message: string, options: SubmitOptions = {}): Promise<Submitted> {
   const { data, error } = await sb().rpc('submit_task', {
     p_project: projectId,
     p_message: message,
-    p_options: agentType ? { agentType } : {},
+    p_options: {
+      ...(options.agentType ? { agentType: options.agentType } : {}),
+      ...(options.profile !== undefined ? { profile: options.profile } : {}),
+    },
   });
   if (error) throw new Error(error.message);
   const r = data as { taskId: string; sessionId: string };

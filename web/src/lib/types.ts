@@ -20,6 +20,8 @@ export interface Project {
   repoProvider: string;
   defaultBranch: string;
   defaultAgentType: string;
+  /** The profile a task runs with when the composer names none (`projects.default_agent_profile_id`). */
+  defaultAgentProfileId: string | null;
   createdAt: string;
 }
 
@@ -63,3 +65,32 @@ export interface TaskEvent {
 }
 
 export type ChannelStatus = 'connecting' | 'live' | 'reconnecting' | 'closed';
+
+export type PermissionMode = 'auto' | 'ask' | 'read-only';
+export type WorkspaceProfile = 'full' | 'lightweight';
+export type TaskMode = 'task' | 'conversation';
+export type VmSize = 'small' | 'medium' | 'large';
+
+/** What a profile holds (`agent_profiles`, supabase/migrations/20261202010200_agent_profiles.sql); null = not set. */
+export interface AgentProfileInput {
+  name: string;
+  description: string;
+  agentType: string;
+  model: string | null;
+  permissionMode: PermissionMode;
+  workspaceProfile: WorkspaceProfile | null;
+  taskMode: TaskMode | null;
+  instructions: string;
+  maxTurns: number | null;
+  timeoutMinutes: number | null;
+  maxTokens: number | null;
+  provider: string | null;
+  vmSize: VmSize | null;
+  location: string | null;
+}
+
+export interface AgentProfile extends AgentProfileInput {
+  id: string;
+  projectId: string;
+  updatedAt: string;
+}

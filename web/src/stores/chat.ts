@@ -163,8 +163,8 @@ export function closeTask(): void {
   setState({ taskId: null, sessionId: null, messages: [], messagesLoaded: false, sessionChannel: 'closed' });
 }
 
-export async function submit(projectId: string, message: string, agentType?: string): Promise<string> {
-  const submitted = await api.submitTask(projectId, message, agentType);
+export async function submit(projectId: string, message: string, options: api.SubmitOptions): Promise<string> {
+  const submitted = await api.submitTask(projectId, message, options);
   await refreshTask(submitted.taskId);
   return submitted.taskId;
 }

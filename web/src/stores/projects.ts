@@ -35,6 +35,11 @@ export function projectById(id: string): Project | undefined {
   return projects.items.find((p) => p.id === id);
 }
 
+/** Records a project's new default profile (after the server accepted it). */
+export function setProjectDefaultProfile(projectId: string, profileId: string | null): void {
+  setState('items', (p) => p.id === projectId, 'defaultAgentProfileId', profileId);
+}
+
 export function resetProjects(): void {
   setState({ items: [], loaded: false, error: null });
 }
