@@ -15,7 +15,7 @@ import type { RepositoryPolicy } from '../git/policy.ts';
 import { checkoutTaskBranch, cloneRepository } from '../git/workspace.ts';
 import type { BackoffOptions } from '../outbox/delivery-errors.ts';
 import { AGENT_CACHE_SETTING, startAgentSession, type RunningAgent } from './agent-session.ts';
-import type { ControlPlaneClient } from './control-plane.ts';
+import { ControlPlaneError, type ControlPlaneClient } from './control-plane.ts';
 import { errorText, scrub } from './machine.ts';
 import { WorkspaceChannel } from './workspace-channel.ts';
 import { takesPrompts, type WorkspacePhase } from './workspace-phases.ts';
@@ -325,7 +325,9 @@ export class WorkspaceRunner {
   }
 
   private async fail(error: unknown): Promise<void> {
-    const text = errorText(error, this.secrets);
+    // What the user must do (add a key in Settings) is said as the control plane said it.
+    const forUser = error instanceof ControlPlaneError && error.code === 'credential_missing' && error.serverMessage;
+    const text = forUser ? errorText(forUser, this.secrets) : errorText(error, this.secrets);
     this.phase = 'failed';
     this.log(`failed: ${text}`);
     const ignore = (e: unknown) => this.log(`could not report the failure: ${errorText(e)}`);
