@@ -215,7 +215,8 @@ describe('Claude Code from the chat, offline', () => {
       200,
     );
     expect(failed.status).toBe('failed');
-    expect(failed.error_message).toContain('Claude Code needs an Anthropic key: add one in Settings');
+    // Said as the control plane said it, without the HTTP call's wrapping.
+    expect(failed.error_message).toBe('workspace failed: Claude Code needs an Anthropic key: add one in Settings');
     await user.close();
   }, 240_000);
 });
