@@ -33,6 +33,8 @@ export type AgentSessionStart = {
   agentHome: string;
   /** Where agent packages are installed (kept across sessions). */
   cacheDir: string;
+  /** Install this instead of the pinned package (a tarball, in tests; see agents/install.ts). */
+  installSpec?: string;
   /** Install progress, for the chat ("Installing Claude Code…"). */
   onProgress?: (line: string) => Promise<void>;
   /** The machine's agent settings (bootstrap.json `agentEnv`). */
@@ -80,6 +82,7 @@ async function planRealAgent(
   const progress: Promise<void>[] = [];
   const installed = await ensureAgentInstalled(pkg, {
     cacheDir: options.cacheDir,
+    ...(options.installSpec ? { spec: options.installSpec } : {}),
     // npm gets the machine's PATH and HOME, nothing else (no credential).
     env: {
       PATH: options.machineEnv.PATH ?? '/usr/bin:/bin',
