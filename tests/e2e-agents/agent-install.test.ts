@@ -90,7 +90,12 @@ async function start(cacheDir: string, agentHome: string, progress: string[]): P
     onProgress: async (line) => {
       progress.push(line);
     },
-    agentEnv: { SAM_AGENT_CACHE_DIR: cacheDir, SAM_DEMO_AGENT_DELAY_MS: '0' },
+    agentEnv: {
+      SAM_AGENT_CACHE_DIR: cacheDir,
+      SAM_DEMO_AGENT_DELAY_MS: '0',
+      OPENAI_API_KEY: 'sk-machine-openai',
+      ANTHROPIC_API_KEY: 'sk-machine-anthropic',
+    },
     machineEnv: { PATH: process.env.PATH, HOME: join(dir, 'machine-home') },
     onRecord: async (r) => {
       records.push(r);
@@ -118,7 +123,8 @@ it('installs on first use with progress, passes the key only as the environment,
   expect(environ).toContain('ANTHROPIC_MODEL=claude-test-model');
   expect(environ).toContain(`HOME=${agentHome}`);
   expect(environ).toContain('SAM_DEMO_AGENT_DELAY_MS=0');
-  // SAM's own machine settings and the workspace's token are not the agent's.
+  // SAM's own machine settings, model keys of the machine's and the workspace's token are not the agent's.
+  expect(environ.join('\n')).not.toContain('sk-machine-');
   expect(environ.some((v) => v.startsWith('SAM_AGENT_CACHE_DIR='))).toBe(false);
   expect(environ.join('\n')).not.toContain('workspace-token-never-for-agents');
   const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8');

@@ -179,6 +179,8 @@ describe('Claude Code from the chat, offline', () => {
     );
     const tools = watch.ordered().filter((m) => m.role === 'tool');
     expect(tools.length).toBeGreaterThanOrEqual(3);
+    // What Realtime broadcast (and the re-reads) never carried the key.
+    expect(JSON.stringify(watch.ordered())).not.toContain(API_KEY);
     await watch.leave();
     await user.close();
 

@@ -8,6 +8,7 @@
  * and given its credential as its environment only; the demo agent runs as before. Without them
  * (an older control plane) the agent catalog's PATH lookup applies.
  */
+import { AGENT_TYPES } from '../../functions/_shared/common/contracts/agents.ts';
 import type { MessageRecord } from '../../functions/_shared/common/contracts/messages.ts';
 import type { AgentLaunchSettings, CreateWorkspacePayload } from '../../functions/_shared/common/contracts/vm-agent.ts';
 import { AgentClient } from '../acp/agent-client.ts';
@@ -72,6 +73,12 @@ function agentSettings(agentEnv: Record<string, string>): Record<string, string>
   return rest;
 }
 
+/** The machine's settings minus every agent's model-key variable (contracts/agents.ts). */
+function withoutModelKeys(env: Record<string, string>): Record<string, string> {
+  const keys = new Set<string>(AGENT_TYPES.flatMap((a) => (a.credential ? [a.credential] : [])));
+  return Object.fromEntries(Object.entries(env).filter(([name]) => !keys.has(name)));
+}
+
 /** Installs (first use) and configures a real agent from the control plane's launch settings. */
 async function planRealAgent(
   options: AgentSessionStart,
@@ -100,7 +107,8 @@ async function planRealAgent(
     title: pkg.title,
     command: installed.bin,
     args: configured.args,
-    env: { ...agentSettings(options.agentEnv), ...context, ...configured.env },
+    // Model keys in the machine's settings are not the user's: only the stored one reaches the agent.
+    env: { ...withoutModelKeys(agentSettings(options.agentEnv)), ...context, ...configured.env },
     secrets: configured.secrets,
   };
 }
