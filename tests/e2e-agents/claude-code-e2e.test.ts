@@ -21,6 +21,8 @@ import { waitFor } from '../helpers/wait.ts';
 import { AGENT_CACHE } from '../agents/agent-cache.ts';
 import { ScriptedModel } from '../fakes/models/scripted-model.ts';
 
+const PROFILE_MODEL = 'claude-e2e-model';
+const INSTRUCTIONS = 'Keep every file you write short.';
 const API_KEY = `sk-ant-e2e-${Math.random().toString(36).slice(2, 12)}-4242`;
 
 const stack = useFunctionsStack('e2e_claude', {
@@ -122,7 +124,23 @@ describe('Claude Code from the chat, offline', () => {
     expect(JSON.stringify(stored.data)).not.toContain(API_KEY);
 
     const projectId = await claudeProject(user);
-    const { taskId, sessionId } = await user.submit(projectId, 'Add a greeting file');
+    // A profile: its model and extra instructions reach the agent.
+    const profile = await user.client.from('agent_profiles').insert({
+      project_id: projectId,
+      owner_id: user.userId,
+      name: 'greeter',
+      agent_type: 'claude-code',
+      model: PROFILE_MODEL,
+      instructions: INSTRUCTIONS,
+    });
+    expect(profile.error).toBeNull();
+    const submitted = await user.client.rpc('submit_task', {
+      p_project: projectId,
+      p_message: 'Add a greeting file',
+      p_options: { profile: 'greeter' },
+    });
+    expect(submitted.error).toBeNull();
+    const { taskId, sessionId } = submitted.data as { taskId: string; sessionId: string };
     const watch = await user.watch(sessionId);
 
     // While it runs, sample every process's argv: the key must never be in one.
@@ -167,6 +185,10 @@ describe('Claude Code from the chat, offline', () => {
     const turns = model.turns('anthropic');
     expect(turns.length).toBeGreaterThanOrEqual(4);
     for (const r of model.requests) expect(r.headers['x-api-key'], r.path).toBe(API_KEY);
+    // The profile's model and instructions reached the agent's model requests.
+    // (Claude Code's small background model, Haiku, is its own business.)
+    expect(turns.filter((t) => t.body.model === PROFILE_MODEL).length).toBeGreaterThanOrEqual(4);
+    expect(JSON.stringify(turns[0]!.body)).toContain(INSTRUCTIONS);
     for (const t of turns) {
       expect(t.tools).toEqual(expect.arrayContaining(['mcp__sam__update_task_status', 'mcp__sam__complete_task']));
     }

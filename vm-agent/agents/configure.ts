@@ -58,7 +58,15 @@ async function claudeCode({ home, settings }: ConfigureOptions): Promise<AgentCo
       HOME: home,
       ANTHROPIC_API_KEY: cred.secretApiKey,
       ...(cred.baseUrl ? { ANTHROPIC_BASE_URL: trimSlash(cred.baseUrl) } : {}),
-      ...(settings.model ? { ANTHROPIC_MODEL: settings.model } : {}),
+      // claude-code-acp picks a model alias itself at session/new (the "default", i.e. Sonnet, for
+      // API keys); the aliases' variables make each resolve to the profile's model.
+      ...(settings.model
+        ? {
+            ANTHROPIC_MODEL: settings.model,
+            ANTHROPIC_DEFAULT_SONNET_MODEL: settings.model,
+            ANTHROPIC_DEFAULT_OPUS_MODEL: settings.model,
+          }
+        : {}),
       CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
       DISABLE_TELEMETRY: '1',
       DISABLE_ERROR_REPORTING: '1',
