@@ -12,12 +12,13 @@
  * A user without a key gets a failed task that says which key to add.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { useFunctionsStack } from '../helpers/local-stack.ts';
 import { makeWorkingRepo, UserClient } from '../helpers/user-client.ts';
 import { waitFor } from '../helpers/wait.ts';
+import { createAgentProject, filesHolding, processesWithInArgv } from './support.ts';
 import { AGENT_CACHE } from '../agents/agent-cache.ts';
 import { ScriptedModel } from '../fakes/models/scripted-model.ts';
 
@@ -49,39 +50,6 @@ afterAll(async () => {
   await model?.close();
 });
 
-/** Every process on this host whose argv holds `needle` (read while the agent runs). */
-function processesWithInArgv(needle: string): string[] {
-  const found: string[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
-      if (argv.includes(needle)) found.push(`${entry}: ${argv.replace(/\0/g, ' ').slice(0, 200)}`);
-    } catch {
-      // gone
-    }
-  }
-  return found;
-}
-
-/** Every regular file below `dir` (skipping the installed agent packages) holding `needle`. */
-function filesHolding(dir: string, needle: string): string[] {
-  const found: string[] = [];
-  const walk = (d: string) => {
-    for (const name of readdirSync(d)) {
-      const file = join(d, name);
-      const info = statSync(file, { throwIfNoEntry: false });
-      if (!info) continue;
-      if (info.isDirectory()) {
-        if (name !== 'node_modules') walk(file);
-      } else if (info.isFile() && info.size < 5_000_000 && readFileSync(file, 'utf8').includes(needle))
-        found.push(file);
-    }
-  };
-  if (existsSync(dir)) walk(dir);
-  return found;
-}
-
 function explainFailure(): void {
   onTestFailed(async () => {
     for (const dir of readdirSync(stack.machines.baseDir)) {
@@ -93,22 +61,7 @@ function explainFailure(): void {
   });
 }
 
-async function claudeProject(user: UserClient): Promise<string> {
-  const { data, error } = await user.client
-    .from('projects')
-    .insert({
-      owner_id: user.userId,
-      name: 'greeter',
-      repository: repo,
-      repo_provider: 'local',
-      default_branch: 'main',
-      default_agent_type: 'claude-code',
-    })
-    .select('id')
-    .single();
-  if (error) throw new Error(error.message);
-  return (data as { id: string }).id;
-}
+const claudeProject = (user: UserClient) => createAgentProject(user, repo, 'claude-code');
 
 describe('Claude Code from the chat, offline', () => {
   it('a stored Anthropic key reaches the real claude-code-acp, which edits, reports through SAM MCP and completes; the commit is on sam/…', async () => {
