@@ -73,11 +73,14 @@ it('a stored OpenAI key reaches the real codex-acp, which patches, reports throu
   const { taskId } = submitted.data as { taskId: string };
 
   const argvLeaks = new Set<string>();
+  const fileLeaks = new Set<string>();
   const admin = stack.db.admin;
   const push = await waitFor(
     'the push to be recorded',
     async () => {
       for (const p of processesWithInArgv(API_KEY)) argvLeaks.add(p);
+      // Also while the session runs (its HOME goes when the workspace closes).
+      for (const f of filesHolding(stack.machines.baseDir, API_KEY)) fileLeaks.add(f);
       const [row] = await admin`
         select status, completion_evidence -> 'gitPush' as push from public.tasks where id = ${taskId}`;
       if (row?.status === 'failed') throw new Error('the task failed');
@@ -89,6 +92,7 @@ it('a stored OpenAI key reaches the real codex-acp, which patches, reports throu
   const ms = performance.now() - started;
   expect(push.pushed, JSON.stringify(push)).toBe(true);
   expect([...argvLeaks]).toEqual([]);
+  expect([...fileLeaks]).toEqual([]);
   expect((await user.task(taskId)).status).toBe('completed');
   expect(git('show', `${push.branchName}:GREETING.md`)).toBe('Hello from Codex');
 

@@ -35,18 +35,34 @@ export function processesWithInArgv(needle: string): string[] {
   return found;
 }
 
-/** Every regular file below `dir` (skipping the installed agent packages) holding `needle`. */
+/**
+ * Every regular file below `dir` (skipping the installed agent packages) holding `needle`. A
+ * workspace that is finishing removes its directories meanwhile: what vanished is skipped.
+ */
 export function filesHolding(dir: string, needle: string): string[] {
   const found: string[] = [];
+  const gone = (e: unknown) => (e as NodeJS.ErrnoException).code === 'ENOENT';
   const walk = (d: string) => {
-    for (const name of readdirSync(d)) {
+    let names: string[];
+    try {
+      names = readdirSync(d);
+    } catch (e) {
+      if (gone(e)) return;
+      throw e;
+    }
+    for (const name of names) {
       const file = join(d, name);
       const info = statSync(file, { throwIfNoEntry: false });
       if (!info) continue;
       if (info.isDirectory()) {
         if (name !== 'node_modules') walk(file);
-      } else if (info.isFile() && info.size < 5_000_000 && readFileSync(file, 'utf8').includes(needle))
-        found.push(file);
+      } else if (info.isFile() && info.size < 5_000_000) {
+        try {
+          if (readFileSync(file, 'utf8').includes(needle)) found.push(file);
+        } catch (e) {
+          if (!gone(e)) throw e;
+        }
+      }
     }
   };
   if (existsSync(dir)) walk(dir);

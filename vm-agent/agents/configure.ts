@@ -95,6 +95,10 @@ async function codex({ home, settings }: ConfigureOptions): Promise<AgentConfigu
       '[analytics]',
       'enabled = false',
       '',
+      // Codex snapshots the shell's environment (the key included) into CODEX_HOME: not here.
+      '[features]',
+      'shell_snapshot = false',
+      '',
       '[model_providers.sam]',
       'name = "SAM"',
       `base_url = ${JSON.stringify(withV1(cred.baseUrl ?? 'https://api.openai.com/v1'))}`,
