@@ -98,11 +98,14 @@ describe('Claude Code from the chat, offline', () => {
 
     // While it runs, sample every process's argv: the key must never be in one.
     const argvLeaks = new Set<string>();
+    const fileLeaks = new Set<string>();
     let agentSeen = false;
     const task = await waitFor(
       'the task to finish',
       async () => {
         for (const p of processesWithInArgv(API_KEY)) argvLeaks.add(p);
+        // Also while the session runs (its HOME goes when the workspace closes).
+        for (const f of filesHolding(stack.machines.baseDir, API_KEY)) fileLeaks.add(f);
         if (processesWithInArgv('claude-code-acp').length > 0) agentSeen = true;
         const t = await user.task(taskId);
         return ['completed', 'failed', 'cancelled'].includes(t.status) ? t : null;
@@ -114,6 +117,7 @@ describe('Claude Code from the chat, offline', () => {
     expect(task.status).toBe('completed');
     expect(agentSeen).toBe(true);
     expect([...argvLeaks]).toEqual([]);
+    expect([...fileLeaks]).toEqual([]);
 
     // complete_task (the agent's MCP call) completed the task; the machine then pushed and said so.
     const admin = stack.db.admin;

@@ -108,11 +108,14 @@ describe.each(CASES)('$title from the chat, offline', (c) => {
     const { taskId } = submitted.data as { taskId: string };
 
     const argvLeaks = new Set<string>();
+    const fileLeaks = new Set<string>();
     const admin = stack.db.admin;
     const push = await waitFor(
       'the push to be recorded',
       async () => {
         for (const p of processesWithInArgv(key)) argvLeaks.add(p);
+        // Also while the session runs (its HOME goes when the workspace closes).
+        for (const f of filesHolding(stack.machines.baseDir, key)) fileLeaks.add(f);
         const [row] = await admin`
           select status, completion_evidence -> 'gitPush' as push from public.tasks where id = ${taskId}`;
         if (row?.status === 'failed') throw new Error('the task failed');
@@ -124,6 +127,7 @@ describe.each(CASES)('$title from the chat, offline', (c) => {
     const ms = performance.now() - started;
     expect(push.pushed, JSON.stringify(push)).toBe(true);
     expect([...argvLeaks]).toEqual([]);
+    expect([...fileLeaks]).toEqual([]);
     expect((await user.task(taskId)).status).toBe('completed');
     expect(git('show', `${push.branchName}:GREETING.md`)).toBe(`Hello from ${c.title}`);
 
