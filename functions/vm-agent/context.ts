@@ -18,6 +18,11 @@ export interface VmAgentDeps {
   secret: string;
   /** SAM's MCP endpoint handed to agents (`${SUPABASE_URL}/functions/v1/mcp`). */
   mcpUrl: string;
+  /**
+   * The credential key (`SAM_CREDENTIAL_KEY`): a session start answers the agent's model
+   * credential with it. Without it, agents that need a credential cannot start.
+   */
+  credentialKey?: CryptoKey;
   /** How often a waiting long-poll looks for commands. */
   pollIntervalMs?: number;
   /** Tries of the unauthenticated registration route per source and per bootstrap token. */

@@ -1,5 +1,6 @@
 // The `vm-agent` edge function: node and workspace callbacks, the command long-poll, message
 // batches (see app.ts).
+import { importCredentialKey } from '../_shared/credentials/cipher.ts';
 import { connect } from '../_shared/db.ts';
 import { requireEnv } from '../_shared/env.ts';
 import { createVmAgentApp } from './app.ts';
@@ -8,6 +9,7 @@ const app = createVmAgentApp({
   sql: connect(requireEnv('SUPABASE_DB_URL')),
   secret: requireEnv('SAM_JWT_SECRET'),
   mcpUrl: `${requireEnv('SUPABASE_URL').replace(/\/+$/, '')}/functions/v1/mcp`,
+  credentialKey: await importCredentialKey(requireEnv('SAM_CREDENTIAL_KEY')),
 });
 
 export default app;

@@ -3,7 +3,9 @@
  * middleware); the path names the agent session, RLS and the SQL functions check it is this
  * workspace's.
  *
- *   POST /                {agentType?} → agent token (JWT exp = its hard cap) + MCP url
+ *   POST /                {agentType?} → agent token (JWT exp = its hard cap) + MCP url + the
+ *                         agent's launch settings (profile, its one model credential; 409
+ *                         `credential_missing` when the agent needs a key none is stored for)
  *   POST /:id/status      {status, error?}
  *   POST /:id/messages    a MessageBatch → {persisted, duplicates}
  */
@@ -17,6 +19,7 @@ import {
 import type { Tx } from '../_shared/db.ts';
 import { jsonBody, limitBody } from '../_shared/http.ts';
 import { signSamToken } from '../_shared/sam-tokens.ts';
+import { agentLaunchSettings } from '../_shared/vm-agent/agent-launch.ts';
 import { asCaller, isoTime } from '../_shared/vm-agent/identity.ts';
 import { toMessageRows } from '../_shared/vm-agent/messages.ts';
 import { tokenAuth, uuidParam, vmAgentError, type Env, type VmAgentDeps } from './context.ts';
@@ -51,11 +54,13 @@ export function sessionsApp(deps: VmAgentDeps): Hono<Env> {
 
   app.post('/', async (c) => {
     const req = await jsonBody(c, StartSessionRequest);
-    const { session, cap } = await asCaller(sql, c.get('claims'), async (tx) => {
+    const { session, cap, agent } = await asCaller(sql, c.get('claims'), async (tx) => {
       const [row] = await tx`select public.start_agent_session(${req.agentType ?? null}) as r`;
       const s = row!.r as { agentSessionId: string; jti: string; exp: number };
       const [capRow] = await tx`select public.agent_session_token_cap(${s.agentSessionId}) as cap`;
-      return { session: s, cap: capRow?.cap == null ? null : Number(capRow.cap) };
+      // In the same transaction: no credential, no session (the refusal rolls the start back).
+      const agent = await agentLaunchSettings(tx, sql, deps.credentialKey ?? null, s.agentSessionId);
+      return { session: s, cap: capRow?.cap == null ? null : Number(capRow.cap), agent };
     });
     // The JWT lives until the row's hard cap; the row's sliding expiry (renewed by MCP calls) decides before.
     const { agentSessionId, ...claims } = { ...session, exp: cap ?? session.exp };
@@ -64,6 +69,7 @@ export function sessionsApp(deps: VmAgentDeps): Hono<Env> {
       agentToken: await signSamToken(secret, 'agent', claims),
       expiresAt: isoTime(claims.exp),
       mcpUrl: deps.mcpUrl,
+      agent,
     });
   });
 

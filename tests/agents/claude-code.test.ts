@@ -5,6 +5,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { MessageRecord } from '../../functions/_shared/common/contracts/messages.ts';
 import { AgentClient } from '../../vm-agent/acp/agent-client.ts';
 import { spawnAgentProcess, type AgentProcess } from '../../vm-agent/acp/agent-process.ts';
+import { configureAgent } from '../../vm-agent/agents/configure.ts';
 import { ensureAgentInstalled } from '../../vm-agent/agents/install.ts';
 import { AGENT_PACKAGES } from '../../vm-agent/agents/manifest.ts';
 import { startTestMcpServer, type TestMcpServer } from '../../vm-agent/test-support/mcp-server.ts';
@@ -56,19 +57,17 @@ it('runs the real claude-code-acp against a scripted Anthropic API: file edit, S
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? home },
   });
 
-  agent = spawnAgentProcess(
-    {
-      command: installed.bin,
-      cwd: workspace,
-      env: {
-        ANTHROPIC_BASE_URL: model.url,
-        ANTHROPIC_API_KEY: API_KEY,
-        CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
-        DISABLE_TELEMETRY: '1',
-        DISABLE_ERROR_REPORTING: '1',
-        DISABLE_AUTOUPDATER: '1',
-      },
+  // The vm-agent's own configuration for Claude Code (vm-agent/agents/configure.ts).
+  const launch = await configureAgent('claude-code', {
+    home,
+    settings: {
+      model: null,
+      credential: { provider: 'anthropic', secretApiKey: API_KEY, baseUrl: model.url, config: {} },
     },
+  });
+  expect(launch.args.join(' ')).not.toContain(API_KEY);
+  agent = spawnAgentProcess(
+    { command: installed.bin, args: launch.args, cwd: workspace, env: launch.env },
     { PATH: process.env.PATH, HOME: home },
   );
   const records: MessageRecord[] = [];

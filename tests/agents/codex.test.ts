@@ -1,6 +1,7 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { configureAgent } from '../../vm-agent/agents/configure.ts';
 import { AGENT_PACKAGES } from '../../vm-agent/agents/manifest.ts';
 import { descendants, RealAgentRun } from './real-agent-run.ts';
 
@@ -28,35 +29,20 @@ afterAll(async () => {
 it('runs the real codex-acp against a scripted Responses API: apply_patch, SAM MCP tools, answer, usage', async () => {
   const bin = await run.install(AGENT_PACKAGES.codex);
 
-  // CODEX_HOME must exist before start; sessions and config live there.
-  const codexHome = path.join(run.home, '.codex');
-  await mkdir(codexHome, { recursive: true });
-  await writeFile(
-    path.join(codexHome, 'config.toml'),
-    [
-      `model = "${MODEL}"`,
-      'model_provider = "sam"',
-      'sandbox_mode = "danger-full-access"',
-      'approval_policy = "never"',
-      'check_for_update_on_startup = false',
-      '',
-      '[analytics]',
-      'enabled = false',
-      '',
-      '[model_providers.sam]',
-      'name = "SAM"',
-      `base_url = "${run.model.url}/v1"`,
-      'env_key = "OPENAI_API_KEY"',
-      'wire_api = "responses"',
-      '',
-    ].join('\n'),
-  );
-
-  const stop = await run.run({
-    command: bin,
-    args: AGENT_PACKAGES.codex.args,
-    env: { CODEX_HOME: codexHome, OPENAI_API_KEY: API_KEY },
+  // The vm-agent's own configuration for Codex (vm-agent/agents/configure.ts): CODEX_HOME with a
+  // custom Responses provider at the stored base URL, the key only in the environment.
+  const launch = await configureAgent('codex', {
+    home: run.home,
+    settings: {
+      model: MODEL,
+      credential: { provider: 'openai', secretApiKey: API_KEY, baseUrl: run.model.url, config: {} },
+    },
   });
+  const configToml = await readFile(path.join(run.home, '.codex', 'config.toml'), 'utf8');
+  expect(configToml).toContain(`base_url = "${run.model.url}/v1"`);
+  expect(configToml).not.toContain(API_KEY);
+
+  const stop = await run.run({ command: bin, args: launch.args, env: launch.env });
   expect(stop, run.agent?.stderrTail()).toBe('end_turn');
 
   // Codex's own apply_patch wrote the file in the workspace.

@@ -1,6 +1,7 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { configureAgent } from '../../vm-agent/agents/configure.ts';
 import { AGENT_PACKAGES } from '../../vm-agent/agents/manifest.ts';
 import { RealAgentRun } from './real-agent-run.ts';
 
@@ -29,24 +30,19 @@ it('runs the real gemini --acp against a scripted Gemini API: write_file, SAM MC
   const pkg = AGENT_PACKAGES.gemini;
   const bin = await run.install(pkg);
 
-  // Telemetry, usage statistics and update checks off; no folder-trust prompts.
-  await mkdir(path.join(run.home, '.gemini'), { recursive: true });
-  await writeFile(
-    path.join(run.home, '.gemini', 'settings.json'),
-    JSON.stringify({
-      security: { auth: { selectedType: 'gemini-api-key' }, folderTrust: { enabled: false } },
-      privacy: { usageStatisticsEnabled: false },
-      telemetry: { enabled: false },
-      general: { enableAutoUpdate: false, enableAutoUpdateNotification: false },
-    }),
-  );
-
-  const stop = await run.run({
-    command: bin,
-    // An explicit model skips the router call that picks one per turn.
-    args: [...pkg.args, '-m', MODEL],
-    env: { GOOGLE_GEMINI_BASE_URL: run.model.url, GEMINI_API_KEY: API_KEY },
+  // The vm-agent's own configuration for Gemini CLI (vm-agent/agents/configure.ts): settings.json
+  // (telemetry, usage statistics, update checks off; no folder-trust prompts), an explicit model
+  // (skips the router call that picks one per turn), the endpoint override.
+  const launch = await configureAgent('gemini', {
+    home: run.home,
+    settings: {
+      model: MODEL,
+      credential: { provider: 'gemini', secretApiKey: API_KEY, baseUrl: run.model.url, config: {} },
+    },
   });
+  expect(launch.args).toEqual([...pkg.args, '-m', MODEL]);
+
+  const stop = await run.run({ command: bin, args: launch.args, env: launch.env });
   expect(stop, run.agent?.stderrTail()).toBe('end_turn');
 
   // Gemini's own write_file wrote the new file (through SAM's fs/write_text_file).

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { configureAgent } from '../../vm-agent/agents/configure.ts';
 import { AGENT_PACKAGES } from '../../vm-agent/agents/manifest.ts';
 import { RealAgentRun } from './real-agent-run.ts';
 
@@ -29,30 +30,16 @@ it('runs the real opencode acp against a scripted Chat Completions API: write, S
   const pkg = AGENT_PACKAGES.opencode;
   const bin = await run.install(pkg);
 
-  const config = {
-    autoupdate: false,
-    share: 'disabled',
-    model: `sam/${MODEL}`,
-    small_model: `sam/${MODEL}`,
-    provider: {
-      sam: {
-        npm: '@ai-sdk/openai-compatible',
-        name: 'SAM',
-        options: { baseURL: `${run.model.url}/v1`, apiKey: API_KEY },
-        models: { [MODEL]: { name: 'SAM coder', tool_call: true } },
-      },
-    },
-  };
-  const stop = await run.run({
-    command: bin,
-    args: pkg.args,
-    env: {
-      OPENCODE_CONFIG_CONTENT: JSON.stringify(config),
-      OPENCODE_DISABLE_MODELS_FETCH: '1',
-      OPENCODE_DISABLE_AUTOUPDATE: '1',
-      OPENCODE_DISABLE_SHARE: '1',
+  // The vm-agent's own configuration for OpenCode (vm-agent/agents/configure.ts): an
+  // openai-compatible provider at the stored base URL, given in OPENCODE_CONFIG_CONTENT.
+  const launch = await configureAgent('opencode', {
+    home: run.home,
+    settings: {
+      model: MODEL,
+      credential: { provider: 'opencode', secretApiKey: API_KEY, baseUrl: run.model.url, config: {} },
     },
   });
+  const stop = await run.run({ command: bin, args: launch.args, env: launch.env });
   expect(stop, run.agent?.stderrTail()).toBe('end_turn');
 
   // OpenCode's own write tool wrote the file in the workspace.

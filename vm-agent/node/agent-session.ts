@@ -1,13 +1,26 @@
 /**
- * One agent of a workspace: the process from the agent catalog (allow-listed env, no platform
- * secrets), SAM's ACP client on its stdio with SAM's MCP server and the agent token, and a new
- * ACP session in the checkout. Records go to `onRecord` (the workspace's outbox).
+ * One agent of a workspace: the process (allow-listed env, no platform secrets), SAM's ACP client
+ * on its stdio with SAM's MCP server and the agent token, and a new ACP session in the checkout.
+ * Records go to `onRecord` (the workspace's outbox).
+ *
+ * With launch settings from the control plane (the session start's `agent`), a real agent is
+ * installed on first use (pinned package, per-machine cache), configured in the session's own HOME
+ * and given its credential as its environment only; the demo agent runs as before. Without them
+ * (an older control plane) the agent catalog's PATH lookup applies.
  */
+import { AGENT_TYPES } from '../../functions/_shared/common/contracts/agents.ts';
 import type { MessageRecord } from '../../functions/_shared/common/contracts/messages.ts';
-import type { CreateWorkspacePayload } from '../../functions/_shared/common/contracts/vm-agent.ts';
+import type { AgentLaunchSettings, CreateWorkspacePayload } from '../../functions/_shared/common/contracts/vm-agent.ts';
 import { AgentClient } from '../acp/agent-client.ts';
 import { spawnAgentProcess, type AgentExit, type AgentProcess } from '../acp/agent-process.ts';
-import { planAgentLaunch } from '../agents/catalog.ts';
+import type { PermissionPolicy } from '../acp/permissions.ts';
+import { planAgentLaunch, type AgentLaunchPlan } from '../agents/catalog.ts';
+import { configureAgent, isConfigurableAgent } from '../agents/configure.ts';
+import { ensureAgentInstalled } from '../agents/install.ts';
+import { AGENT_PACKAGES } from '../agents/manifest.ts';
+
+/** The machine setting (bootstrap.json `agentEnv`) naming where agent packages are cached; not for agents. */
+export const AGENT_CACHE_SETTING = 'SAM_AGENT_CACHE_DIR';
 
 export type AgentSessionStart = {
   payload: CreateWorkspacePayload;
@@ -15,6 +28,16 @@ export type AgentSessionStart = {
   stateDir: string;
   agentSessionId: string;
   mcp: { url: string; token: string };
+  /** What the control plane said to launch (profile, credential); absent from older ones. */
+  launch?: AgentLaunchSettings;
+  /** The session's own HOME for a real agent (config files; removed with the workspace). */
+  agentHome: string;
+  /** Where agent packages are installed (kept across sessions). */
+  cacheDir: string;
+  /** Install this instead of the pinned package (a tarball, in tests; see agents/install.ts). */
+  installSpec?: string;
+  /** Install progress, for the chat ("Installing Claude Code…"). */
+  onProgress?: (line: string) => Promise<void>;
   /** The machine's agent settings (bootstrap.json `agentEnv`). */
   agentEnv: Record<string, string>;
   machineEnv: NodeJS.ProcessEnv;
@@ -39,19 +62,79 @@ export function exitText(exit: AgentExit, stderr: string): string {
   return `the agent exited (${how})${tail ? `: ${tail}` : ''}`;
 }
 
+/** `read-only` refuses whatever the agent asks to do; every other mode approves (SAM runs unattended). */
+export function permissionPolicy(mode: string | null | undefined): PermissionPolicy {
+  return mode === 'read-only' ? 'reject' : 'approve';
+}
+
+/** The machine's agent settings without SAM's own (the cache dir): what every agent's environment starts from. */
+function agentSettings(agentEnv: Record<string, string>): Record<string, string> {
+  const { [AGENT_CACHE_SETTING]: _cache, ...rest } = agentEnv;
+  return rest;
+}
+
+/** The machine's settings minus every agent's model-key variable (contracts/agents.ts). */
+function withoutModelKeys(env: Record<string, string>): Record<string, string> {
+  const keys = new Set<string>(AGENT_TYPES.flatMap((a) => (a.credential ? [a.credential] : [])));
+  return Object.fromEntries(Object.entries(env).filter(([name]) => !keys.has(name)));
+}
+
+/** Installs (first use) and configures a real agent from the control plane's launch settings. */
+async function planRealAgent(
+  options: AgentSessionStart,
+  launch: AgentLaunchSettings & { agentType: keyof typeof AGENT_PACKAGES },
+  context: Record<string, string>,
+): Promise<AgentLaunchPlan & { secrets: string[] }> {
+  const pkg = AGENT_PACKAGES[launch.agentType];
+  const progress: Promise<void>[] = [];
+  const installed = await ensureAgentInstalled(pkg, {
+    cacheDir: options.cacheDir,
+    ...(options.installSpec ? { spec: options.installSpec } : {}),
+    // npm gets the machine's PATH and HOME, nothing else (no credential).
+    env: {
+      PATH: options.machineEnv.PATH ?? '/usr/bin:/bin',
+      HOME: options.machineEnv.HOME ?? options.agentHome,
+    },
+    onProgress: (line) => {
+      options.log(line);
+      if (options.onProgress) progress.push(options.onProgress(line));
+    },
+  });
+  await Promise.all(progress);
+  const configured = await configureAgent(launch.agentType, { home: options.agentHome, settings: launch });
+  return {
+    agentType: launch.agentType,
+    title: pkg.title,
+    command: installed.bin,
+    args: configured.args,
+    // Model keys in the machine's settings are not the user's: only the stored one reaches the agent.
+    env: { ...withoutModelKeys(agentSettings(options.agentEnv)), ...context, ...configured.env },
+    secrets: configured.secrets,
+  };
+}
+
 export async function startAgentSession(options: AgentSessionStart): Promise<RunningAgent> {
-  const { payload } = options;
+  const { payload, launch } = options;
   const context: Record<string, string> = {
     SAM_WORKSPACE_ID: payload.workspaceId,
     SAM_PROJECT_ID: payload.projectId,
     SAM_TASK_ID: payload.taskId,
     SAM_BRANCH: payload.branch,
   };
-  const plan = planAgentLaunch(payload.agentType, { ...options.agentEnv, ...context }, options.machineEnv);
-  if (plan.agentType === 'demo') plan.env.SAM_DEMO_AGENT_STATE_DIR = options.stateDir;
-  const secrets = Object.entries(plan.env)
-    .filter(([name]) => /KEY|TOKEN|SECRET|PASSWORD/i.test(name))
-    .map(([, value]) => value);
+  const type = launch?.agentType ?? payload.agentType;
+  let plan: AgentLaunchPlan;
+  let secrets: string[];
+  if (launch && isConfigurableAgent(type)) {
+    const real = await planRealAgent(options, { ...launch, agentType: type }, context);
+    plan = real;
+    secrets = real.secrets;
+  } else {
+    plan = planAgentLaunch(type, { ...agentSettings(options.agentEnv), ...context }, options.machineEnv);
+    if (plan.agentType === 'demo') plan.env.SAM_DEMO_AGENT_STATE_DIR = options.stateDir;
+    secrets = Object.entries(plan.env)
+      .filter(([name]) => /KEY|TOKEN|SECRET|PASSWORD/i.test(name))
+      .map(([, value]) => value);
+  }
   const child = spawnAgentProcess(
     { command: plan.command, args: plan.args, env: plan.env, cwd: options.repoDir },
     options.machineEnv,
@@ -70,6 +153,7 @@ export async function startAgentSession(options: AgentSessionStart): Promise<Run
         workspaceRoot: options.repoDir,
         sessionId: options.agentSessionId,
         mcp: options.mcp,
+        permissionPolicy: permissionPolicy(launch?.permissionMode),
         onRecord: options.onRecord,
         log: options.log,
       }),

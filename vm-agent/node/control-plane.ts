@@ -41,6 +41,8 @@ export class ControlPlaneError extends SendError {
     retryAfterMs?: number,
     /** The code exactly as the answer carried it, also one outside the contract (a gateway's). */
     readonly serverCode: string | undefined = code,
+    /** The server's `error.message` as it said it (for the few that are meant for the user). */
+    readonly serverMessage?: string,
   ) {
     super(message, status, retryAfterMs);
     this.name = 'ControlPlaneError';
@@ -214,6 +216,7 @@ export class ControlPlaneClient {
         code,
         retryAfterMs(res.headers.get('retry-after')),
         typeof raw === 'string' ? raw.slice(0, 64) : undefined,
+        message.slice(0, 1000),
       );
     }
     const parsed = schema.safeParse(json);

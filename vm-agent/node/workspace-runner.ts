@@ -14,8 +14,8 @@ import { completeWork } from '../git/complete.ts';
 import type { RepositoryPolicy } from '../git/policy.ts';
 import { checkoutTaskBranch, cloneRepository } from '../git/workspace.ts';
 import type { BackoffOptions } from '../outbox/delivery-errors.ts';
-import { startAgentSession, type RunningAgent } from './agent-session.ts';
-import type { ControlPlaneClient } from './control-plane.ts';
+import { AGENT_CACHE_SETTING, startAgentSession, type RunningAgent } from './agent-session.ts';
+import { ControlPlaneError, type ControlPlaneClient } from './control-plane.ts';
 import { errorText, scrub } from './machine.ts';
 import { WorkspaceChannel } from './workspace-channel.ts';
 import { takesPrompts, type WorkspacePhase } from './workspace-phases.ts';
@@ -58,6 +58,9 @@ export class WorkspaceRunner {
   private summary = '';
   private lastRole = '';
   private readonly dir: string;
+  /** The agent's own HOME for this session: below the machine's HOME, so the host's sweep by HOME finds its processes. */
+  private readonly agentHome: string;
+  private installNotes = 0;
 
   constructor(private readonly options: WorkspaceRunnerOptions) {
     this.id = options.payload.workspaceId;
@@ -65,6 +68,7 @@ export class WorkspaceRunner {
     // [current workspace token, previous one, …the agent's secrets]
     this.secrets = [options.payload.workspaceToken, options.payload.workspaceToken];
     this.dir = path.join(options.machineDir, 'workspaces', this.id);
+    this.agentHome = path.join(options.machineEnv.HOME ?? this.dir, 'agent-homes', this.id);
     this.channel = new WorkspaceChannel({
       client: options.client,
       workspaceToken: options.payload.workspaceToken,
@@ -185,13 +189,22 @@ export class WorkspaceRunner {
     this.throwIfStopping();
     const session = await this.channel.startSession(payload.agentType);
     this.secrets.push(session.agentToken);
+    if (session.agent?.credential) this.secrets.push(session.agent.credential.secretApiKey);
     if (notice) await this.channel.system(`workspace-profile-${this.id}`, 'workspace_profile', notice);
+    // The profile's extra instructions go ahead of the task's first message.
+    if (session.agent?.instructions) this.prompts[0] = `${session.agent.instructions}\n\n${this.prompts[0]}`;
+    const { agentEnv, machineEnv, machineDir } = this.options;
     this.agent = await startAgentSession({
       payload,
       repoDir: repo,
       stateDir: path.join(this.dir, 'agent-state'),
       agentSessionId: session.agentSessionId,
       mcp: { url: session.mcpUrl, token: session.agentToken },
+      launch: session.agent,
+      agentHome: this.agentHome,
+      cacheDir: agentEnv[AGENT_CACHE_SETTING] ?? path.join(machineEnv.HOME ?? machineDir, '.cache', 'sam', 'agents'),
+      onProgress: (line) =>
+        this.channel.system(`agent-install-${this.id}-${this.installNotes++}`, 'agent_install', line),
       agentEnv: this.options.agentEnv,
       machineEnv: this.options.machineEnv,
       onRecord: (record) => this.record(record),
@@ -312,7 +325,9 @@ export class WorkspaceRunner {
   }
 
   private async fail(error: unknown): Promise<void> {
-    const text = errorText(error, this.secrets);
+    // What the user must do (add a key in Settings) is said as the control plane said it.
+    const forUser = error instanceof ControlPlaneError && error.code === 'credential_missing' && error.serverMessage;
+    const text = forUser ? errorText(forUser, this.secrets) : errorText(error, this.secrets);
     this.phase = 'failed';
     this.log(`failed: ${text}`);
     const ignore = (e: unknown) => this.log(`could not report the failure: ${errorText(e)}`);
@@ -330,6 +345,7 @@ export class WorkspaceRunner {
     this.agent = null;
     this.phase = phase;
     const undelivered = await this.channel.close().catch(() => -1);
+    await rm(this.agentHome, { recursive: true, force: true }).catch(() => {});
     // Nothing left to deliver: the checkout and agent state go; undelivered records stay on disk.
     if (undelivered === 0) await rm(this.dir, { recursive: true, force: true }).catch(() => {});
     else this.log(`${undelivered} message(s) left undelivered in ${path.join(this.dir, 'outbox')}`);

@@ -37,6 +37,7 @@ export const VM_AGENT_ERROR_CODES = [
   'invalid_state',
   'conflict',
   'limit_reached',
+  'credential_missing',
   'rate_limited',
   'internal',
 ] as const;
@@ -223,6 +224,37 @@ export type TransitionResponse = z.infer<typeof TransitionResponse>;
 export const StartSessionRequest = z.object({ agentType: ShortText(64).optional() }).strict();
 export type StartSessionRequest = z.infer<typeof StartSessionRequest>;
 
+/**
+ * The one model credential the session's agent needs (the owner's, or the project's override),
+ * for the agent process's environment only: never argv, logs, files or messages.
+ */
+export const AgentCredential = z
+  .object({
+    /** The credential's vendor (`anthropic`, `openai`, `gemini`, `opencode`). */
+    provider: ShortText(64),
+    /** SECRET: the API key itself. */
+    secretApiKey: z.string().min(1).max(8192),
+    /** The user's gateway or proxy; null: the vendor's own endpoint. */
+    baseUrl: z.string().max(2048).nullable(),
+    /** Non-secret settings stored beside it. */
+    config: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])),
+  })
+  .strict();
+export type AgentCredential = z.infer<typeof AgentCredential>;
+
+/** The agent's launch settings: its type, the task's profile (model, permission mode, instructions), its credential. */
+export const AgentLaunchSettings = z
+  .object({
+    agentType: ShortText(64),
+    model: z.string().max(128).nullable(),
+    permissionMode: z.string().max(32).nullable(),
+    instructions: z.string().max(8000).nullable(),
+    /** Null for agents that need none (the demo agent). */
+    credential: AgentCredential.nullable(),
+  })
+  .strict();
+export type AgentLaunchSettings = z.infer<typeof AgentLaunchSettings>;
+
 export const StartSessionResponse = z
   .object({
     agentSessionId: Uuid,
@@ -235,6 +267,8 @@ export const StartSessionResponse = z
     expiresAt: Timestamp,
     /** SAM's MCP server (Streamable HTTP). */
     mcpUrl: z.url(),
+    /** How to launch the agent; absent from older servers (the machine's own settings apply). */
+    agent: AgentLaunchSettings.optional(),
   })
   .strict();
 export type StartSessionResponse = z.infer<typeof StartSessionResponse>;
