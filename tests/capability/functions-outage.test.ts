@@ -75,6 +75,17 @@ it('loses no message and duplicates none when the functions stop for 20 seconds 
 
   await watch.until((w) => seen(w).includes(CHUNKS), 120_000, `chunk ${CHUNKS}`);
   await waitFor('the task to complete', async () => (await user!.task(taskId)).status === 'completed', 60_000);
+  // The vm-agent drains its outbox before it stops the session: only then is every row stored,
+  // and the client's catch-up (which reads what came after the newest row it holds) sees them all.
+  await waitFor(
+    'the agent session to stop',
+    async () => {
+      const [s] = await stack.db.admin`
+        select status::text as status from public.agent_sessions where chat_session_id = ${sessionId}`;
+      return s?.status === 'stopped';
+    },
+    60_000,
+  );
   await watch.catchUp();
 
   const expected = Array.from({ length: CHUNKS }, (_, i) => i + 1);
