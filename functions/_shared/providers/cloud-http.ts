@@ -3,7 +3,8 @@
  * is JSON, and a network failure turned into a retryable {@link ProviderError}. Never the token or
  * a request body in a message.
  */
-import { ProviderError } from './provider.ts';
+import { generateCloudInit } from '../cloud-init/generate.ts';
+import { ProviderError, type CreateMachineInput } from './provider.ts';
 
 export interface CloudHttpOptions {
   fetch?: typeof fetch;
@@ -84,4 +85,28 @@ export function apiMessage(value: unknown): string {
   const text = typeof value === 'string' ? value : '';
   const line = text.replace(/\s+/g, ' ').trim();
   return line.length > 300 ? `${line.slice(0, 297)}...` : line;
+}
+
+export interface AgentBundle {
+  /** Where machines download the vm-agent (served by the control plane). */
+  url: string;
+  sha256: string;
+}
+
+/**
+ * The cloud-config a new machine boots with; refused in words (permanently) when no vm-agent
+ * bundle is configured or an input cannot be written safely.
+ */
+export function machineUserData(provider: string, input: CreateMachineInput, bundle: AgentBundle | undefined): string {
+  if (!bundle) throw new ProviderError(provider, 'No vm-agent bundle is configured for cloud machines', false);
+  try {
+    return generateCloudInit({
+      ...input.userData,
+      nodeId: input.nodeId,
+      agentBundleUrl: bundle.url,
+      agentBundleSha256: bundle.sha256,
+    });
+  } catch (e) {
+    throw new ProviderError(provider, e instanceof Error ? e.message : 'cloud-init could not be written', false);
+  }
 }

@@ -6,7 +6,8 @@
  */
 import { z } from 'zod';
 import type { CloudHttpOptions } from './cloud-http.ts';
-import { hetznerProvider, type AgentBundle } from './hetzner.ts';
+import type { AgentBundle } from './cloud-http.ts';
+import { hetznerProvider } from './hetzner.ts';
 import { ProviderError, type CloudProvider } from './provider.ts';
 import { scalewayProvider } from './scaleway.ts';
 

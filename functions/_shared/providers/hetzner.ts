@@ -6,8 +6,15 @@
  * server refuses the create. Refusals that another try cannot fix (bad token, quota, invalid input)
  * are permanent {@link ProviderError}s; 429 and 5xx are retryable with the wait the API gave.
  */
-import { generateCloudInit } from '../cloud-init/generate.ts';
-import { apiMessage, cloudCall, retryAfterMs, type CloudHttpOptions, type CloudResponse } from './cloud-http.ts';
+import {
+  apiMessage,
+  cloudCall,
+  machineUserData,
+  retryAfterMs,
+  type AgentBundle,
+  type CloudHttpOptions,
+  type CloudResponse,
+} from './cloud-http.ts';
 import {
   ProviderError,
   type CloudProvider,
@@ -17,12 +24,6 @@ import {
   type ProviderMachine,
 } from './provider.ts';
 import { HETZNER_DEFAULT_IMAGE, HETZNER_DEFAULT_LOCATION, HETZNER_SIZES, resolveSizes } from './sizes.ts';
-
-export interface AgentBundle {
-  /** Where machines download the vm-agent (served by the control plane). */
-  url: string;
-  sha256: string;
-}
 
 export interface HetznerOptions extends CloudHttpOptions {
   token: string;
@@ -186,20 +187,7 @@ export function hetznerProvider(options: HetznerOptions): CloudProvider {
 
     async createMachine(input: CreateMachineInput): Promise<CreatedMachine> {
       checkHetznerLabels(input.labels);
-      if (!options.agentBundle) {
-        throw new ProviderError(NAME, 'No vm-agent bundle is configured for cloud machines', false);
-      }
-      let userData: string;
-      try {
-        userData = generateCloudInit({
-          ...input.userData,
-          nodeId: input.nodeId,
-          agentBundleUrl: options.agentBundle.url,
-          agentBundleSha256: options.agentBundle.sha256,
-        });
-      } catch (e) {
-        throw new ProviderError(NAME, e instanceof Error ? e.message : 'cloud-init could not be written', false);
-      }
+      const userData = machineUserData(NAME, input, options.agentBundle);
       // A server from an earlier attempt whose answer was lost is this node's: adopt it.
       const earlier = await adoptable(input);
       if (earlier) return earlier;

@@ -7,9 +7,15 @@
  * `terminate` action (volumes and IPs go with the server); a stopped server, which `terminate`
  * refuses, is deleted along with its volumes. Provider instance ids are `<zone>/<uuid>`.
  */
-import { generateCloudInit } from '../cloud-init/generate.ts';
-import { apiMessage, cloudCall, retryAfterMs, type CloudHttpOptions, type CloudResponse } from './cloud-http.ts';
-import type { AgentBundle } from './hetzner.ts';
+import {
+  apiMessage,
+  cloudCall,
+  machineUserData,
+  retryAfterMs,
+  type AgentBundle,
+  type CloudHttpOptions,
+  type CloudResponse,
+} from './cloud-http.ts';
 import {
   ProviderError,
   type CloudProvider,
@@ -225,20 +231,7 @@ export function scalewayProvider(options: ScalewayOptions): CloudProvider {
     name: NAME,
 
     async createMachine(input: CreateMachineInput): Promise<CreatedMachine> {
-      if (!options.agentBundle) {
-        throw new ProviderError(NAME, 'No vm-agent bundle is configured for cloud machines', false);
-      }
-      let userData: string;
-      try {
-        userData = generateCloudInit({
-          ...input.userData,
-          nodeId: input.nodeId,
-          agentBundleUrl: options.agentBundle.url,
-          agentBundleSha256: options.agentBundle.sha256,
-        });
-      } catch (e) {
-        throw new ProviderError(NAME, e instanceof Error ? e.message : 'cloud-init could not be written', false);
-      }
+      const userData = machineUserData(NAME, input, options.agentBundle);
       const tags = labelsToTags(input.labels);
       const mine = (s: ScalewayServer) => {
         const labels = tagsToLabels(s.tags ?? []);
