@@ -2,7 +2,7 @@
  * A user of SAM as supabase-js sees it, for tests and benchmarks that start where a user starts
  * without a browser: sign up, link a local repository, submit a task, and follow its session on
  * the private `session:<id>` channel, re-reading what a reconnect may have missed, as the web
- * chat does (web/src/lib/supabase.ts), with the same mapping of what the database sends.
+ * chat does (web/src/lib/supabase/), with the same mapping of what the database sends.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';

@@ -6,7 +6,7 @@ import { batch } from 'solid-js';
 import { createStore, produce, reconcile } from 'solid-js/store';
 import { mergeMessages } from '../lib/messages.ts';
 import { isTerminal } from '../lib/steps.ts';
-import * as api from '../lib/supabase.ts';
+import * as api from '../lib/supabase/index.ts';
 import type { ChannelStatus, Message, Task, TaskEvent } from '../lib/types.ts';
 
 interface ChatState {

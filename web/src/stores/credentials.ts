@@ -3,7 +3,7 @@ import type {
   CredentialSummary,
   StoreCredentialRequest,
 } from '../../../functions/_shared/common/contracts/credentials.ts';
-import * as api from '../lib/supabase.ts';
+import * as api from '../lib/supabase/index.ts';
 
 interface CredentialsState {
   items: CredentialSummary[];

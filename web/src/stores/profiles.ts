@@ -3,7 +3,7 @@
  * the server after each change so the list shows what is stored.
  */
 import { createStore } from 'solid-js/store';
-import * as api from '../lib/supabase.ts';
+import * as api from '../lib/supabase/index.ts';
 import type { AgentProfile, AgentProfileInput } from '../lib/types.ts';
 import { setProjectDefaultProfile } from './projects.ts';
 

@@ -1,5 +1,5 @@
 import { createStore, produce } from 'solid-js/store';
-import * as api from '../lib/supabase.ts';
+import * as api from '../lib/supabase/index.ts';
 import type { NewProject, Project } from '../lib/types.ts';
 
 interface ProjectsState {

@@ -1,5 +1,5 @@
 import { createSignal } from 'solid-js';
-import * as api from '../lib/supabase.ts';
+import * as api from '../lib/supabase/index.ts';
 
 export type SessionState = 'loading' | 'signed-out' | 'signed-in' | 'failed';
 

@@ -1,0 +1,12 @@
+/**
+ * The only place the web app talks to Supabase: Auth, PostgREST (under RLS), RPC, functions and
+ * private Realtime channels, one file per slice. Everything else imports from here.
+ */
+export { initSupabase } from './client.ts';
+export * from './auth.ts';
+export * from './projects.ts';
+export * from './profiles.ts';
+export * from './tasks.ts';
+export * from './messages.ts';
+export * from './realtime.ts';
+export * from './credentials.ts';
