@@ -159,8 +159,18 @@ export function createDemoAgent(options: DemoAgentOptions = {}): acp.AgentApp {
             locations: [{ path: file }],
             rawInput: { path: file, line: plan.line },
           });
-          await send({ sessionUpdate: 'tool_call_update', toolCallId: editId, status: 'in_progress' });
-          if (!cancelled()) {
+          // `[permission]`: the edit waits for the client's permission (SAM asks the user in `ask` mode).
+          const allowed = !plan.askPermission || (await askPermission(client, sessionId, file, plan, editId, turn.signal));
+          if (!allowed && !cancelled()) {
+            await send({
+              sessionUpdate: 'tool_call_update',
+              toolCallId: editId,
+              status: 'failed',
+              content: [{ type: 'content', content: { type: 'text', text: `Permission refused: ${plan.targetFile} is unchanged.` } }],
+            });
+          }
+          if (allowed && !cancelled()) await send({ sessionUpdate: 'tool_call_update', toolCallId: editId, status: 'in_progress' });
+          if (allowed && !cancelled()) {
             const failure = await writeTarget(client, clientCaps, sessionId, file, next).then(
               () => null,
               (error: unknown) => (error instanceof Error ? error.message : String(error)),
@@ -204,12 +214,45 @@ export function createDemoAgent(options: DemoAgentOptions = {}): acp.AgentApp {
         }
         await mcpStep('complete_task', { summary: plan.summary.join('') }, `call-${n}-complete`);
         if (!cancelled()) await send({ sessionUpdate: 'plan', entries: entries(4) });
-        return { stopReason: cancelled() ? 'cancelled' : 'end_turn' };
+        // Token usage as some agents report it (ACP's experimental `usage`): SAM counts it against budgets.
+        const usage = { inputTokens: plan.tokens, outputTokens: 0, totalTokens: plan.tokens };
+        return { stopReason: cancelled() ? 'cancelled' : 'end_turn', usage } as acp.PromptResponse;
       } finally {
         signal.removeEventListener('abort', abort);
         if (turns.get(sessionId) === turn) turns.delete(sessionId);
       }
     });
+}
+
+/** Asks the client before the edit; true when it chose an `allow_*` option. */
+async function askPermission(
+  client: acp.AgentContext,
+  sessionId: string,
+  file: string,
+  plan: ReturnType<typeof planTurn>,
+  toolCallId: string,
+  signal: AbortSignal,
+): Promise<boolean> {
+  const pending = client.request(acp.methods.client.session.requestPermission, {
+    sessionId,
+    toolCall: {
+      toolCallId,
+      title: `Append a line to ${plan.targetFile}`,
+      kind: 'edit',
+      status: 'pending',
+      locations: [{ path: file }],
+      rawInput: { path: file, line: plan.line },
+    },
+    options: [
+      { optionId: 'allow-once', name: 'Allow once', kind: 'allow_once' },
+      { optionId: 'allow-always', name: 'Always allow', kind: 'allow_always' },
+      { optionId: 'reject', name: 'Reject', kind: 'reject_once' },
+    ],
+  });
+  const cancelled = new Promise<null>((resolve) => signal.addEventListener('abort', () => resolve(null), { once: true }));
+  const answer = await Promise.race([pending, cancelled]).catch(() => null);
+  if (!answer || answer.outcome.outcome !== 'selected') return false;
+  return answer.outcome.optionId.startsWith('allow');
 }
 
 async function readTarget(
