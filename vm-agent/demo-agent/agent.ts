@@ -207,6 +207,10 @@ export function createDemoAgent(options: DemoAgentOptions = {}): acp.AgentApp {
             content: [{ type: 'content', content: { type: 'text', text: result?.text ?? 'no MCP server' } }],
           });
         };
+        // `{{subtask: …}}` / `{{tell: …}}`: hand work to a sub-task and message it while it runs.
+        if (plan.subtask && !cancelled() && session.mcpServers.length > 0) {
+          await delegate(session.mcpServers, plan.subtask, plan.tell, n, send, turn.signal);
+        }
         await mcpStep('update_task_status', { message: `Appended a line to ${plan.targetFile}` }, `call-${n}-status`);
         if (!cancelled()) await send({ sessionUpdate: 'plan', entries: entries(3) });
         for (const chunk of plan.summary) {
@@ -222,6 +226,41 @@ export function createDemoAgent(options: DemoAgentOptions = {}): acp.AgentApp {
         if (turns.get(sessionId) === turn) turns.delete(sessionId);
       }
     });
+}
+
+/**
+ * Dispatches a sub-task; with a message, waits (up to a minute) until the sub-task's agent is
+ * running and sends it the message. Each MCP call shows as a tool call.
+ */
+async function delegate(
+  servers: acp.McpServer[],
+  description: string,
+  message: string | null,
+  n: number,
+  send: (update: acp.SessionUpdate) => Promise<boolean>,
+  signal: AbortSignal,
+): Promise<void> {
+  const step = async (tool: string, args: Record<string, unknown>, id: string) => {
+    await send({ sessionUpdate: 'tool_call', toolCallId: id, title: tool, kind: 'other', status: 'in_progress', rawInput: args });
+    const result = await callSamTool(servers, tool, args, signal);
+    await send({
+      sessionUpdate: 'tool_call_update',
+      toolCallId: id,
+      status: result?.ok ? 'completed' : 'failed',
+      content: [{ type: 'content', content: { type: 'text', text: result?.text ?? 'no MCP server' } }],
+    });
+    return result;
+  };
+  const dispatched = await step('dispatch_task', { description, taskMode: 'task' }, `call-${n}-dispatch`);
+  const taskId = dispatched?.ok ? (JSON.parse(dispatched.text) as { taskId?: string }).taskId : undefined;
+  if (!taskId || !message) return;
+  for (let i = 0; i < 120 && !signal.aborted; i++) {
+    const status = await callSamTool(servers, 'get_subtask_status', { taskId }, signal);
+    const state = status?.ok ? (JSON.parse(status.text) as { status?: string; executionStep?: string }) : {};
+    if (state.status === 'in_progress' && state.executionStep === 'running') break;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  await step('send_message_to_subtask', { taskId, message }, `call-${n}-tell`);
 }
 
 /** Asks the client before the edit; true when it chose an `allow_*` option. */

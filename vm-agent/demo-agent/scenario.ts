@@ -21,14 +21,20 @@ export type DemoTurn = {
   askPermission: boolean;
   /** Tokens the turn reports as used: `[tokens:N]`, else one per word it streams. */
   tokens: number;
+  /** `{{subtask: …}}`: dispatch a sub-task with this description (over SAM's MCP tools). */
+  subtask: string | null;
+  /** `{{tell: …}}`: once that sub-task runs, send it this message (send_message_to_subtask). */
+  tell: string | null;
 };
 
 const FILE_PATTERN = /(?:^|\s)([\w./-]+\.(?:md|txt|json|ts|js|py|yml|yaml|toml|rst))\b/i;
 const STREAM_PATTERN = /\[stream:(\d{1,5})\]/i;
 const PERMISSION_PATTERN = /\[permission\]/i;
 const TOKENS_PATTERN = /\[tokens:(\d{1,9})\]/i;
+const SUBTASK_PATTERN = /\{\{subtask:\s*([^}]*)\}\}/i;
+const TELL_PATTERN = /\{\{tell:\s*([^}]*)\}\}/i;
 /** Markers a prompt may carry; they steer the turn and are left out of the line it writes. */
-const MARKERS = /\[(?:stream:\d{1,5}|permission|tokens:\d{1,9})\]/gi;
+const MARKERS = /\[(?:stream:\d{1,5}|permission|tokens:\d{1,9})\]|\{\{(?:subtask|tell):[^}]*\}\}/gi;
 
 /** Splits text into word-sized chunks, the way a model streams tokens (spaces kept). */
 export function chunkWords(text: string): string[] {
@@ -55,6 +61,8 @@ export function planTurn(promptText: string): DemoTurn {
   const tokens = Number(TOKENS_PATTERN.exec(text)?.[1] ?? thoughts.length + intro.length + summary.length);
   return {
     askPermission: PERMISSION_PATTERN.test(text),
+    subtask: SUBTASK_PATTERN.exec(text)?.[1]?.trim() || null,
+    tell: TELL_PATTERN.exec(text)?.[1]?.trim() || null,
     tokens,
     targetFile,
     line,
