@@ -29,7 +29,7 @@ async function askingMachine(message: string, options: Record<string, unknown> =
       await tx`update public.projects set default_agent_profile_id = ${p!.id} where id = ${project}`;
     });
     for (const [key, value] of Object.entries(settings)) {
-      await admin`insert into public.project_settings (project_id, key, value) values (${project}, ${key}, ${JSON.stringify(value)}::jsonb)`;
+      await admin`insert into public.project_settings (project_id, key, value) values (${project}, ${key}, ${JSON.stringify(value)}::text::jsonb)`;
     }
   });
   cleanups.push(() => machine.cleanup());
