@@ -78,7 +78,9 @@ describe('cards in the chat', () => {
     await page.getByRole('button', { name: 'Create project' }).click();
     await page.getByRole('heading', { name: 'carded' }).waitFor();
 
-    await makeProfile('careful', (form) => form.getByLabel('Permissions').selectOption('ask'));
+    await makeProfile('careful', async (form) => {
+      await form.getByLabel('Permissions').selectOption('ask');
+    });
     await submit('careful', 'Note the plan in README.md [permission]');
 
     const card = page.getByTestId('permission-card');
@@ -91,7 +93,9 @@ describe('cards in the chat', () => {
     expect(await card.getAttribute('data-state')).toBe('answered');
 
     await expect.poll(() => page.getByTestId('task-status').textContent(), { timeout: 90_000 }).toBe('Completed');
-    await expect.poll(() => page.getByTestId('task-push').getAttribute('data-pushed'), { timeout: 30_000 }).toBe('true');
+    await expect
+      .poll(() => page.getByTestId('task-push').getAttribute('data-pushed'), { timeout: 30_000 })
+      .toBe('true');
     const branch = (await page.getByTestId('task-branch').textContent())!;
     expect(git('show', `${branch}:README.md`)).toContain('- Note the plan in README.md');
     expect(page.errors).toEqual([]);

@@ -64,14 +64,17 @@ describe('permission requests over HTTP', () => {
   it('refuses a node token, another workspace, and bodies outside the contract', async () => {
     const path = `/sessions/${agent.agentSessionId}/permission-requests`;
     const body = { title: 'Delete everything' };
-    expect((await env.target.call('POST', path, nodeToken, body)).body).toMatchObject({ error: { code: 'invalid_token' } });
+    expect((await env.target.call('POST', path, nodeToken, body)).body).toMatchObject({
+      error: { code: 'invalid_token' },
+    });
     expect(await env.target.call('POST', path, otherToken, body)).toMatchObject({
       status: 403,
       body: { error: { code: 'not_allowed' } },
     });
     expect((await env.target.call('POST', path, token, { title: '' })).status).toBe(400);
     expect((await env.target.call('POST', path, token, { title: 'x', command: 'rm -rf /' })).status).toBe(400);
-    const [n] = await env.db.admin`select count(*)::int as n from public.permission_requests where title = 'Delete everything'`;
+    const [n] = await env.db
+      .admin`select count(*)::int as n from public.permission_requests where title = 'Delete everything'`;
     expect(n!.n).toBe(0);
   });
 });
@@ -80,14 +83,18 @@ describe('budgets over HTTP', () => {
   it('reads the budget, counts a turn once per seq, and pauses at the limit before the next turn', async () => {
     await env.db.admin`insert into public.task_budgets (task_id, project_id, owner_id, max_turns)
                        select id, project_id, owner_id, 1 from public.tasks where id = ${agent.taskId}`;
-    const before = BudgetView.parse((await env.target.call('GET', `/sessions/${agent.agentSessionId}/budget`, token)).body);
+    const before = BudgetView.parse(
+      (await env.target.call('GET', `/sessions/${agent.agentSessionId}/budget`, token)).body,
+    );
     expect(before).toMatchObject({ paused: false, limits: { turns: 1 }, used: { turns: 0 } });
     const turn = { seq: 1, wallMs: 1200, tokens: 300, stopReason: 'end_turn' };
     for (let i = 0; i < 2; i++) {
       const r = await env.target.call('POST', `/sessions/${agent.agentSessionId}/turns`, token, turn);
       expect(BudgetView.parse(r.body).used).toEqual({ turns: 1, wallMs: 1200, tokens: 300 });
     }
-    const after = BudgetView.parse((await env.target.call('GET', `/sessions/${agent.agentSessionId}/budget`, token)).body);
+    const after = BudgetView.parse(
+      (await env.target.call('GET', `/sessions/${agent.agentSessionId}/budget`, token)).body,
+    );
     expect(after).toMatchObject({ paused: true, reason: 'the budget of 1 agent turn is used', pause: 1 });
   });
 

@@ -20,11 +20,18 @@ afterEach(async () => {
 
 async function budgetedMachine(message: string, settings: Record<string, string | number>, options = {}) {
   const admin = stack.db.admin;
-  const machine = await prepareMachine(admin, stack.functionUrl('vm-agent'), message, options, undefined, async (_o, project) => {
-    for (const [key, value] of Object.entries(settings)) {
-      await admin`insert into public.project_settings (project_id, key, value) values (${project}, ${key}, ${JSON.stringify(value)}::text::jsonb)`;
-    }
-  });
+  const machine = await prepareMachine(
+    admin,
+    stack.functionUrl('vm-agent'),
+    message,
+    options,
+    undefined,
+    async (_o, project) => {
+      for (const [key, value] of Object.entries(settings)) {
+        await admin`insert into public.project_settings (project_id, key, value) values (${project}, ${key}, ${JSON.stringify(value)}::text::jsonb)`;
+      }
+    },
+  );
   cleanups.push(() => machine.cleanup());
   return machine;
 }
@@ -38,7 +45,9 @@ const paused = (taskId: string) =>
 describe('a task at its budget', () => {
   it('cuts a turn at the agent-time budget, waits with a card, and goes on once the owner continues with a new limit', async () => {
     const admin = stack.db.admin;
-    const machine = await budgetedMachine('Note the budget in README.md [stream:4000]', { task_max_wall_time: '2 seconds' });
+    const machine = await budgetedMachine('Note the budget in README.md [stream:4000]', {
+      task_max_wall_time: '2 seconds',
+    });
     await startNodeAgent(cleanups, machine, stack.functionUrl('vm-agent'));
 
     const budget = await paused(machine.task.taskId);
@@ -50,9 +59,12 @@ describe('a task at its budget', () => {
     const messages = await chatMessages(admin, machine.task.sessionId);
     expect(messages.some((m) => m.content === 'Turn ended: cancelled')).toBe(true);
     const card = messages.find((m) => m.message_id === `budget:${machine.task.taskId}:1`);
-    expect(card?.content).toBe('Paused: the budget of 00:00:02 of agent time is used. Continue with a new limit, or stop the task.');
+    expect(card?.content).toBe(
+      'Paused: the budget of 00:00:02 of agent time is used. Continue with a new limit, or stop the task.',
+    );
     expect(card?.tool_metadata).toMatchObject({ kind: 'budget_reached', paused: true, limits: { wallMs: 2000 } });
-    const [note] = await admin`select type, urgency from public.notifications where task_id = ${machine.task.taskId} and type = 'budget_reached'`;
+    const [note] =
+      await admin`select type, urgency from public.notifications where task_id = ${machine.task.taskId} and type = 'budget_reached'`;
     expect(note).toMatchObject({ type: 'budget_reached' });
     const [event] = await admin`select from_state, to_state from public.lifecycle_events
                                   where entity = 'task_budget' and entity_id = ${machine.task.taskId}`;
@@ -60,14 +72,22 @@ describe('a task at its budget', () => {
 
     // A new limit at or below what was used leaves nothing to spend.
     await expect(
-      asOwner(admin, machine.owner, (tx) => tx`select public.continue_task_budget(${machine.task.taskId}, '{"wallMs": 1000}')`),
+      asOwner(
+        admin,
+        machine.owner,
+        (tx) => tx`select public.continue_task_budget(${machine.task.taskId}, '{"wallMs": 1000}')`,
+      ),
     ).rejects.toMatchObject({ code: '22023' });
-    const [go] = await asOwner(admin, machine.owner, (tx) =>
-      tx`select public.continue_task_budget(${machine.task.taskId}, '{"wallMs": 600000}') as r`,
+    const [go] = await asOwner(
+      admin,
+      machine.owner,
+      (tx) => tx`select public.continue_task_budget(${machine.task.taskId}, '{"wallMs": 600000}') as r`,
     );
     expect(go!.r).toBe(true);
-    const [again] = await asOwner(admin, machine.owner, (tx) =>
-      tx`select public.continue_task_budget(${machine.task.taskId}, '{"wallMs": 600000}') as r`,
+    const [again] = await asOwner(
+      admin,
+      machine.owner,
+      (tx) => tx`select public.continue_task_budget(${machine.task.taskId}, '{"wallMs": 600000}') as r`,
     );
     expect(again!.r).toBe(false);
 
@@ -75,7 +95,8 @@ describe('a task at its budget', () => {
     expect(done.status).toBe('completed');
     const readme = sh(machine.bare, 'show', `${machine.task.branchName}:README.md`);
     expect(readme).toContain(`- ${CONTINUE_PROMPT}`);
-    const [after] = await admin`select state, used_turns, max_wall_ms from public.task_budgets where task_id = ${machine.task.taskId}`;
+    const [after] =
+      await admin`select state, used_turns, max_wall_ms from public.task_budgets where task_id = ${machine.task.taskId}`;
     expect(after).toMatchObject({ state: 'running', used_turns: 2, max_wall_ms: '600000' });
     const outcome = (await chatMessages(admin, machine.task.sessionId)).find(
       (m) => m.message_id === `budget:${machine.task.taskId}:1:outcome`,
@@ -87,19 +108,32 @@ describe('a task at its budget', () => {
 
   it('holds a conversation’s follow-up at the turn budget and stops the task when the owner says stop', async () => {
     const admin = stack.db.admin;
-    const machine = await budgetedMachine('Note A in README.md [tokens:500]', { task_max_turns: 1 }, { taskMode: 'conversation' });
+    const machine = await budgetedMachine(
+      'Note A in README.md [tokens:500]',
+      { task_max_turns: 1 },
+      { taskMode: 'conversation' },
+    );
     await startNodeAgent(cleanups, machine, stack.functionUrl('vm-agent'));
     await waitFor('the first turn to end', async () =>
       (await chatMessages(admin, machine.task.sessionId)).some((m) => m.content === 'Turn ended: end_turn'),
     );
     // The agent ended its turn within the budget: nothing paused yet.
-    const [before] = await admin`select state, used_turns, used_tokens from public.task_budgets where task_id = ${machine.task.taskId}`;
+    const [before] =
+      await admin`select state, used_turns, used_tokens from public.task_budgets where task_id = ${machine.task.taskId}`;
     expect(before).toMatchObject({ state: 'running', used_turns: 1, used_tokens: '500' });
 
-    await asOwner(admin, machine.owner, (tx) => tx`select public.post_message(${machine.task.sessionId}, 'Note B in README.md')`);
+    await asOwner(
+      admin,
+      machine.owner,
+      (tx) => tx`select public.post_message(${machine.task.sessionId}, 'Note B in README.md')`,
+    );
     const budget = await paused(machine.task.taskId);
     expect(budget.reason).toBe('the budget of 1 agent turn is used');
-    const [stop] = await asOwner(admin, machine.owner, (tx) => tx`select public.stop_task_budget(${machine.task.taskId}) as r`);
+    const [stop] = await asOwner(
+      admin,
+      machine.owner,
+      (tx) => tx`select public.stop_task_budget(${machine.task.taskId}) as r`,
+    );
     expect(stop!.r).toBe(true);
     const done = await settled(admin, machine.task.taskId);
     expect(done.status).toBe('cancelled');

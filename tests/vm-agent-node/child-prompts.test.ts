@@ -51,7 +51,9 @@ describe('a parent agent messaging its running sub-task', () => {
     const turnEnds = messages.filter((m) => m.content === 'Turn ended: end_turn').map((m) => messages.indexOf(m));
     expect(turnEnds).toHaveLength(2);
     // The prompt came after the first turn had ended, as the agent's next turn.
-    const echoed = messages.findIndex((m) => m.role === 'thought' && m.content.includes('A message from your parent task: also cover the FAQ'));
+    const echoed = messages.findIndex(
+      (m) => m.role === 'thought' && m.content.includes('A message from your parent task: also cover the FAQ'),
+    );
     expect(echoed).toBeGreaterThan(turnEnds[0]!);
     // The first turn wrote DOCS.md; the prompt's turn (naming no file) noted the message in README.md.
     expect(sh(machine.bare, 'show', `${child.branch}:DOCS.md`)).toBe('- Write the docs in DOCS.md');
@@ -62,7 +64,8 @@ describe('a parent agent messaging its running sub-task', () => {
     // Delivered as a prompt, so get_pending_messages does not hand it out again.
     const [d] = await admin`select delivered_at from public.directives where task_id = ${child.id}`;
     expect(d!.delivered_at).not.toBeNull();
-    const [cmd] = await admin`select status, result from public.node_commands where dedupe_key = ${directive.message_id}`;
+    const [cmd] =
+      await admin`select status, result from public.node_commands where dedupe_key = ${directive.message_id}`;
     expect(cmd).toMatchObject({ status: 'done', result: { queued: true } });
 
     const parentMessages = await chatMessages(admin, machine.task.sessionId);

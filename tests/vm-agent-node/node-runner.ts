@@ -58,7 +58,8 @@ export function pendingPermission(admin: postgres.Sql, taskId: string, timeoutMs
   return waitFor(
     'a pending permission request',
     async () => {
-      const [r] = await admin`select * from public.permission_requests where task_id = ${taskId} and status = 'pending'`;
+      const [r] =
+        await admin`select * from public.permission_requests where task_id = ${taskId} and status = 'pending'`;
       return r ?? null;
     },
     timeoutMs,

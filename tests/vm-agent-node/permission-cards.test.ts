@@ -20,18 +20,29 @@ afterEach(async () => {
 });
 
 /** A machine for a task whose project's default profile asks (`permission_mode = 'ask'`). */
-async function askingMachine(message: string, options: Record<string, unknown> = {}, settings: Record<string, string> = {}) {
+async function askingMachine(
+  message: string,
+  options: Record<string, unknown> = {},
+  settings: Record<string, string> = {},
+) {
   const admin = stack.db.admin;
-  const machine = await prepareMachine(admin, stack.functionUrl('vm-agent'), message, options, undefined, async (owner, project) => {
-    await asOwner(admin, owner, async (tx) => {
-      const [p] = await tx`insert into public.agent_profiles (project_id, owner_id, name, agent_type, permission_mode)
+  const machine = await prepareMachine(
+    admin,
+    stack.functionUrl('vm-agent'),
+    message,
+    options,
+    undefined,
+    async (owner, project) => {
+      await asOwner(admin, owner, async (tx) => {
+        const [p] = await tx`insert into public.agent_profiles (project_id, owner_id, name, agent_type, permission_mode)
                            values (${project}, ${owner}, 'careful', 'demo', 'ask') returning id`;
-      await tx`update public.projects set default_agent_profile_id = ${p!.id} where id = ${project}`;
-    });
-    for (const [key, value] of Object.entries(settings)) {
-      await admin`insert into public.project_settings (project_id, key, value) values (${project}, ${key}, ${JSON.stringify(value)}::text::jsonb)`;
-    }
-  });
+        await tx`update public.projects set default_agent_profile_id = ${p!.id} where id = ${project}`;
+      });
+      for (const [key, value] of Object.entries(settings)) {
+        await admin`insert into public.project_settings (project_id, key, value) values (${project}, ${key}, ${JSON.stringify(value)}::text::jsonb)`;
+      }
+    },
+  );
   cleanups.push(() => machine.cleanup());
   return machine;
 }
@@ -56,14 +67,18 @@ describe('permission mode ask', () => {
     expect(note!.type).toBe('needs_input');
 
     // Someone else may not answer it.
-    const stranger = (await admin`insert into auth.users (id, email) values (gen_random_uuid(), 'x@example.com') returning id`)[0]!.id as string;
+    const stranger = (
+      await admin`insert into auth.users (id, email) values (gen_random_uuid(), 'x@example.com') returning id`
+    )[0]!.id as string;
     await expect(answer(stranger, request.id as string, 'allow_once')).rejects.toMatchObject({ code: '42501' });
 
     const [answered] = await answer(machine.owner, request.id as string, 'allow_once');
     expect(answered!.r).toBe(true);
     const done = await settled(admin, machine.task.taskId);
     expect(done.status).toBe('completed');
-    expect(sh(machine.bare, 'show', `${machine.task.branchName}:README.md`)).toBe('# Demo project\n- Note the plan in README.md');
+    expect(sh(machine.bare, 'show', `${machine.task.branchName}:README.md`)).toBe(
+      '# Demo project\n- Note the plan in README.md',
+    );
 
     const after = await chatMessages(admin, machine.task.sessionId);
     expect(after.find((m) => m.message_id === `permission:${request.id}:outcome`)?.content).toBe(
@@ -73,7 +88,8 @@ describe('permission mode ask', () => {
     // The same answer again changes nothing; another one is refused.
     expect((await answer(machine.owner, request.id as string, 'allow_once'))[0]!.r).toBe(false);
     await expect(answer(machine.owner, request.id as string, 'reject')).rejects.toMatchObject({ code: '55000' });
-    const [cmd] = await admin`select status, result from public.node_commands where dedupe_key = ${`permission:${request.id}`}`;
+    const [cmd] =
+      await admin`select status, result from public.node_commands where dedupe_key = ${`permission:${request.id}`}`;
     expect(cmd).toMatchObject({ status: 'done', result: { applied: true } });
   }, 120_000);
 
@@ -86,11 +102,16 @@ describe('permission mode ask', () => {
     await waitFor('the first turn to end', async () =>
       (await chatMessages(admin, machine.task.sessionId)).some((m) => m.content === 'Turn ended: end_turn'),
     );
-    await asOwner(admin, machine.owner, (tx) =>
-      tx`select public.post_message(${machine.task.sessionId}, 'Note B in README.md [permission]')`,
+    await asOwner(
+      admin,
+      machine.owner,
+      (tx) => tx`select public.post_message(${machine.task.sessionId}, 'Note B in README.md [permission]')`,
     );
-    await waitFor('the second turn to end', async () =>
-      (await chatMessages(admin, machine.task.sessionId)).filter((m) => m.content === 'Turn ended: end_turn').length === 2,
+    await waitFor(
+      'the second turn to end',
+      async () =>
+        (await chatMessages(admin, machine.task.sessionId)).filter((m) => m.content === 'Turn ended: end_turn')
+          .length === 2,
     );
     const requests = await admin`select status from public.permission_requests where task_id = ${machine.task.taskId}`;
     expect(requests.map((r) => r.status)).toEqual(['allowed_always']);
@@ -101,9 +122,13 @@ describe('permission mode ask', () => {
 
   it('refuses a request nobody answers within permission_request_ttl, and the chat says so', async () => {
     const admin = stack.db.admin;
-    const machine = await askingMachine('Note the plan in NOTES.md [permission]', {}, {
-      permission_request_ttl: '2 seconds',
-    });
+    const machine = await askingMachine(
+      'Note the plan in NOTES.md [permission]',
+      {},
+      {
+        permission_request_ttl: '2 seconds',
+      },
+    );
     await startNodeAgent(cleanups, machine, stack.functionUrl('vm-agent'));
     const request = await pendingPermission(admin, machine.task.taskId);
     const done = await settled(admin, machine.task.taskId);

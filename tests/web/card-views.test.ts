@@ -39,7 +39,12 @@ describe('chat cards', () => {
   it('knows a card by its metadata, and an agent’s look-alike without the right shape is a plain line', () => {
     const permission = msg({
       messageId: `permission:${RID}`,
-      metadata: { kind: 'permission_request', permissionRequestId: RID, title: 'Edit', expiresAt: '2026-01-01T00:10:00Z' },
+      metadata: {
+        kind: 'permission_request',
+        permissionRequestId: RID,
+        title: 'Edit',
+        expiresAt: '2026-01-01T00:10:00Z',
+      },
     });
     expect(cardOf(permission)?.kind).toBe('permission');
     expect(cardOf(msg({ metadata: budget }))?.kind).toBe('budget');
@@ -50,12 +55,18 @@ describe('chat cards', () => {
   it('says what the task waits for until the card has its outcome', () => {
     const card = msg({ messageId: `budget:${TASK}:1`, metadata: budget });
     expect(waitingCard([card])).toBe('Paused at its budget: waiting for you');
-    expect(waitingCard([card, msg({ messageId: `budget:${TASK}:1:outcome`, content: 'Continued with new limits.' })])).toBeNull();
+    expect(
+      waitingCard([card, msg({ messageId: `budget:${TASK}:1:outcome`, content: 'Continued with new limits.' })]),
+    ).toBeNull();
   });
 
   it('suggests doubled limits and reads the form (minutes, empty = no limit) or says what is wrong', () => {
     expect(suggestedLimits(budget as never)).toEqual({ turns: 4, wallMs: null, tokens: 2000 });
-    expect(limitsFromForm({ turns: '5', minutes: '1.5', tokens: '' })).toEqual({ turns: 5, wallMs: 90_000, tokens: null });
+    expect(limitsFromForm({ turns: '5', minutes: '1.5', tokens: '' })).toEqual({
+      turns: 5,
+      wallMs: 90_000,
+      tokens: null,
+    });
     expect(limitsFromForm({ turns: 'many', minutes: '', tokens: '' })).toBe(
       'The turn limit is a number above 0, or empty for no limit.',
     );

@@ -9,9 +9,7 @@ import type { PermissionOption, RequestPermissionRequest, RequestPermissionRespo
 export type PermissionDecision = 'approve' | 'approve_always' | 'reject' | 'cancelled';
 
 export type PermissionPolicy =
-  | 'approve'
-  | 'reject'
-  | ((request: RequestPermissionRequest) => PermissionDecision | Promise<PermissionDecision>);
+  'approve' | 'reject' | ((request: RequestPermissionRequest) => PermissionDecision | Promise<PermissionDecision>);
 
 function pick(options: PermissionOption[], kinds: PermissionOption['kind'][]): PermissionOption | undefined {
   for (const kind of kinds) {

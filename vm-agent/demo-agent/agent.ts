@@ -160,16 +160,23 @@ export function createDemoAgent(options: DemoAgentOptions = {}): acp.AgentApp {
             rawInput: { path: file, line: plan.line },
           });
           // `[permission]`: the edit waits for the client's permission (SAM asks the user in `ask` mode).
-          const allowed = !plan.askPermission || (await askPermission(client, sessionId, file, plan, editId, turn.signal));
+          const allowed =
+            !plan.askPermission || (await askPermission(client, sessionId, file, plan, editId, turn.signal));
           if (!allowed && !cancelled()) {
             await send({
               sessionUpdate: 'tool_call_update',
               toolCallId: editId,
               status: 'failed',
-              content: [{ type: 'content', content: { type: 'text', text: `Permission refused: ${plan.targetFile} is unchanged.` } }],
+              content: [
+                {
+                  type: 'content',
+                  content: { type: 'text', text: `Permission refused: ${plan.targetFile} is unchanged.` },
+                },
+              ],
             });
           }
-          if (allowed && !cancelled()) await send({ sessionUpdate: 'tool_call_update', toolCallId: editId, status: 'in_progress' });
+          if (allowed && !cancelled())
+            await send({ sessionUpdate: 'tool_call_update', toolCallId: editId, status: 'in_progress' });
           if (allowed && !cancelled()) {
             const failure = await writeTarget(client, clientCaps, sessionId, file, next).then(
               () => null,
@@ -241,7 +248,14 @@ async function delegate(
   signal: AbortSignal,
 ): Promise<void> {
   const step = async (tool: string, args: Record<string, unknown>, id: string) => {
-    await send({ sessionUpdate: 'tool_call', toolCallId: id, title: tool, kind: 'other', status: 'in_progress', rawInput: args });
+    await send({
+      sessionUpdate: 'tool_call',
+      toolCallId: id,
+      title: tool,
+      kind: 'other',
+      status: 'in_progress',
+      rawInput: args,
+    });
     const result = await callSamTool(servers, tool, args, signal);
     await send({
       sessionUpdate: 'tool_call_update',
@@ -288,7 +302,9 @@ async function askPermission(
       { optionId: 'reject', name: 'Reject', kind: 'reject_once' },
     ],
   });
-  const cancelled = new Promise<null>((resolve) => signal.addEventListener('abort', () => resolve(null), { once: true }));
+  const cancelled = new Promise<null>((resolve) =>
+    signal.addEventListener('abort', () => resolve(null), { once: true }),
+  );
   const answer = await Promise.race([pending, cancelled]).catch(() => null);
   if (!answer || answer.outcome.outcome !== 'selected') return false;
   return answer.outcome.optionId.startsWith('allow');

@@ -6,7 +6,12 @@ import { TurnBudget } from './turn-budget.ts';
 
 const request = (kind: 'edit' | 'execute', extra: Record<string, unknown> = {}): RequestPermissionRequest => ({
   sessionId: 's1',
-  toolCall: { toolCallId: `call-${kind}`, title: `${kind} something`, kind, rawInput: { secret: 'sk-live-123', ...extra } },
+  toolCall: {
+    toolCallId: `call-${kind}`,
+    title: `${kind} something`,
+    kind,
+    rawInput: { secret: 'sk-live-123', ...extra },
+  },
   options: [],
 });
 
@@ -17,7 +22,10 @@ function broker(expiresInMs = 60_000) {
   const b = new PermissionBroker({
     ask: async (body) => {
       asked.push(body);
-      return { requestId: `00000000-0000-4000-8000-00000000000${++n}`, expiresAt: new Date(Date.now() + expiresInMs).toISOString() };
+      return {
+        requestId: `00000000-0000-4000-8000-00000000000${++n}`,
+        expiresAt: new Date(Date.now() + expiresInMs).toISOString(),
+      };
     },
     close: async (id, outcome) => closed.push([id, outcome]),
     scrub: (text) => text.replaceAll('sk-live-123', '***'),
@@ -86,7 +94,10 @@ const view = (patch: Partial<BudgetView>): BudgetView => ({
 
 describe('TurnBudget (turn boundaries)', () => {
   it('waits while paused until resumed, cuts a turn at the time left, and counts each turn once with its own seq', async () => {
-    const answers = [view({ paused: true, state: 'paused', reason: 'the budget of 1 agent turn is used' }), view({ wallMsLeft: 30 })];
+    const answers = [
+      view({ paused: true, state: 'paused', reason: 'the budget of 1 agent turn is used' }),
+      view({ wallMsLeft: 30 }),
+    ];
     const turns: TurnReport[] = [];
     const budget = new TurnBudget({
       budget: async () => answers.shift() ?? view({}),
@@ -120,7 +131,11 @@ describe('TurnBudget (turn boundaries)', () => {
     stopping = true;
     budget.poke();
     expect(await waiting).toEqual({ go: false, wallMsLeft: null });
-    const offline = new TurnBudget({ budget: () => Promise.reject(new Error('404')), recordTurn: async () => view({}), log: () => {} });
+    const offline = new TurnBudget({
+      budget: () => Promise.reject(new Error('404')),
+      recordTurn: async () => view({}),
+      log: () => {},
+    });
     expect(await offline.beforeTurn(() => false)).toEqual({ go: true, wallMsLeft: null });
   });
 });

@@ -174,7 +174,12 @@ export class ControlPlaneClient {
   }
 
   /** An agent's permission request: a card in the chat; the answer comes as a `permission_answer` command. */
-  requestPermission(workspaceToken: string, agentSessionId: string, body: PermissionRequestBody, options: CallOptions = {}) {
+  requestPermission(
+    workspaceToken: string,
+    agentSessionId: string,
+    body: PermissionRequestBody,
+    options: CallOptions = {},
+  ) {
     const path = `/sessions/${encodeURIComponent(agentSessionId)}/permission-requests`;
     return this.call('POST', path, workspaceToken, body, PermissionRequestResponse, options);
   }

@@ -71,7 +71,10 @@ export class TurnBudget {
    * Starts a turn's clock; `cancel` is called when the agent time left runs out. The returned
    * function ends the turn: it counts the turn and says whether the budget cut it.
    */
-  startTurn(wallMsLeft: number | null, cancel: () => void): (tokens: number | null, stopReason?: string) => Promise<boolean> {
+  startTurn(
+    wallMsLeft: number | null,
+    cancel: () => void,
+  ): (tokens: number | null, stopReason?: string) => Promise<boolean> {
     const now = this.options.now ?? Date.now;
     const started = now();
     let cut = false;

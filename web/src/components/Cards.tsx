@@ -1,4 +1,4 @@
-import { createSignal, Match, Show, Switch } from 'solid-js';
+import { createSignal, Match, Show, Switch, untrack } from 'solid-js';
 import type {
   BudgetCard as BudgetCardData,
   PermissionCard as PermissionCardData,
@@ -31,8 +31,11 @@ function useAction() {
 export function PermissionCard(props: { message: Message; card: PermissionCardData }) {
   const outcome = () => outcomeOf(chat.messages, props.message);
   const { busy, error, run } = useAction();
-  const answer = (decision: PermissionDecision) =>
-    run(() => cards.answerPermission(props.card.permissionRequestId, decision));
+  const requestId = () => props.card.permissionRequestId;
+  const answer = (decision: PermissionDecision) => {
+    const id = requestId();
+    return run(() => cards.answerPermission(id, decision));
+  };
   return (
     <div class="card chat-card" data-testid="permission-card" data-state={outcome() ? 'answered' : 'pending'}>
       <strong>The agent asks to: {props.card.title}</strong>
@@ -74,7 +77,8 @@ export function BudgetCard(props: { message: Message; card: BudgetCardData }) {
   const outcome = () => outcomeOf(chat.messages, props.message);
   const { busy, error, run } = useAction();
   const [formError, setFormError] = createSignal<string | null>(null);
-  const suggested = suggestedLimits(props.card);
+  // The form starts from the card as it arrived; later renders keep what the person typed.
+  const suggested = untrack(() => suggestedLimits(props.card));
   const [turns, setTurns] = createSignal(suggested.turns?.toString() ?? '');
   const [minutes, setMinutes] = createSignal(suggested.wallMs ? String(+(suggested.wallMs / 60_000).toFixed(2)) : '');
   const [tokens, setTokens] = createSignal(suggested.tokens?.toString() ?? '');
@@ -84,7 +88,8 @@ export function BudgetCard(props: { message: Message; card: BudgetCardData }) {
     const limits = limitsFromForm({ turns: turns(), minutes: minutes(), tokens: tokens() });
     if (typeof limits === 'string') return setFormError(limits);
     setFormError(null);
-    void run(() => cards.continueBudget(props.card.taskId!, limits));
+    const taskId = props.card.taskId!;
+    void run(() => cards.continueBudget(taskId, limits));
   };
   const id = (field: string) => `budget-${props.message.id}-${field}`;
   return (
@@ -104,16 +109,35 @@ export function BudgetCard(props: { message: Message; card: BudgetCardData }) {
       >
         <form class="card-form" onSubmit={onContinue} novalidate>
           <label for={id('turns')}>Turn limit</label>
-          <input id={id('turns')} inputmode="numeric" value={turns()} onInput={(e) => setTurns(e.currentTarget.value)} />
+          <input
+            id={id('turns')}
+            inputmode="numeric"
+            value={turns()}
+            onInput={(e) => setTurns(e.currentTarget.value)}
+          />
           <label for={id('minutes')}>Time limit (minutes)</label>
-          <input id={id('minutes')} inputmode="decimal" value={minutes()} onInput={(e) => setMinutes(e.currentTarget.value)} />
+          <input
+            id={id('minutes')}
+            inputmode="decimal"
+            value={minutes()}
+            onInput={(e) => setMinutes(e.currentTarget.value)}
+          />
           <label for={id('tokens')}>Token limit</label>
-          <input id={id('tokens')} inputmode="numeric" value={tokens()} onInput={(e) => setTokens(e.currentTarget.value)} />
+          <input
+            id={id('tokens')}
+            inputmode="numeric"
+            value={tokens()}
+            onInput={(e) => setTokens(e.currentTarget.value)}
+          />
           <div class="card-actions">
             <button type="submit" class="primary" disabled={busy()}>
               Continue
             </button>
-            <button type="button" disabled={busy()} onClick={() => void run(() => cards.stopBudget(props.card.taskId!))}>
+            <button
+              type="button"
+              disabled={busy()}
+              onClick={() => void run(() => cards.stopBudget(props.card.taskId!))}
+            >
               Stop task
             </button>
           </div>

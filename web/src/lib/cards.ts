@@ -1,8 +1,4 @@
-import {
-  BudgetCard,
-  PermissionCard,
-  type BudgetLimits,
-} from '../../../functions/_shared/common/contracts/cards.ts';
+import { BudgetCard, PermissionCard, type BudgetLimits } from '../../../functions/_shared/common/contracts/cards.ts';
 import type { Message } from './types.ts';
 
 export type CardView = { kind: 'permission'; card: PermissionCard } | { kind: 'budget'; card: BudgetCard };
