@@ -4,7 +4,7 @@
 -- prompt for the task's live agent and counts as delivered once the machine took it.
 begin;
 \ir _fixtures.psql
-select plan(35);
+select plan(37);
 
 -- Permission requests ------------------------------------------------------------------------------
 create temp table r (id uuid);
@@ -98,6 +98,12 @@ select is((select payload ->> 'content' from public.node_commands where kind = '
 update public.node_commands set status = 'done' where kind = 'prompt' and payload ? 'directiveId';
 select isnt((select delivered_at from public.directives where content = 'also the FAQ'), null,
   'taken by the machine, the directive is delivered (get_pending_messages does not hand it out again)');
+
+select is(pg_temp.run_as('owner', $$select (public.send_directive('44444444-0000-0000-0000-000000000001', 'stop_warning',
+  'the plan changed') is not null)::text$$), 'true', 'a stop warning is sent');
+select is((select payload ->> 'content' from public.node_commands where kind = 'prompt' and payload ->> 'content' like 'Your parent%'),
+  E'Your parent task is stopping this task: the plan changed\n\nWrap up now: save your work and finish.',
+  'stop_subtask''s warning reaches the agent as a prompt too');
 
 select * from finish();
 rollback;
