@@ -5,24 +5,19 @@
  *
  *   provision_node  bootstrap token → provider.createMachine → node_provisioned (fenced by the attempt)
  *   destroy_node    provider.deleteMachine of every machine labelled with the node → mark_node_destroyed
- *   open_pr         local repositories: nothing to do; GitHub: not configured yet (fails, retried, then dead)
+ *   open_pr         GitHub: open or adopt the task's pull request (open-pr.ts); local repositories: nothing to do
  *   generate_title  a model's title (platform model, else the owner's key) → set_generated_title; truncation stays otherwise
  *   notify          the notification is already in the app; no other channel is configured
  */
 import { resolveCredential } from '../credentials/store.ts';
+import type { GitHubApp } from '../github/app.ts';
 import type { Sql } from '../db.ts';
 import { HttpError } from '../http-error.ts';
-import {
-  installationLabels,
-  machineLabels,
-  machineName,
-  nodeLabels,
-  ProviderError,
-  type VmSize,
-} from '../providers/provider.ts';
+import { installationLabels, machineLabels, machineName, nodeLabels, type VmSize } from '../providers/provider.ts';
 import type { ProviderRegistry } from '../providers/registry.ts';
 import { defaultBaseUrl, titleConfigFrom, type TitleApi, type TitleConfig, type TitleModel } from '../titles/config.ts';
 import { generateTitle as titleFor, type Clock } from '../titles/generate.ts';
+import { openPr } from './open-pr.ts';
 import { asOrchestrator } from './system.ts';
 
 export type JobKind = 'provision_node' | 'destroy_node' | 'open_pr' | 'generate_title' | 'notify';
@@ -52,6 +47,8 @@ export interface JobContext {
   credentialKey?: CryptoKey | null;
   /** The clock title retries wait on (tests pass a fake one). */
   clock?: Clock;
+  /** The operator's GitHub App (`GITHUB_APP_*`): pull requests; none configured: open_pr fails in words. */
+  github?: GitHubApp | null;
 }
 
 export type JobResult = Record<string, unknown>;
@@ -160,33 +157,6 @@ async function destroyNode(ctx: JobContext, job: Job): Promise<JobResult> {
     await asOrchestrator(ctx.sql, (tx) => tx`select public.mark_node_destroyed(${node.id}) as r`);
   }
   return result;
-}
-
-async function openPr(ctx: JobContext, job: Job): Promise<JobResult> {
-  const [row] = await asOrchestrator(
-    ctx.sql,
-    (tx) =>
-      tx`select p.repo_provider, t.branch from public.projects p
-           left join public.tasks t on t.id = ${job.task_id}
-          where p.id = coalesce(t.project_id, ${job.project_id})`,
-  );
-  if (!row) return { skipped: 'the project no longer exists' };
-  switch (row.repo_provider) {
-    case 'local':
-      return { skipped: 'local repositories have no pull requests' };
-    case 'github':
-      throw new ProviderError(
-        'github',
-        `GitHub App is not configured: cannot open a pull request for branch ${String(row.branch ?? job.payload.branch ?? '')}`,
-        false,
-      );
-    default:
-      throw new ProviderError(
-        String(row.repo_provider),
-        `Pull requests on ${String(row.repo_provider)} are not supported`,
-        false,
-      );
-  }
 }
 
 /** The owner's own model key for titles (the project's override first): Anthropic, else OpenAI. */
