@@ -19,7 +19,8 @@ import { useFunctionsStack } from '../helpers/local-stack.ts';
 import { makeWorkingRepo, UserClient } from '../helpers/user-client.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { createAgentProject, filesHolding, processesWithInArgv } from './support.ts';
-import { AGENT_CACHE } from '../agents/agent-cache.ts';
+import { AGENT_CACHE, installForMachines } from '../agents/agent-cache.ts';
+import { AGENT_PACKAGES } from '../../vm-agent/agents/manifest.ts';
 import { ScriptedModel } from '../fakes/models/scripted-model.ts';
 
 const PROFILE_MODEL = 'claude-e2e-model';
@@ -36,6 +37,9 @@ const repo = makeWorkingRepo('greeter');
 const git = (...args: string[]) => execFileSync('git', ['-C', repo, ...args], { encoding: 'utf8' }).trim();
 
 beforeAll(async () => {
+  // Machines read the shared cache (their own OS users cannot write it).
+  await installForMachines(AGENT_PACKAGES['claude-code']);
+
   model = await new ScriptedModel({
     steps: [
       { write: { file: 'GREETING.md', content: 'Hello from Claude Code\n' } },
@@ -44,7 +48,7 @@ beforeAll(async () => {
       { text: 'Done: GREETING.md says hello.' },
     ],
   }).start();
-});
+}, 600_000);
 
 afterAll(async () => {
   await model?.close();

@@ -9,7 +9,8 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it, onTestFailed } from 'vitest';
-import { AGENT_CACHE } from '../agents/agent-cache.ts';
+import { AGENT_CACHE, installForMachines } from '../agents/agent-cache.ts';
+import { AGENT_PACKAGES } from '../../vm-agent/agents/manifest.ts';
 import { ScriptedModel } from '../fakes/models/scripted-model.ts';
 import { useFunctionsStack } from '../helpers/local-stack.ts';
 import { makeWorkingRepo, UserClient } from '../helpers/user-client.ts';
@@ -28,6 +29,9 @@ const repo = makeWorkingRepo('greeter');
 const git = (...args: string[]) => execFileSync('git', ['-C', repo, ...args], { encoding: 'utf8' }).trim();
 
 beforeAll(async () => {
+  // Machines read the shared cache (their own OS users cannot write it).
+  await installForMachines(AGENT_PACKAGES['codex']);
+
   model = await new ScriptedModel({
     // Codex states its working directory as `<cwd>…</cwd>` in its environment context.
     cwd: (request) => /<cwd>([^<]+)<\/cwd>/.exec(JSON.stringify(request.body))?.[1],
@@ -38,7 +42,7 @@ beforeAll(async () => {
       { text: 'Done: GREETING.md says hello.' },
     ],
   }).start();
-});
+}, 600_000);
 
 afterAll(async () => {
   await model?.close();

@@ -5,7 +5,7 @@
  * a time limit that kills npm's whole process group, and errors that say what failed.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { AgentPackage } from './manifest.ts';
 
@@ -28,6 +28,11 @@ export type InstallOptions = {
   onProgress?: (line: string) => void;
   /** How long another installer's lock counts before it is taken over (default 15 min). */
   staleLockMs?: number;
+  /**
+   * Where to install when `cacheDir` lacks the package and is not writable here (a cache shared
+   * read-only with this machine: a local machine's own OS user cannot write the host's cache).
+   */
+  fallbackCacheDir?: string;
 };
 
 export type InstalledAgent = { bin: string; dir: string; installed: boolean; durationMs: number };
@@ -93,6 +98,17 @@ async function waitForLock(lock: string, staleMs: number): Promise<void> {
       // the other installer just finished
     }
     await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** Whether this process may install into `dir` (creating it when missing). */
+function writable(dir: string): boolean {
+  try {
+    mkdirSync(dir, { recursive: true });
+    accessSync(dir, constants.W_OK);
+    return true;
+  } catch {
+    return false;
   }
 }
 

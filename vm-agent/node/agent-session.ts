@@ -34,6 +34,8 @@ export type AgentSessionStart = {
   agentHome: string;
   /** Where agent packages are installed (kept across sessions). */
   cacheDir: string;
+  /** Where to install when `cacheDir` is shared read-only with this machine (see agents/install.ts). */
+  fallbackCacheDir?: string;
   /** Install this instead of the pinned package (a tarball, in tests; see agents/install.ts). */
   installSpec?: string;
   /** Install progress, for the chat ("Installing Claude Code…"). */
@@ -89,6 +91,7 @@ async function planRealAgent(
   const progress: Promise<void>[] = [];
   const installed = await ensureAgentInstalled(pkg, {
     cacheDir: options.cacheDir,
+    ...(options.fallbackCacheDir ? { fallbackCacheDir: options.fallbackCacheDir } : {}),
     ...(options.installSpec ? { spec: options.installSpec } : {}),
     // npm gets the machine's PATH and HOME, nothing else (no credential).
     env: {

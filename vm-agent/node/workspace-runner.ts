@@ -194,6 +194,7 @@ export class WorkspaceRunner {
     // The profile's extra instructions go ahead of the task's first message.
     if (session.agent?.instructions) this.prompts[0] = `${session.agent.instructions}\n\n${this.prompts[0]}`;
     const { agentEnv, machineEnv, machineDir } = this.options;
+    const ownCache = path.join(machineEnv.HOME ?? machineDir, '.cache', 'sam', 'agents');
     this.agent = await startAgentSession({
       payload,
       repoDir: repo,
@@ -202,7 +203,10 @@ export class WorkspaceRunner {
       mcp: { url: session.mcpUrl, token: session.agentToken },
       launch: session.agent,
       agentHome: this.agentHome,
-      cacheDir: agentEnv[AGENT_CACHE_SETTING] ?? path.join(machineEnv.HOME ?? machineDir, '.cache', 'sam', 'agents'),
+      // The host's shared cache when it names one (read-only to a machine with its own OS user:
+      // what it lacks is installed into the machine's own cache).
+      cacheDir: agentEnv[AGENT_CACHE_SETTING] ?? ownCache,
+      fallbackCacheDir: ownCache,
       onProgress: (line) =>
         this.channel.system(`agent-install-${this.id}-${this.installNotes++}`, 'agent_install', line),
       agentEnv: this.options.agentEnv,
