@@ -135,14 +135,12 @@ describe('the local machine host', () => {
         .filter(Boolean)
         .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
     );
-    // Exactly PATH and HOME (and its user's name); HOME is the machine's own, PATH only node's
-    // directory and the system's.
-    const user = ROOT ? `sam-${machine.id}` : null;
+    // Exactly PATH and HOME; HOME is the machine's own, PATH only node's directory and the system's.
     expect(vars).toEqual({
       PATH: [...new Set([dirname(process.execPath), '/usr/bin', '/bin'])].join(':'),
       HOME: join(dir, 'home'),
-      ...(user ? { USER: user, LOGNAME: user } : {}),
     });
+    const user = ROOT ? `sam-${machine.id}` : null;
     expect(statSync(join(dir, 'home')).mode & 0o777).toBe(0o700);
     // As root: the machine runs as its own unprivileged user, which owns its directory and nothing else.
     const uid = Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${machine.pid}/status`, 'utf8'))![1]);

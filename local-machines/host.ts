@@ -287,7 +287,7 @@ export async function startMachineHost(options: MachineHostOptions): Promise<Mac
       // Its own process group, so deleting the machine can take everything it started.
       child = spawn(command[0]!, [...command.slice(1), dir], {
         cwd: dir,
-        env: { PATH: machinePath(), HOME: home, ...(user ? { USER: user.name, LOGNAME: user.name } : {}) },
+        env: { PATH: machinePath(), HOME: home },
         stdio: ['ignore', out, out],
         detached: true,
         ...(user ? { uid: user.uid, gid: user.gid } : {}),

@@ -136,10 +136,10 @@ export function processesOfUser(uid: number): number[] {
 
 /**
  * The first directory on the way to `path` (or `path` itself) that a machine user — neither its
- * owner nor in its group — cannot pass (`x` for others on directories, `r` on the file); null
- * when the way is open.
+ * owner nor, unless `machineGid` is given, in its group — cannot pass (`x` on directories, `r`
+ * on the file); null when the way is open.
  */
-export function closedToMachines(path: string): string | null {
+export function closedToMachines(path: string, machineGid?: number): string | null {
   const target = resolve(path);
   const parts = target.split(sep).filter(Boolean);
   let current: string = sep;
@@ -148,7 +148,8 @@ export function closedToMachines(path: string): string | null {
     if (!info) return current;
     const last = i === parts.length;
     const need = info.isDirectory() ? 0o001 : last ? 0o004 : 0o001;
-    if ((info.mode & need) === 0) return current;
+    const asGroup = machineGid !== undefined && info.gid === machineGid && (info.mode & (need << 3)) !== 0;
+    if ((info.mode & need) === 0 && !asGroup) return current;
     if (!last) current = join(current, parts[i]!);
   }
   return null;
@@ -187,6 +188,6 @@ export function shareWithMachines(dir: string, upTo: string = tmpdir()): void {
     const mode = statSync(p).mode & 0o7777;
     if ((mode & 0o001) === 0) chmodSync(p, mode | 0o001);
   }
-  const closed = closedToMachines(dir);
+  const closed = closedToMachines(dir, gid);
   if (closed) throw new Error(`${closed} is closed to other users, so machines cannot reach ${dir}`);
 }
