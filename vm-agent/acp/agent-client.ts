@@ -8,6 +8,7 @@ import * as acp from '@agentclientprotocol/sdk';
 import type { MessageRecord } from '../../functions/_shared/common/contracts/messages.ts';
 import { answerPermission, type PermissionPolicy } from './permissions.ts';
 import { MessageRecorder } from './records.ts';
+import { UsageMeter } from './usage.ts';
 import { WorkspaceFs, WorkspacePathError } from './workspace-fs.ts';
 
 export type SamMcpServer = { url: string; token: string; name?: string };
@@ -48,6 +49,8 @@ export function samMcpServerEntry(mcp: SamMcpServer): acp.McpServer {
 
 export class AgentClient {
   readonly recorder: MessageRecorder;
+  /** The session's token usage as the agent reports it over ACP (usage.ts). */
+  readonly usage = new UsageMeter();
   private acpSessionId: string | null = null;
   private replaying = false;
   /** Updates that arrived while `session/new` was answered but before its id was known here. */
@@ -168,6 +171,7 @@ export class AgentClient {
         sessionId,
         prompt: [{ type: 'text', text }],
       });
+      this.usage.onTurn(response);
       this.recorder.system(`Turn ended: ${response.stopReason}`, {
         event: 'turn_end',
         stopReason: response.stopReason,
@@ -212,6 +216,8 @@ export class AgentClient {
       return;
     }
     if (notification.sessionId !== this.acpSessionId || this.replaying) return;
+    // Usage is counted, not chatted: the task shows the totals.
+    if (notification.update.sessionUpdate === 'usage_update') return this.usage.onUsageUpdate(notification.update);
     this.recorder.handle(notification.update);
   }
 

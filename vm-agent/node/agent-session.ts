@@ -8,9 +8,14 @@
  * and given its credential as its environment only; the demo agent runs as before. Without them
  * (an older control plane) the agent catalog's PATH lookup applies.
  */
+import path from 'node:path';
 import { AGENT_TYPES } from '../../functions/_shared/common/contracts/agents.ts';
 import type { MessageRecord } from '../../functions/_shared/common/contracts/messages.ts';
-import type { AgentLaunchSettings, CreateWorkspacePayload } from '../../functions/_shared/common/contracts/vm-agent.ts';
+import type {
+  AgentLaunchSettings,
+  AgentUsageReport,
+  CreateWorkspacePayload,
+} from '../../functions/_shared/common/contracts/vm-agent.ts';
 import { AgentClient } from '../acp/agent-client.ts';
 import { spawnAgentProcess, type AgentExit, type AgentProcess } from '../acp/agent-process.ts';
 import type { PermissionPolicy } from '../acp/permissions.ts';
@@ -18,6 +23,7 @@ import { planAgentLaunch, type AgentLaunchPlan } from '../agents/catalog.ts';
 import { configureAgent, isConfigurableAgent } from '../agents/configure.ts';
 import { ensureAgentInstalled } from '../agents/install.ts';
 import { AGENT_PACKAGES } from '../agents/manifest.ts';
+import { claudeTranscriptUsage, codexRolloutUsage } from '../agents/usage-logs.ts';
 
 /** The machine setting (bootstrap.json `agentEnv`) naming where agent packages are cached; not for agents. */
 export const AGENT_CACHE_SETTING = 'SAM_AGENT_CACHE_DIR';
@@ -54,6 +60,8 @@ export type RunningAgent = {
   client: AgentClient;
   /** Values that must not appear in reports (the agent's credentials). */
   secrets: string[];
+  /** The session's running token totals (ACP, or the agent's own session log), null while none. */
+  usage(): Promise<AgentUsageReport | null>;
   /** Cancels a running turn, closes the connection and ends the process (SIGKILL after `graceMs`). */
   stop(graceMs?: number): Promise<AgentExit>;
 };
@@ -116,6 +124,18 @@ async function planRealAgent(
   };
 }
 
+/** The usage the agent reported; Claude Code's and Codex's own session logs count where they have it. */
+async function sessionUsage(type: string, client: AgentClient, home: string): Promise<AgentUsageReport | null> {
+  if (type === 'claude-code') {
+    const totals = await claudeTranscriptUsage(home);
+    if (totals) client.usage.fromLog(totals, 'claude-transcript');
+  } else if (type === 'codex') {
+    const rollout = await codexRolloutUsage(path.join(home, '.codex'));
+    if (rollout) client.usage.fromLog(rollout.totals, 'codex-rollout');
+  }
+  return client.usage.report();
+}
+
 export async function startAgentSession(options: AgentSessionStart): Promise<RunningAgent> {
   const { payload, launch } = options;
   const context: Record<string, string> = {
@@ -170,6 +190,7 @@ export async function startAgentSession(options: AgentSessionStart): Promise<Run
       process: child,
       client,
       secrets,
+      usage: () => sessionUsage(type, client, options.agentHome),
       async stop(graceMs = 5000) {
         // Harmless without a running turn; ends one that runs.
         await client.cancel().catch(() => {});

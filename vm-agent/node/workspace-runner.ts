@@ -266,8 +266,21 @@ export class WorkspaceRunner {
     this.lastRole = '';
     const stopReason = await this.agent!.client.prompt(text);
     this.log(`turn ended (${stopReason})`);
+    await this.reportUsage();
     this.phase = 'idle';
     await this.channel.status('ready');
+  }
+
+  /** The session's token totals so far, when its agent reported any; a failure is only logged. */
+  private async reportUsage(): Promise<void> {
+    const agent = this.agent;
+    if (!agent) return;
+    try {
+      const usage = await agent.usage();
+      if (usage) await this.channel.usage(usage);
+    } catch (e) {
+      this.log(`could not report usage: ${errorText(e)}`);
+    }
   }
 
   /** Ends the agent process (a running turn is cancelled first). */

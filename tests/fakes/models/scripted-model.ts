@@ -34,7 +34,8 @@ export interface ScriptedModelOptions {
   steps: Step[];
   /** The session's working directory for relative write paths; found in the request when absent. */
   cwd?: string | ((request: RecordedRequest) => string | undefined);
-  usage?: { input: number; output: number };
+  /** Token usage every answer reports (cached: input tokens served from the prompt cache). */
+  usage?: { input: number; output: number; cached?: number };
 }
 
 const json = (res: ServerResponse, status: number, body: unknown) => {
@@ -207,7 +208,7 @@ export class ScriptedModel {
   }
 
   private usage() {
-    return this.options.usage ?? { input: 120, output: 30 };
+    return { cached: 0, ...(this.options.usage ?? { input: 120, output: 30 }) };
   }
 
   private anthropic(res: ServerResponse, request: RecordedRequest) {
@@ -223,7 +224,7 @@ export class ScriptedModel {
       content: [],
       stop_reason: null,
       stop_sequence: null,
-      usage: { input_tokens: usage.input, output_tokens: 1 },
+      usage: { input_tokens: usage.input, cache_read_input_tokens: usage.cached, output_tokens: 1 },
     };
     const block = call
       ? { type: 'tool_use', id: `toolu_${this.callSeq}`, name: call.name, input: {} }
@@ -239,7 +240,7 @@ export class ScriptedModel {
         ...message,
         content,
         stop_reason: call ? 'tool_use' : 'end_turn',
-        usage: { input_tokens: usage.input, output_tokens: usage.output },
+        usage: { input_tokens: usage.input, cache_read_input_tokens: usage.cached, output_tokens: usage.output },
       });
     }
     sse(res, [
@@ -330,7 +331,7 @@ export class ScriptedModel {
             output: [item],
             usage: {
               input_tokens: usage.input,
-              input_tokens_details: { cached_tokens: 0 },
+              input_tokens_details: { cached_tokens: usage.cached },
               output_tokens: usage.output,
               output_tokens_details: { reasoning_tokens: 0 },
               total_tokens: usage.input + usage.output,
