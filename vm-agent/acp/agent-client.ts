@@ -11,7 +11,13 @@ import { MessageRecorder } from './records.ts';
 import { UsageMeter } from './usage.ts';
 import { WorkspaceFs, WorkspacePathError } from './workspace-fs.ts';
 
-export type SamMcpServer = { url: string; token: string; name?: string };
+export type SamMcpServer = {
+  url: string;
+  token: string;
+  name?: string;
+  /** A stdio bridge to pass instead of the HTTP entry (agents without HTTP MCP: agents/amp.ts). */
+  stdioBridge?: acp.McpServerStdio;
+};
 
 export type AgentClientOptions = {
   /** The workspace checkout; the session's cwd and the only place `fs/*` may touch. */
@@ -118,6 +124,7 @@ export class AgentClient {
 
   private mcpServers(): acp.McpServer[] {
     if (!this.options.mcp) return [];
+    if (this.options.mcp.stdioBridge) return [this.options.mcp.stdioBridge];
     if (!this.initializeResponse.agentCapabilities?.mcpCapabilities?.http) {
       this.recorder.system('The agent does not support HTTP MCP servers; SAM tools are unavailable.', {
         event: 'mcp_unsupported',

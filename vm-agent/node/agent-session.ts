@@ -8,7 +8,9 @@
  * and given its credential as its environment only; the demo agent runs as before. Without them
  * (an older control plane) the agent catalog's PATH lookup applies.
  */
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
+import type { McpServerStdio } from '@agentclientprotocol/sdk';
 import { AGENT_TYPES } from '../../functions/_shared/common/contracts/agents.ts';
 import type { MessageRecord } from '../../functions/_shared/common/contracts/messages.ts';
 import type {
@@ -19,10 +21,11 @@ import type {
 import { AgentClient } from '../acp/agent-client.ts';
 import { spawnAgentProcess, type AgentExit, type AgentProcess } from '../acp/agent-process.ts';
 import type { PermissionPolicy } from '../acp/permissions.ts';
-import { planAgentLaunch, type AgentLaunchPlan } from '../agents/catalog.ts';
+import { planAgentLaunch, STDIO_MCP_AGENTS, type AgentLaunchPlan } from '../agents/catalog.ts';
 import { configureAgent, isConfigurableAgent } from '../agents/configure.ts';
 import { ensureAgentInstalled } from '../agents/install.ts';
-import { AGENT_PACKAGES } from '../agents/manifest.ts';
+import { AGENT_PACKAGES, MCP_REMOTE } from '../agents/manifest.ts';
+import { samMcpBridgeEntry } from '../agents/amp.ts';
 import { claudeTranscriptUsage, codexRolloutUsage } from '../agents/usage-logs.ts';
 
 /** The machine setting (bootstrap.json `agentEnv`) naming where agent packages are cached; not for agents. */
@@ -124,6 +127,23 @@ async function planRealAgent(
   };
 }
 
+/** The stdio entry that bridges an agent without HTTP MCP to SAM's server (mcp-remote installed on first use). */
+async function mcpBridge(options: AgentSessionStart): Promise<McpServerStdio> {
+  const installed = await ensureAgentInstalled(MCP_REMOTE, {
+    cacheDir: options.cacheDir,
+    ...(options.fallbackCacheDir ? { fallbackCacheDir: options.fallbackCacheDir } : {}),
+    env: { PATH: options.machineEnv.PATH ?? '/usr/bin:/bin', HOME: options.machineEnv.HOME ?? options.agentHome },
+    onProgress: (line) => options.log(line),
+  });
+  await mkdir(options.agentHome, { recursive: true, mode: 0o700 });
+  return samMcpBridgeEntry({
+    url: options.mcp.url,
+    token: options.mcp.token,
+    mcpRemoteBin: installed.bin,
+    home: options.agentHome,
+  });
+}
+
 /** The usage the agent reported; Claude Code's and Codex's own session logs count where they have it. */
 async function sessionUsage(type: string, client: AgentClient, home: string): Promise<AgentUsageReport | null> {
   if (type === 'claude-code') {
@@ -158,6 +178,10 @@ export async function startAgentSession(options: AgentSessionStart): Promise<Run
       .filter(([name]) => /KEY|TOKEN|SECRET|PASSWORD/i.test(name))
       .map(([, value]) => value);
   }
+  // Agents without HTTP MCP get SAM's server through the pinned mcp-remote, the token in its env.
+  const mcp = STDIO_MCP_AGENTS.has(plan.agentType)
+    ? { ...options.mcp, stdioBridge: await mcpBridge(options) }
+    : options.mcp;
   const child = spawnAgentProcess(
     { command: plan.command, args: plan.args, env: plan.env, cwd: options.repoDir },
     options.machineEnv,
@@ -175,7 +199,7 @@ export async function startAgentSession(options: AgentSessionStart): Promise<Run
       AgentClient.connect(child.stream, {
         workspaceRoot: options.repoDir,
         sessionId: options.agentSessionId,
-        mcp: options.mcp,
+        mcp,
         permissionPolicy: permissionPolicy(launch?.permissionMode),
         onRecord: options.onRecord,
         log: options.log,
