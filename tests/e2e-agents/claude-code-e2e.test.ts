@@ -150,6 +150,9 @@ describe('Claude Code from the chat, offline', () => {
     expect(turns.length).toBeGreaterThanOrEqual(4);
 
     // The usage Claude Code recorded per message is the task's usage, and its owner reads it.
+    // Claude Code writes each message to its transcript as the message starts: input and cache
+    // counts are the final ones, output is what `message_start` said (1 here, as the API says too);
+    // the rest of the output comes in `message_delta`, which the transcript does not keep.
     const { data: usage, error: usageError } = await user.client
       .from('agent_session_usage')
       .select('input_tokens, output_tokens, cached_read_tokens, total_tokens, turns, source, agent_type')
@@ -158,9 +161,9 @@ describe('Claude Code from the chat, offline', () => {
     expect(usage).toEqual([
       {
         input_tokens: USAGE.input * turns.length,
-        output_tokens: USAGE.output * turns.length,
+        output_tokens: turns.length,
         cached_read_tokens: USAGE.cached * turns.length,
-        total_tokens: (USAGE.input + USAGE.output) * turns.length,
+        total_tokens: (USAGE.input + 1) * turns.length,
         turns: 1,
         source: 'claude-transcript',
         agent_type: 'claude-code',
