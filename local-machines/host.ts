@@ -25,7 +25,17 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
@@ -218,7 +228,7 @@ export async function startMachineHost(options: MachineHostOptions): Promise<Mac
       }
     }
   } else {
-    log('machines run as the host\'s own OS user (not root: no user per machine); they could read its files');
+    log("machines run as the host's own OS user (not root: no user per machine); they could read its files");
   }
   // A restarted host starts empty: its machines stopped with it. Only directories it made go.
   // Anything a machine of an earlier run left running (the host died without close()) goes too,

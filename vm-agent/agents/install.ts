@@ -5,7 +5,17 @@
  * a time limit that kills npm's whole process group, and errors that say what failed.
  */
 import { spawn } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  accessSync,
+  constants,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import type { AgentPackage } from './manifest.ts';
 
@@ -119,7 +129,9 @@ export async function ensureAgentInstalled(pkg: AgentPackage, options: InstallOp
   const dir = path.join(options.cacheDir, name);
   const ready = installedBin(dir, pkg);
   if (ready) return { bin: ready, dir, installed: false, durationMs: 0 };
-
+  if (options.fallbackCacheDir && !writable(options.cacheDir)) {
+    return ensureAgentInstalled(pkg, { ...options, cacheDir: options.fallbackCacheDir, fallbackCacheDir: undefined });
+  }
   mkdirSync(options.cacheDir, { recursive: true });
   const lock = `${dir}.lock`;
   await waitForLock(lock, options.staleLockMs ?? 15 * 60_000);

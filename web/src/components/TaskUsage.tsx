@@ -30,7 +30,12 @@ export function TaskUsage(props: { taskId: string; version: string }) {
   return (
     <Show when={usage.latest}>
       {(u) => (
-        <p class="task-usage muted" data-testid="task-usage" data-input={u().inputTokens} data-output={u().outputTokens}>
+        <p
+          class="task-usage muted"
+          data-testid="task-usage"
+          data-input={u().inputTokens}
+          data-output={u().outputTokens}
+        >
           Tokens: {usageWords(u())}
         </p>
       )}
