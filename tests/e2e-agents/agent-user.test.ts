@@ -113,12 +113,15 @@ it.runIf(ROOT)(
               .split('\0')
               .find((v) => v.startsWith('HOME='))!
               .slice(5);
+            // Only this stack's machines (other tests may run agents of their own meanwhile).
+            if (!home.startsWith(`${stack.machines.baseDir}/`)) continue;
             if (!seen.has(pid)) seen.set(pid, { uid, home });
             if (!statSync(home, { throwIfNoEntry: false })) continue;
             expect(statSync(home).uid).toBe(uid);
             expect(statSync(home).mode & 0o777).toBe(0o700);
           } catch (e) {
-            if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+            // The process (or its HOME) went meanwhile.
+            if (!['ENOENT', 'ESRCH'].includes((e as NodeJS.ErrnoException).code ?? '')) throw e;
           }
         }
         const t = await user.task(taskId);
