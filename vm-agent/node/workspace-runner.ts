@@ -272,8 +272,7 @@ export class WorkspaceRunner {
   }
 
   /** The session's token totals so far, when its agent reported any; a failure is only logged. */
-  private async reportUsage(): Promise<void> {
-    const agent = this.agent;
+  private async reportUsage(agent: RunningAgent | null = this.agent): Promise<void> {
     if (!agent) return;
     try {
       const usage = await agent.usage();
@@ -287,7 +286,10 @@ export class WorkspaceRunner {
   private async stopAgent(): Promise<void> {
     const agent = this.agent;
     this.agent = null;
-    if (agent) await agent.stop(this.stopRequest?.machineStopping ? 2000 : 5000);
+    if (!agent) return;
+    await agent.stop(this.stopRequest?.machineStopping ? 2000 : 5000);
+    // Once more with the agent gone: what it wrote to its own log after the last turn counts too.
+    if (!this.stopRequest?.machineStopping) await this.reportUsage(agent);
   }
 
   /** Reports the agent session stopped (revoking the agent token); a failure is only logged. */
