@@ -8,6 +8,7 @@ import { ProviderError, nodeLabels } from '../functions/_shared/providers/provid
 import { processAlive } from '../tests/helpers/processes.ts';
 import { waitFor } from '../tests/helpers/wait.ts';
 import { localRepositoryPolicy, startMachineHost, type MachineHost } from './host.ts';
+import { machineUsers } from './users.ts';
 
 const STAND_IN = join(import.meta.dirname, 'fixtures', 'stand-in-agent.mjs');
 const TOKEN = 'host-token-' + 'x'.repeat(20);
@@ -16,6 +17,8 @@ const REPOSITORIES = { protocols: ['https', 'file'] as ('https' | 'file')[], loc
 /** A variable of the host's own that no machine may see. */
 const HOST_SECRET = 'host-only-secret-' + Math.random().toString(36).slice(2);
 
+/** Root gives each machine its own OS user (local-machines/users.ts). */
+const ROOT = process.getuid?.() === 0;
 let baseDir: string;
 let host: MachineHost;
 
@@ -137,7 +140,18 @@ describe('the local machine host', () => {
       PATH: [...new Set([dirname(process.execPath), '/usr/bin', '/bin'])].join(':'),
       HOME: join(dir, 'home'),
     });
+    const user = ROOT ? `sam-${machine.id}` : null;
     expect(statSync(join(dir, 'home')).mode & 0o777).toBe(0o700);
+    // As root: the machine runs as its own unprivileged user, which owns its directory and nothing else.
+    const uid = Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${machine.pid}/status`, 'utf8'))![1]);
+    if (user) {
+      expect(uid).not.toBe(0);
+      expect(machineUsers()).toContainEqual({ name: user, uid, home: join(dir, 'home') });
+      for (const owned of [dir, join(dir, 'home'), file]) expect(statSync(owned).uid).toBe(uid);
+      expect(statSync(join(dir, 'vm-agent.log')).uid).toBe(0);
+    } else {
+      expect(uid).toBe(process.getuid!());
+    }
     await waitFor('the log', () => readFileSync(join(dir, 'vm-agent.log'), 'utf8').includes('started'));
 
     // Listed by its labels, not by others.
@@ -154,6 +168,8 @@ describe('the local machine host', () => {
     expect(del.status).toBe(204);
     expect(processAlive(machine.pid)).toBe(false);
     expect(existsSync(dir)).toBe(false);
+    // …and so is its user.
+    expect(machineUsers().map((u) => u.name)).not.toContain(`sam-${machine.id}`);
     expect((await call('DELETE', `/machines/${machine.id}`)).status).toBe(204);
     expect(((await (await call('GET', '/machines')).json()) as { machines: unknown[] }).machines).toEqual([]);
   });

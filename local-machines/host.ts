@@ -17,11 +17,25 @@
  * its own `<machineDir>/home` — and nothing of the host's (no keys, no ~/.ssh, no git config).
  * Which repositories it may clone is the host's setting (`SAM_LOCAL_REPO_ROOTS`, see
  * {@link localRepositoryPolicy}), passed in bootstrap.json `git` and enforced by the machine before
- * it clones (vm-agent/git/policy.ts). Machines still run as the host's OS user.
+ * it clones (vm-agent/git/policy.ts).
+ *
+ * A host running as root gives each machine its own unprivileged OS user (users.ts): the machine's
+ * directory and HOME belong to it (0700), its vm-agent and agents run as it, and deleting the
+ * machine deletes the user. Not root, machines run as the host's own user (said once in the log).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
@@ -39,6 +53,15 @@ import { recordProcess, stopProcess } from '../supabase/local/child-process.ts';
 import { paths } from '../supabase/local/paths.ts';
 import { GIT_PROTOCOLS, RepositoryPolicy, type GitProtocol } from '../vm-agent/git/policy.ts';
 import { processesWithEnv } from './processes.ts';
+import {
+  canCreateMachineUsers,
+  closedToMachines,
+  createMachineUser,
+  machineUsers,
+  processesOfUser,
+  removeMachineUser,
+  type MachineUser,
+} from './users.ts';
 
 export interface MachineHostOptions {
   /** Where machine directories are made (`sam start`: .sam/machines). Created 0700. */
@@ -57,6 +80,11 @@ export interface MachineHostOptions {
   stopTimeoutMs?: number;
   /** Where the host says what it does (never tokens). */
   log?: (line: string) => void;
+  /**
+   * One unprivileged OS user per machine (default: when the host runs as root, which it needs to
+   * create them). `false` runs machines as the host's own user.
+   */
+  machineUsers?: boolean;
 }
 
 export interface MachineHost {
@@ -75,6 +103,8 @@ interface Running {
   name: string;
   labels: Labels;
   dir: string;
+  /** Its own OS user, or null when it runs as the host's. */
+  user: MachineUser | null;
   child: ChildProcess;
   /** `running` → `stopping` (deleted) → `exited`. */
   exit: { status: MachineStatus; code: number | null };
@@ -165,6 +195,15 @@ export function machinePath(): string {
   return [...new Set([dirname(process.execPath), '/usr/bin', '/bin'])].join(delimiter);
 }
 
+/** Waits (at most 5 s) until nothing runs as `uid`: userdel refuses a user with processes. */
+async function waitForNoProcesses(uid: number): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (processesOfUser(uid).length > 0 && Date.now() < deadline) {
+    for (const pid of processesOfUser(uid)) signal(pid, 'SIGKILL');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 export async function startMachineHost(options: MachineHostOptions): Promise<MachineHost> {
   const baseDir = options.baseDir;
   const command = options.command ?? [process.execPath, join(paths.root, 'vm-agent', 'bin.mjs')];
@@ -173,9 +212,34 @@ export async function startMachineHost(options: MachineHostOptions): Promise<Mac
   const repositories = RepositoryPolicy.parse(options.repositories ?? localRepositoryPolicy());
   if (command.length === 0) throw new Error('local machines: the command is empty');
 
+  const ownUsers = options.machineUsers ?? canCreateMachineUsers();
+  if (ownUsers && !canCreateMachineUsers()) throw new Error('local machines: only root can give machines users');
   mkdirSync(baseDir, { recursive: true, mode: 0o700 });
+  if (ownUsers) {
+    // Machine users pass through (never list) the base directory into their own 0700 directory;
+    // the machine's code and node must be readable by them.
+    chmodSync(baseDir, 0o711);
+    for (const needed of [baseDir, ...command.filter((c) => isAbsolute(c))]) {
+      const closed = closedToMachines(needed);
+      if (closed) {
+        throw new Error(
+          `local machines run as their own users, but ${closed} is closed to other users (needed for ${needed})`,
+        );
+      }
+    }
+  } else {
+    log("machines run as the host's own OS user (not root: no user per machine); they could read its files");
+  }
   // A restarted host starts empty: its machines stopped with it. Only directories it made go.
-  // Anything a machine of an earlier run left running (the host died without close()) goes too.
+  // Anything a machine of an earlier run left running (the host died without close()) goes too,
+  // and so do machine users whose directory is gone or is one of ours.
+  if (ownUsers) {
+    for (const u of machineUsers()) {
+      if (!u.home.startsWith(baseDir + '/') && existsSync(u.home)) continue;
+      for (const pid of processesOfUser(u.uid)) signal(pid, 'SIGKILL');
+      await removeMachineUser(u.name).catch((e: Error) => log(e.message));
+    }
+  }
   for (const entry of readdirSync(baseDir)) {
     if (!ID.test(entry)) continue;
     for (const pid of processesWithEnv('HOME', join(baseDir, entry, 'home'))) signal(pid, 'SIGKILL');
@@ -203,6 +267,19 @@ export async function startMachineHost(options: MachineHostOptions): Promise<Mac
     mkdirSync(dir, { mode: 0o700 });
     const home = join(dir, 'home');
     mkdirSync(home, { mode: 0o700 });
+    let user: MachineUser | null = null;
+    if (ownUsers) {
+      try {
+        user = await createMachineUser(id, home);
+      } catch (e) {
+        rmSync(dir, { recursive: true, force: true });
+        throw new HostError(500, 'user_failed', `The machine's OS user could not be created: ${(e as Error).message}`);
+      }
+      // Local repositories belong to the host's user; the repository policy (bootstrap.json `git`)
+      // is what limits which ones a machine opens, so its git trusts repositories of other owners.
+      writeFileSync(join(home, '.gitconfig'), '[safe]\n\tdirectory = *\n', { mode: 0o644 });
+      for (const p of [dir, home, join(home, '.gitconfig')]) chownSync(p, user.uid, user.gid);
+    }
     const bootstrap = {
       controlPlaneUrl: req.userData.controlPlaneUrl,
       bootstrapToken: req.userData.bootstrapToken,
@@ -211,6 +288,9 @@ export async function startMachineHost(options: MachineHostOptions): Promise<Mac
       git: repositories,
     };
     writeFileSync(join(dir, 'bootstrap.json'), JSON.stringify(bootstrap, null, 2) + '\n', { mode: 0o600, flag: 'wx' });
+    // The vm-agent reads it and drops the used bootstrap token from it.
+    if (user) chownSync(join(dir, 'bootstrap.json'), user.uid, user.gid);
+    // The log stays the host's: the machine writes it through the descriptor it is given.
     const out = openSync(join(dir, 'vm-agent.log'), 'a', 0o600);
     let child: ChildProcess;
     try {
@@ -220,6 +300,7 @@ export async function startMachineHost(options: MachineHostOptions): Promise<Mac
         env: { PATH: machinePath(), HOME: home },
         stdio: ['ignore', out, out],
         detached: true,
+        ...(user ? { uid: user.uid, gid: user.gid } : {}),
       });
     } finally {
       closeSync(out);
@@ -240,6 +321,7 @@ export async function startMachineHost(options: MachineHostOptions): Promise<Mac
     });
     child.on('error', (e) => log(`machine ${id}: ${e.message}`));
     if (started) {
+      if (user) await removeMachineUser(user.name).catch(() => {});
       rmSync(dir, { recursive: true, force: true });
       throw new HostError(500, 'spawn_failed', `The machine's process could not start: ${started.message}`);
     }
@@ -253,13 +335,16 @@ export async function startMachineHost(options: MachineHostOptions): Promise<Mac
       name: req.name,
       labels: req.labels,
       dir,
+      user,
       child,
       exit,
       createdAt: new Date().toISOString(),
       exited,
     };
     machines.set(id, machine);
-    log(`machine ${id} (${req.name}) started, pid ${child.pid}, labels ${JSON.stringify(req.labels)}`);
+    log(
+      `machine ${id} (${req.name}) started, pid ${child.pid}${user ? `, user ${user.name}` : ''}, labels ${JSON.stringify(req.labels)}`,
+    );
     return view(machine);
   }
 
@@ -273,6 +358,12 @@ export async function startMachineHost(options: MachineHostOptions): Promise<Mac
         log(`machine ${m.id}: ${e.message}`),
       );
       for (const pid of processesWithEnv('HOME', join(m.dir, 'home'))) signal(pid, 'SIGKILL');
+      if (m.user) {
+        // Whatever still runs as the machine's user, wherever it went, ends; then the user goes.
+        for (const pid of processesOfUser(m.user.uid)) signal(pid, 'SIGKILL');
+        await waitForNoProcesses(m.user.uid);
+        await removeMachineUser(m.user.name).catch((e: Error) => log(`machine ${m.id}: ${e.message}`));
+      }
     })();
     return m.stopping;
   }
@@ -358,6 +449,8 @@ export async function startMachineHost(options: MachineHostOptions): Promise<Mac
     for (const m of machines.values()) {
       signal(m.child.pid, 'SIGKILL', true);
       for (const pid of processesWithEnv('HOME', join(m.dir, 'home'))) signal(pid, 'SIGKILL');
+      // Its user stays until the next host start removes it (its directory is gone or is ours).
+      if (m.user) for (const pid of processesOfUser(m.user.uid)) signal(pid, 'SIGKILL');
     }
   };
   process.on('exit', onExit);

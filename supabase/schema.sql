@@ -1315,6 +1315,73 @@ begin
   return public.sam_budget_view(b);
 end $$;
 
+-- Name: record_agent_usage(uuid, jsonb); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.record_agent_usage(p_agent_session uuid, p_usage jsonb) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  s public.agent_sessions;
+  n bigint;
+  changed boolean;
+  num constant text[] := array['inputTokens', 'outputTokens', 'cachedReadTokens', 'cachedWriteTokens',
+                               'thoughtTokens', 'totalTokens', 'contextUsed', 'contextSize', 'turns'];
+  k text;
+begin
+  select * into s from public.agent_sessions where id = p_agent_session;
+  if s.id is null or not coalesce(public.sam_caller() = 'system' or s.workspace_id = public.current_workspace_id(), false) then
+    raise exception 'not allowed to report usage of agent session %', p_agent_session using errcode = '42501';
+  end if;
+  if jsonb_typeof(p_usage) is distinct from 'object' then
+    raise exception 'usage is an object' using errcode = '22023';
+  end if;
+  foreach k in array num loop
+    if p_usage ? k and (jsonb_typeof(p_usage -> k) <> 'number' or (p_usage ->> k)::numeric < 0
+                        or (p_usage ->> k)::numeric <> trunc((p_usage ->> k)::numeric)) then
+      raise exception 'usage % is a whole number ≥ 0', k using errcode = '22023';
+    end if;
+  end loop;
+  insert into public.agent_session_usage as u (
+    agent_session_id, project_id, owner_id, task_id, chat_session_id, agent_type,
+    input_tokens, output_tokens, cached_read_tokens, cached_write_tokens, thought_tokens, total_tokens,
+    context_used, context_size, cost_amount, cost_currency, turns, source)
+  values (
+    s.id, s.project_id, s.owner_id, s.task_id, s.chat_session_id, s.agent_type,
+    coalesce((p_usage ->> 'inputTokens')::bigint, 0), coalesce((p_usage ->> 'outputTokens')::bigint, 0),
+    coalesce((p_usage ->> 'cachedReadTokens')::bigint, 0), coalesce((p_usage ->> 'cachedWriteTokens')::bigint, 0),
+    coalesce((p_usage ->> 'thoughtTokens')::bigint, 0), coalesce((p_usage ->> 'totalTokens')::bigint, 0),
+    (p_usage ->> 'contextUsed')::bigint, (p_usage ->> 'contextSize')::bigint,
+    (p_usage -> 'cost' ->> 'amount')::numeric, upper(p_usage -> 'cost' ->> 'currency'),
+    coalesce((p_usage ->> 'turns')::int, 0), coalesce(left(p_usage ->> 'source', 64), 'acp'))
+  on conflict (agent_session_id) do update set
+    input_tokens = greatest(u.input_tokens, excluded.input_tokens),
+    output_tokens = greatest(u.output_tokens, excluded.output_tokens),
+    cached_read_tokens = greatest(u.cached_read_tokens, excluded.cached_read_tokens),
+    cached_write_tokens = greatest(u.cached_write_tokens, excluded.cached_write_tokens),
+    thought_tokens = greatest(u.thought_tokens, excluded.thought_tokens),
+    total_tokens = greatest(u.total_tokens, excluded.total_tokens),
+    context_used = coalesce(excluded.context_used, u.context_used),
+    context_size = coalesce(excluded.context_size, u.context_size),
+    cost_amount = coalesce(greatest(u.cost_amount, excluded.cost_amount), excluded.cost_amount, u.cost_amount),
+    cost_currency = coalesce(excluded.cost_currency, u.cost_currency),
+    turns = greatest(u.turns, excluded.turns),
+    source = excluded.source,
+    updated_at = public.sam_now()
+  where (u.input_tokens, u.output_tokens, u.cached_read_tokens, u.cached_write_tokens, u.thought_tokens,
+         u.total_tokens, u.context_used, u.context_size, u.cost_amount, u.turns)
+        is distinct from
+        (greatest(u.input_tokens, excluded.input_tokens), greatest(u.output_tokens, excluded.output_tokens),
+         greatest(u.cached_read_tokens, excluded.cached_read_tokens),
+         greatest(u.cached_write_tokens, excluded.cached_write_tokens),
+         greatest(u.thought_tokens, excluded.thought_tokens), greatest(u.total_tokens, excluded.total_tokens),
+         coalesce(excluded.context_used, u.context_used), coalesce(excluded.context_size, u.context_size),
+         coalesce(greatest(u.cost_amount, excluded.cost_amount), excluded.cost_amount, u.cost_amount),
+         greatest(u.turns, excluded.turns));
+  get diagnostics n = row_count;
+  changed := n > 0;
+  return changed;
+end $$;
+
 -- Name: record_messages(uuid, jsonb); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.record_messages(p_session uuid, p_batch jsonb) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
@@ -3577,6 +3644,43 @@ CREATE VIEW public.agent_dispatches WITH (security_invoker='true') AS
    FROM (public.tasks c
      JOIN public.agent_sessions a ON ((a.id = c.dispatched_by_agent_session_id)));
 
+-- Name: agent_session_usage; Type: TABLE; Schema: public
+CREATE TABLE public.agent_session_usage (
+    agent_session_id uuid NOT NULL,
+    project_id uuid NOT NULL,
+    owner_id uuid NOT NULL,
+    task_id uuid,
+    chat_session_id uuid,
+    agent_type text NOT NULL,
+    input_tokens bigint DEFAULT 0 NOT NULL,
+    output_tokens bigint DEFAULT 0 NOT NULL,
+    cached_read_tokens bigint DEFAULT 0 NOT NULL,
+    cached_write_tokens bigint DEFAULT 0 NOT NULL,
+    thought_tokens bigint DEFAULT 0 NOT NULL,
+    total_tokens bigint DEFAULT 0 NOT NULL,
+    context_used bigint,
+    context_size bigint,
+    cost_amount numeric(14,6),
+    cost_currency text,
+    turns integer DEFAULT 0 NOT NULL,
+    source text DEFAULT 'acp'::text NOT NULL,
+    created_at timestamp with time zone DEFAULT public.sam_now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT public.sam_now() NOT NULL,
+    CONSTRAINT agent_session_usage_agent_type_check CHECK (((length(agent_type) >= 1) AND (length(agent_type) <= 64))),
+    CONSTRAINT agent_session_usage_cached_read_tokens_check CHECK ((cached_read_tokens >= 0)),
+    CONSTRAINT agent_session_usage_cached_write_tokens_check CHECK ((cached_write_tokens >= 0)),
+    CONSTRAINT agent_session_usage_context_size_check CHECK (((context_size IS NULL) OR (context_size >= 0))),
+    CONSTRAINT agent_session_usage_context_used_check CHECK (((context_used IS NULL) OR (context_used >= 0))),
+    CONSTRAINT agent_session_usage_cost_amount_check CHECK (((cost_amount IS NULL) OR (cost_amount >= (0)::numeric))),
+    CONSTRAINT agent_session_usage_cost_currency_check CHECK (((cost_currency IS NULL) OR (cost_currency ~ '^[A-Z]{3}$'::text))),
+    CONSTRAINT agent_session_usage_input_tokens_check CHECK ((input_tokens >= 0)),
+    CONSTRAINT agent_session_usage_output_tokens_check CHECK ((output_tokens >= 0)),
+    CONSTRAINT agent_session_usage_source_check CHECK (((length(source) >= 1) AND (length(source) <= 64))),
+    CONSTRAINT agent_session_usage_thought_tokens_check CHECK ((thought_tokens >= 0)),
+    CONSTRAINT agent_session_usage_total_tokens_check CHECK ((total_tokens >= 0)),
+    CONSTRAINT agent_session_usage_turns_check CHECK ((turns >= 0))
+);
+
 -- Name: chat_sessions; Type: TABLE; Schema: public
 CREATE TABLE public.chat_sessions (
     id uuid DEFAULT extensions.gen_random_uuid() NOT NULL,
@@ -3879,6 +3983,10 @@ ALTER TABLE ONLY public.agent_profiles
 ALTER TABLE ONLY public.agent_profiles
     ADD CONSTRAINT agent_profiles_project_id_name_key UNIQUE (project_id, name);
 
+-- Name: agent_session_usage agent_session_usage_pkey; Type: CONSTRAINT; Schema: public
+ALTER TABLE ONLY public.agent_session_usage
+    ADD CONSTRAINT agent_session_usage_pkey PRIMARY KEY (agent_session_id);
+
 -- Name: agent_sessions agent_sessions_pkey; Type: CONSTRAINT; Schema: public
 ALTER TABLE ONLY public.agent_sessions
     ADD CONSTRAINT agent_sessions_pkey PRIMARY KEY (id);
@@ -4001,6 +4109,12 @@ ALTER TABLE ONLY public.workspaces
 
 -- Name: agent_profiles_owner_idx; Type: INDEX; Schema: public
 CREATE INDEX agent_profiles_owner_idx ON public.agent_profiles USING btree (owner_id);
+
+-- Name: agent_session_usage_owner_idx; Type: INDEX; Schema: public
+CREATE INDEX agent_session_usage_owner_idx ON public.agent_session_usage USING btree (owner_id);
+
+-- Name: agent_session_usage_task_idx; Type: INDEX; Schema: public
+CREATE INDEX agent_session_usage_task_idx ON public.agent_session_usage USING btree (task_id) WHERE (task_id IS NOT NULL);
 
 -- Name: agent_sessions_owner_idx; Type: INDEX; Schema: public
 CREATE INDEX agent_sessions_owner_idx ON public.agent_sessions USING btree (owner_id);
@@ -4243,6 +4357,26 @@ ALTER TABLE ONLY public.agent_profiles
 -- Name: agent_profiles agent_profiles_project_id_fkey; Type: FK CONSTRAINT; Schema: public
 ALTER TABLE ONLY public.agent_profiles
     ADD CONSTRAINT agent_profiles_project_id_fkey FOREIGN KEY (project_id) REFERENCES public.projects(id) ON DELETE CASCADE;
+
+-- Name: agent_session_usage agent_session_usage_agent_session_id_fkey; Type: FK CONSTRAINT; Schema: public
+ALTER TABLE ONLY public.agent_session_usage
+    ADD CONSTRAINT agent_session_usage_agent_session_id_fkey FOREIGN KEY (agent_session_id) REFERENCES public.agent_sessions(id) ON DELETE CASCADE;
+
+-- Name: agent_session_usage agent_session_usage_chat_session_id_fkey; Type: FK CONSTRAINT; Schema: public
+ALTER TABLE ONLY public.agent_session_usage
+    ADD CONSTRAINT agent_session_usage_chat_session_id_fkey FOREIGN KEY (chat_session_id) REFERENCES public.chat_sessions(id) ON DELETE CASCADE;
+
+-- Name: agent_session_usage agent_session_usage_owner_id_fkey; Type: FK CONSTRAINT; Schema: public
+ALTER TABLE ONLY public.agent_session_usage
+    ADD CONSTRAINT agent_session_usage_owner_id_fkey FOREIGN KEY (owner_id) REFERENCES auth.users(id) ON DELETE CASCADE;
+
+-- Name: agent_session_usage agent_session_usage_project_id_fkey; Type: FK CONSTRAINT; Schema: public
+ALTER TABLE ONLY public.agent_session_usage
+    ADD CONSTRAINT agent_session_usage_project_id_fkey FOREIGN KEY (project_id) REFERENCES public.projects(id) ON DELETE CASCADE;
+
+-- Name: agent_session_usage agent_session_usage_task_id_fkey; Type: FK CONSTRAINT; Schema: public
+ALTER TABLE ONLY public.agent_session_usage
+    ADD CONSTRAINT agent_session_usage_task_id_fkey FOREIGN KEY (task_id) REFERENCES public.tasks(id) ON DELETE CASCADE;
 
 -- Name: agent_sessions agent_sessions_chat_session_id_fkey; Type: FK CONSTRAINT; Schema: public
 ALTER TABLE ONLY public.agent_sessions
@@ -4590,6 +4724,9 @@ CREATE POLICY "Owners can manage their project's setting overrides" ON public.pr
    FROM public.projects
   WHERE (projects.owner_id = ( SELECT auth.uid() AS uid)))));
 
+-- Name: agent_session_usage Owners can read the usage of their agent sessions; Type: POLICY; Schema: public
+CREATE POLICY "Owners can read the usage of their agent sessions" ON public.agent_session_usage FOR SELECT TO authenticated USING ((owner_id = ( SELECT auth.uid() AS uid)));
+
 -- Name: permission_requests Owners can read their agents' permission requests; Type: POLICY; Schema: public
 CREATE POLICY "Owners can read their agents' permission requests" ON public.permission_requests FOR SELECT TO authenticated USING ((owner_id = ( SELECT auth.uid() AS uid)));
 
@@ -4677,6 +4814,9 @@ CREATE POLICY "Workspaces can read their own task" ON public.tasks FOR SELECT TO
 
 -- Name: agent_profiles; Type: ROW SECURITY; Schema: public
 ALTER TABLE public.agent_profiles ENABLE ROW LEVEL SECURITY;
+
+-- Name: agent_session_usage; Type: ROW SECURITY; Schema: public
+ALTER TABLE public.agent_session_usage ENABLE ROW LEVEL SECURITY;
 
 -- Name: agent_sessions; Type: ROW SECURITY; Schema: public
 ALTER TABLE public.agent_sessions ENABLE ROW LEVEL SECURITY;
@@ -5110,6 +5250,11 @@ GRANT ALL ON FUNCTION public.record_agent_messages(p_agent_session uuid, p_batch
 REVOKE ALL ON FUNCTION public.record_agent_turn(p_agent_session uuid, p_turn jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.record_agent_turn(p_agent_session uuid, p_turn jsonb) TO service_role;
 GRANT ALL ON FUNCTION public.record_agent_turn(p_agent_session uuid, p_turn jsonb) TO sam_workspace;
+
+-- Name: FUNCTION record_agent_usage(p_agent_session uuid, p_usage jsonb); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.record_agent_usage(p_agent_session uuid, p_usage jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.record_agent_usage(p_agent_session uuid, p_usage jsonb) TO service_role;
+GRANT ALL ON FUNCTION public.record_agent_usage(p_agent_session uuid, p_usage jsonb) TO sam_workspace;
 
 -- Name: FUNCTION record_messages(p_session uuid, p_batch jsonb); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.record_messages(p_session uuid, p_batch jsonb) FROM PUBLIC;
@@ -5685,6 +5830,10 @@ GRANT SELECT ON TABLE public.agent_sessions TO sam_agent;
 -- Name: TABLE agent_dispatches; Type: ACL; Schema: public
 GRANT SELECT ON TABLE public.agent_dispatches TO service_role;
 GRANT SELECT ON TABLE public.agent_dispatches TO authenticated;
+
+-- Name: TABLE agent_session_usage; Type: ACL; Schema: public
+GRANT SELECT ON TABLE public.agent_session_usage TO authenticated;
+GRANT ALL ON TABLE public.agent_session_usage TO service_role;
 
 -- Name: TABLE chat_sessions; Type: ACL; Schema: public
 GRANT ALL ON TABLE public.chat_sessions TO service_role;

@@ -8,11 +8,13 @@
  *                         `credential_missing` when the agent needs a key none is stored for)
  *   POST /:id/status      {status, error?}
  *   POST /:id/messages    a MessageBatch → {persisted, duplicates}
+ *   POST /:id/usage       an AgentUsageReport (running totals) → {changed}
  *   …and the permission-request and budget routes of cards.ts
  */
 import { Hono } from 'hono';
 import { MAX_BATCH_BYTES, MessageBatch } from '../_shared/common/contracts/messages.ts';
 import {
+  AgentUsageReport,
   SessionStatusRequest,
   StartSessionRequest,
   type SessionStatusRequest as SessionStatus,
@@ -100,6 +102,17 @@ export function sessionsApp(deps: VmAgentDeps): Hono<Env> {
     );
     const r = row!.r as { persisted: number; duplicates: number };
     return c.json({ persisted: Number(r.persisted), duplicates: Number(r.duplicates) });
+  });
+
+  app.post('/:id/usage', async (c) => {
+    const id = uuidParam(c.req.param('id'), 'the agent session id');
+    const usage = await jsonBody(c, AgentUsageReport);
+    const [row] = await asCaller(
+      sql,
+      c.get('claims'),
+      (tx) => tx`select public.record_agent_usage(${id}, ${tx.json(usage as never)}) as r`,
+    );
+    return c.json({ changed: row!.r === true });
   });
 
   return app;

@@ -29,7 +29,8 @@ insert into targets values
   ('agent_profiles', $$project_id = '22222222-0000-0000-0000-000000000001'$$, false),
   ('permission_requests', $$agent_session_id = '77777777-0000-0000-0000-000000000001'$$, false),
   ('task_budgets', $$task_id = '44444444-0000-0000-0000-000000000001'$$, false),
-  ('github_installation_states', $$installation_id = 4201$$, false);
+  ('github_installation_states', $$installation_id = 4201$$, false),
+  ('agent_session_usage', $$agent_session_id = '77777777-0000-0000-0000-000000000001'$$, false);
 
 -- Insert candidates: the target row with fresh keys, so only privileges and policies can refuse it.
 create temp table candidate_rows (tbl text primary key, row jsonb);

@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { MessageRecord } from '../../functions/_shared/common/contracts/messages.ts';
 import type { CreateWorkspacePayload } from '../../functions/_shared/common/contracts/vm-agent.ts';
+import { ensureAgentInstalled } from '../../vm-agent/agents/install.ts';
 import { AGENT_PACKAGES } from '../../vm-agent/agents/manifest.ts';
 import { startAgentSession, type RunningAgent } from '../../vm-agent/node/agent-session.ts';
 import { startTestMcpServer, type TestMcpServer } from '../../vm-agent/test-support/mcp-server.ts';
@@ -134,4 +135,29 @@ it('installs on first use with progress, passes the key only as the environment,
   const again: string[] = [];
   await start(cacheDir, join(dir, 'machine-home', 'agent-homes', 'two'), again);
   expect(again).toEqual([]);
+}, 120_000);
+
+it("installs into the machine's own cache when the shared one lacks the agent and cannot be written here", async () => {
+  // A shared cache this process cannot write (a file stands where its directory would be: even
+  // root cannot create it) — as the host's cache is to a machine running as its own OS user.
+  const blocked = join(dir, 'not-a-dir');
+  writeFileSync(blocked, '');
+  const shared = join(blocked, 'cache');
+  const own = join(dir, 'own-cache');
+  const installed = await ensureAgentInstalled(pkg, {
+    cacheDir: shared,
+    fallbackCacheDir: own,
+    spec: tarball,
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: join(dir, 'machine-home') },
+  });
+  expect(installed.installed).toBe(true);
+  expect(installed.bin.startsWith(own + '/')).toBe(true);
+  // Next time the machine's own copy is found without installing again.
+  const again = await ensureAgentInstalled(pkg, {
+    cacheDir: shared,
+    fallbackCacheDir: own,
+    spec: tarball,
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: join(dir, 'machine-home') },
+  });
+  expect(again).toMatchObject({ installed: false, bin: installed.bin });
 }, 120_000);

@@ -19,11 +19,14 @@ import { useFunctionsStack } from '../helpers/local-stack.ts';
 import { makeWorkingRepo, UserClient } from '../helpers/user-client.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { createAgentProject, filesHolding, processesWithInArgv } from './support.ts';
-import { AGENT_CACHE } from '../agents/agent-cache.ts';
+import { AGENT_CACHE, installForMachines } from '../agents/agent-cache.ts';
+import { AGENT_PACKAGES } from '../../vm-agent/agents/manifest.ts';
 import { ScriptedModel } from '../fakes/models/scripted-model.ts';
 
 const PROFILE_MODEL = 'claude-e2e-model';
 const INSTRUCTIONS = 'Keep every file you write short.';
+/** What every scripted answer says it used: the task's recorded usage is a multiple of it. */
+const USAGE = { input: 1234, output: 56, cached: 700 };
 const API_KEY = `sk-ant-e2e-${Math.random().toString(36).slice(2, 12)}-4242`;
 
 const stack = useFunctionsStack('e2e_claude', {
@@ -36,7 +39,11 @@ const repo = makeWorkingRepo('greeter');
 const git = (...args: string[]) => execFileSync('git', ['-C', repo, ...args], { encoding: 'utf8' }).trim();
 
 beforeAll(async () => {
+  // Machines read the shared cache (their own OS users cannot write it).
+  await installForMachines(AGENT_PACKAGES['claude-code']);
+
   model = await new ScriptedModel({
+    usage: USAGE,
     steps: [
       { write: { file: 'GREETING.md', content: 'Hello from Claude Code\n' } },
       { mcp: { server: 'sam', tool: 'update_task_status', args: { message: 'Wrote the greeting' } } },
@@ -44,7 +51,7 @@ beforeAll(async () => {
       { text: 'Done: GREETING.md says hello.' },
     ],
   }).start();
-});
+}, 600_000);
 
 afterAll(async () => {
   await model?.close();
@@ -141,6 +148,27 @@ describe('Claude Code from the chat, offline', () => {
     // Every model request carried the stored key; the agent was offered SAM's MCP tools.
     const turns = model.turns('anthropic');
     expect(turns.length).toBeGreaterThanOrEqual(4);
+
+    // The usage Claude Code recorded per message is the task's usage, and its owner reads it.
+    // Claude Code writes each message to its transcript as the message starts: input and cache
+    // counts are the final ones, output is what `message_start` said (1 here, as the API says too);
+    // the rest of the output comes in `message_delta`, which the transcript does not keep.
+    const { data: usage, error: usageError } = await user.client
+      .from('agent_session_usage')
+      .select('input_tokens, output_tokens, cached_read_tokens, total_tokens, turns, source, agent_type')
+      .eq('task_id', taskId);
+    expect(usageError).toBeNull();
+    expect(usage).toEqual([
+      {
+        input_tokens: USAGE.input * turns.length,
+        output_tokens: turns.length,
+        cached_read_tokens: USAGE.cached * turns.length,
+        total_tokens: (USAGE.input + 1) * turns.length,
+        turns: 1,
+        source: 'claude-transcript',
+        agent_type: 'claude-code',
+      },
+    ]);
     for (const r of model.requests) expect(r.headers['x-api-key'], r.path).toBe(API_KEY);
     // The profile's model and instructions reached the agent's model requests.
     // (Claude Code's small background model, Haiku, is its own business.)

@@ -9,7 +9,8 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it, onTestFailed } from 'vitest';
-import { AGENT_CACHE } from '../agents/agent-cache.ts';
+import { AGENT_CACHE, installForMachines } from '../agents/agent-cache.ts';
+import { AGENT_PACKAGES } from '../../vm-agent/agents/manifest.ts';
 import { ScriptedModel } from '../fakes/models/scripted-model.ts';
 import { useFunctionsStack } from '../helpers/local-stack.ts';
 import { makeWorkingRepo, UserClient } from '../helpers/user-client.ts';
@@ -17,6 +18,8 @@ import { waitFor } from '../helpers/wait.ts';
 import { createAgentProject, filesHolding, processesWithInArgv } from './support.ts';
 
 const MODEL = 'gpt-5.3-codex';
+/** What every scripted answer says it used: the task's recorded usage is a multiple of it. */
+const USAGE = { input: 2345, output: 67, cached: 1000 };
 const API_KEY = `sk-openai-e2e-${Math.random().toString(36).slice(2, 12)}-4242`;
 
 const stack = useFunctionsStack('e2e_codex', {
@@ -28,7 +31,11 @@ const repo = makeWorkingRepo('greeter');
 const git = (...args: string[]) => execFileSync('git', ['-C', repo, ...args], { encoding: 'utf8' }).trim();
 
 beforeAll(async () => {
+  // Machines read the shared cache (their own OS users cannot write it).
+  await installForMachines(AGENT_PACKAGES['codex']);
+
   model = await new ScriptedModel({
+    usage: USAGE,
     // Codex states its working directory as `<cwd>…</cwd>` in its environment context.
     cwd: (request) => /<cwd>([^<]+)<\/cwd>/.exec(JSON.stringify(request.body))?.[1],
     steps: [
@@ -38,7 +45,7 @@ beforeAll(async () => {
       { text: 'Done: GREETING.md says hello.' },
     ],
   }).start();
-});
+}, 600_000);
 
 afterAll(async () => {
   await model?.close();
@@ -103,6 +110,27 @@ it('a stored OpenAI key reaches the real codex-acp, which patches, reports throu
     expect(t.body.model).toBe(MODEL);
     expect(t.tools).toEqual(expect.arrayContaining(['mcp__sam__update_task_status', 'mcp__sam__complete_task']));
   }
+
+  // Codex's token counts (its session log) and context window (its usage updates) are the task's
+  // usage, and its owner reads them.
+  const answers = model.requests.filter((r) => r.api === 'responses').length;
+  const { data: usage, error: usageError } = await user.client
+    .from('agent_session_usage')
+    .select('input_tokens, output_tokens, cached_read_tokens, total_tokens, context_used, turns, source, agent_type')
+    .eq('task_id', taskId);
+  expect(usageError).toBeNull();
+  expect(usage).toEqual([
+    {
+      input_tokens: USAGE.input * answers,
+      output_tokens: USAGE.output * answers,
+      cached_read_tokens: USAGE.cached * answers,
+      total_tokens: (USAGE.input + USAGE.output) * answers,
+      context_used: expect.any(Number),
+      turns: 1,
+      source: 'codex-rollout',
+      agent_type: 'codex',
+    },
+  ]);
 
   const [leaks] = await admin`
     select count(*)::int as n from public.messages where row_to_json(messages)::text like ${'%' + API_KEY + '%'}`;

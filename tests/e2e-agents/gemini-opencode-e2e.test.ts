@@ -8,8 +8,9 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it, onTestFailed } from 'vitest';
-import { AGENT_CACHE } from '../agents/agent-cache.ts';
+import { afterEach, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
+import { AGENT_CACHE, installForMachines } from '../agents/agent-cache.ts';
+import { AGENT_PACKAGES } from '../../vm-agent/agents/manifest.ts';
 import { ScriptedModel, type RecordedRequest } from '../fakes/models/scripted-model.ts';
 import { useFunctionsStack } from '../helpers/local-stack.ts';
 import { makeWorkingRepo, UserClient } from '../helpers/user-client.ts';
@@ -63,6 +64,12 @@ const CASES: Case[] = [
     tools: ['sam_update_task_status', 'sam_complete_task'],
   },
 ];
+
+beforeAll(async () => {
+  // Machines read the shared cache (their own OS users cannot write it).
+  await installForMachines(AGENT_PACKAGES['gemini']);
+  await installForMachines(AGENT_PACKAGES['opencode']);
+}, 600_000);
 
 describe.each(CASES)('$title from the chat, offline', (c) => {
   it('the stored key reaches the real agent, which writes, reports through SAM MCP and completes; the commit is on sam/…', async () => {

@@ -6,6 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { shareWithMachines } from '../../local-machines/users.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient, type RealtimeChannel, type SupabaseClient } from '@supabase/supabase-js';
@@ -30,6 +31,8 @@ export function makeWorkingRepo(name = 'repo'): string {
   writeFileSync(join(dir, 'README.md'), `# ${name}\n\nA project.\n`);
   sh(dir, 'add', 'README.md');
   sh(dir, 'commit', '--quiet', '-m', 'initial commit');
+  // Machines run as their own OS users when the tests run as root: they clone and push here.
+  shareWithMachines(dir);
   return dir;
 }
 

@@ -29,6 +29,19 @@ let task1: { taskId: string; sessionId: string; branchName: string };
 let nodeId: string;
 let bootstrapToken: string;
 let nodeToken: string;
+/** A usage report as the vm-agent sends it after a turn. */
+const USAGE = {
+  inputTokens: 1000,
+  outputTokens: 200,
+  cachedReadTokens: 300,
+  cachedWriteTokens: 0,
+  thoughtTokens: 0,
+  totalTokens: 1200,
+  contextUsed: 5000,
+  contextSize: 200000,
+  turns: 1,
+  source: 'codex-rollout',
+};
 let ws1: CreateWorkspacePayload;
 let session1: { agentSessionId: string; agentToken: string; mcpUrl: string };
 
@@ -208,6 +221,7 @@ describe('workspace and agent session', () => {
       ['/sessions', {}],
       [`/sessions/${ws1.workspaceId}/status`, { status: 'ready' }],
       [`/sessions/${ws1.workspaceId}/messages`, { messages: [] }],
+      [`/sessions/${ws1.workspaceId}/usage`, USAGE],
     ];
     for (const [path, body] of routes) {
       const r = await env.target.call('POST', path, nodeToken, body);
@@ -278,6 +292,24 @@ describe('workspace and agent session', () => {
     const [tok] = await env.db.admin`
       select revoked_at from public.tokens where agent_session_id = ${second.agentSessionId}`;
     expect(tok!.revoked_at).not.toBeNull();
+  });
+
+  it("records the session's usage totals; a replayed older report changes nothing; bad numbers are refused", async () => {
+    const sid = session1.agentSessionId;
+    const url = `/sessions/${sid}/usage`;
+    expect(await env.target.call('POST', url, ws1.workspaceToken, USAGE)).toMatchObject({
+      status: 200,
+      body: { changed: true },
+    });
+    expect(
+      await env.target.call('POST', url, ws1.workspaceToken, { ...USAGE, inputTokens: 1, outputTokens: 1 }),
+    ).toMatchObject({ status: 200, body: { changed: false } });
+    const bad = await env.target.call('POST', url, ws1.workspaceToken, { ...USAGE, inputTokens: -5 });
+    expect(bad).toMatchObject({ status: 400, body: { error: { code: 'invalid_params' } } });
+    const [u] = await env.db.admin`
+      select input_tokens::int as i, output_tokens::int as o, cached_read_tokens::int as c, source
+        from public.agent_session_usage where agent_session_id = ${sid}`;
+    expect(u).toEqual({ i: 1000, o: 200, c: 300, source: 'codex-rollout' });
   });
 
   it('persists a message batch once; a re-sent batch is reported as duplicates', async () => {
@@ -448,6 +480,14 @@ describe('the next task on the warm node', () => {
       error: 'x',
     });
     expect(status.status).toBe(403);
+    const usage = await env.target.call('POST', `/sessions/${sid}/usage`, ws2.workspaceToken, {
+      ...USAGE,
+      inputTokens: 999_999,
+    });
+    expect(usage).toMatchObject({ status: 403, body: { error: { code: 'not_allowed' } } });
+    const [u] = await env.db
+      .admin`select input_tokens::int as i from public.agent_session_usage where agent_session_id = ${sid}`;
+    expect(u!.i).toBe(1000);
     const [s] = await env.db.admin`select status from public.agent_sessions where id = ${sid}`;
     expect(s!.status).toBe('stopped');
   });

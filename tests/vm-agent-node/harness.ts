@@ -7,6 +7,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type postgres from 'postgres';
+import { shareWithMachines } from '../../local-machines/users.ts';
 import type { RepositoryPolicy } from '../../vm-agent/git/policy.ts';
 import { makeRemote } from '../../vm-agent/test-support/git-repos.ts';
 import { createProject, createUser, submitTask } from '../helpers/control-plane.ts';
@@ -39,6 +40,8 @@ export async function prepareMachine(
   const owner = await createUser(admin);
   const project = await createProject(admin, owner);
   const { root, bare } = await makeRemote();
+  // A machine of the local host runs as its own OS user (tests run as root): it clones and pushes here.
+  shareWithMachines(root);
   await admin`update public.projects set repository = ${bare}, repo_provider = 'local', default_branch = 'main'
                where id = ${project}`;
   await beforeSubmit?.(owner, project);

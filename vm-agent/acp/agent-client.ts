@@ -8,9 +8,16 @@ import * as acp from '@agentclientprotocol/sdk';
 import type { MessageRecord } from '../../functions/_shared/common/contracts/messages.ts';
 import { answerPermission, type PermissionPolicy } from './permissions.ts';
 import { MessageRecorder } from './records.ts';
+import { UsageMeter } from './usage.ts';
 import { WorkspaceFs, WorkspacePathError } from './workspace-fs.ts';
 
-export type SamMcpServer = { url: string; token: string; name?: string };
+export type SamMcpServer = {
+  url: string;
+  token: string;
+  name?: string;
+  /** A stdio bridge to pass instead of the HTTP entry (agents without HTTP MCP: agents/amp.ts). */
+  stdioBridge?: acp.McpServerStdio;
+};
 
 export type AgentClientOptions = {
   /** The workspace checkout; the session's cwd and the only place `fs/*` may touch. */
@@ -54,6 +61,8 @@ export function samMcpServerEntry(mcp: SamMcpServer): acp.McpServer {
 
 export class AgentClient {
   readonly recorder: MessageRecorder;
+  /** The session's token usage as the agent reports it over ACP (usage.ts). */
+  readonly usage = new UsageMeter();
   private acpSessionId: string | null = null;
   private replaying = false;
   /** Updates that arrived while `session/new` was answered but before its id was known here. */
@@ -123,6 +132,7 @@ export class AgentClient {
 
   private mcpServers(): acp.McpServer[] {
     if (!this.options.mcp) return [];
+    if (this.options.mcp.stdioBridge) return [this.options.mcp.stdioBridge];
     if (!this.initializeResponse.agentCapabilities?.mcpCapabilities?.http) {
       this.recorder.system('The agent does not support HTTP MCP servers; SAM tools are unavailable.', {
         event: 'mcp_unsupported',
@@ -178,6 +188,7 @@ export class AgentClient {
         prompt: [{ type: 'text', text }],
       });
       this.lastTurnTokens = turnTokens(response);
+      this.usage.onTurn(response);
       this.recorder.system(`Turn ended: ${response.stopReason}`, {
         event: 'turn_end',
         stopReason: response.stopReason,
@@ -222,6 +233,8 @@ export class AgentClient {
       return;
     }
     if (notification.sessionId !== this.acpSessionId || this.replaying) return;
+    // Usage is counted, not chatted: the task shows the totals.
+    if (notification.update.sessionUpdate === 'usage_update') return this.usage.onUsageUpdate(notification.update);
     this.recorder.handle(notification.update);
   }
 

@@ -39,6 +39,16 @@ export const AGENT_CATALOG: Record<string, AgentSpec> = Object.fromEntries(
   ]),
 );
 
+/**
+ * Amp: launched from PATH (an ACP adapter of Amp's own), with SAM's MCP server bridged over stdio
+ * through the pinned mcp-remote (agents/amp.ts). Not offered in the web (contracts/agents.ts) — Amp
+ * needs its own service, so it has not been run end to end here.
+ */
+AGENT_CATALOG.amp = { title: 'Amp', command: 'amp-acp', args: [], credentialEnv: ['AMP_API_KEY'] };
+
+/** Agents whose MCP client speaks only stdio: SAM's server reaches them through mcp-remote. */
+export const STDIO_MCP_AGENTS: ReadonlySet<string> = new Set(['amp']);
+
 /** Other names the same agents go by. */
 const ALIASES: Record<string, string> = { 'openai-codex': 'codex', 'google-gemini': 'gemini' };
 

@@ -5,7 +5,17 @@
  * a time limit that kills npm's whole process group, and errors that say what failed.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  accessSync,
+  constants,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import type { AgentPackage } from './manifest.ts';
 
@@ -28,6 +38,11 @@ export type InstallOptions = {
   onProgress?: (line: string) => void;
   /** How long another installer's lock counts before it is taken over (default 15 min). */
   staleLockMs?: number;
+  /**
+   * Where to install when `cacheDir` lacks the package and is not writable here (a cache shared
+   * read-only with this machine: a local machine's own OS user cannot write the host's cache).
+   */
+  fallbackCacheDir?: string;
 };
 
 export type InstalledAgent = { bin: string; dir: string; installed: boolean; durationMs: number };
@@ -96,6 +111,17 @@ async function waitForLock(lock: string, staleMs: number): Promise<void> {
   }
 }
 
+/** Whether this process may install into `dir` (creating it when missing). */
+function writable(dir: string): boolean {
+  try {
+    mkdirSync(dir, { recursive: true });
+    accessSync(dir, constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** The agent's executable, installing its package first when this machine does not have it yet. */
 export async function ensureAgentInstalled(pkg: AgentPackage, options: InstallOptions): Promise<InstalledAgent> {
   const started = Date.now();
@@ -103,7 +129,9 @@ export async function ensureAgentInstalled(pkg: AgentPackage, options: InstallOp
   const dir = path.join(options.cacheDir, name);
   const ready = installedBin(dir, pkg);
   if (ready) return { bin: ready, dir, installed: false, durationMs: 0 };
-
+  if (options.fallbackCacheDir && !writable(options.cacheDir)) {
+    return ensureAgentInstalled(pkg, { ...options, cacheDir: options.fallbackCacheDir, fallbackCacheDir: undefined });
+  }
   mkdirSync(options.cacheDir, { recursive: true });
   const lock = `${dir}.lock`;
   await waitForLock(lock, options.staleLockMs ?? 15 * 60_000);

@@ -8,16 +8,25 @@
  * and given its credential as its environment only; the demo agent runs as before. Without them
  * (an older control plane) the agent catalog's PATH lookup applies.
  */
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import type { McpServerStdio } from '@agentclientprotocol/sdk';
 import { AGENT_TYPES } from '../../functions/_shared/common/contracts/agents.ts';
 import type { MessageRecord } from '../../functions/_shared/common/contracts/messages.ts';
-import type { AgentLaunchSettings, CreateWorkspacePayload } from '../../functions/_shared/common/contracts/vm-agent.ts';
+import type {
+  AgentLaunchSettings,
+  AgentUsageReport,
+  CreateWorkspacePayload,
+} from '../../functions/_shared/common/contracts/vm-agent.ts';
 import { AgentClient } from '../acp/agent-client.ts';
 import { spawnAgentProcess, type AgentExit, type AgentProcess } from '../acp/agent-process.ts';
 import type { PermissionPolicy } from '../acp/permissions.ts';
-import { planAgentLaunch, type AgentLaunchPlan } from '../agents/catalog.ts';
+import { planAgentLaunch, STDIO_MCP_AGENTS, type AgentLaunchPlan } from '../agents/catalog.ts';
 import { configureAgent, isConfigurableAgent } from '../agents/configure.ts';
 import { ensureAgentInstalled } from '../agents/install.ts';
-import { AGENT_PACKAGES } from '../agents/manifest.ts';
+import { AGENT_PACKAGES, MCP_REMOTE } from '../agents/manifest.ts';
+import { samMcpBridgeEntry } from '../agents/amp.ts';
+import { claudeTranscriptUsage, codexRolloutUsage } from '../agents/usage-logs.ts';
 
 /** The machine setting (bootstrap.json `agentEnv`) naming where agent packages are cached; not for agents. */
 export const AGENT_CACHE_SETTING = 'SAM_AGENT_CACHE_DIR';
@@ -34,6 +43,8 @@ export type AgentSessionStart = {
   agentHome: string;
   /** Where agent packages are installed (kept across sessions). */
   cacheDir: string;
+  /** Where to install when `cacheDir` is shared read-only with this machine (see agents/install.ts). */
+  fallbackCacheDir?: string;
   /** Install this instead of the pinned package (a tarball, in tests; see agents/install.ts). */
   installSpec?: string;
   /** Install progress, for the chat ("Installing Claude Code…"). */
@@ -54,6 +65,8 @@ export type RunningAgent = {
   client: AgentClient;
   /** Values that must not appear in reports (the agent's credentials). */
   secrets: string[];
+  /** The session's running token totals (ACP, or the agent's own session log), null while none. */
+  usage(): Promise<AgentUsageReport | null>;
   /** Cancels a running turn, closes the connection and ends the process (SIGKILL after `graceMs`). */
   stop(graceMs?: number): Promise<AgentExit>;
 };
@@ -96,6 +109,7 @@ async function planRealAgent(
   const progress: Promise<void>[] = [];
   const installed = await ensureAgentInstalled(pkg, {
     cacheDir: options.cacheDir,
+    ...(options.fallbackCacheDir ? { fallbackCacheDir: options.fallbackCacheDir } : {}),
     ...(options.installSpec ? { spec: options.installSpec } : {}),
     // npm gets the machine's PATH and HOME, nothing else (no credential).
     env: {
@@ -120,6 +134,35 @@ async function planRealAgent(
   };
 }
 
+/** The stdio entry that bridges an agent without HTTP MCP to SAM's server (mcp-remote installed on first use). */
+async function mcpBridge(options: AgentSessionStart): Promise<McpServerStdio> {
+  const installed = await ensureAgentInstalled(MCP_REMOTE, {
+    cacheDir: options.cacheDir,
+    ...(options.fallbackCacheDir ? { fallbackCacheDir: options.fallbackCacheDir } : {}),
+    env: { PATH: options.machineEnv.PATH ?? '/usr/bin:/bin', HOME: options.machineEnv.HOME ?? options.agentHome },
+    onProgress: (line) => options.log(line),
+  });
+  await mkdir(options.agentHome, { recursive: true, mode: 0o700 });
+  return samMcpBridgeEntry({
+    url: options.mcp.url,
+    token: options.mcp.token,
+    mcpRemoteBin: installed.bin,
+    home: options.agentHome,
+  });
+}
+
+/** The usage the agent reported; Claude Code's and Codex's own session logs count where they have it. */
+async function sessionUsage(type: string, client: AgentClient, home: string): Promise<AgentUsageReport | null> {
+  if (type === 'claude-code') {
+    const totals = await claudeTranscriptUsage(home);
+    if (totals) client.usage.fromLog(totals, 'claude-transcript');
+  } else if (type === 'codex') {
+    const rollout = await codexRolloutUsage(path.join(home, '.codex'));
+    if (rollout) client.usage.fromLog(rollout.totals, 'codex-rollout');
+  }
+  return client.usage.report();
+}
+
 export async function startAgentSession(options: AgentSessionStart): Promise<RunningAgent> {
   const { payload, launch } = options;
   const context: Record<string, string> = {
@@ -142,6 +185,10 @@ export async function startAgentSession(options: AgentSessionStart): Promise<Run
       .filter(([name]) => /KEY|TOKEN|SECRET|PASSWORD/i.test(name))
       .map(([, value]) => value);
   }
+  // Agents without HTTP MCP get SAM's server through the pinned mcp-remote, the token in its env.
+  const mcp = STDIO_MCP_AGENTS.has(plan.agentType)
+    ? { ...options.mcp, stdioBridge: await mcpBridge(options) }
+    : options.mcp;
   const child = spawnAgentProcess(
     { command: plan.command, args: plan.args, env: plan.env, cwd: options.repoDir },
     options.machineEnv,
@@ -159,7 +206,7 @@ export async function startAgentSession(options: AgentSessionStart): Promise<Run
       AgentClient.connect(child.stream, {
         workspaceRoot: options.repoDir,
         sessionId: options.agentSessionId,
-        mcp: options.mcp,
+        mcp,
         permissionPolicy: permissionPolicy(launch?.permissionMode, options.askPermission),
         onRecord: options.onRecord,
         log: options.log,
@@ -174,6 +221,7 @@ export async function startAgentSession(options: AgentSessionStart): Promise<Run
       process: child,
       client,
       secrets,
+      usage: () => sessionUsage(type, client, options.agentHome),
       async stop(graceMs = 5000) {
         // Harmless without a running turn; ends one that runs.
         await client.cancel().catch(() => {});

@@ -9,6 +9,8 @@ import { z } from 'zod';
 import { MessageBatchResult, type MessageBatch } from '../../functions/_shared/common/contracts/messages.ts';
 import {
   AckCommandResponse,
+  AgentUsageResponse,
+  type AgentUsageReport,
   CompleteWorkspaceResponse,
   ErrorBody,
   GitTokenResponse,
@@ -173,6 +175,11 @@ export class ControlPlaneClient {
   sessionStatus(workspaceToken: string, agentSessionId: string, body: SessionStatusRequest, options: CallOptions = {}) {
     const path = `/sessions/${encodeURIComponent(agentSessionId)}/status`;
     return this.call('POST', path, workspaceToken, body, SessionStatusResponse, options);
+  }
+
+  sessionUsage(workspaceToken: string, agentSessionId: string, body: AgentUsageReport, options: CallOptions = {}) {
+    const path = `/sessions/${encodeURIComponent(agentSessionId)}/usage`;
+    return this.call('POST', path, workspaceToken, body, AgentUsageResponse, options);
   }
 
   sendMessages(workspaceToken: string, agentSessionId: string, batch: MessageBatch, options: CallOptions = {}) {

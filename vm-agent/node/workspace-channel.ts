@@ -6,7 +6,7 @@
  * then), asking for a fresh token through `onCredentialRefused` — never given up as invalid.
  */
 import type { MessageRecord } from '../../functions/_shared/common/contracts/messages.ts';
-import type { CompleteWorkspaceRequest } from '../../functions/_shared/common/contracts/vm-agent.ts';
+import type { AgentUsageReport, CompleteWorkspaceRequest } from '../../functions/_shared/common/contracts/vm-agent.ts';
 import type {
   PermissionClosing,
   PermissionRequestBody,
@@ -92,6 +92,12 @@ export class WorkspaceChannel {
   status(status: 'ready' | 'prompting' | 'stopped') {
     const id = this.agentSessionId!;
     return this.call(`session ${status}`, (c, t, signal) => c.sessionStatus(t, id, { status }, { signal }));
+  }
+
+  /** The session's running token totals (retried within `deadlineMs`; usage is not worth a stuck task). */
+  usage(report: AgentUsageReport, deadlineMs = 30_000) {
+    const id = this.agentSessionId!;
+    return this.call('session usage', (c, t, signal) => c.sessionUsage(t, id, report, { signal }), deadlineMs);
   }
 
   sessionFailed(error: string, deadlineMs?: number) {

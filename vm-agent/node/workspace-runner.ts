@@ -236,6 +236,7 @@ export class WorkspaceRunner {
     // The profile's extra instructions go ahead of the task's first message.
     if (session.agent?.instructions) this.prompts[0] = `${session.agent.instructions}\n\n${this.prompts[0]}`;
     const { agentEnv, machineEnv, machineDir } = this.options;
+    const ownCache = path.join(machineEnv.HOME ?? machineDir, '.cache', 'sam', 'agents');
     this.agent = await startAgentSession({
       payload,
       repoDir: repo,
@@ -244,7 +245,10 @@ export class WorkspaceRunner {
       mcp: { url: session.mcpUrl, token: session.agentToken },
       launch: session.agent,
       agentHome: this.agentHome,
-      cacheDir: agentEnv[AGENT_CACHE_SETTING] ?? path.join(machineEnv.HOME ?? machineDir, '.cache', 'sam', 'agents'),
+      // The host's shared cache when it names one (read-only to a machine with its own OS user:
+      // what it lacks is installed into the machine's own cache).
+      cacheDir: agentEnv[AGENT_CACHE_SETTING] ?? ownCache,
+      fallbackCacheDir: ownCache,
       onProgress: (line) =>
         this.channel.system(`agent-install-${this.id}-${this.installNotes++}`, 'agent_install', line),
       agentEnv: this.options.agentEnv,
@@ -333,15 +337,30 @@ export class WorkspaceRunner {
       if (cut && !this.stopRequest && !this.agentEnded) this.prompts.unshift(CONTINUE_PROMPT);
     }
     this.log(`turn ended (${stopReason})`);
+    await this.reportUsage();
     this.phase = 'idle';
     await this.channel.status('ready');
+  }
+
+  /** The session's token totals so far, when its agent reported any; a failure is only logged. */
+  private async reportUsage(agent: RunningAgent | null = this.agent): Promise<void> {
+    if (!agent) return;
+    try {
+      const usage = await agent.usage();
+      if (usage) await this.channel.usage(usage);
+    } catch (e) {
+      this.log(`could not report usage: ${errorText(e)}`);
+    }
   }
 
   /** Ends the agent process (a running turn is cancelled first). */
   private async stopAgent(): Promise<void> {
     const agent = this.agent;
     this.agent = null;
-    if (agent) await agent.stop(this.stopRequest?.machineStopping ? 2000 : 5000);
+    if (!agent) return;
+    await agent.stop(this.stopRequest?.machineStopping ? 2000 : 5000);
+    // Once more with the agent gone: what it wrote to its own log after the last turn counts too.
+    if (!this.stopRequest?.machineStopping) await this.reportUsage(agent);
   }
 
   /** Reports the agent session stopped (revoking the agent token); a failure is only logged. */

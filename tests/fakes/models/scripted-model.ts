@@ -18,6 +18,8 @@ export type Step =
   | { write: { file: string; content: string } }
   /** Call a tool of SAM's MCP server (`update_task_status`, `complete_task`, …). */
   | { mcp: { server: string; tool: string; args: Record<string, unknown> } }
+  /** Run a shell command with the agent's own shell tool (Bash, exec_command, …). */
+  | { shell: { command: string } }
   /** Answer with text and end the turn. */
   | { text: string };
 
@@ -34,7 +36,8 @@ export interface ScriptedModelOptions {
   steps: Step[];
   /** The session's working directory for relative write paths; found in the request when absent. */
   cwd?: string | ((request: RecordedRequest) => string | undefined);
-  usage?: { input: number; output: number };
+  /** Token usage every answer reports (cached: input tokens served from the prompt cache). */
+  usage?: { input: number; output: number; cached?: number };
 }
 
 const json = (res: ServerResponse, status: number, body: unknown) => {
@@ -88,6 +91,13 @@ function toolResults(api: RecordedRequest['api'], body: Record<string, unknown>)
 }
 
 const WRITE_TOOLS = ['mcp__acp__Write', 'Write', 'write_file', 'write', 'apply_patch'];
+/** Each agent's shell tool and the name of its command argument. */
+const SHELL_TOOLS: [string, string][] = [
+  ['Bash', 'command'],
+  ['exec_command', 'cmd'],
+  ['run_shell_command', 'command'],
+  ['bash', 'command'],
+];
 
 /** The name an agent gives `tool` of MCP server `server`, from the tools it offered. */
 function mcpToolName(tools: string[], server: string, tool: string): string | undefined {
@@ -127,6 +137,25 @@ export class ScriptedModel {
     this.server = null;
   }
 
+  /** The text of every tool result the agent sent back (Anthropic `tool_result` blocks, Chat `tool` messages). */
+  toolResults(): string[] {
+    const texts = new Set<string>();
+    for (const r of this.requests) {
+      for (const m of (r.body.messages as { role?: string; content?: unknown }[] | undefined) ?? []) {
+        if (m.role === 'tool' && typeof m.content === 'string') texts.add(m.content);
+        if (!Array.isArray(m.content)) continue;
+        for (const c of m.content as { type?: string; content?: unknown }[]) {
+          if (c.type !== 'tool_result') continue;
+          if (typeof c.content === 'string') texts.add(c.content);
+          else if (Array.isArray(c.content)) {
+            texts.add((c.content as { text?: string }[]).map((p) => p.text ?? '').join(''));
+          }
+        }
+      }
+    }
+    return [...texts];
+  }
+
   /** Requests of one API that made the model act (not token counts or routing calls). */
   turns(api: RecordedRequest['api']): RecordedRequest[] {
     return this.requests.filter((r) => r.api === api && r.tools.length > 0);
@@ -164,6 +193,11 @@ export class ScriptedModel {
       }
       const key = name === 'write' ? 'filePath' : 'file_path';
       return { name, args: { [key]: file, content: step.write.content } };
+    }
+    if ('shell' in step) {
+      const tool = SHELL_TOOLS.find(([t]) => request.tools.includes(t));
+      if (!tool) throw new Error(`no shell tool among ${request.tools.join(', ')}`);
+      return { name: tool[0], args: { [tool[1]]: step.shell.command, description: 'Run a command' } };
     }
     if ('mcp' in step) {
       const name = mcpToolName(request.tools, step.mcp.server, step.mcp.tool);
@@ -207,7 +241,7 @@ export class ScriptedModel {
   }
 
   private usage() {
-    return this.options.usage ?? { input: 120, output: 30 };
+    return { cached: 0, ...(this.options.usage ?? { input: 120, output: 30 }) };
   }
 
   private anthropic(res: ServerResponse, request: RecordedRequest) {
@@ -223,7 +257,7 @@ export class ScriptedModel {
       content: [],
       stop_reason: null,
       stop_sequence: null,
-      usage: { input_tokens: usage.input, output_tokens: 1 },
+      usage: { input_tokens: usage.input, cache_read_input_tokens: usage.cached, output_tokens: 1 },
     };
     const block = call
       ? { type: 'tool_use', id: `toolu_${this.callSeq}`, name: call.name, input: {} }
@@ -239,7 +273,7 @@ export class ScriptedModel {
         ...message,
         content,
         stop_reason: call ? 'tool_use' : 'end_turn',
-        usage: { input_tokens: usage.input, output_tokens: usage.output },
+        usage: { input_tokens: usage.input, cache_read_input_tokens: usage.cached, output_tokens: usage.output },
       });
     }
     sse(res, [
@@ -330,7 +364,7 @@ export class ScriptedModel {
             output: [item],
             usage: {
               input_tokens: usage.input,
-              input_tokens_details: { cached_tokens: 0 },
+              input_tokens_details: { cached_tokens: usage.cached },
               output_tokens: usage.output,
               output_tokens_details: { reasoning_tokens: 0 },
               total_tokens: usage.input + usage.output,

@@ -4,6 +4,7 @@ import { isTerminal, STATUS_LABELS, taskProgress } from '../lib/steps.ts';
 import { chat, closeTask, openTask, taskById } from '../stores/chat.ts';
 import { MessageList } from './MessageList.tsx';
 import { ReplyForm } from './ReplyForm.tsx';
+import { TaskUsage } from './TaskUsage.tsx';
 
 const CHANNEL_WORDS = {
   connecting: 'Connecting…',
@@ -14,6 +15,8 @@ const CHANNEL_WORDS = {
 
 export function TaskView(props: { taskId: string }) {
   const task = () => taskById(props.taskId);
+  // The vm-agent reports usage after each turn: a turn's end is when to read it again.
+  const turnsEnded = () => chat.messages.filter((m) => m.metadata?.event === 'turn_end').length;
 
   createEffect(() => {
     const sessionId = task()?.sessionId;
@@ -40,6 +43,10 @@ export function TaskView(props: { taskId: string }) {
             <p class="channel muted" data-channel={chat.sessionChannel}>
               {CHANNEL_WORDS[chat.sessionChannel]}
             </p>
+            <TaskUsage
+              taskId={t().id}
+              version={`${t().status}:${t().executionStep ?? ''}:${t().pushed}:${turnsEnded()}`}
+            />
           </header>
           <MessageList />
           <Show when={!isTerminal(t().status) && t().sessionId}>

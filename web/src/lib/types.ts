@@ -94,3 +94,18 @@ export interface AgentProfile extends AgentProfileInput {
   projectId: string;
   updatedAt: string;
 }
+
+/** A task's token usage as its agents reported it (summed over its agent sessions). */
+export interface TaskUsage {
+  inputTokens: number;
+  outputTokens: number;
+  cachedReadTokens: number;
+  cachedWriteTokens: number;
+  thoughtTokens: number;
+  totalTokens: number;
+  /** Tokens in the agent's context window now, and its size (the latest session's), when reported. */
+  contextUsed: number | null;
+  contextSize: number | null;
+  cost: { amount: number; currency: string } | null;
+  turns: number;
+}

@@ -295,6 +295,35 @@ export type SessionStatusRequest = z.infer<typeof SessionStatusRequest>;
 export const SessionStatusResponse = z.object({ changed: z.boolean(), status: z.string() }).strict();
 export type SessionStatusResponse = z.infer<typeof SessionStatusResponse>;
 
+const TokenCount = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+
+/**
+ * `POST /vm-agent/sessions/:id/usage`: the agent session's running token totals as its agent
+ * reported them (ACP usage updates and prompt results, or the agent's own session log), sent after
+ * each turn. Totals never go down on the server, so a repeated or late report is harmless.
+ */
+export const AgentUsageReport = z
+  .object({
+    inputTokens: TokenCount,
+    outputTokens: TokenCount,
+    cachedReadTokens: TokenCount,
+    cachedWriteTokens: TokenCount,
+    thoughtTokens: TokenCount,
+    totalTokens: TokenCount,
+    contextUsed: TokenCount.optional(),
+    contextSize: TokenCount.optional(),
+    cost: z
+      .object({ amount: z.number().min(0).max(1e9), currency: z.string().regex(/^[A-Za-z]{3}$/) })
+      .strict()
+      .optional(),
+    turns: z.number().int().min(0).max(1_000_000),
+    /** Where the numbers come from: `acp`, `claude-transcript`, `codex-rollout`. */
+    source: z.string().regex(/^[a-z][a-z0-9-]{0,63}$/),
+  })
+  .strict();
+export type AgentUsageReport = z.infer<typeof AgentUsageReport>;
+export const AgentUsageResponse = z.object({ changed: z.boolean() }).strict();
+
 /** What vm-agent/git `completeWork` reports. */
 export const GitPushResult = z.object({
   pushed: z.boolean(),

@@ -11,3 +11,4 @@ export * from './messages.ts';
 export * from './realtime.ts';
 export * from './credentials.ts';
 export * from './cards.ts';
+export * from './usage.ts';
