@@ -355,6 +355,7 @@ begin
   if not public.is_active(t.status) then return null; end if;
   select n.id into nid from public.nodes n
    where n.owner_id = t.owner_id and n.status = 'warm' and n.vm_size >= coalesce(t.vm_size, 'small')
+     and n.provider = coalesce(t.provider, 'local') and (t.location is null or n.location = t.location)
      and n.warm_until > now_ and n.last_heartbeat_at > now_ - public.setting_interval('heartbeat_stale', t.project_id)
    order by n.vm_size = t.vm_size desc, n.vm_size, n.warm_since
    limit 1 for update skip locked;
@@ -952,8 +953,9 @@ begin
     perform public.sam_request_workspace(p_task, nid);
     return 'warm';
   end if;
-  insert into public.nodes (owner_id, name, provider, vm_size, auto_provisioned)
-  values (t.owner_id, 'Auto: ' || left(t.title, 40), coalesce(t.provider, 'local'), coalesce(t.vm_size, 'medium'), true)
+  insert into public.nodes (owner_id, name, provider, vm_size, location, auto_provisioned)
+  values (t.owner_id, 'Auto: ' || left(t.title, 40), coalesce(t.provider, 'local'), coalesce(t.vm_size, 'medium'),
+          t.location, true)
   returning id into nid;
   insert into public.lifecycle_events (entity, entity_id, owner_id, project_id, to_state, actor_type, actor_id, reason)
   values ('node', nid, t.owner_id, t.project_id, 'provisioning', coalesce(public.sam_caller(), 'system'), public.sam_actor_id(),
@@ -961,7 +963,8 @@ begin
   update public.tasks set auto_provisioned_node_id = nid where id = p_task;
   perform public.sam_task_step(p_task, 'node_provisioning', 'no warm node');
   perform public.sam_enqueue_job('provision_node', t.owner_id, t.project_id, t.id, nid,
-    jsonb_build_object('provider', coalesce(t.provider, 'local'), 'vmSize', coalesce(t.vm_size, 'medium')),
+    jsonb_strip_nulls(jsonb_build_object('provider', coalesce(t.provider, 'local'), 'vmSize', coalesce(t.vm_size, 'medium'),
+                                         'location', t.location)),
     'provision_node:' || nid);
   return 'provisioning';
 end $$;
@@ -1417,6 +1420,22 @@ begin
   end if;
 end $$;
 
+-- Name: sam_machine_choice_problem(text, text); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.sam_machine_choice_problem(p_provider text, p_location text) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO ''
+    AS $$
+  select case
+    when public.sam_provider_locations(p_provider) is null then
+      format('unknown machine provider "%s" (one of local, hetzner, scaleway)', left(p_provider, 64))
+    when p_location is null then null
+    when p_provider = 'local' then 'local machines have no location'
+    when not p_location = any (public.sam_provider_locations(p_provider)) then
+      format('%s has no location "%s" (one of %s)', p_provider, left(p_location, 64),
+             array_to_string(public.sam_provider_locations(p_provider), ', '))
+  end
+$$;
+
 -- Name: tasks; Type: TABLE; Schema: public
 CREATE TABLE public.tasks (
     id uuid DEFAULT extensions.gen_random_uuid() NOT NULL,
@@ -1457,10 +1476,12 @@ CREATE TABLE public.tasks (
     search tsvector GENERATED ALWAYS AS ((setweight(to_tsvector('english'::regconfig, COALESCE(title, ''::text)), 'A'::"char") || setweight(to_tsvector('english'::regconfig, COALESCE(description, ''::text)), 'B'::"char"))) STORED,
     agent_profile_id uuid,
     agent_profile jsonb DEFAULT '{}'::jsonb NOT NULL,
+    location text,
     CONSTRAINT tasks_branch_check CHECK (((branch IS NULL) OR (length(branch) <= 255))),
     CONSTRAINT tasks_description_check CHECK ((length(description) <= 32000)),
     CONSTRAINT tasks_dispatch_depth_check CHECK ((dispatch_depth >= 0)),
     CONSTRAINT tasks_error_message_check CHECK (((error_message IS NULL) OR (length(error_message) <= 4000))),
+    CONSTRAINT tasks_machine_choice_ok CHECK (((provider IS NULL) OR (public.sam_machine_choice_problem(provider, location) IS NULL))),
     CONSTRAINT tasks_not_own_parent CHECK ((parent_task_id IS DISTINCT FROM id)),
     CONSTRAINT tasks_pr_url_check CHECK (((pr_url IS NULL) OR (length(pr_url) <= 500))),
     CONSTRAINT tasks_priority_check CHECK (((priority >= 0) AND (priority <= 100))),
@@ -1468,6 +1489,9 @@ CREATE TABLE public.tasks (
     CONSTRAINT tasks_summary_check CHECK (((summary IS NULL) OR (length(summary) <= 10000))),
     CONSTRAINT tasks_title_check CHECK (((length(title) >= 1) AND (length(title) <= 100)))
 );
+
+-- Name: COLUMN tasks.location; Type: COMMENT; Schema: public
+COMMENT ON COLUMN public.tasks.location IS 'Where the task''s machine runs (a Hetzner location or a Scaleway zone); null: the provider''s default.';
 
 -- Name: sam_authorize_task(public.tasks, text[]); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.sam_authorize_task(p_task public.tasks, p_allow text[]) RETURNS void
@@ -1733,6 +1757,19 @@ CREATE FUNCTION public.sam_claim_uuid(p_name text) RETURNS uuid
   from (select auth.jwt() ->> p_name as v) c
 $_$;
 
+-- Name: sam_machine_types_ok(jsonb); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.sam_machine_types_ok(p jsonb) RETURNS boolean
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO ''
+    AS $_$
+  select jsonb_typeof(p) = 'object' and not exists (
+    select 1 from jsonb_each(p) e
+     where e.key not in ('hetzner', 'scaleway') or jsonb_typeof(e.value) <> 'object'
+        or exists (select 1 from jsonb_each(e.value) s
+                    where s.key not in ('small', 'medium', 'large') or jsonb_typeof(s.value) <> 'string'
+                       or not (s.value #>> '{}') ~ '^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$'))
+$_$;
+
 -- Name: projects; Type: TABLE; Schema: public
 CREATE TABLE public.projects (
     id uuid DEFAULT extensions.gen_random_uuid() NOT NULL,
@@ -1749,13 +1786,19 @@ CREATE TABLE public.projects (
     created_at timestamp with time zone DEFAULT public.sam_now() NOT NULL,
     updated_at timestamp with time zone DEFAULT public.sam_now() NOT NULL,
     default_agent_profile_id uuid,
+    machine_types jsonb DEFAULT '{}'::jsonb NOT NULL,
     CONSTRAINT projects_default_agent_type_check CHECK (((length(default_agent_type) >= 1) AND (length(default_agent_type) <= 64))),
     CONSTRAINT projects_default_branch_check CHECK (((length(default_branch) >= 1) AND (length(default_branch) <= 255))),
     CONSTRAINT projects_default_provider_check CHECK (((length(default_provider) >= 1) AND (length(default_provider) <= 64))),
+    CONSTRAINT projects_machine_choice_ok CHECK ((public.sam_machine_choice_problem(default_provider, default_location) IS NULL)),
+    CONSTRAINT projects_machine_types_ok CHECK (public.sam_machine_types_ok(machine_types)),
     CONSTRAINT projects_name_check CHECK (((length(name) >= 1) AND (length(name) <= 200))),
     CONSTRAINT projects_repo_provider_check CHECK ((repo_provider = ANY (ARRAY['github'::text, 'gitlab'::text, 'local'::text]))),
     CONSTRAINT projects_repository_check CHECK (((length(repository) >= 1) AND (length(repository) <= 500)))
 );
+
+-- Name: COLUMN projects.machine_types; Type: COMMENT; Schema: public
+COMMENT ON COLUMN public.projects.machine_types IS 'Server types per size for this project''s machines, over the built-in table: {"hetzner": {"small": "cpx22"}}.';
 
 -- Name: sam_create_task(public.projects, text, jsonb, public.task_trigger, uuid, uuid, integer, uuid); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.sam_create_task(p_project public.projects, p_message text, p_options jsonb, p_trigger public.task_trigger, p_parent uuid, p_source uuid, p_depth integer, p_dispatcher uuid) RETURNS public.tasks
@@ -1764,7 +1807,7 @@ CREATE FUNCTION public.sam_create_task(p_project public.projects, p_message text
     AS $$
 declare
   t public.tasks; sid uuid := extensions.gen_random_uuid(); tid uuid := extensions.gen_random_uuid();
-  prof public.agent_profiles;
+  prof public.agent_profiles; src public.tasks; v_provider text; v_location text; problem text;
 begin
   if p_message is null or length(btrim(p_message)) = 0 or length(p_message) > 16000 then
     raise exception 'a task message is 1 to 16000 characters' using errcode = '22023';
@@ -1773,9 +1816,28 @@ begin
   if jsonb_typeof(p_options -> 'profile') is distinct from 'null' then
     prof := public.sam_resolve_agent_profile(p_project, nullif(btrim(p_options ->> 'profile'), ''), p_source);
   end if;
+  if p_source is not null then select * into src from public.tasks where id = p_source; end if;
+  if jsonb_typeof(p_options -> 'location') not in ('string', 'null') then
+    raise exception 'location is a string' using errcode = '22023';
+  end if;
+  if nullif(btrim(p_options ->> 'provider'), '') is not null then
+    v_provider := btrim(p_options ->> 'provider');
+    v_location := nullif(btrim(p_options ->> 'location'), '');
+  elsif src.provider is not null then
+    v_provider := src.provider; v_location := src.location;
+  elsif prof.provider is not null then
+    v_provider := prof.provider; v_location := prof.location;
+  else
+    v_provider := p_project.default_provider; v_location := p_project.default_location;
+  end if;
+  problem := public.sam_machine_choice_problem(v_provider, v_location);
+  if problem is not null then raise exception '%', problem using errcode = '22023'; end if;
+  if p_options ? 'vmSize' and not coalesce(p_options ->> 'vmSize', '') in ('small', 'medium', 'large') then
+    raise exception 'vmSize is one of small, medium, large' using errcode = '22023';
+  end if;
   insert into public.tasks (id, project_id, owner_id, parent_task_id, source_task_id, dispatch_depth, triggered_by,
       task_mode, dispatched_by_agent_session_id, title, description, status, execution_step, step_changed_at,
-      priority, branch, base_branch, agent_type, provider, vm_size, workspace_profile, chat_session_id,
+      priority, branch, base_branch, agent_type, provider, location, vm_size, workspace_profile, chat_session_id,
       agent_profile_id, agent_profile)
   values (tid, p_project.id, p_project.owner_id, p_parent, p_source, p_depth, p_trigger,
       coalesce((p_options ->> 'taskMode')::public.task_mode, prof.task_mode,
@@ -1787,7 +1849,7 @@ begin
       coalesce(p_options ->> 'branch', public.sam_branch_name(p_message, tid)),
       coalesce(p_options ->> 'baseBranch', p_project.default_branch),
       coalesce(p_options ->> 'agentType', prof.agent_type, p_project.default_agent_type),
-      coalesce(p_options ->> 'provider', prof.provider, p_project.default_provider),
+      v_provider, v_location,
       coalesce((p_options ->> 'vmSize')::public.vm_size, prof.vm_size, p_project.default_vm_size),
       coalesce((p_options ->> 'workspaceProfile')::public.workspace_profile, prof.workspace_profile,
                p_project.default_workspace_profile),
@@ -2049,6 +2111,19 @@ begin
   new.default_agent_type := coalesce(new.default_agent_type, public.setting_text('default_agent_type'));
   return new;
 end $$;
+
+-- Name: sam_provider_locations(text); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.sam_provider_locations(p_provider text) RETURNS text[]
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO ''
+    AS $$
+  select case p_provider
+    when 'local' then array[]::text[]
+    when 'hetzner' then array['fsn1', 'nbg1', 'hel1', 'ash', 'hil', 'sin']
+    when 'scaleway' then array['fr-par-1', 'fr-par-2', 'fr-par-3', 'nl-ams-1', 'nl-ams-2', 'nl-ams-3',
+                               'pl-waw-1', 'pl-waw-2', 'pl-waw-3', 'it-mil-1']
+  end
+$$;
 
 -- Name: sam_release_task(uuid, text); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.sam_release_task(p_task uuid, p_reason text) RETURNS void
@@ -4435,6 +4510,11 @@ GRANT ALL ON FUNCTION public.sam_answer_to_directive() TO service_role;
 REVOKE ALL ON FUNCTION public.sam_authorize_project(p_project uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.sam_authorize_project(p_project uuid) TO service_role;
 
+-- Name: FUNCTION sam_machine_choice_problem(p_provider text, p_location text); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.sam_machine_choice_problem(p_provider text, p_location text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.sam_machine_choice_problem(p_provider text, p_location text) TO service_role;
+GRANT ALL ON FUNCTION public.sam_machine_choice_problem(p_provider text, p_location text) TO authenticated;
+
 -- Name: TABLE tasks; Type: ACL; Schema: public
 GRANT ALL ON TABLE public.tasks TO service_role;
 GRANT SELECT ON TABLE public.tasks TO authenticated;
@@ -4534,6 +4614,11 @@ GRANT ALL ON FUNCTION public.sam_claim_uuid(p_name text) TO sam_workspace;
 GRANT ALL ON FUNCTION public.sam_claim_uuid(p_name text) TO sam_agent;
 GRANT ALL ON FUNCTION public.sam_claim_uuid(p_name text) TO service_role;
 
+-- Name: FUNCTION sam_machine_types_ok(p jsonb); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.sam_machine_types_ok(p jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.sam_machine_types_ok(p jsonb) TO service_role;
+GRANT ALL ON FUNCTION public.sam_machine_types_ok(p jsonb) TO authenticated;
+
 -- Name: TABLE projects; Type: ACL; Schema: public
 GRANT ALL ON TABLE public.projects TO service_role;
 GRANT SELECT,INSERT,DELETE ON TABLE public.projects TO authenticated;
@@ -4568,6 +4653,9 @@ GRANT UPDATE(default_location) ON TABLE public.projects TO authenticated;
 
 -- Name: COLUMN projects.default_agent_profile_id; Type: ACL; Schema: public
 GRANT UPDATE(default_agent_profile_id) ON TABLE public.projects TO authenticated;
+
+-- Name: COLUMN projects.machine_types; Type: ACL; Schema: public
+GRANT UPDATE(machine_types) ON TABLE public.projects TO authenticated;
 
 -- Name: FUNCTION sam_create_task(p_project public.projects, p_message text, p_options jsonb, p_trigger public.task_trigger, p_parent uuid, p_source uuid, p_depth integer, p_dispatcher uuid); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.sam_create_task(p_project public.projects, p_message text, p_options jsonb, p_trigger public.task_trigger, p_parent uuid, p_source uuid, p_depth integer, p_dispatcher uuid) FROM PUBLIC;
@@ -4636,6 +4724,11 @@ GRANT ALL ON FUNCTION public.sam_orchestrator_jobs_wake() TO service_role;
 -- Name: FUNCTION sam_project_defaults(); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.sam_project_defaults() FROM PUBLIC;
 GRANT ALL ON FUNCTION public.sam_project_defaults() TO service_role;
+
+-- Name: FUNCTION sam_provider_locations(p_provider text); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.sam_provider_locations(p_provider text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.sam_provider_locations(p_provider text) TO service_role;
+GRANT ALL ON FUNCTION public.sam_provider_locations(p_provider text) TO authenticated;
 
 -- Name: FUNCTION sam_release_task(p_task uuid, p_reason text); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.sam_release_task(p_task uuid, p_reason text) FROM PUBLIC;

@@ -2,7 +2,7 @@
 import { importCredentialKey } from '../_shared/credentials/cipher.ts';
 import { connect } from '../_shared/db.ts';
 import { env, requireEnv } from '../_shared/env.ts';
-import { providersFromEnv } from '../_shared/providers/registry.ts';
+import { cloudOptionsFromEnv, providersFromEnv } from '../_shared/providers/registry.ts';
 import { titleConfigFrom } from '../_shared/titles/config.ts';
 import { createOrchestratorApp } from './app.ts';
 
@@ -10,6 +10,7 @@ const app = createOrchestratorApp({
   sql: connect(requireEnv('SUPABASE_DB_URL')),
   secret: requireEnv('SAM_ORCHESTRATOR_SECRET'),
   providers: providersFromEnv(),
+  clouds: cloudOptionsFromEnv(),
   controlPlaneUrl: `${requireEnv('SUPABASE_URL').replace(/\/+$/, '')}/functions/v1/vm-agent`,
   titles: titleConfigFrom(env),
   credentialKey: env('SAM_CREDENTIAL_KEY') ? await importCredentialKey(requireEnv('SAM_CREDENTIAL_KEY')) : null,

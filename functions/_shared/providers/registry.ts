@@ -7,11 +7,13 @@ import { env as readEnv } from '../env.ts';
 import { localProvider } from './local.ts';
 import { ProviderError, type Provider } from './provider.ts';
 
+import type { CloudFactoryOptions } from './from-credential.ts';
+
 export { providerFromCredential, type CloudFactoryOptions } from './from-credential.ts';
 
 export type ProviderRegistry = (name: string | null | undefined) => Provider;
 
-const KNOWN_CLOUDS = new Set(['hetzner', 'scaleway']);
+export const KNOWN_CLOUDS: ReadonlySet<string> = new Set(['hetzner', 'scaleway']);
 
 /** The registry over explicit providers (tests pass a fake one for a cloud). */
 export function providerRegistry(providers: Record<string, Provider | (() => Provider)>): ProviderRegistry {
@@ -23,7 +25,9 @@ export function providerRegistry(providers: Record<string, Provider | (() => Pro
     const entry = providers[key];
     if (!entry) {
       if (KNOWN_CLOUDS.has(key)) {
-        throw new ProviderError(key, `The ${key} provider is not configured on this control plane`, false);
+        throw new ProviderError(key, `The ${key} provider is not configured on this control plane`, false, {
+          code: 'not_configured',
+        });
       }
       throw new ProviderError(key, `Unknown provider "${key}"`, false);
     }
@@ -52,4 +56,23 @@ export function providersFromEnv(get: (name: string) => string | undefined = rea
       return localProvider({ url, token });
     },
   });
+}
+
+/**
+ * How this deployment reaches the clouds, from the environment: the vm-agent bundle machines
+ * install (SAM_AGENT_BUNDLE_URL + SAM_AGENT_BUNDLE_SHA256; without them no cloud machine can be
+ * created, said in words) and, for tests against the fakes, other API roots (SAM_HETZNER_API_URL,
+ * SAM_SCALEWAY_API_URL).
+ */
+export function cloudOptionsFromEnv(get: (name: string) => string | undefined = readEnv): CloudFactoryOptions {
+  const hetzner = get('SAM_HETZNER_API_URL');
+  const scaleway = get('SAM_SCALEWAY_API_URL');
+  const url = get('SAM_AGENT_BUNDLE_URL');
+  const sha256 = get('SAM_AGENT_BUNDLE_SHA256');
+  return {
+    ...(url && sha256 ? { agentBundle: { url, sha256 } } : {}),
+    ...(hetzner || scaleway
+      ? { baseUrls: { ...(hetzner ? { hetzner } : {}), ...(scaleway ? { scaleway } : {}) } }
+      : {}),
+  };
 }
