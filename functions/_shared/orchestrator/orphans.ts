@@ -49,11 +49,13 @@ export async function sweepOrphans(ctx: JobContext): Promise<OrphanSweep[]> {
       out.push({ provider: name, listed: 0, deleted: [], error: failureMessage(e) });
       continue;
     }
+    // Several credentials may open one account: a machine deleted through one is not deleted again.
+    const done = new Set<string>();
     if (registered) {
-      out.push(await sweepAccount(ctx, policy, name, () => Promise.resolve(registered)));
+      out.push(await sweepAccount(ctx, policy, name, () => Promise.resolve(registered), done));
     } else if (KNOWN_CLOUDS.has(name)) {
       for (const scope of await cloudAccounts(ctx, name)) {
-        out.push(await sweepAccount(ctx, policy, name, () => providerFor(ctx, scope)));
+        out.push(await sweepAccount(ctx, policy, name, () => providerFor(ctx, scope), done));
       }
     }
   }
@@ -87,6 +89,7 @@ async function sweepAccount(
   policy: Policy,
   name: string,
   open: () => Promise<Provider>,
+  done: Set<string>,
 ): Promise<OrphanSweep> {
   const sweep: OrphanSweep = { provider: name, listed: 0, deleted: [] };
   const oldEnough = (m: ProviderMachine) => {
@@ -108,6 +111,8 @@ async function sweepAccount(
       const nodeId = m.labels['sam-node-id'];
       if (m.labels.sam !== 'node' || m.labels[INSTALLATION_LABEL] !== policy.installation || !nodeId) continue;
       if (keepNodes.has(nodeId) || keepInstances.has(m.providerInstanceId) || !oldEnough(m)) continue;
+      if (done.has(m.providerInstanceId) || m.status === 'deleting') continue;
+      done.add(m.providerInstanceId);
       await provider.deleteMachine(m.providerInstanceId);
       sweep.deleted.push(m.providerInstanceId);
     }
