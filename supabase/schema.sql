@@ -564,33 +564,40 @@ begin
   return moved;
 end $$;
 
--- Name: fail_orchestrator_job(uuid, integer, text); Type: FUNCTION; Schema: public
-CREATE FUNCTION public.fail_orchestrator_job(p_job uuid, p_attempt integer, p_error text) RETURNS jsonb
+-- Name: fail_orchestrator_job(uuid, integer, text, boolean, bigint); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.fail_orchestrator_job(p_job uuid, p_attempt integer, p_error text, p_permanent boolean DEFAULT false, p_retry_after_ms bigint DEFAULT NULL::bigint) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     AS $$
-declare j public.orchestrator_jobs; why text;
+declare j public.orchestrator_jobs; why text; gives_up boolean; backoff interval; wait interval;
 begin
   select * into j from public.orchestrator_jobs where id = p_job for update;
   why := public.sam_job_fence(j, p_attempt);
   if why is not null then
     return jsonb_build_object('accepted', false, 'status', j.status, 'attempt', j.attempts, 'reason', why);
   end if;
+  gives_up := coalesce(p_permanent, false) or j.attempts >= j.max_attempts;
+  backoff := least(public.setting_interval('job_backoff_base', j.project_id) * power(2, greatest(j.attempts - 1, 0)),
+                   public.setting_interval('job_backoff_max', j.project_id));
+  wait := greatest(backoff, make_interval(secs => least(greatest(coalesce(p_retry_after_ms, 0), 0), 86400000) / 1000.0));
   update public.orchestrator_jobs set
-      status = case when attempts >= max_attempts then 'dead' else 'pending' end::public.job_status,
-      run_after = public.sam_now() + least(public.setting_interval('job_backoff_base', project_id) * power(2, greatest(attempts - 1, 0)),
-                                           public.setting_interval('job_backoff_max', project_id)),
+      status = case when gives_up then 'dead' else 'pending' end::public.job_status,
+      run_after = public.sam_now() + wait,
       last_error = left(p_error, 4000), locked_until = null, updated_at = public.sam_now(),
-      finished_at = case when attempts >= max_attempts then public.sam_now() end
+      finished_at = case when gives_up then public.sam_now() end
    where id = p_job
   returning * into j;
   if j.owner_id is not null then
     insert into public.lifecycle_events (entity, entity_id, owner_id, project_id, from_state, to_state, actor_type, actor_id, reason)
-    values ('orchestrator_job', j.id, j.owner_id, j.project_id, 'running', j.status::text, 'system', public.sam_actor_id(), left(p_error, 500));
+    values ('orchestrator_job', j.id, j.owner_id, j.project_id, 'running', j.status::text, 'system', public.sam_actor_id(),
+            left(case when coalesce(p_permanent, false) then 'permanent: ' else '' end || p_error, 500));
   end if;
   if j.status = 'dead' and j.kind = 'provision_node' and j.node_id is not null then
-    perform public.fail_node(j.node_id, format('gave up creating the machine after %s attempts: %s', j.attempts,
-                                                left(coalesce(p_error, 'unknown error'), 1000)));
+    perform public.fail_node(j.node_id,
+      case when coalesce(p_permanent, false)
+           then left(coalesce(p_error, 'unknown error'), 1000)
+           else format('gave up creating the machine after %s attempts: %s', j.attempts,
+                       left(coalesce(p_error, 'unknown error'), 1000)) end);
   end if;
   return jsonb_build_object('accepted', true, 'status', j.status, 'attempt', j.attempts);
 end $$;
@@ -4219,9 +4226,9 @@ GRANT ALL ON FUNCTION public.fail_agent_session(p_id uuid, p_error text) TO sam_
 REVOKE ALL ON FUNCTION public.fail_node(p_node uuid, p_error text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.fail_node(p_node uuid, p_error text) TO service_role;
 
--- Name: FUNCTION fail_orchestrator_job(p_job uuid, p_attempt integer, p_error text); Type: ACL; Schema: public
-REVOKE ALL ON FUNCTION public.fail_orchestrator_job(p_job uuid, p_attempt integer, p_error text) FROM PUBLIC;
-GRANT ALL ON FUNCTION public.fail_orchestrator_job(p_job uuid, p_attempt integer, p_error text) TO service_role;
+-- Name: FUNCTION fail_orchestrator_job(p_job uuid, p_attempt integer, p_error text, p_permanent boolean, p_retry_after_ms bigint); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.fail_orchestrator_job(p_job uuid, p_attempt integer, p_error text, p_permanent boolean, p_retry_after_ms bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.fail_orchestrator_job(p_job uuid, p_attempt integer, p_error text, p_permanent boolean, p_retry_after_ms bigint) TO service_role;
 
 -- Name: FUNCTION fail_task(p_task uuid, p_error text); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.fail_task(p_task uuid, p_error text) FROM PUBLIC;

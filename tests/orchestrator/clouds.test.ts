@@ -1,5 +1,4 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import yaml from 'js-yaml';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { importCredentialKey } from '../../functions/_shared/credentials/cipher.ts';
 import { storeCredential } from '../../functions/_shared/credentials/store.ts';
@@ -99,11 +98,10 @@ const job = async (kind: string, nodeId: string) =>
 const due = (nodeId: string) =>
   db.admin`update public.orchestrator_jobs set run_after = now() where node_id = ${nodeId} and status = 'pending'`;
 const installation = async () => String((await db.admin`select public.sam_installation_id() as id`)[0]!.id);
-/** The one-time token the machine's cloud-config writes into its bootstrap file. */
+/** The one-time token the machine's cloud-config writes into its bootstrap file (a JSON-quoted YAML string). */
 function tokenIn(userData: string | null): string {
-  const doc = yaml.load(userData ?? '') as { write_files: { path: string; content: string }[] };
-  const file = doc.write_files.find((f) => f.path.endsWith('/bootstrap.json'))!;
-  return (JSON.parse(file.content) as { bootstrapToken: string }).bootstrapToken;
+  const content = /path: "\/var\/lib\/sam\/bootstrap\.json"\n\s+content: ("(?:[^"\\]|\\.)*")/.exec(userData ?? '')![1]!;
+  return (JSON.parse(JSON.parse(content) as string) as { bootstrapToken: string }).bootstrapToken;
 }
 
 describe('the orchestrator on the owner’s Hetzner account', () => {

@@ -272,16 +272,3 @@ export const HANDLERS: Record<JobKind, (ctx: JobContext, job: Job) => Promise<Jo
   generate_title: generateTitle,
   notify: async () => ({ skipped: 'the notification is in the app; no other channel is configured' }),
 };
-
-/**
- * What a failed attempt records as the job's `last_error`: our own errors' messages (written to be
- * shown: no tokens, no request bodies), anything else only by its kind.
- */
-export function failureMessage(e: unknown): string {
-  if (e instanceof ProviderError || e instanceof HttpError) return e.message;
-  const pg = e as { code?: unknown; message?: unknown };
-  if (typeof pg?.code === 'string' && /^[0-9A-Z]{5}$/.test(pg.code) && typeof pg.message === 'string') {
-    return `database error ${pg.code}: ${pg.message}`;
-  }
-  return `internal error (${e instanceof Error ? e.name : typeof e})`;
-}

@@ -14,7 +14,8 @@
 import type { OrphanSweep } from '../common/contracts/orchestrator.ts';
 import { INSTALLATION_LABEL, installationLabels, type Provider, type ProviderMachine } from '../providers/provider.ts';
 import { KNOWN_CLOUDS } from '../providers/registry.ts';
-import { failureMessage, type JobContext } from './jobs.ts';
+import { failureMessage } from './job-failure.ts';
+import type { JobContext } from './jobs.ts';
 import { fromRegistry, providerFor, type MachineScope } from './machines.ts';
 import { asOrchestrator } from './system.ts';
 
