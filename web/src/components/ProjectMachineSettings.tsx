@@ -77,7 +77,7 @@ export function ProjectMachineSettings(props: { projectId: string }) {
     <details class="machine-settings">
       <summary>Machine defaults</summary>
       <form onSubmit={(e) => void onSave(e)}>
-        <label for="machines-provider">Provider</label>
+        <label for="machines-provider">Default provider</label>
         <select
           id="machines-provider"
           value={provider()}
@@ -88,14 +88,14 @@ export function ProjectMachineSettings(props: { projectId: string }) {
         >
           <For each={MACHINE_PROVIDERS}>{(p) => <option value={p.id}>{p.label}</option>}</For>
         </select>
-        <label for="machines-size">Size</label>
+        <label for="machines-size">Default size</label>
         <select id="machines-size" value={size()} onChange={(e) => setSize(e.currentTarget.value as VmSizeName)}>
           <For each={VM_SIZES}>{(s) => <option value={s}>{s}</option>}</For>
         </select>
         <Show when={cloud()}>
           {(c) => (
             <>
-              <label for="machines-location">Location</label>
+              <label for="machines-location">Default location</label>
               <select id="machines-location" value={location()} onChange={(e) => setLocation(e.currentTarget.value)}>
                 <option value="">Default ({MACHINE_LOCATIONS[c()][0]})</option>
                 <For each={MACHINE_LOCATIONS[c()]}>{(l) => <option value={l}>{l}</option>}</For>
