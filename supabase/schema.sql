@@ -195,6 +195,37 @@ begin
   return found;
 end $$;
 
+-- Name: add_byo_node(text, public.vm_size); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.add_byo_node(p_name text DEFAULT NULL::text, p_size public.vm_size DEFAULT 'medium'::public.vm_size) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare uid uuid := auth.uid(); nid uuid; tok text; b record;
+  label text := left(coalesce(nullif(btrim(p_name), ''), 'My machine'), 100);
+begin
+  if public.sam_caller() is distinct from 'user' or uid is null then
+    raise exception 'only a signed-in user adds a machine' using errcode = '42501';
+  end if;
+  perform pg_advisory_xact_lock(hashtext('add_byo_node:' || uid));
+  if (select count(*) from public.nodes where owner_id = uid and provider = 'byo' and status = 'provisioning')
+     >= public.setting_int('byo_pending_limit') then
+    raise exception 'you already have % machines waiting to register; use or remove those first',
+      public.setting_int('byo_pending_limit') using errcode = '53400';
+  end if;
+  select * into b from public.current_vm_agent_bundle();
+  if b.sha256 is null then
+    raise exception 'no vm-agent bundle is published on this installation' using errcode = '55000';
+  end if;
+  insert into public.nodes (owner_id, name, provider, vm_size, auto_provisioned)
+  values (uid, label, 'byo', coalesce(p_size, 'medium'), false) returning id into nid;
+  insert into public.lifecycle_events (entity, entity_id, owner_id, to_state, actor_type, actor_id, reason)
+  values ('node', nid, uid, 'provisioning', 'user', uid::text, 'machine added by its owner');
+  tok := public.issue_bootstrap_token(nid);
+  return jsonb_build_object('nodeId', nid, 'bootstrapToken', tok,
+    'expiresAt', public.sam_now() + public.setting_interval('bootstrap_token_ttl'),
+    'bundle', jsonb_build_object('version', b.version, 'sha256', b.sha256));
+end $$;
+
 -- Name: advance_task_step(uuid, public.task_step, text); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.advance_task_step(p_task uuid, p_step public.task_step, p_reason text DEFAULT NULL::text) RETURNS boolean
     LANGUAGE plpgsql SECURITY DEFINER
@@ -355,7 +386,8 @@ begin
   if not public.is_active(t.status) then return null; end if;
   select n.id into nid from public.nodes n
    where n.owner_id = t.owner_id and n.status = 'warm' and n.vm_size >= coalesce(t.vm_size, 'small')
-     and n.provider = coalesce(t.provider, 'local') and (t.location is null or n.location = t.location)
+     and (n.provider = coalesce(t.provider, 'local') or n.provider = 'byo' and coalesce(t.provider, 'local') = 'local')
+     and (t.location is null or n.location = t.location)
      and n.warm_until > now_ and n.last_heartbeat_at > now_ - public.setting_interval('heartbeat_stale', t.project_id)
    order by n.vm_size = t.vm_size desc, n.vm_size, n.warm_since
    limit 1 for update skip locked;
@@ -471,6 +503,15 @@ CREATE FUNCTION public.current_user_id() RETURNS uuid
   select case when public.sam_role() = 'authenticated' then auth.uid() end
 $$;
 
+-- Name: current_vm_agent_bundle(); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.current_vm_agent_bundle() RETURNS TABLE(version text, sha256 text, bytes integer)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+  select b.version, b.sha256, octet_length(b.content) from public.vm_agent_bundles b
+   order by b.published_at desc, b.sha256 limit 1
+$$;
+
 -- Name: current_workspace_id(); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.current_workspace_id() RETURNS uuid
     LANGUAGE sql STABLE SECURITY DEFINER
@@ -482,26 +523,34 @@ CREATE FUNCTION public.destroy_node(p_node uuid, p_reason text) RETURNS boolean
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     AS $$
-declare n public.nodes; moved boolean; r record; why text := 'node destroyed: ' || coalesce(p_reason, 'no reason given');
+declare n public.nodes; moved boolean; why text := 'node destroyed: ' || coalesce(p_reason, 'no reason given');
+  live public.node_status[] := array['provisioning', 'ready', 'active', 'warm', 'unhealthy', 'failed']::public.node_status[];
 begin
   select * into n from public.nodes where id = p_node;
   if n.id is null or not coalesce(public.sam_caller() = 'system' or (public.sam_caller() = 'user' and n.owner_id = auth.uid()), false) then
     raise exception 'not allowed to destroy node %', p_node using errcode = '42501';
   end if;
-  moved := public.sam_node_move(p_node, array['provisioning', 'ready', 'active', 'warm', 'unhealthy', 'failed']::public.node_status[],
-                                'destroying', p_reason);
+  if n.provider = 'byo' then
+    -- Its owner removes it, or it never registered: forget it (nothing to delete anywhere).
+    if public.sam_caller() = 'user' or n.status = 'provisioning' then
+      moved := public.sam_node_move(p_node, live, 'destroyed',
+        case when public.sam_caller() = 'user' then 'removed by its owner' else p_reason end);
+      if moved then
+        update public.tokens set revoked_at = public.sam_now(), revoked_reason = 'machine removed'
+         where node_id = p_node and revoked_at is null;
+        perform public.sam_release_node_work(p_node, 'your machine was removed from SAM');
+      end if;
+      return moved;
+    end if;
+    -- A sweep: release what runs there, keep the machine.
+    perform public.sam_release_node_work(p_node, 'released from your machine: ' || coalesce(p_reason, 'swept'));
+    return false;
+  end if;
+  moved := public.sam_node_move(p_node, live, 'destroying', p_reason);
   if moved then
     update public.tokens set revoked_at = public.sam_now(), revoked_reason = 'node destroyed'
      where node_id = p_node and revoked_at is null;
-    for r in select id from public.workspaces where node_id = p_node and status in ('creating', 'ready', 'stopping')
-              order by created_at loop
-      perform public.sam_fail_workspace(r.id, why);
-    end loop;
-    -- Tasks placed on the node that have no workspace on it yet (waiting for it to register).
-    for r in select id from public.tasks where (auto_provisioned_node_id = p_node or node_id = p_node)
-               and status in ('queued', 'delegated', 'in_progress') order by created_at loop
-      perform public.sam_fail_task(r.id, why);
-    end loop;
+    perform public.sam_release_node_work(p_node, why);
     perform public.sam_enqueue_job('destroy_node', n.owner_id, null, null, p_node,
       jsonb_build_object('provider', n.provider, 'providerInstanceId', n.provider_instance_id), 'destroy_node:' || p_node);
   end if;
@@ -1063,6 +1112,20 @@ CREATE FUNCTION public.provider_nodes_to_keep(p_provider text) RETURNS TABLE(nod
    where n.provider = p_provider and n.status not in ('destroyed', 'failed')
 $$;
 
+-- Name: publish_vm_agent_bundle(text, text, text); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.publish_vm_agent_bundle(p_version text, p_sha256 text, p_content text) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+  if encode(extensions.digest(convert_to(p_content, 'UTF8'), 'sha256'), 'hex') is distinct from p_sha256 then
+    raise exception 'the vm-agent bundle does not have the sha256 it was published with' using errcode = '22023';
+  end if;
+  insert into public.vm_agent_bundles (sha256, version, content) values (p_sha256, p_version, p_content)
+  on conflict (sha256) do update set published_at = public.sam_now(), version = excluded.version;
+  return true;
+end $$;
+
 -- Name: ready_task(uuid); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.ready_task(p_task uuid) RETURNS boolean
     LANGUAGE plpgsql SECURITY DEFINER
@@ -1617,6 +1680,22 @@ begin
   return null;
 end $$;
 
+-- Name: sam_byo_node_warm_forever(); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.sam_byo_node_warm_forever() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+  if tg_op = 'UPDATE' and new.provider = 'byo' then
+    if tg_when = 'BEFORE' and new.status = 'warm' then
+      new.warm_until := 'infinity';
+    elsif tg_when = 'AFTER' and new.status = 'ready' and old.status = 'provisioning' then
+      perform public.sam_node_go_warm(new.id, 'your machine registered; it waits for your tasks');
+    end if;
+  end if;
+  return new;
+end $$;
+
 -- Name: sam_caller(); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.sam_caller() RETURNS public.actor_type
     LANGUAGE sql STABLE
@@ -2131,6 +2210,26 @@ CREATE FUNCTION public.sam_provider_locations(p_provider text) RETURNS text[]
                                'pl-waw-1', 'pl-waw-2', 'pl-waw-3', 'it-mil-1']
   end
 $$;
+
+-- Name: sam_release_node_work(uuid, text); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.sam_release_node_work(p_node uuid, p_why text) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare r record; n integer := 0;
+begin
+  for r in select id from public.workspaces where node_id = p_node and status in ('creating', 'ready', 'stopping')
+            order by created_at loop
+    perform public.sam_fail_workspace(r.id, p_why);
+    n := n + 1;
+  end loop;
+  for r in select id from public.tasks where (auto_provisioned_node_id = p_node or node_id = p_node)
+             and status in ('queued', 'delegated', 'in_progress') order by created_at loop
+    perform public.sam_fail_task(r.id, p_why);
+    n := n + 1;
+  end loop;
+  return n;
+end $$;
 
 -- Name: sam_release_task(uuid, text); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.sam_release_task(p_task uuid, p_reason text) RETURNS void
@@ -3298,6 +3397,20 @@ UNION ALL
    FROM (public.messages m
      JOIN public.chat_sessions c ON ((c.id = m.session_id)));
 
+-- Name: vm_agent_bundles; Type: TABLE; Schema: public
+CREATE TABLE public.vm_agent_bundles (
+    sha256 text NOT NULL,
+    version text NOT NULL,
+    content text NOT NULL,
+    published_at timestamp with time zone DEFAULT public.sam_now() NOT NULL,
+    CONSTRAINT vm_agent_bundles_content_check CHECK (((octet_length(content) >= 1) AND (octet_length(content) <= 16777216))),
+    CONSTRAINT vm_agent_bundles_sha256_check CHECK ((sha256 ~ '^[0-9a-f]{64}$'::text)),
+    CONSTRAINT vm_agent_bundles_version_check CHECK (((length(version) >= 1) AND (length(version) <= 64)))
+);
+
+-- Name: TABLE vm_agent_bundles; Type: COMMENT; Schema: public
+COMMENT ON TABLE public.vm_agent_bundles IS 'Built vm-agent bundles (one self-contained .mjs each), served to machines by the vm-agent function; the newest published is current.';
+
 -- Name: agent_profiles agent_profiles_pkey; Type: CONSTRAINT; Schema: public
 ALTER TABLE ONLY public.agent_profiles
     ADD CONSTRAINT agent_profiles_pkey PRIMARY KEY (id);
@@ -3409,6 +3522,10 @@ ALTER TABLE ONLY public.tokens
 -- Name: tokens tokens_token_hash_key; Type: CONSTRAINT; Schema: public
 ALTER TABLE ONLY public.tokens
     ADD CONSTRAINT tokens_token_hash_key UNIQUE (token_hash);
+
+-- Name: vm_agent_bundles vm_agent_bundles_pkey; Type: CONSTRAINT; Schema: public
+ALTER TABLE ONLY public.vm_agent_bundles
+    ADD CONSTRAINT vm_agent_bundles_pkey PRIMARY KEY (sha256);
 
 -- Name: workspaces workspaces_pkey; Type: CONSTRAINT; Schema: public
 ALTER TABLE ONLY public.workspaces
@@ -3576,6 +3693,9 @@ CREATE INDEX tokens_task_idx ON public.tokens USING btree (task_id) WHERE (task_
 -- Name: tokens_workspace_idx; Type: INDEX; Schema: public
 CREATE INDEX tokens_workspace_idx ON public.tokens USING btree (workspace_id) WHERE (workspace_id IS NOT NULL);
 
+-- Name: vm_agent_bundles_published_idx; Type: INDEX; Schema: public
+CREATE INDEX vm_agent_bundles_published_idx ON public.vm_agent_bundles USING btree (published_at DESC);
+
 -- Name: workspaces_node_live_idx; Type: INDEX; Schema: public
 CREATE INDEX workspaces_node_live_idx ON public.workspaces USING btree (node_id) WHERE (status = ANY (ARRAY['creating'::public.workspace_status, 'ready'::public.workspace_status, 'stopping'::public.workspace_status]));
 
@@ -3605,6 +3725,12 @@ CREATE TRIGGER human_input_answered_directive AFTER UPDATE OF status ON public.h
 
 -- Name: messages messages_broadcast; Type: TRIGGER; Schema: public
 CREATE TRIGGER messages_broadcast AFTER INSERT ON public.messages REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.sam_broadcast_messages();
+
+-- Name: nodes nodes_byo_ready; Type: TRIGGER; Schema: public
+CREATE TRIGGER nodes_byo_ready AFTER UPDATE OF status ON public.nodes FOR EACH ROW WHEN (((new.provider = 'byo'::text) AND (new.status = 'ready'::public.node_status))) EXECUTE FUNCTION public.sam_byo_node_warm_forever();
+
+-- Name: nodes nodes_byo_warm_until; Type: TRIGGER; Schema: public
+CREATE TRIGGER nodes_byo_warm_until BEFORE UPDATE OF status, warm_until ON public.nodes FOR EACH ROW WHEN ((new.provider = 'byo'::text)) EXECUTE FUNCTION public.sam_byo_node_warm_forever();
 
 -- Name: orchestrator_jobs orchestrator_jobs_wake; Type: TRIGGER; Schema: public
 CREATE TRIGGER orchestrator_jobs_wake AFTER INSERT ON public.orchestrator_jobs REFERENCING NEW TABLE AS new_jobs FOR EACH STATEMENT EXECUTE FUNCTION public.sam_orchestrator_jobs_wake();
@@ -4071,6 +4197,9 @@ ALTER TABLE public.tasks ENABLE ROW LEVEL SECURITY;
 -- Name: tokens; Type: ROW SECURITY; Schema: public
 ALTER TABLE public.tokens ENABLE ROW LEVEL SECURITY;
 
+-- Name: vm_agent_bundles; Type: ROW SECURITY; Schema: public
+ALTER TABLE public.vm_agent_bundles ENABLE ROW LEVEL SECURITY;
+
 -- Name: workspaces; Type: ROW SECURITY; Schema: public
 ALTER TABLE public.workspaces ENABLE ROW LEVEL SECURITY;
 
@@ -4092,6 +4221,11 @@ GRANT USAGE ON SCHEMA public TO sam_agent;
 REVOKE ALL ON FUNCTION public.ack_node_command(p_command uuid, p_ok boolean, p_result jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.ack_node_command(p_command uuid, p_ok boolean, p_result jsonb) TO service_role;
 GRANT ALL ON FUNCTION public.ack_node_command(p_command uuid, p_ok boolean, p_result jsonb) TO sam_node;
+
+-- Name: FUNCTION add_byo_node(p_name text, p_size public.vm_size); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.add_byo_node(p_name text, p_size public.vm_size) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.add_byo_node(p_name text, p_size public.vm_size) TO service_role;
+GRANT ALL ON FUNCTION public.add_byo_node(p_name text, p_size public.vm_size) TO authenticated;
 
 -- Name: FUNCTION advance_task_step(p_task uuid, p_step public.task_step, p_reason text); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.advance_task_step(p_task uuid, p_step public.task_step, p_reason text) FROM PUBLIC;
@@ -4199,6 +4333,10 @@ GRANT ALL ON FUNCTION public.current_user_id() TO sam_node;
 GRANT ALL ON FUNCTION public.current_user_id() TO sam_workspace;
 GRANT ALL ON FUNCTION public.current_user_id() TO sam_agent;
 GRANT ALL ON FUNCTION public.current_user_id() TO service_role;
+
+-- Name: FUNCTION current_vm_agent_bundle(); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.current_vm_agent_bundle() FROM PUBLIC;
+GRANT ALL ON FUNCTION public.current_vm_agent_bundle() TO service_role;
 
 -- Name: FUNCTION current_workspace_id(); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.current_workspace_id() FROM PUBLIC;
@@ -4391,6 +4529,10 @@ GRANT ALL ON FUNCTION public.post_message(p_session uuid, p_content text, p_mess
 REVOKE ALL ON FUNCTION public.provider_nodes_to_keep(p_provider text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.provider_nodes_to_keep(p_provider text) TO service_role;
 
+-- Name: FUNCTION publish_vm_agent_bundle(p_version text, p_sha256 text, p_content text); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.publish_vm_agent_bundle(p_version text, p_sha256 text, p_content text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.publish_vm_agent_bundle(p_version text, p_sha256 text, p_content text) TO service_role;
+
 -- Name: FUNCTION ready_task(p_task uuid); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.ready_task(p_task uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.ready_task(p_task uuid) TO service_role;
@@ -4574,6 +4716,10 @@ GRANT ALL ON FUNCTION public.sam_broadcast_messages() TO service_role;
 REVOKE ALL ON FUNCTION public.sam_broadcast_task() FROM PUBLIC;
 GRANT ALL ON FUNCTION public.sam_broadcast_task() TO service_role;
 
+-- Name: FUNCTION sam_byo_node_warm_forever(); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.sam_byo_node_warm_forever() FROM PUBLIC;
+GRANT ALL ON FUNCTION public.sam_byo_node_warm_forever() TO service_role;
+
 -- Name: FUNCTION sam_caller(); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.sam_caller() FROM PUBLIC;
 GRANT ALL ON FUNCTION public.sam_caller() TO sam_node;
@@ -4736,6 +4882,10 @@ GRANT ALL ON FUNCTION public.sam_project_defaults() TO service_role;
 REVOKE ALL ON FUNCTION public.sam_provider_locations(p_provider text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.sam_provider_locations(p_provider text) TO service_role;
 GRANT ALL ON FUNCTION public.sam_provider_locations(p_provider text) TO authenticated;
+
+-- Name: FUNCTION sam_release_node_work(p_node uuid, p_why text); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.sam_release_node_work(p_node uuid, p_why text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.sam_release_node_work(p_node uuid, p_why text) TO service_role;
 
 -- Name: FUNCTION sam_release_task(p_task uuid, p_reason text); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.sam_release_task(p_task uuid, p_reason text) FROM PUBLIC;
@@ -4971,6 +5121,9 @@ GRANT SELECT ON TABLE public.task_lineage TO authenticated;
 -- Name: TABLE task_timeline; Type: ACL; Schema: public
 GRANT SELECT ON TABLE public.task_timeline TO service_role;
 GRANT SELECT ON TABLE public.task_timeline TO authenticated;
+
+-- Name: TABLE vm_agent_bundles; Type: ACL; Schema: public
+GRANT SELECT ON TABLE public.vm_agent_bundles TO service_role;
 
 -- Name: DEFAULT PRIVILEGES FOR FUNCTIONS; Type: DEFAULT ACL; Schema: public
 ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON FUNCTIONS  TO service_role;

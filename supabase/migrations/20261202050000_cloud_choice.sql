@@ -6,7 +6,8 @@
 -- always taken from the same place, so a Scaleway zone is never sent to Hetzner, and an unknown
 -- provider or a location the provider does not have is refused in words. The task records the
 -- choice (`tasks.location` is new), its node is made with it, and a warm node is reused only when it
--- is of the same provider (and location, when one was chosen).
+-- is of the same provider (and location, when one was chosen; a brought machine serves tasks that
+-- chose no cloud).
 --
 -- A project may also name its own server types per size (`projects.machine_types`, e.g.
 -- `{"hetzner": {"small": "cpx22"}}`); the orchestrator applies them over the built-in table.
@@ -145,7 +146,8 @@ begin
 end $$;
 
 -- claim_warm_node of 20261122001000_node_functions.sql: only a node of the task's provider (and of
--- its location, when it chose one) serves it.
+-- its location, when it chose one) serves it; a machine the user brought (`byo`) serves the tasks
+-- that asked for no cloud.
 create or replace function public.claim_warm_node(p_task uuid) returns uuid
 language plpgsql security definer set search_path = '' as $$
 declare t public.tasks; nid uuid; now_ timestamptz := public.sam_now();
@@ -155,7 +157,8 @@ begin
   if not public.is_active(t.status) then return null; end if;
   select n.id into nid from public.nodes n
    where n.owner_id = t.owner_id and n.status = 'warm' and n.vm_size >= coalesce(t.vm_size, 'small')
-     and n.provider = coalesce(t.provider, 'local') and (t.location is null or n.location = t.location)
+     and (n.provider = coalesce(t.provider, 'local') or n.provider = 'byo' and coalesce(t.provider, 'local') = 'local')
+     and (t.location is null or n.location = t.location)
      and n.warm_until > now_ and n.last_heartbeat_at > now_ - public.setting_interval('heartbeat_stale', t.project_id)
    order by n.vm_size = t.vm_size desc, n.vm_size, n.warm_since
    limit 1 for update skip locked;

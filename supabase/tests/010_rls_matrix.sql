@@ -26,7 +26,8 @@ insert into targets values
   ('directives', $$task_id = '44444444-0000-0000-0000-000000000001'$$, false),
   ('mcp_request_windows', $$jti = '88888888-0000-0000-0000-000000000021'$$, false),
   ('installation', $$singleton$$, false),
-  ('agent_profiles', $$project_id = '22222222-0000-0000-0000-000000000001'$$, false);
+  ('agent_profiles', $$project_id = '22222222-0000-0000-0000-000000000001'$$, false),
+  ('vm_agent_bundles', $$version = '0.0.1'$$, false);
 
 -- Insert candidates: the target row with fresh keys, so only privileges and policies can refuse it.
 create temp table candidate_rows (tbl text primary key, row jsonb);
@@ -40,6 +41,7 @@ begin
       'id', case when r ? 'id' then case jsonb_typeof(r -> 'id') when 'number' then to_jsonb(987654321)
                                      else to_jsonb(extensions.gen_random_uuid()) end end,
       'jti', case when r ? 'jti' then to_jsonb(extensions.gen_random_uuid()) end,
+      'sha256', case when t.tbl = 'vm_agent_bundles' then to_jsonb(repeat('ab', 32)) end,
       'key', case when t.tbl = 'settings' then to_jsonb('brand_new_key'::text)
                   when t.tbl = 'project_settings' then to_jsonb('sweep_batch'::text) end,
       'name', case when t.tbl = 'projects' then to_jsonb('another name'::text)
@@ -114,7 +116,7 @@ insert into user_rpcs values
   ('fork_task(uuid,text,jsonb)'), ('destroy_node(uuid,text)'), ('stop_workspace(uuid,text)'), ('stop_agent_session(uuid,text)'),
   ('revoke_token(uuid,text)'), ('post_message(uuid,text,text)'), ('answer_human_input(uuid,text)'),
   ('send_directive(uuid,text,text,jsonb)'), ('create_idea(text,text,integer,uuid)'), ('update_idea(uuid,jsonb)'),
-  ('get_session_messages(uuid,integer,bigint,bigint)'), ('sam_can_use_topic(text)');
+  ('get_session_messages(uuid,integer,bigint,bigint)'), ('sam_can_use_topic(text)'), ('add_byo_node(text,vm_size)');
 create function pg_temp.executable_by(p_role text) returns table (fn text, definer boolean) language sql as $$
   select replace(replace(p.oid::regprocedure::text, 'public.', ''), ' ', ''), p.prosecdef from pg_proc p
    where p.pronamespace = 'public'::regnamespace and has_function_privilege(p_role, p.oid, 'execute')

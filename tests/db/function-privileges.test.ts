@@ -40,6 +40,7 @@ const USER_RPCS = [
   'update_idea(uuid,jsonb)',
   'get_session_messages(uuid,integer,bigint,bigint)',
   'sam_can_use_topic(text)',
+  'add_byo_node(text,vm_size)',
 ].sort();
 
 const cluster = clusterConfig();

@@ -11,3 +11,4 @@ export * from './messages.ts';
 export * from './realtime.ts';
 export * from './credentials.ts';
 export * from './machines.ts';
+export * from './nodes.ts';
