@@ -18,10 +18,8 @@ import { serveWeb, type WebSite } from '../web/site.ts';
 
 const TOKEN = `hz${randomBytes(20).toString('hex')}`;
 const hetzner = new HetznerFake({ tokens: [TOKEN] });
-// The functions read these when they start: the fake's API root and a vm-agent bundle to install.
+// The functions read the fake's API root when they start.
 process.env.SAM_HETZNER_API_URL = await hetzner.start();
-process.env.SAM_AGENT_BUNDLE_URL ??= 'https://sam.example.test/functions/v1/vm-agent/agent/vm-agent.mjs';
-process.env.SAM_AGENT_BUNDLE_SHA256 ??= 'b'.repeat(64);
 
 const stack = useFunctionsStack('hetzner_choice', { allServices: true, machines: {} });
 const browser = useBrowser();

@@ -3,7 +3,8 @@
  * itself, as tests do) comes from the registry; Hetzner and Scaleway are the task owner's own
  * accounts, built per job from the owner's stored `cloud-provider` credential (the project's
  * override first) with {@link providerFromCredential}: the node's location goes into it, and the
- * project's server types (`projects.machine_types`) over the built-in size table. Everything that
+ * project's server types (`projects.machine_types`) over the built-in size table, and the vm-agent
+ * bundle this control plane serves (`vm_agent_bundles`) as what the machine installs. Everything that
  * stops it is a permanent {@link ProviderError} in words: no credential key on this control plane,
  * no credential stored, one that cannot be read.
  */
@@ -14,6 +15,7 @@ import type { CloudFactoryOptions } from '../providers/from-credential.ts';
 import { ProviderError, type Provider } from '../providers/provider.ts';
 import { KNOWN_CLOUDS, providerFromCredential } from '../providers/registry.ts';
 import type { JobContext } from './jobs.ts';
+import { agentBundleFor } from '../vm-agent/bundle.ts';
 import { asOrchestrator } from './system.ts';
 
 /** Whose machine, where. */
@@ -76,7 +78,13 @@ export async function providerFor(ctx: JobContext, scope: MachineScope): Promise
   if (scope.location) config[cloud === 'scaleway' ? 'zone' : 'location'] = scope.location;
   const sizes = await projectServerTypes(ctx, scope.projectId, cloud);
   if (sizes) config.sizes = sizes;
-  return providerFromCredential(name, cred.secret, config, ctx.clouds ?? {});
+  // The vm-agent the machine installs: the build this control plane serves (pinned by its sha256).
+  const functionsUrl = ctx.controlPlaneUrl.replace(/\/+$/, '').replace(/\/vm-agent$/, '');
+  const agentBundle = ctx.clouds?.agentBundle ?? (await agentBundleFor(ctx.sql, functionsUrl));
+  return providerFromCredential(name, cred.secret, config, {
+    ...ctx.clouds,
+    ...(agentBundle ? { agentBundle } : {}),
+  });
 }
 
 /** The project's server types for that cloud (`projects.machine_types`), if it names any. */

@@ -59,18 +59,14 @@ export function providersFromEnv(get: (name: string) => string | undefined = rea
 }
 
 /**
- * How this deployment reaches the clouds, from the environment: the vm-agent bundle machines
- * install (SAM_AGENT_BUNDLE_URL + SAM_AGENT_BUNDLE_SHA256; without them no cloud machine can be
- * created, said in words) and, for tests against the fakes, other API roots (SAM_HETZNER_API_URL,
- * SAM_SCALEWAY_API_URL).
+ * How this deployment reaches the clouds, from the environment: other API roots, for tests against
+ * the fakes (SAM_HETZNER_API_URL, SAM_SCALEWAY_API_URL). (The vm-agent bundle machines install is
+ * the one the control plane serves: `vm-agent/bundle.ts`.)
  */
 export function cloudOptionsFromEnv(get: (name: string) => string | undefined = readEnv): CloudFactoryOptions {
   const hetzner = get('SAM_HETZNER_API_URL');
   const scaleway = get('SAM_SCALEWAY_API_URL');
-  const url = get('SAM_AGENT_BUNDLE_URL');
-  const sha256 = get('SAM_AGENT_BUNDLE_SHA256');
   return {
-    ...(url && sha256 ? { agentBundle: { url, sha256 } } : {}),
     ...(hetzner || scaleway
       ? { baseUrls: { ...(hetzner ? { hetzner } : {}), ...(scaleway ? { scaleway } : {}) } }
       : {}),

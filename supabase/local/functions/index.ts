@@ -28,14 +28,9 @@ const DENO_PASSTHROUGH = ['HOME', 'DENO_DIR', 'XDG_CACHE_HOME', 'NPM_CONFIG_REGI
 
 /**
  * Optional settings a function reads when they are set (hosted: `supabase secrets set`), passed on
- * from the stack's environment: other cloud API roots (tests: the fakes) and the vm-agent bundle.
+ * from the stack's environment: other cloud API roots (tests: the fakes).
  */
-const OPTIONAL_SECRETS = [
-  'SAM_HETZNER_API_URL',
-  'SAM_SCALEWAY_API_URL',
-  'SAM_AGENT_BUNDLE_URL',
-  'SAM_AGENT_BUNDLE_SHA256',
-];
+const OPTIONAL_SECRETS = ['SAM_HETZNER_API_URL', 'SAM_SCALEWAY_API_URL'];
 
 /**
  * The environment of a function, the variables hosted Supabase sets (below), with the gateway's
