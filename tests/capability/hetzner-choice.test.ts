@@ -5,14 +5,23 @@
  * pg_net wakes the orchestrator (Deno), which reads the stored token and asks the Hetzner fake
  * (the contract-tested stand-in for api.hetzner.cloud) for a server: the fake receives the server
  * type the size means, the location picked, and SAM's labels naming this node and installation.
+ * Then the server boots from the user data the fake was given (tests/helpers/cloud-boot.ts: a fresh
+ * filesystem and OS user, cloud-init's steps with the Node/git/apt installs substituted since this
+ * host has no internet, the systemd unit run as written), and its vm-agent — the bundle this control
+ * plane serves — registers with the one-time token and runs the task to a pushed branch on an https
+ * remote.
  */
 import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
+import { startGitHttpServer, type GitHttpServer } from '../../vm-agent/test-support/git-http-server.ts';
+import { makeRemote, sh } from '../../vm-agent/test-support/git-repos.ts';
 import { HetznerFake } from '../fakes/clouds/hetzner.ts';
 import { useBrowser } from '../helpers/browser.ts';
+import { bootFromUserData, type BootedMachine } from '../helpers/cloud-boot.ts';
 import { useFunctionsStack } from '../helpers/local-stack.ts';
-import { makeWorkingRepo } from '../helpers/user-client.ts';
+import { makeTestCertificates } from '../helpers/test-ca.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { serveWeb, type WebSite } from '../web/site.ts';
 
@@ -25,28 +34,38 @@ const stack = useFunctionsStack('hetzner_choice', { allServices: true, machines:
 const browser = useBrowser();
 let site: WebSite;
 let page: Page & { errors: string[] };
-const repo = makeWorkingRepo('cloudy');
+// The repository, served over https as a real host would be (the booted machine trusts its CA).
+const certs = makeTestCertificates();
+let remote: { root: string; bare: string };
+let gitServer: GitHttpServer;
+let machine: BootedMachine | undefined;
 
 beforeAll(async () => {
+  remote = await makeRemote();
+  gitServer = await startGitHttpServer(remote.root, 'git', 'unused', { tls: certs, anonymous: true });
   site = await serveWeb(stack.url, stack.publishableKey);
   page = await browser.newPage();
 }, 60_000);
 
 afterAll(async () => {
+  await machine?.close();
   await site?.close();
-  await hetzner.stop();
+  await Promise.allSettled([hetzner.stop(), gitServer?.close()]);
+  if (remote) rmSync(remote.root, { recursive: true, force: true });
   delete process.env.SAM_HETZNER_API_URL;
-});
+}, 60_000);
 
 describe('a task on the user’s own Hetzner account, chosen in the browser', () => {
   it(
-    'saves a token checked with Hetzner, picks Hetzner/large/hel1, and the cloud gets exactly that',
-    { timeout: 180_000 },
+    'saves a token checked with Hetzner, picks Hetzner/large/hel1; the cloud gets exactly that and the task runs on the booted server',
+    { timeout: 300_000 },
     async () => {
       onTestFailed(async () => {
         console.log(await stack.db.admin`select kind, status, attempts, last_error from public.orchestrator_jobs`);
         console.log(await stack.db.admin`select status, execution_step, error_message from public.tasks`);
         console.log(hetzner.requests);
+        console.log(`--- boot log\n${machine?.bootLog}`);
+        for (const [name, service] of machine?.services ?? []) console.log(`--- ${name}\n${service.output()}`);
       });
       await page.goto(site.url);
       await page.getByRole('button', { name: 'Create an account' }).click();
@@ -79,7 +98,7 @@ describe('a task on the user’s own Hetzner account, chosen in the browser', ()
       await page.getByRole('link', { name: 'SAM' }).click();
       await page.getByRole('heading', { name: 'Projects' }).waitFor();
       await page.getByLabel('Name').fill('cloudy');
-      await page.getByLabel('Git repository (a local path or a URL)').fill(repo);
+      await page.getByLabel('Git repository (a local path or a URL)').fill(`${gitServer.url}/remote.git`);
       await page.getByRole('button', { name: 'Create project' }).click();
       await page.getByRole('heading', { name: 'cloudy' }).waitFor();
       const composer = page.locator('form.composer');
@@ -126,6 +145,18 @@ describe('a task on the user’s own Hetzner account, chosen in the browser', ()
       });
       // The chat shows the task waiting for its machine.
       expect(await page.getByTestId('task-step').textContent()).toMatch(/server/i);
+
+      // The server boots from the user data Hetzner was given (tests/helpers/cloud-boot.ts: a fresh
+      // filesystem, cloud-init's steps, the unit it starts); its vm-agent registers and runs the task.
+      machine = await bootFromUserData(server.userData!, { trustCa: certs.ca });
+      await expect.poll(() => page.getByTestId('task-status').textContent(), { timeout: 150_000 }).toBe('Completed');
+      await expect
+        .poll(() => page.getByTestId('task-push').getAttribute('data-pushed'), { timeout: 30_000 })
+        .toBe('true');
+      const branch = (await page.getByTestId('task-branch').textContent())!;
+      expect(sh(remote.bare, 'log', '--format=%an', '-1', branch)).toBe('SAM Agent');
+      const [ran] = await stack.db.admin`select node_id from public.tasks where id = ${taskId}`;
+      expect(ran!.node_id).toBe(nodeId);
     },
   );
 });
