@@ -25,7 +25,14 @@ export function createLocalUser(prefix = 'sam-byo'): LocalUser {
   const add = spawnSync('useradd', ['--create-home', '--shell', '/bin/sh', name], { encoding: 'utf8' });
   if (add.status !== 0) throw new Error(`useradd ${name}: ${add.stderr}`);
   const user = lookupUser(name);
-  const env = { HOME: user.home, USER: name, LOGNAME: name, SHELL: '/bin/sh', PATH: '/usr/local/bin:/usr/bin:/bin', LANG: 'C.UTF-8' };
+  const env = {
+    HOME: user.home,
+    USER: name,
+    LOGNAME: name,
+    SHELL: '/bin/sh',
+    PATH: '/usr/local/bin:/usr/bin:/bin',
+    LANG: 'C.UTF-8',
+  };
   const processes = (needle = '') =>
     readdirSync('/proc')
       .filter((d) => /^\d+$/.test(d))
@@ -41,7 +48,13 @@ export function createLocalUser(prefix = 'sam-byo'): LocalUser {
   return {
     ...user,
     sh(command) {
-      const child = spawn('/bin/sh', ['-c', command], { cwd: user.home, env, uid: user.uid, gid: user.gid, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn('/bin/sh', ['-c', command], {
+        cwd: user.home,
+        env,
+        uid: user.uid,
+        gid: user.gid,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let output = '';
       child.stdout.on('data', (d: Buffer) => (output += d.toString()));
       child.stderr.on('data', (d: Buffer) => (output += d.toString()));
