@@ -92,6 +92,15 @@ describe('a machine its owner brings', () => {
     expect(node).toMatchObject({ provider: 'byo', forever: true, auto_provisioned: false });
     const agents = person.processes(`${machineDir}/vm-agent.mjs`);
     expect(agents.length).toBeGreaterThan(0); // running as that user (processes() filters by uid)
+    for (const pid of person.processes()) {
+      let argv = '';
+      try {
+        argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      } catch {
+        // ended meanwhile
+      }
+      expect(argv).not.toContain(r.bootstrapToken);
+    }
     // The vm-agent drops the spent token from its file once registered.
     const after = await waitFor('bootstrap.json without the token', () => {
       const file = JSON.parse(readFileSync(path.join(machineDir, 'bootstrap.json'), 'utf8')) as Record<string, unknown>;
