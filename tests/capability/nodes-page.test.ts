@@ -50,7 +50,7 @@ describe('the machines page', () => {
     expect(command).toContain(`'${stack.url}/functions/v1/vm-agent/bundle?sha256=`);
     expect(command).toMatch(/echo "[0-9a-f]{64} {2}\$d\/vm-agent\.mjs\.part" \| sha256sum -c -/);
     expect(command).toMatch(/SAM_BOOTSTRAP_TOKEN='[A-Za-z0-9_-]{40,}' node "\$d\/vm-agent\.mjs" install/);
-    await expect.poll(() => row().getByTestId('node-status').textContent()).toBe('provisioning');
+    await expect.poll(() => row().getByTestId('node-status').textContent(), { timeout: 30_000 }).toBe('provisioning');
     expect(await row().textContent()).toContain('not registered yet');
 
     const install = await person.sh(command);
@@ -65,7 +65,7 @@ describe('the machines page', () => {
     expect(cells[6]).toBe('0');
 
     await row().getByRole('button', { name: 'Remove Laptop' }).click();
-    await expect.poll(() => row().count()).toBe(0);
+    await expect.poll(() => row().count(), { timeout: 30_000 }).toBe(0);
     await waitFor('the vm-agent on the machine to stop', () => person.processes('sam-vm-agent').length === 0, 90_000);
   }, 240_000);
 });
