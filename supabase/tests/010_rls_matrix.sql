@@ -143,6 +143,8 @@ grant execute on all functions in schema public to anon, authenticated;
 alter default privileges for role postgres in schema public grant execute on functions to anon, authenticated;
 set local role postgres;
 \ir ../migrations/20261202000900_revoke_function_defaults.sql
+-- User RPCs made by later migrations, granted the way those migrations grant them.
+grant execute on function public.add_byo_node(text, public.vm_size) to authenticated;
 reset role;
 select * from pg_temp.function_privilege_checks('after permissive grants and the revoke migration');
 set local role postgres;

@@ -51,7 +51,12 @@ describe('a machine its owner brings', () => {
       }
     });
     const owner = await createUser(admin);
-    const [added] = await as(admin, 'authenticated', { sub: owner }, (tx) => tx`select public.add_byo_node('Laptop', 'medium') as r`);
+    const [added] = await as(
+      admin,
+      'authenticated',
+      { sub: owner },
+      (tx) => tx`select public.add_byo_node('Laptop', 'medium') as r`,
+    );
     const r = added!.r as { nodeId: string; bootstrapToken: string; bundle: { sha256: string } };
     const command = byoInstallCommand({
       functionsUrl: `${stack.url}/functions/v1`,
@@ -63,7 +68,9 @@ describe('a machine its owner brings', () => {
     await expect(
       as(admin, 'authenticated', { sub: stranger }, (tx) => tx`select public.destroy_node(${r.nodeId}, 'mine now')`),
     ).rejects.toThrow(/not allowed/);
-    await expect(as(admin, 'anon', {}, (tx) => tx`select public.add_byo_node('x', 'small')`)).rejects.toThrow(/permission denied/);
+    await expect(as(admin, 'anon', {}, (tx) => tx`select public.add_byo_node('x', 'small')`)).rejects.toThrow(
+      /permission denied/,
+    );
 
     const install = await person.sh(command);
     expect(install.code, install.output).toBe(0);
@@ -85,6 +92,15 @@ describe('a machine its owner brings', () => {
     expect(node).toMatchObject({ provider: 'byo', forever: true, auto_provisioned: false });
     const agents = person.processes(`${machineDir}/vm-agent.mjs`);
     expect(agents.length).toBeGreaterThan(0); // running as that user (processes() filters by uid)
+    for (const pid of person.processes()) {
+      let argv = '';
+      try {
+        argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      } catch {
+        // ended meanwhile
+      }
+      expect(argv).not.toContain(r.bootstrapToken);
+    }
     // The vm-agent drops the spent token from its file once registered.
     const after = await waitFor('bootstrap.json without the token', () => {
       const file = JSON.parse(readFileSync(path.join(machineDir, 'bootstrap.json'), 'utf8')) as Record<string, unknown>;
@@ -98,12 +114,18 @@ describe('a machine its owner brings', () => {
     await admin`update public.projects set repository = ${`${gitServer.url}/remote.git`} where id = ${project}`;
     const task = await submitTask(admin, owner, project, 'Add a greeting', { agentType: 'demo' });
     const done = await settled(admin, task.taskId, 180_000);
-    expect(done).toMatchObject({ status: 'completed', node_id: r.nodeId, workspace_status: 'stopped', node_status: 'warm' });
+    expect(done).toMatchObject({
+      status: 'completed',
+      node_id: r.nodeId,
+      workspace_status: 'stopped',
+      node_status: 'warm',
+    });
     expect(done.completion_evidence?.gitPush).toMatchObject({ pushed: true, branchName: task.branchName });
     expect(sh(remote.bare, 'diff', '--stat', `main..${task.branchName}`)).toContain('|');
 
     // A year later, by the sweeps' clock: a cloud node's warm time ran out (destroyed); this one stays.
-    const [cloud] = await admin`insert into public.nodes (owner_id, name, provider, status, warm_since, warm_until, last_heartbeat_at)
+    const [cloud] =
+      await admin`insert into public.nodes (owner_id, name, provider, status, warm_since, warm_until, last_heartbeat_at)
       values (${owner}, 'cloud', 'hetzner', 'warm', now(), now() + interval '1 minute', now()) returning id`;
     await admin.begin(async (tx) => {
       await tx`select set_config('sam.now', (now() + interval '1 year')::text, true)`;
@@ -119,7 +141,12 @@ describe('a machine its owner brings', () => {
     expect(person.processes(`${machineDir}/vm-agent.mjs`).length).toBeGreaterThan(0);
 
     // Its owner removes it: deregistered at once, never a provider job; the vm-agent stops for good.
-    const [removed] = await as(admin, 'authenticated', { sub: owner }, (tx) => tx`select public.destroy_node(${r.nodeId}, 'removed') as ok`);
+    const [removed] = await as(
+      admin,
+      'authenticated',
+      { sub: owner },
+      (tx) => tx`select public.destroy_node(${r.nodeId}, 'removed') as ok`,
+    );
     expect(removed!.ok).toBe(true);
     const [gone] = await admin`select status from public.nodes where id = ${r.nodeId}`;
     expect(gone!.status).toBe('destroyed');

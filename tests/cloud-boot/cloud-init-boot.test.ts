@@ -110,10 +110,13 @@ describe('a cloud machine booted from the generated cloud-config', () => {
     const service = machine.services.get(UNIT_NAME)!;
     expect(service.unit).toMatchObject({ user: AGENT_USER, workingDirectory: MACHINE_DIR, restart: 'always' });
     // nsenter switches to the unit's user, then becomes node.
-    const runsAsAgent = () => waitFor('the service to run node as sam-agent', () => {
-      const pid = service.pid()!;
-      return uidOf(pid) === agentUser.uid && readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith('/usr/bin/node\0');
-    });
+    const runsAsAgent = () =>
+      waitFor('the service to run node as sam-agent', () => {
+        const pid = service.pid()!;
+        return (
+          uidOf(pid) === agentUser.uid && readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith('/usr/bin/node\0')
+        );
+      });
     await runsAsAgent();
     await waitFor('a registration attempt while the control plane is down', () => proxy.refused > 0, 60_000);
     const first = service.pid()!;

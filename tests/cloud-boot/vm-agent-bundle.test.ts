@@ -26,7 +26,7 @@ describe('the vm-agent bundle', () => {
     expect(a.code).toBe(b.code);
     expect(createHash('sha256').update(a.code).digest('hex')).toBe(bundle.sha256);
     expect(a.code.startsWith('#!/usr/bin/env node\n')).toBe(true);
-  });
+  }, 120_000);
 
   it('runs with plain Node and no node_modules, the demo agent included', async () => {
     const file = path.join(away, 'vm-agent.mjs');
@@ -41,12 +41,14 @@ describe('the vm-agent bundle', () => {
     let out = '';
     demo.stdout.on('data', (d: Buffer) => (out += d.toString()));
     const answered = new Promise<void>((resolve) => demo.stdout.on('data', () => out.includes('\n') && resolve()));
-    demo.stdin.write(`${JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: 1, clientCapabilities: {} } })}\n`);
+    demo.stdin.write(
+      `${JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: 1, clientCapabilities: {} } })}\n`,
+    );
     await answered;
     demo.stdin.end();
     await new Promise((resolve) => demo.on('exit', resolve));
     expect(JSON.parse(out.split('\n')[0]!)).toMatchObject({ id: 1, result: { agentInfo: { name: 'sam-demo-agent' } } });
-  });
+  }, 120_000);
 
   it('is served by the control plane with its sha256, to anyone (no token: it holds no secret)', async () => {
     const base = `${stack.functionUrl('vm-agent')}/bundle`;
@@ -75,7 +77,9 @@ describe('the vm-agent bundle', () => {
     expect(current!.sha256).toBe(bundle.sha256);
     await expect(
       admin.begin(async (tx) => {
-        await tx.unsafe("set local role authenticated; set local request.jwt.claims = '{\"sub\":\"00000000-0000-0000-0000-000000000001\",\"role\":\"authenticated\"}'");
+        await tx.unsafe(
+          'set local role authenticated; set local request.jwt.claims = \'{"sub":"00000000-0000-0000-0000-000000000001","role":"authenticated"}\'',
+        );
         return tx`select count(*) from public.vm_agent_bundles`;
       }),
     ).rejects.toThrow(/permission denied/);

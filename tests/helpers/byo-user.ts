@@ -11,7 +11,7 @@ import path from 'node:path';
 import { lookupUser, type OsUser } from './systemd-unit.ts';
 
 export interface LocalUser extends OsUser {
-  /** Runs `command` with `sh -c` as this user; resolves with its exit code and output. */
+  /** Runs `command` in `sh` (on its stdin) as this user; resolves with its exit code and output. */
   sh(command: string): Promise<{ code: number | null; output: string }>;
   /** Writes a file into the user's home, owned by them. */
   writeHomeFile(relative: string, content: string, mode?: number): string;
@@ -25,7 +25,14 @@ export function createLocalUser(prefix = 'sam-byo'): LocalUser {
   const add = spawnSync('useradd', ['--create-home', '--shell', '/bin/sh', name], { encoding: 'utf8' });
   if (add.status !== 0) throw new Error(`useradd ${name}: ${add.stderr}`);
   const user = lookupUser(name);
-  const env = { HOME: user.home, USER: name, LOGNAME: name, SHELL: '/bin/sh', PATH: '/usr/local/bin:/usr/bin:/bin', LANG: 'C.UTF-8' };
+  const env = {
+    HOME: user.home,
+    USER: name,
+    LOGNAME: name,
+    SHELL: '/bin/sh',
+    PATH: '/usr/local/bin:/usr/bin:/bin',
+    LANG: 'C.UTF-8',
+  };
   const processes = (needle = '') =>
     readdirSync('/proc')
       .filter((d) => /^\d+$/.test(d))
@@ -41,7 +48,15 @@ export function createLocalUser(prefix = 'sam-byo'): LocalUser {
   return {
     ...user,
     sh(command) {
-      const child = spawn('/bin/sh', ['-c', command], { cwd: user.home, env, uid: user.uid, gid: user.gid, stdio: ['ignore', 'pipe', 'pipe'] });
+      // On the shell's stdin, as a pasted line is: never in any process's argv.
+      const child = spawn('/bin/sh', ['-s'], {
+        cwd: user.home,
+        env,
+        uid: user.uid,
+        gid: user.gid,
+        stdio: ['pipe', 'pipe', 'pipe'],
+      });
+      child.stdin.end(`${command}\n`);
       let output = '';
       child.stdout.on('data', (d: Buffer) => (output += d.toString()));
       child.stderr.on('data', (d: Buffer) => (output += d.toString()));

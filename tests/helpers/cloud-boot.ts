@@ -47,7 +47,14 @@ const CA_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
 export interface CloudConfig {
   users?: (string | { name: string; gecos?: string; shell?: string; homedir?: string; lock_passwd?: boolean })[];
   packages?: string[];
-  write_files?: { path: string; content?: string; owner?: string; permissions?: string; defer?: boolean; encoding?: string }[];
+  write_files?: {
+    path: string;
+    content?: string;
+    owner?: string;
+    permissions?: string;
+    defer?: boolean;
+    encoding?: string;
+  }[];
   runcmd?: (string | string[])[];
   [key: string]: unknown;
 }
@@ -77,10 +84,14 @@ export interface BootOptions {
 /** YAML → JSON with PyYAML's safe_load (the parser cloud-init uses). */
 export function parseCloudConfig(userData: string): CloudConfig {
   if (!userData.startsWith('#cloud-config\n')) throw new Error('user data is not a #cloud-config document');
-  const run = spawnSync('python3', ['-c', 'import sys, json, yaml; print(json.dumps(yaml.safe_load(sys.stdin.read())))'], {
-    input: userData,
-    encoding: 'utf8',
-  });
+  const run = spawnSync(
+    'python3',
+    ['-c', 'import sys, json, yaml; print(json.dumps(yaml.safe_load(sys.stdin.read())))'],
+    {
+      input: userData,
+      encoding: 'utf8',
+    },
+  );
   if (run.status !== 0) throw new Error(`the cloud-config is not YAML: ${run.stderr}`);
   return JSON.parse(run.stdout) as CloudConfig;
 }
@@ -133,7 +144,15 @@ async function startNamespace(root: string, caBundle: string | null): Promise<Ch
   if (caBundle) mounts.push(`mount --bind '${caBundle}' '${CA_BUNDLE}'`);
   const holder = spawn(
     'unshare',
-    ['--mount', '--propagation', 'private', '--', 'sh', '-c', `set -e; ${mounts.join('; ')}; echo ready; exec sleep 2147483647`],
+    [
+      '--mount',
+      '--propagation',
+      'private',
+      '--',
+      'sh',
+      '-c',
+      `set -e; ${mounts.join('; ')}; echo ready; exec sleep 2147483647`,
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let out = '';
@@ -147,9 +166,21 @@ async function startNamespace(root: string, caBundle: string | null): Promise<Ch
 }
 
 function inNamespace(holder: ChildProcess, argv: string[], env: Record<string, string>) {
-  return spawnSync('nsenter', [`--target=${holder.pid}`, '--mount', '--', '/usr/bin/env', '-i', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), ...argv], {
-    encoding: 'utf8',
-  });
+  return spawnSync(
+    'nsenter',
+    [
+      `--target=${holder.pid}`,
+      '--mount',
+      '--',
+      '/usr/bin/env',
+      '-i',
+      ...Object.entries(env).map(([k, v]) => `${k}=${v}`),
+      ...argv,
+    ],
+    {
+      encoding: 'utf8',
+    },
+  );
 }
 
 function inNamespaceAsync(
@@ -157,9 +188,21 @@ function inNamespaceAsync(
   argv: string[],
   env: Record<string, string>,
 ): Promise<{ status: number | null; output: string }> {
-  const child = spawn('nsenter', [`--target=${holder.pid}`, '--mount', '--', '/usr/bin/env', '-i', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), ...argv], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    'nsenter',
+    [
+      `--target=${holder.pid}`,
+      '--mount',
+      '--',
+      '/usr/bin/env',
+      '-i',
+      ...Object.entries(env).map(([k, v]) => `${k}=${v}`),
+      ...argv,
+    ],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let output = '';
   child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
@@ -210,7 +253,8 @@ export async function bootFromUserData(userData: string, options: BootOptions = 
     const writeFiles = (deferred: boolean) => {
       for (const f of config.write_files ?? []) {
         if (Boolean(f.defer) !== deferred) continue;
-        if (f.encoding && f.encoding !== 'text/plain') throw new Error(`write_files: encoding ${f.encoding} is not emulated`);
+        if (f.encoding && f.encoding !== 'text/plain')
+          throw new Error(`write_files: encoding ${f.encoding} is not emulated`);
         const target = hostPath(f.path);
         mkdirSync(path.dirname(target), { recursive: true, mode: 0o755 });
         writeFileSync(target, f.content ?? '');
@@ -224,20 +268,38 @@ export async function bootFromUserData(userData: string, options: BootOptions = 
       if (typeof u === 'string') continue; // `default`: the image's own user
       spawnSync('userdel', [u.name]); // a fresh user, whatever an earlier run left
       const home = u.homedir ?? `/home/${u.name}`;
-      const add = inNamespace(holder, ['useradd', '--create-home', '--home-dir', home, '--shell', u.shell ?? '/bin/sh', '--comment', u.gecos ?? '', u.name], { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' });
+      const add = inNamespace(
+        holder,
+        [
+          'useradd',
+          '--create-home',
+          '--home-dir',
+          home,
+          '--shell',
+          u.shell ?? '/bin/sh',
+          '--comment',
+          u.gecos ?? '',
+          u.name,
+        ],
+        { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
+      );
       if (add.status !== 0) throw new Error(`useradd ${u.name}: ${add.stderr}`);
       if (u.lock_passwd !== false) spawnSync('passwd', ['-l', u.name], { stdio: 'ignore' });
     }
     writeFiles(true);
     // Substituted: packages (apt) must already be here.
     for (const pkg of config.packages ?? []) {
-      if (spawnSync('dpkg', ['-s', pkg], { stdio: 'ignore' }).status !== 0) throw new Error(`package ${pkg} is not installed on this host`);
+      if (spawnSync('dpkg', ['-s', pkg], { stdio: 'ignore' }).status !== 0)
+        throw new Error(`package ${pkg} is not installed on this host`);
     }
     for (const f of config.write_files ?? []) {
       const file = hostPath(f.path);
       const text = readFileSync(file, 'utf8');
       if (!text.includes(NODE_INSTALL_MARKERS[0])) continue;
-      writeFileSync(file, substitute(substitute(text, NODE_INSTALL_MARKERS, SUBSTITUTED_NODE), GIT_INSTALL_MARKERS, SUBSTITUTED_GIT));
+      writeFileSync(
+        file,
+        substitute(substitute(text, NODE_INSTALL_MARKERS, SUBSTITUTED_NODE), GIT_INSTALL_MARKERS, SUBSTITUTED_GIT),
+      );
     }
     const fakeBin = path.join(root, 'fake-bin');
     const calls = path.join(root, 'systemctl.calls');
@@ -257,7 +319,11 @@ export async function bootFromUserData(userData: string, options: BootOptions = 
     log(`runcmd exited ${run.status}:\n${bootLog}`);
     if (run.status !== 0) throw new Error(`runcmd failed (exit ${run.status}):\n${bootLog}`);
     const systemctl = existsSync(calls)
-      ? readFileSync(calls, 'utf8').trim().split('\n').filter(Boolean).map((l) => l.split(' '))
+      ? readFileSync(calls, 'utf8')
+          .trim()
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => l.split(' '))
       : [];
     for (const call of systemctl) {
       if (call[0] !== 'enable' || !call.includes('--now')) continue;

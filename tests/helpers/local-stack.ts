@@ -41,10 +41,11 @@ export async function startTestStack(
   const db = await createTestDatabase(label);
   // The vm-agent bundle the test setup built, served by this stack's vm-agent function.
   const bundle = builtBundleFromEnv();
-  if (bundle) await publishVmAgentBundle(db.url(), bundle).catch(async (e: unknown) => {
-    await db.drop();
-    throw e;
-  });
+  if (bundle)
+    await publishVmAgentBundle(db.url(), bundle).catch(async (e: unknown) => {
+      await db.drop();
+      throw e;
+    });
   const runtimeDir = mkdtempSync(join(tmpdir(), 'sam-stack-'));
   let stack: LocalStack;
   try {

@@ -109,7 +109,10 @@ export interface RunningService {
 }
 
 /** Starts `unit` like `systemctl start`, and keeps restarting it as its Restart= says. */
-export function runUnit(unit: ServiceUnit, options: { nsenterPid?: number; log?: (line: string) => void } = {}): RunningService {
+export function runUnit(
+  unit: ServiceUnit,
+  options: { nsenterPid?: number; log?: (line: string) => void } = {},
+): RunningService {
   const user = unit.user ? lookupUser(unit.user) : null;
   const gid = unit.group ? lookupGroup(unit.group) : (user?.gid ?? 0);
   const env: Record<string, string> = {
@@ -121,7 +124,15 @@ export function runUnit(unit: ServiceUnit, options: { nsenterPid?: number; log?:
   const chdir = unit.workingDirectory ? ['--chdir', unit.workingDirectory] : [];
   const inner = ['/usr/bin/env', '-i', ...chdir, ...envArgs, ...unit.execStart];
   const [command, ...args] = options.nsenterPid
-    ? ['nsenter', `--target=${options.nsenterPid}`, '--mount', `--setuid=${user?.uid ?? 0}`, `--setgid=${gid}`, '--', ...inner]
+    ? [
+        'nsenter',
+        `--target=${options.nsenterPid}`,
+        '--mount',
+        `--setuid=${user?.uid ?? 0}`,
+        `--setgid=${gid}`,
+        '--',
+        ...inner,
+      ]
     : inner;
   let child: ChildProcess | undefined;
   let starts = 0;

@@ -9,7 +9,7 @@
  * different checkouts sharing one SAM_HOME never replace each other's bundle under a reader.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { build } from 'esbuild';
 import { paths } from '../../supabase/local/paths.ts';
@@ -50,6 +50,9 @@ export async function bundleSource(): Promise<{ version: string; code: string }>
   return { version: pkg.version, code: file.text };
 }
 
+/** Builds kept in `<samHome>/vm-agent/` besides the newest (other checkouts may still serve them). */
+const KEEP_BUILDS = 10;
+
 /** Builds the bundle into `<samHome>/vm-agent/<sha256>.mjs` (atomically) and says what it is. */
 export async function buildVmAgentBundle(samHome = paths.samHome): Promise<VmAgentBundle> {
   const { version, code } = await bundleSource();
@@ -60,5 +63,12 @@ export async function buildVmAgentBundle(samHome = paths.samHome): Promise<VmAge
   const tmp = `${file}.${process.pid}.tmp`;
   writeFileSync(tmp, code, { mode: 0o644 });
   renameSync(tmp, file);
+  const now = new Date();
+  utimesSync(file, now, now);
+  const builds = readdirSync(dir)
+    .filter((f) => /^[0-9a-f]{64}\.mjs$/.test(f))
+    .map((f) => ({ f, at: statSync(path.join(dir, f)).mtimeMs }))
+    .sort((a, b) => b.at - a.at);
+  for (const old of builds.slice(KEEP_BUILDS)) rmSync(path.join(dir, old.f), { force: true });
   return { version, sha256, bytes: Buffer.byteLength(code), file };
 }

@@ -129,7 +129,11 @@ export async function runInstall(args: string[], bundle: string): Promise<number
   const node = process.execPath;
 
   if (hasUserSystemd()) {
-    const unitDir = path.join(process.env.XDG_CONFIG_HOME || path.join(process.env.HOME || homedir(), '.config'), 'systemd', 'user');
+    const unitDir = path.join(
+      process.env.XDG_CONFIG_HOME || path.join(process.env.HOME || homedir(), '.config'),
+      'systemd',
+      'user',
+    );
     mkdirSync(unitDir, { recursive: true });
     writeFileSync(path.join(unitDir, SERVICE_NAME), userUnit(node, dir));
     for (const step of [['daemon-reload'], ['enable', '--now', SERVICE_NAME]]) {

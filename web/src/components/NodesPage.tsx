@@ -48,11 +48,17 @@ export function NodesPage() {
       <form class="add-machine" onSubmit={(e) => void onAdd(e)} aria-label="Add a machine">
         <h2>Add a machine</h2>
         <p class="muted">
-          Bring any Linux machine with Node.js 20 or newer, curl and sha256sum. SAM runs tasks on it and never destroys it.
+          Bring any Linux machine with Node.js 20 or newer, curl and sha256sum. SAM runs tasks on it and never destroys
+          it.
         </p>
         <label>
           Name
-          <input value={name()} onInput={(e) => setName(e.currentTarget.value)} placeholder="My machine" maxLength={100} />
+          <input
+            value={name()}
+            onInput={(e) => setName(e.currentTarget.value)}
+            placeholder="My machine"
+            maxLength={100}
+          />
         </label>
         <label>
           Size
@@ -70,8 +76,8 @@ export function NodesPage() {
         {(added) => (
           <div class="machine-command" role="region" aria-label="Install command">
             <p>
-              Paste this on the machine, as the user that should run the agents, before {when(added().expiresAt)} (the token in
-              it works once):
+              Paste this on the machine, as the user that should run the agents, before {when(added().expiresAt)} (the
+              token in it works once):
             </p>
             <pre data-testid="byo-command">{added().command}</pre>
             <button type="button" onClick={() => void navigator.clipboard?.writeText(added().command)}>
