@@ -1918,7 +1918,7 @@ begin
   end if;
   problem := public.sam_machine_choice_problem(v_provider, v_location);
   if problem is not null then raise exception '%', problem using errcode = '22023'; end if;
-  if p_options ? 'vmSize' and not coalesce(p_options ->> 'vmSize', '') in ('small', 'medium', 'large') then
+  if p_options ->> 'vmSize' is not null and not p_options ->> 'vmSize' in ('small', 'medium', 'large') then
     raise exception 'vmSize is one of small, medium, large' using errcode = '22023';
   end if;
   insert into public.tasks (id, project_id, owner_id, parent_task_id, source_task_id, dispatch_depth, triggered_by,
