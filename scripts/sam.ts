@@ -5,6 +5,7 @@ import { done } from '../supabase/local/log.ts';
 import {
   APP_DATABASE,
   clusterConfig,
+  connectionUrl,
   MIGRATION_ROLE,
   psql,
   startCluster,
@@ -26,6 +27,9 @@ const HELP = `sam — SAM on Supabase, locally
   sam db psql [psql args]  psql into the app database as the migration role
   sam db dump            write supabase/schema.sql: the schema the migrations make
   sam migrate            apply pending migrations
+  sam bundle [--publish] build the vm-agent bundle into SAM_HOME; --publish stores it in
+                         the database of SAM_BUNDLE_DATABASE_URL (hosted: the project's
+                         direct connection string) or else the local one
   sam test [vitest args] run every test (vitest + pgTAP)
   sam check              format, lint, typecheck (tsc, deno check), tests
 
@@ -96,6 +100,19 @@ async function check(): Promise<void> {
   await test([]);
 }
 
+/** `sam bundle`: the vm-agent as one file (vm-agent/bundle/build.ts), optionally published. */
+async function bundle(publish: boolean): Promise<void> {
+  const { buildVmAgentBundle } = await import('../vm-agent/bundle/build.ts');
+  const { publishVmAgentBundle } = await import('../vm-agent/bundle/publish.ts');
+  const built = await buildVmAgentBundle();
+  done(`vm-agent ${built.version}: ${built.file} (${built.bytes} bytes, sha256 ${built.sha256})`);
+  if (!publish) return;
+  const url =
+    process.env.SAM_BUNDLE_DATABASE_URL ?? connectionUrl(await ensureDatabase(), MIGRATION_ROLE, APP_DATABASE);
+  await publishVmAgentBundle(url, built);
+  done('Published: the vm-agent function now serves it.');
+}
+
 const [command, ...rest] = process.argv.slice(2);
 switch (command) {
   case 'start':
@@ -112,6 +129,9 @@ switch (command) {
     break;
   case 'migrate':
     await ensureDatabase();
+    break;
+  case 'bundle':
+    await bundle(rest.includes('--publish'));
     break;
   case 'test':
     await test(rest);

@@ -198,6 +198,37 @@ begin
   return found;
 end $$;
 
+-- Name: add_byo_node(text, public.vm_size); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.add_byo_node(p_name text DEFAULT NULL::text, p_size public.vm_size DEFAULT 'medium'::public.vm_size) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare uid uuid := auth.uid(); nid uuid; tok text; b record;
+  label text := left(coalesce(nullif(btrim(p_name), ''), 'My machine'), 100);
+begin
+  if public.sam_caller() is distinct from 'user' or uid is null then
+    raise exception 'only a signed-in user adds a machine' using errcode = '42501';
+  end if;
+  perform pg_advisory_xact_lock(hashtext('add_byo_node:' || uid));
+  if (select count(*) from public.nodes where owner_id = uid and provider = 'byo' and status = 'provisioning')
+     >= public.setting_int('byo_pending_limit') then
+    raise exception 'you already have % machines waiting to register; use or remove those first',
+      public.setting_int('byo_pending_limit') using errcode = '53400';
+  end if;
+  select * into b from public.current_vm_agent_bundle();
+  if b.sha256 is null then
+    raise exception 'no vm-agent bundle is published on this installation' using errcode = '55000';
+  end if;
+  insert into public.nodes (owner_id, name, provider, vm_size, auto_provisioned)
+  values (uid, label, 'byo', coalesce(p_size, 'medium'), false) returning id into nid;
+  insert into public.lifecycle_events (entity, entity_id, owner_id, to_state, actor_type, actor_id, reason)
+  values ('node', nid, uid, 'provisioning', 'user', uid::text, 'machine added by its owner');
+  tok := public.issue_bootstrap_token(nid);
+  return jsonb_build_object('nodeId', nid, 'bootstrapToken', tok,
+    'expiresAt', public.sam_now() + public.setting_interval('bootstrap_token_ttl'),
+    'bundle', jsonb_build_object('version', b.version, 'sha256', b.sha256));
+end $$;
+
 -- Name: advance_task_step(uuid, public.task_step, text); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.advance_task_step(p_task uuid, p_step public.task_step, p_reason text DEFAULT NULL::text) RETURNS boolean
     LANGUAGE plpgsql SECURITY DEFINER
@@ -420,6 +451,8 @@ begin
   if not public.is_active(t.status) then return null; end if;
   select n.id into nid from public.nodes n
    where n.owner_id = t.owner_id and n.status = 'warm' and n.vm_size >= coalesce(t.vm_size, 'small')
+     and (n.provider = coalesce(t.provider, 'local') or n.provider = 'byo' and coalesce(t.provider, 'local') = 'local')
+     and (t.location is null or n.location = t.location)
      and n.warm_until > now_ and n.last_heartbeat_at > now_ - public.setting_interval('heartbeat_stale', t.project_id)
    order by n.vm_size = t.vm_size desc, n.vm_size, n.warm_since
    limit 1 for update skip locked;
@@ -600,6 +633,15 @@ CREATE FUNCTION public.current_user_id() RETURNS uuid
   select case when public.sam_role() = 'authenticated' then auth.uid() end
 $$;
 
+-- Name: current_vm_agent_bundle(); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.current_vm_agent_bundle() RETURNS TABLE(version text, sha256 text, bytes integer)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+  select b.version, b.sha256, octet_length(b.content) from public.vm_agent_bundles b
+   order by b.published_at desc, b.sha256 limit 1
+$$;
+
 -- Name: current_workspace_id(); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.current_workspace_id() RETURNS uuid
     LANGUAGE sql STABLE SECURITY DEFINER
@@ -611,26 +653,34 @@ CREATE FUNCTION public.destroy_node(p_node uuid, p_reason text) RETURNS boolean
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     AS $$
-declare n public.nodes; moved boolean; r record; why text := 'node destroyed: ' || coalesce(p_reason, 'no reason given');
+declare n public.nodes; moved boolean; why text := 'node destroyed: ' || coalesce(p_reason, 'no reason given');
+  live public.node_status[] := array['provisioning', 'ready', 'active', 'warm', 'unhealthy', 'failed']::public.node_status[];
 begin
   select * into n from public.nodes where id = p_node;
   if n.id is null or not coalesce(public.sam_caller() = 'system' or (public.sam_caller() = 'user' and n.owner_id = auth.uid()), false) then
     raise exception 'not allowed to destroy node %', p_node using errcode = '42501';
   end if;
-  moved := public.sam_node_move(p_node, array['provisioning', 'ready', 'active', 'warm', 'unhealthy', 'failed']::public.node_status[],
-                                'destroying', p_reason);
+  if n.provider = 'byo' then
+    -- Its owner removes it, or it never registered: forget it (nothing to delete anywhere).
+    if public.sam_caller() = 'user' or n.status = 'provisioning' then
+      moved := public.sam_node_move(p_node, live, 'destroyed',
+        case when public.sam_caller() = 'user' then 'removed by its owner' else p_reason end);
+      if moved then
+        update public.tokens set revoked_at = public.sam_now(), revoked_reason = 'machine removed'
+         where node_id = p_node and revoked_at is null;
+        perform public.sam_release_node_work(p_node, 'your machine was removed from SAM');
+      end if;
+      return moved;
+    end if;
+    -- A sweep: release what runs there, keep the machine.
+    perform public.sam_release_node_work(p_node, 'released from your machine: ' || coalesce(p_reason, 'swept'));
+    return false;
+  end if;
+  moved := public.sam_node_move(p_node, live, 'destroying', p_reason);
   if moved then
     update public.tokens set revoked_at = public.sam_now(), revoked_reason = 'node destroyed'
      where node_id = p_node and revoked_at is null;
-    for r in select id from public.workspaces where node_id = p_node and status in ('creating', 'ready', 'stopping')
-              order by created_at loop
-      perform public.sam_fail_workspace(r.id, why);
-    end loop;
-    -- Tasks placed on the node that have no workspace on it yet (waiting for it to register).
-    for r in select id from public.tasks where (auto_provisioned_node_id = p_node or node_id = p_node)
-               and status in ('queued', 'delegated', 'in_progress') order by created_at loop
-      perform public.sam_fail_task(r.id, why);
-    end loop;
+    perform public.sam_release_node_work(p_node, why);
     perform public.sam_enqueue_job('destroy_node', n.owner_id, null, null, p_node,
       jsonb_build_object('provider', n.provider, 'providerInstanceId', n.provider_instance_id), 'destroy_node:' || p_node);
   end if;
@@ -1160,8 +1210,9 @@ begin
     perform public.sam_request_workspace(p_task, nid);
     return 'warm';
   end if;
-  insert into public.nodes (owner_id, name, provider, vm_size, auto_provisioned)
-  values (t.owner_id, 'Auto: ' || left(t.title, 40), coalesce(t.provider, 'local'), coalesce(t.vm_size, 'medium'), true)
+  insert into public.nodes (owner_id, name, provider, vm_size, location, auto_provisioned)
+  values (t.owner_id, 'Auto: ' || left(t.title, 40), coalesce(t.provider, 'local'), coalesce(t.vm_size, 'medium'),
+          t.location, true)
   returning id into nid;
   insert into public.lifecycle_events (entity, entity_id, owner_id, project_id, to_state, actor_type, actor_id, reason)
   values ('node', nid, t.owner_id, t.project_id, 'provisioning', coalesce(public.sam_caller(), 'system'), public.sam_actor_id(),
@@ -1169,7 +1220,8 @@ begin
   update public.tasks set auto_provisioned_node_id = nid where id = p_task;
   perform public.sam_task_step(p_task, 'node_provisioning', 'no warm node');
   perform public.sam_enqueue_job('provision_node', t.owner_id, t.project_id, t.id, nid,
-    jsonb_build_object('provider', coalesce(t.provider, 'local'), 'vmSize', coalesce(t.vm_size, 'medium')),
+    jsonb_strip_nulls(jsonb_build_object('provider', coalesce(t.provider, 'local'), 'vmSize', coalesce(t.vm_size, 'medium'),
+                                         'location', t.location)),
     'provision_node:' || nid);
   return 'provisioning';
 end $$;
@@ -1260,6 +1312,20 @@ CREATE FUNCTION public.provider_nodes_to_keep(p_provider text) RETURNS TABLE(nod
   select n.id, n.provider_instance_id, n.status from public.nodes n
    where n.provider = p_provider and n.status not in ('destroyed', 'failed')
 $$;
+
+-- Name: publish_vm_agent_bundle(text, text, text); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.publish_vm_agent_bundle(p_version text, p_sha256 text, p_content text) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+  if encode(extensions.digest(convert_to(p_content, 'UTF8'), 'sha256'), 'hex') is distinct from p_sha256 then
+    raise exception 'the vm-agent bundle does not have the sha256 it was published with' using errcode = '22023';
+  end if;
+  insert into public.vm_agent_bundles (sha256, version, content) values (p_sha256, p_version, p_content)
+  on conflict (sha256) do update set published_at = public.sam_now(), version = excluded.version;
+  return true;
+end $$;
 
 -- Name: ready_task(uuid); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.ready_task(p_task uuid) RETURNS boolean
@@ -1807,6 +1873,22 @@ begin
   end if;
 end $$;
 
+-- Name: sam_machine_choice_problem(text, text); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.sam_machine_choice_problem(p_provider text, p_location text) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO ''
+    AS $$
+  select case
+    when public.sam_provider_locations(p_provider) is null then
+      format('unknown machine provider "%s" (one of local, hetzner, scaleway)', left(p_provider, 64))
+    when p_location is null then null
+    when p_provider = 'local' then 'local machines have no location'
+    when not p_location = any (public.sam_provider_locations(p_provider)) then
+      format('%s has no location "%s" (one of %s)', p_provider, left(p_location, 64),
+             array_to_string(public.sam_provider_locations(p_provider), ', '))
+  end
+$$;
+
 -- Name: tasks; Type: TABLE; Schema: public
 CREATE TABLE public.tasks (
     id uuid DEFAULT extensions.gen_random_uuid() NOT NULL,
@@ -1849,10 +1931,12 @@ CREATE TABLE public.tasks (
     agent_profile jsonb DEFAULT '{}'::jsonb NOT NULL,
     pr_number integer,
     pr_state text,
+    location text,
     CONSTRAINT tasks_branch_check CHECK (((branch IS NULL) OR (length(branch) <= 255))),
     CONSTRAINT tasks_description_check CHECK ((length(description) <= 32000)),
     CONSTRAINT tasks_dispatch_depth_check CHECK ((dispatch_depth >= 0)),
     CONSTRAINT tasks_error_message_check CHECK (((error_message IS NULL) OR (length(error_message) <= 4000))),
+    CONSTRAINT tasks_machine_choice_ok CHECK (((provider IS NULL) OR (public.sam_machine_choice_problem(provider, location) IS NULL))),
     CONSTRAINT tasks_not_own_parent CHECK ((parent_task_id IS DISTINCT FROM id)),
     CONSTRAINT tasks_pr_number_check CHECK (((pr_number IS NULL) OR (pr_number > 0))),
     CONSTRAINT tasks_pr_state_check CHECK (((pr_state IS NULL) OR (pr_state = ANY (ARRAY['open'::text, 'closed'::text, 'merged'::text, 'not_opened'::text, 'failed'::text])))),
@@ -1862,6 +1946,9 @@ CREATE TABLE public.tasks (
     CONSTRAINT tasks_summary_check CHECK (((summary IS NULL) OR (length(summary) <= 10000))),
     CONSTRAINT tasks_title_check CHECK (((length(title) >= 1) AND (length(title) <= 100)))
 );
+
+-- Name: COLUMN tasks.location; Type: COMMENT; Schema: public
+COMMENT ON COLUMN public.tasks.location IS 'Where the task''s machine runs (a Hetzner location or a Scaleway zone); null: the provider''s default.';
 
 -- Name: sam_authorize_task(public.tasks, text[]); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.sam_authorize_task(p_task public.tasks, p_allow text[]) RETURNS void
@@ -2077,6 +2164,22 @@ CREATE FUNCTION public.sam_budget_view(b public.task_budgets) RETURNS jsonb
     'wallMsLeft', case when b.max_wall_ms is null then null else greatest(b.max_wall_ms - b.used_wall_ms, 0) end)
 $$;
 
+-- Name: sam_byo_node_warm_forever(); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.sam_byo_node_warm_forever() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+  if tg_op = 'UPDATE' and new.provider = 'byo' then
+    if tg_when = 'BEFORE' and new.status = 'warm' then
+      new.warm_until := 'infinity';
+    elsif tg_when = 'AFTER' and new.status = 'ready' and old.status = 'provisioning' then
+      perform public.sam_node_go_warm(new.id, 'your machine registered; it waits for your tasks');
+    end if;
+  end if;
+  return new;
+end $$;
+
 -- Name: sam_caller(); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.sam_caller() RETURNS public.actor_type
     LANGUAGE sql STABLE
@@ -2224,6 +2327,19 @@ CREATE FUNCTION public.sam_claim_uuid(p_name text) RETURNS uuid
   from (select auth.jwt() ->> p_name as v) c
 $_$;
 
+-- Name: sam_machine_types_ok(jsonb); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.sam_machine_types_ok(p jsonb) RETURNS boolean
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO ''
+    AS $_$
+  select jsonb_typeof(p) = 'object' and not exists (
+    select 1 from jsonb_each(p) e
+     where e.key not in ('hetzner', 'scaleway') or jsonb_typeof(e.value) <> 'object'
+        or exists (select 1 from jsonb_each(e.value) s
+                    where s.key not in ('small', 'medium', 'large') or jsonb_typeof(s.value) <> 'string'
+                       or not (s.value #>> '{}') ~ '^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$'))
+$_$;
+
 -- Name: projects; Type: TABLE; Schema: public
 CREATE TABLE public.projects (
     id uuid DEFAULT extensions.gen_random_uuid() NOT NULL,
@@ -2243,13 +2359,19 @@ CREATE TABLE public.projects (
     github_installation_id bigint,
     github_repository_id bigint,
     github_full_name text,
+    machine_types jsonb DEFAULT '{}'::jsonb NOT NULL,
     CONSTRAINT projects_default_agent_type_check CHECK (((length(default_agent_type) >= 1) AND (length(default_agent_type) <= 64))),
     CONSTRAINT projects_default_branch_check CHECK (((length(default_branch) >= 1) AND (length(default_branch) <= 255))),
     CONSTRAINT projects_default_provider_check CHECK (((length(default_provider) >= 1) AND (length(default_provider) <= 64))),
+    CONSTRAINT projects_machine_choice_ok CHECK ((public.sam_machine_choice_problem(default_provider, default_location) IS NULL)),
+    CONSTRAINT projects_machine_types_ok CHECK (public.sam_machine_types_ok(machine_types)),
     CONSTRAINT projects_name_check CHECK (((length(name) >= 1) AND (length(name) <= 200))),
     CONSTRAINT projects_repo_provider_check CHECK ((repo_provider = ANY (ARRAY['github'::text, 'gitlab'::text, 'local'::text]))),
     CONSTRAINT projects_repository_check CHECK (((length(repository) >= 1) AND (length(repository) <= 500)))
 );
+
+-- Name: COLUMN projects.machine_types; Type: COMMENT; Schema: public
+COMMENT ON COLUMN public.projects.machine_types IS 'Server types per size for this project''s machines, over the built-in table: {"hetzner": {"small": "cpx22"}}.';
 
 -- Name: sam_create_task(public.projects, text, jsonb, public.task_trigger, uuid, uuid, integer, uuid); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.sam_create_task(p_project public.projects, p_message text, p_options jsonb, p_trigger public.task_trigger, p_parent uuid, p_source uuid, p_depth integer, p_dispatcher uuid) RETURNS public.tasks
@@ -2258,7 +2380,7 @@ CREATE FUNCTION public.sam_create_task(p_project public.projects, p_message text
     AS $$
 declare
   t public.tasks; sid uuid := extensions.gen_random_uuid(); tid uuid := extensions.gen_random_uuid();
-  prof public.agent_profiles;
+  prof public.agent_profiles; src public.tasks; v_provider text; v_location text; problem text;
 begin
   if p_message is null or length(btrim(p_message)) = 0 or length(p_message) > 16000 then
     raise exception 'a task message is 1 to 16000 characters' using errcode = '22023';
@@ -2267,9 +2389,28 @@ begin
   if jsonb_typeof(p_options -> 'profile') is distinct from 'null' then
     prof := public.sam_resolve_agent_profile(p_project, nullif(btrim(p_options ->> 'profile'), ''), p_source);
   end if;
+  if p_source is not null then select * into src from public.tasks where id = p_source; end if;
+  if jsonb_typeof(p_options -> 'location') not in ('string', 'null') then
+    raise exception 'location is a string' using errcode = '22023';
+  end if;
+  if nullif(btrim(p_options ->> 'provider'), '') is not null then
+    v_provider := btrim(p_options ->> 'provider');
+    v_location := nullif(btrim(p_options ->> 'location'), '');
+  elsif src.provider is not null then
+    v_provider := src.provider; v_location := src.location;
+  elsif prof.provider is not null then
+    v_provider := prof.provider; v_location := prof.location;
+  else
+    v_provider := p_project.default_provider; v_location := p_project.default_location;
+  end if;
+  problem := public.sam_machine_choice_problem(v_provider, v_location);
+  if problem is not null then raise exception '%', problem using errcode = '22023'; end if;
+  if p_options ->> 'vmSize' is not null and not p_options ->> 'vmSize' in ('small', 'medium', 'large') then
+    raise exception 'vmSize is one of small, medium, large' using errcode = '22023';
+  end if;
   insert into public.tasks (id, project_id, owner_id, parent_task_id, source_task_id, dispatch_depth, triggered_by,
       task_mode, dispatched_by_agent_session_id, title, description, status, execution_step, step_changed_at,
-      priority, branch, base_branch, agent_type, provider, vm_size, workspace_profile, chat_session_id,
+      priority, branch, base_branch, agent_type, provider, location, vm_size, workspace_profile, chat_session_id,
       agent_profile_id, agent_profile)
   values (tid, p_project.id, p_project.owner_id, p_parent, p_source, p_depth, p_trigger,
       coalesce((p_options ->> 'taskMode')::public.task_mode, prof.task_mode,
@@ -2281,7 +2422,7 @@ begin
       coalesce(p_options ->> 'branch', public.sam_branch_name(p_message, tid)),
       coalesce(p_options ->> 'baseBranch', p_project.default_branch),
       coalesce(p_options ->> 'agentType', prof.agent_type, p_project.default_agent_type),
-      coalesce(p_options ->> 'provider', prof.provider, p_project.default_provider),
+      v_provider, v_location,
       coalesce((p_options ->> 'vmSize')::public.vm_size, prof.vm_size, p_project.default_vm_size),
       coalesce((p_options ->> 'workspaceProfile')::public.workspace_profile, prof.workspace_profile,
                p_project.default_workspace_profile),
@@ -2621,6 +2762,39 @@ CREATE FUNCTION public.sam_project_defaults() RETURNS trigger
 begin
   new.default_agent_type := coalesce(new.default_agent_type, public.setting_text('default_agent_type'));
   return new;
+end $$;
+
+-- Name: sam_provider_locations(text); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.sam_provider_locations(p_provider text) RETURNS text[]
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO ''
+    AS $$
+  select case p_provider
+    when 'local' then array[]::text[]
+    when 'hetzner' then array['fsn1', 'nbg1', 'hel1', 'ash', 'hil', 'sin']
+    when 'scaleway' then array['fr-par-1', 'fr-par-2', 'fr-par-3', 'nl-ams-1', 'nl-ams-2', 'nl-ams-3',
+                               'pl-waw-1', 'pl-waw-2', 'pl-waw-3', 'it-mil-1']
+  end
+$$;
+
+-- Name: sam_release_node_work(uuid, text); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.sam_release_node_work(p_node uuid, p_why text) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare r record; n integer := 0;
+begin
+  for r in select id from public.workspaces where node_id = p_node and status in ('creating', 'ready', 'stopping')
+            order by created_at loop
+    perform public.sam_fail_workspace(r.id, p_why);
+    n := n + 1;
+  end loop;
+  for r in select id from public.tasks where (auto_provisioned_node_id = p_node or node_id = p_node)
+             and status in ('queued', 'delegated', 'in_progress') order by created_at loop
+    perform public.sam_fail_task(r.id, p_why);
+    n := n + 1;
+  end loop;
+  return n;
 end $$;
 
 -- Name: sam_release_task(uuid, text); Type: FUNCTION; Schema: public
@@ -3975,6 +4149,20 @@ UNION ALL
    FROM (public.messages m
      JOIN public.chat_sessions c ON ((c.id = m.session_id)));
 
+-- Name: vm_agent_bundles; Type: TABLE; Schema: public
+CREATE TABLE public.vm_agent_bundles (
+    sha256 text NOT NULL,
+    version text NOT NULL,
+    content text NOT NULL,
+    published_at timestamp with time zone DEFAULT public.sam_now() NOT NULL,
+    CONSTRAINT vm_agent_bundles_content_check CHECK (((octet_length(content) >= 1) AND (octet_length(content) <= 16777216))),
+    CONSTRAINT vm_agent_bundles_sha256_check CHECK ((sha256 ~ '^[0-9a-f]{64}$'::text)),
+    CONSTRAINT vm_agent_bundles_version_check CHECK (((length(version) >= 1) AND (length(version) <= 64)))
+);
+
+-- Name: TABLE vm_agent_bundles; Type: COMMENT; Schema: public
+COMMENT ON TABLE public.vm_agent_bundles IS 'Built vm-agent bundles (one self-contained .mjs each), served to machines by the vm-agent function; the newest published is current.';
+
 -- Name: agent_profiles agent_profiles_pkey; Type: CONSTRAINT; Schema: public
 ALTER TABLE ONLY public.agent_profiles
     ADD CONSTRAINT agent_profiles_pkey PRIMARY KEY (id);
@@ -4102,6 +4290,10 @@ ALTER TABLE ONLY public.tokens
 -- Name: tokens tokens_token_hash_key; Type: CONSTRAINT; Schema: public
 ALTER TABLE ONLY public.tokens
     ADD CONSTRAINT tokens_token_hash_key UNIQUE (token_hash);
+
+-- Name: vm_agent_bundles vm_agent_bundles_pkey; Type: CONSTRAINT; Schema: public
+ALTER TABLE ONLY public.vm_agent_bundles
+    ADD CONSTRAINT vm_agent_bundles_pkey PRIMARY KEY (sha256);
 
 -- Name: workspaces workspaces_pkey; Type: CONSTRAINT; Schema: public
 ALTER TABLE ONLY public.workspaces
@@ -4302,6 +4494,9 @@ CREATE INDEX tokens_task_idx ON public.tokens USING btree (task_id) WHERE (task_
 -- Name: tokens_workspace_idx; Type: INDEX; Schema: public
 CREATE INDEX tokens_workspace_idx ON public.tokens USING btree (workspace_id) WHERE (workspace_id IS NOT NULL);
 
+-- Name: vm_agent_bundles_published_idx; Type: INDEX; Schema: public
+CREATE INDEX vm_agent_bundles_published_idx ON public.vm_agent_bundles USING btree (published_at DESC);
+
 -- Name: workspaces_node_live_idx; Type: INDEX; Schema: public
 CREATE INDEX workspaces_node_live_idx ON public.workspaces USING btree (node_id) WHERE (status = ANY (ARRAY['creating'::public.workspace_status, 'ready'::public.workspace_status, 'stopping'::public.workspace_status]));
 
@@ -4334,6 +4529,12 @@ CREATE TRIGGER messages_broadcast AFTER INSERT ON public.messages REFERENCING NE
 
 -- Name: node_commands node_commands_directive_taken; Type: TRIGGER; Schema: public
 CREATE TRIGGER node_commands_directive_taken AFTER UPDATE OF status ON public.node_commands FOR EACH ROW WHEN (((new.kind = 'prompt'::text) AND (new.status = 'done'::public.node_command_status) AND (old.status <> 'done'::public.node_command_status) AND (new.payload ? 'directiveId'::text))) EXECUTE FUNCTION public.sam_directive_prompt_taken();
+
+-- Name: nodes nodes_byo_ready; Type: TRIGGER; Schema: public
+CREATE TRIGGER nodes_byo_ready AFTER UPDATE OF status ON public.nodes FOR EACH ROW WHEN (((new.provider = 'byo'::text) AND (new.status = 'ready'::public.node_status))) EXECUTE FUNCTION public.sam_byo_node_warm_forever();
+
+-- Name: nodes nodes_byo_warm_until; Type: TRIGGER; Schema: public
+CREATE TRIGGER nodes_byo_warm_until BEFORE UPDATE OF status, warm_until ON public.nodes FOR EACH ROW WHEN ((new.provider = 'byo'::text)) EXECUTE FUNCTION public.sam_byo_node_warm_forever();
 
 -- Name: orchestrator_jobs orchestrator_jobs_wake; Type: TRIGGER; Schema: public
 CREATE TRIGGER orchestrator_jobs_wake AFTER INSERT ON public.orchestrator_jobs REFERENCING NEW TABLE AS new_jobs FOR EACH STATEMENT EXECUTE FUNCTION public.sam_orchestrator_jobs_wake();
@@ -4884,6 +5085,9 @@ ALTER TABLE public.tasks ENABLE ROW LEVEL SECURITY;
 -- Name: tokens; Type: ROW SECURITY; Schema: public
 ALTER TABLE public.tokens ENABLE ROW LEVEL SECURITY;
 
+-- Name: vm_agent_bundles; Type: ROW SECURITY; Schema: public
+ALTER TABLE public.vm_agent_bundles ENABLE ROW LEVEL SECURITY;
+
 -- Name: workspaces; Type: ROW SECURITY; Schema: public
 ALTER TABLE public.workspaces ENABLE ROW LEVEL SECURITY;
 
@@ -4905,6 +5109,11 @@ GRANT USAGE ON SCHEMA public TO sam_agent;
 REVOKE ALL ON FUNCTION public.ack_node_command(p_command uuid, p_ok boolean, p_result jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.ack_node_command(p_command uuid, p_ok boolean, p_result jsonb) TO service_role;
 GRANT ALL ON FUNCTION public.ack_node_command(p_command uuid, p_ok boolean, p_result jsonb) TO sam_node;
+
+-- Name: FUNCTION add_byo_node(p_name text, p_size public.vm_size); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.add_byo_node(p_name text, p_size public.vm_size) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.add_byo_node(p_name text, p_size public.vm_size) TO service_role;
+GRANT ALL ON FUNCTION public.add_byo_node(p_name text, p_size public.vm_size) TO authenticated;
 
 -- Name: FUNCTION advance_task_step(p_task uuid, p_step public.task_step, p_reason text); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.advance_task_step(p_task uuid, p_step public.task_step, p_reason text) FROM PUBLIC;
@@ -5032,6 +5241,10 @@ GRANT ALL ON FUNCTION public.current_user_id() TO sam_node;
 GRANT ALL ON FUNCTION public.current_user_id() TO sam_workspace;
 GRANT ALL ON FUNCTION public.current_user_id() TO sam_agent;
 GRANT ALL ON FUNCTION public.current_user_id() TO service_role;
+
+-- Name: FUNCTION current_vm_agent_bundle(); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.current_vm_agent_bundle() FROM PUBLIC;
+GRANT ALL ON FUNCTION public.current_vm_agent_bundle() TO service_role;
 
 -- Name: FUNCTION current_workspace_id(); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.current_workspace_id() FROM PUBLIC;
@@ -5236,6 +5449,10 @@ GRANT ALL ON FUNCTION public.post_message(p_session uuid, p_content text, p_mess
 REVOKE ALL ON FUNCTION public.provider_nodes_to_keep(p_provider text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.provider_nodes_to_keep(p_provider text) TO service_role;
 
+-- Name: FUNCTION publish_vm_agent_bundle(p_version text, p_sha256 text, p_content text); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.publish_vm_agent_bundle(p_version text, p_sha256 text, p_content text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.publish_vm_agent_bundle(p_version text, p_sha256 text, p_content text) TO service_role;
+
 -- Name: FUNCTION ready_task(p_task uuid); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.ready_task(p_task uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.ready_task(p_task uuid) TO service_role;
@@ -5385,6 +5602,11 @@ GRANT ALL ON FUNCTION public.sam_answer_to_directive() TO service_role;
 REVOKE ALL ON FUNCTION public.sam_authorize_project(p_project uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.sam_authorize_project(p_project uuid) TO service_role;
 
+-- Name: FUNCTION sam_machine_choice_problem(p_provider text, p_location text); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.sam_machine_choice_problem(p_provider text, p_location text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.sam_machine_choice_problem(p_provider text, p_location text) TO service_role;
+GRANT ALL ON FUNCTION public.sam_machine_choice_problem(p_provider text, p_location text) TO authenticated;
+
 -- Name: TABLE tasks; Type: ACL; Schema: public
 GRANT ALL ON TABLE public.tasks TO service_role;
 GRANT SELECT ON TABLE public.tasks TO authenticated;
@@ -5457,6 +5679,10 @@ GRANT ALL ON FUNCTION public.sam_budget_reached(b public.task_budgets) TO servic
 REVOKE ALL ON FUNCTION public.sam_budget_view(b public.task_budgets) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.sam_budget_view(b public.task_budgets) TO service_role;
 
+-- Name: FUNCTION sam_byo_node_warm_forever(); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.sam_byo_node_warm_forever() FROM PUBLIC;
+GRANT ALL ON FUNCTION public.sam_byo_node_warm_forever() TO service_role;
+
 -- Name: FUNCTION sam_caller(); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.sam_caller() FROM PUBLIC;
 GRANT ALL ON FUNCTION public.sam_caller() TO sam_node;
@@ -5504,6 +5730,11 @@ GRANT ALL ON FUNCTION public.sam_claim_uuid(p_name text) TO sam_workspace;
 GRANT ALL ON FUNCTION public.sam_claim_uuid(p_name text) TO sam_agent;
 GRANT ALL ON FUNCTION public.sam_claim_uuid(p_name text) TO service_role;
 
+-- Name: FUNCTION sam_machine_types_ok(p jsonb); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.sam_machine_types_ok(p jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.sam_machine_types_ok(p jsonb) TO service_role;
+GRANT ALL ON FUNCTION public.sam_machine_types_ok(p jsonb) TO authenticated;
+
 -- Name: TABLE projects; Type: ACL; Schema: public
 GRANT ALL ON TABLE public.projects TO service_role;
 GRANT SELECT,INSERT,DELETE ON TABLE public.projects TO authenticated;
@@ -5538,6 +5769,9 @@ GRANT UPDATE(default_location) ON TABLE public.projects TO authenticated;
 
 -- Name: COLUMN projects.default_agent_profile_id; Type: ACL; Schema: public
 GRANT UPDATE(default_agent_profile_id) ON TABLE public.projects TO authenticated;
+
+-- Name: COLUMN projects.machine_types; Type: ACL; Schema: public
+GRANT UPDATE(machine_types) ON TABLE public.projects TO authenticated;
 
 -- Name: FUNCTION sam_create_task(p_project public.projects, p_message text, p_options jsonb, p_trigger public.task_trigger, p_parent uuid, p_source uuid, p_depth integer, p_dispatcher uuid); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.sam_create_task(p_project public.projects, p_message text, p_options jsonb, p_trigger public.task_trigger, p_parent uuid, p_source uuid, p_depth integer, p_dispatcher uuid) FROM PUBLIC;
@@ -5622,6 +5856,15 @@ GRANT ALL ON FUNCTION public.sam_permission_outcome_note(r public.permission_req
 -- Name: FUNCTION sam_project_defaults(); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.sam_project_defaults() FROM PUBLIC;
 GRANT ALL ON FUNCTION public.sam_project_defaults() TO service_role;
+
+-- Name: FUNCTION sam_provider_locations(p_provider text); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.sam_provider_locations(p_provider text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.sam_provider_locations(p_provider text) TO service_role;
+GRANT ALL ON FUNCTION public.sam_provider_locations(p_provider text) TO authenticated;
+
+-- Name: FUNCTION sam_release_node_work(p_node uuid, p_why text); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.sam_release_node_work(p_node uuid, p_why text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.sam_release_node_work(p_node uuid, p_why text) TO service_role;
 
 -- Name: FUNCTION sam_release_task(p_task uuid, p_reason text); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.sam_release_task(p_task uuid, p_reason text) FROM PUBLIC;
@@ -5891,6 +6134,9 @@ GRANT SELECT ON TABLE public.task_lineage TO authenticated;
 -- Name: TABLE task_timeline; Type: ACL; Schema: public
 GRANT SELECT ON TABLE public.task_timeline TO service_role;
 GRANT SELECT ON TABLE public.task_timeline TO authenticated;
+
+-- Name: TABLE vm_agent_bundles; Type: ACL; Schema: public
+GRANT SELECT ON TABLE public.vm_agent_bundles TO service_role;
 
 -- Name: DEFAULT PRIVILEGES FOR FUNCTIONS; Type: DEFAULT ACL; Schema: public
 ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON FUNCTIONS  TO service_role;

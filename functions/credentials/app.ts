@@ -5,7 +5,8 @@
  * last four characters. Bearer = the user's Supabase access token.
  *
  *   GET    /credentials          → { credentials: CredentialSummary[] }
- *   PUT    /credentials          StoreCredentialRequest → CredentialSummary
+ *   PUT    /credentials          StoreCredentialRequest → CredentialSummary (a cloud token is checked
+ *                                 with the cloud first: 422 invalid_credential when it refuses it)
  *   DELETE /credentials/:id      → 204
  *
  * Errors are `{ error: { code, message, details? } }` with the status.
@@ -16,9 +17,11 @@ import { z } from 'zod';
 import { bearerToken } from '../_shared/common/bearer.ts';
 import { StoreCredentialRequest } from '../_shared/common/contracts/credentials.ts';
 import { deleteCredential, listCredentials, storeCredential } from '../_shared/credentials/store.ts';
+import { verifyCloudCredential } from '../_shared/credentials/verify.ts';
 import type { Sql } from '../_shared/db.ts';
 import { HttpError } from '../_shared/http-error.ts';
 import { jsonBody, jsonNotFound, jsonOnError, limitBody } from '../_shared/http.ts';
+import type { CloudFactoryOptions } from '../_shared/providers/registry.ts';
 import type { UserClaims } from '../_shared/user-auth.ts';
 
 export interface CredentialsDeps {
@@ -26,6 +29,8 @@ export interface CredentialsDeps {
   /** The AES-256-GCM key (`SAM_CREDENTIAL_KEY`). */
   key: CryptoKey;
   verifyUser(token: string | undefined): Promise<UserClaims>;
+  /** How cloud tokens are checked before they are stored (API roots: tests point them at the fakes). */
+  clouds?: CloudFactoryOptions;
 }
 
 type Env = { Variables: { user: UserClaims } };
@@ -54,6 +59,7 @@ export function createCredentialsApp(deps: CredentialsDeps): Hono<Env> {
 
   app.put('/', async (c) => {
     const req = await jsonBody(c, StoreCredentialRequest);
+    await verifyCloudCredential(req, deps.clouds ?? {});
     return c.json(await storeCredential(deps.sql, deps.key, c.get('user'), req));
   });
 

@@ -2,6 +2,7 @@
 import { importCredentialKey } from '../_shared/credentials/cipher.ts';
 import { connect } from '../_shared/db.ts';
 import { env, requireEnv } from '../_shared/env.ts';
+import { cloudOptionsFromEnv } from '../_shared/providers/registry.ts';
 import { userVerifier } from '../_shared/user-auth.ts';
 import { createCredentialsApp } from './app.ts';
 
@@ -13,6 +14,7 @@ const app = createCredentialsApp({
     supabaseUrl: requireEnv('SUPABASE_URL'),
     apiKey: requireEnv('SUPABASE_ANON_KEY'),
   }),
+  clouds: cloudOptionsFromEnv(),
 });
 
 export default app;

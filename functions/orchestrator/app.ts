@@ -31,6 +31,7 @@ export interface OrchestratorDeps {
   credentialKey?: JobContext['credentialKey'];
   clock?: JobContext['clock'];
   github?: JobContext['github'];
+  clouds?: JobContext['clouds'];
 }
 
 export function createOrchestratorApp(deps: OrchestratorDeps): Hono {
@@ -44,6 +45,7 @@ export function createOrchestratorApp(deps: OrchestratorDeps): Hono {
     credentialKey: deps.credentialKey,
     clock: deps.clock,
     github: deps.github,
+    clouds: deps.clouds,
   };
 
   const auth: MiddlewareHandler = async (c, next) => {

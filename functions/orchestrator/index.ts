@@ -3,7 +3,7 @@ import { importCredentialKey } from '../_shared/credentials/cipher.ts';
 import { connect } from '../_shared/db.ts';
 import { env, requireEnv } from '../_shared/env.ts';
 import { githubAppFrom } from '../_shared/github/config.ts';
-import { providersFromEnv } from '../_shared/providers/registry.ts';
+import { cloudOptionsFromEnv, providersFromEnv } from '../_shared/providers/registry.ts';
 import { titleConfigFrom } from '../_shared/titles/config.ts';
 import { createOrchestratorApp } from './app.ts';
 
@@ -11,6 +11,7 @@ const app = createOrchestratorApp({
   sql: connect(requireEnv('SUPABASE_DB_URL')),
   secret: requireEnv('SAM_ORCHESTRATOR_SECRET'),
   providers: providersFromEnv(),
+  clouds: cloudOptionsFromEnv(),
   controlPlaneUrl: `${requireEnv('SUPABASE_URL').replace(/\/+$/, '')}/functions/v1/vm-agent`,
   titles: titleConfigFrom(env),
   github: githubAppFrom(env),

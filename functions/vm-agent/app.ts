@@ -5,6 +5,7 @@
  *   /vm-agent/nodes/*        nodes.ts       bootstrap token (register), else the node token
  *   /vm-agent/workspaces/*   workspaces.ts  the workspace token
  *   /vm-agent/sessions/*     sessions.ts    the workspace token
+ *   /vm-agent/bundle         bundle.ts      none: the vm-agent itself, for machines to install
  *
  * Bodies are the zod contracts of `_shared/common/contracts/vm-agent.ts` (messages: `messages.ts`);
  * errors are `{ error: { code, message, details? } }` with the status, `code` one of the
@@ -17,6 +18,7 @@ import { Hono } from 'hono';
 import { HttpError } from '../_shared/http-error.ts';
 import { jsonNotFound, jsonOnError } from '../_shared/http.ts';
 import type { Env, VmAgentDeps } from './context.ts';
+import { bundleApp } from './bundle.ts';
 import { nodesApp } from './nodes.ts';
 import { sessionsApp } from './sessions.ts';
 import { workspacesApp } from './workspaces.ts';
@@ -28,6 +30,7 @@ export function createVmAgentApp(deps: VmAgentDeps): Hono<Env> {
   app.route('/nodes', nodesApp(deps));
   app.route('/workspaces', workspacesApp(deps));
   app.route('/sessions', sessionsApp(deps));
+  app.route('/bundle', bundleApp(deps));
 
   app.notFound(jsonNotFound);
   const onError = jsonOnError('vm-agent');

@@ -17,6 +17,8 @@ import { paths } from '../../supabase/local/paths.ts';
 import { readProjectConfig } from '../../supabase/local/project-config.ts';
 import { ensureSecret } from '../../supabase/local/secrets.ts';
 import { buildWeb, serveWebApp } from '../../web/serve.ts';
+import { buildVmAgentBundle } from '../../vm-agent/bundle/build.ts';
+import { publishVmAgentBundle } from '../../vm-agent/bundle/publish.ts';
 
 const pidFile = join(paths.samHome, 'stack.json');
 
@@ -71,6 +73,10 @@ export async function runStack(): Promise<void> {
   }
   const cluster = await ensureDatabase();
   const config = readProjectConfig();
+  step('Building the vm-agent bundle (one file, served to machines)…');
+  const bundle = await buildVmAgentBundle();
+  await publishVmAgentBundle(connectionUrl(cluster, MIGRATION_ROLE, APP_DATABASE), bundle);
+  done(`vm-agent ${bundle.version}: ${bundle.bytes} bytes, sha256 ${bundle.sha256}`);
   const runtimeDir = join(paths.samHome, 'stack');
   mkdirSync(runtimeDir, { recursive: true });
   // Function secrets named in config.toml [edge_runtime.secrets] (hosted: `supabase secrets set`).

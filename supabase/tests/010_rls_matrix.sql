@@ -30,7 +30,8 @@ insert into targets values
   ('permission_requests', $$agent_session_id = '77777777-0000-0000-0000-000000000001'$$, false),
   ('task_budgets', $$task_id = '44444444-0000-0000-0000-000000000001'$$, false),
   ('github_installation_states', $$installation_id = 4201$$, false),
-  ('agent_session_usage', $$agent_session_id = '77777777-0000-0000-0000-000000000001'$$, false);
+  ('agent_session_usage', $$agent_session_id = '77777777-0000-0000-0000-000000000001'$$, false),
+  ('vm_agent_bundles', $$version = '0.0.1'$$, false);
 
 -- Insert candidates: the target row with fresh keys, so only privileges and policies can refuse it.
 create temp table candidate_rows (tbl text primary key, row jsonb);
@@ -44,6 +45,7 @@ begin
       'id', case when r ? 'id' then case jsonb_typeof(r -> 'id') when 'number' then to_jsonb(987654321)
                                      else to_jsonb(extensions.gen_random_uuid()) end end,
       'jti', case when r ? 'jti' then to_jsonb(extensions.gen_random_uuid()) end,
+      'sha256', case when t.tbl = 'vm_agent_bundles' then to_jsonb(repeat('ab', 32)) end,
       'key', case when t.tbl = 'settings' then to_jsonb('brand_new_key'::text)
                   when t.tbl = 'project_settings' then to_jsonb('sweep_batch'::text) end,
       'name', case when t.tbl = 'projects' then to_jsonb('another name'::text)
@@ -121,7 +123,7 @@ insert into user_rpcs values
   ('send_directive(uuid,text,text,jsonb)'), ('create_idea(text,text,integer,uuid)'), ('update_idea(uuid,jsonb)'),
   ('get_session_messages(uuid,integer,bigint,bigint)'), ('sam_can_use_topic(text)'),
   ('answer_permission_request(uuid,text)'), ('set_task_budget(uuid,jsonb)'), ('continue_task_budget(uuid,jsonb)'),
-  ('stop_task_budget(uuid)');
+  ('stop_task_budget(uuid)'), ('add_byo_node(text,vm_size)');
 create function pg_temp.executable_by(p_role text) returns table (fn text, definer boolean) language sql as $$
   select replace(replace(p.oid::regprocedure::text, 'public.', ''), ' ', ''), p.prosecdef from pg_proc p
    where p.pronamespace = 'public'::regnamespace and has_function_privilege(p_role, p.oid, 'execute')
@@ -151,6 +153,7 @@ set local role postgres;
 -- What later migrations grant to users themselves (they run after the revoke migration, in order).
 grant execute on function public.answer_permission_request(uuid, text), public.set_task_budget(uuid, jsonb),
   public.continue_task_budget(uuid, jsonb), public.stop_task_budget(uuid) to authenticated;
+grant execute on function public.add_byo_node(text, public.vm_size) to authenticated;
 reset role;
 select * from pg_temp.function_privilege_checks('after permissive grants and the revoke migration');
 set local role postgres;

@@ -216,14 +216,15 @@ describe('credentials function', () => {
   });
 
   it('lets the owner delete a credential', async () => {
+    // (Cloud tokens are checked with the cloud first: tests/credentials/cloud-credentials.test.ts.)
     const { json } = await call('PUT', '', aliceToken, {
-      type: 'cloud-provider',
-      provider: 'hetzner',
-      secret: 'htz-token-abcdefgh',
+      type: 'agent-api-key',
+      provider: 'gemini',
+      secret: 'gemini-key-abcdefgh',
     });
     expect((await call('DELETE', `/${json.id}`, aliceToken)).status).toBe(204);
     expect((await call('DELETE', `/${json.id}`, aliceToken)).status).toBe(404);
-    expect(await resolveCredential(sql, key, alice, null, 'cloud-provider', 'hetzner')).toBeNull();
+    expect(await resolveCredential(sql, key, alice, null, 'agent-api-key', 'gemini')).toBeNull();
   });
 
   it('refuses a missing, forged, foreign or non-user token with 401 in JSON', async () => {

@@ -44,6 +44,7 @@ const USER_RPCS = [
   'set_task_budget(uuid,jsonb)',
   'continue_task_budget(uuid,jsonb)',
   'stop_task_budget(uuid)',
+  'add_byo_node(text,vm_size)',
 ].sort();
 
 const cluster = clusterConfig();

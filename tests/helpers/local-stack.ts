@@ -9,6 +9,7 @@ import { writeOrchestratorEndpoint } from '../../supabase/local/postgres/vault.t
 import { functionsService } from '../../supabase/local/functions/index.ts';
 import { netService } from '../../supabase/local/net/index.ts';
 import { startLocalStack, type LocalStack, type StartOptions } from '../../supabase/local/server.ts';
+import { builtBundleFromEnv, publishVmAgentBundle } from '../../vm-agent/bundle/publish.ts';
 import { createTestDatabase, type TestDatabase } from './test-database.ts';
 
 export interface TestStack {
@@ -38,6 +39,13 @@ export async function startTestStack(
 ) {
   if (!options.factories || options.factories.includes(functionsService)) ensureFunctionSecrets();
   const db = await createTestDatabase(label);
+  // The vm-agent bundle the test setup built, served by this stack's vm-agent function.
+  const bundle = builtBundleFromEnv();
+  if (bundle)
+    await publishVmAgentBundle(db.url(), bundle).catch(async (e: unknown) => {
+      await db.drop();
+      throw e;
+    });
   const runtimeDir = mkdtempSync(join(tmpdir(), 'sam-stack-'));
   let stack: LocalStack;
   try {

@@ -238,7 +238,7 @@ describe('POST /orchestrator/run', () => {
     const { nodeId } = await submit('Somewhere else', { provider: 'scaleway' });
     expect((await run()).body).toEqual({ ran: 1, succeeded: 0, failed: 1 });
     expect((await job('provision_node', nodeId)).last_error).toBe(
-      'The scaleway provider is not configured on this control plane',
+      'Scaleway machines need SAM_CREDENTIAL_KEY on the control plane to read tokens',
     );
   });
 

@@ -11,7 +11,9 @@ import {
   BOOTSTRAP_PATH,
   CloudInitInputError,
   generateCloudInit,
+  GIT_INSTALL_MARKERS,
   INSTALL_SCRIPT_PATH,
+  NODE_INSTALL_MARKERS,
   UNIT_PATH,
   USER_DATA_LIMIT_BYTES,
   type CloudInitInput,
@@ -115,6 +117,24 @@ describe('cloud-init generator', () => {
     const syntax = spawnSync('dash', ['-n'], { input: script.content, encoding: 'utf8' });
     expect(syntax.stderr).toBe('');
     expect(syntax.status).toBe(0);
+  });
+
+  it('keeps every step that needs the internet for Node and git between markers (what the boot test substitutes)', () => {
+    const lines = file(INSTALL_SCRIPT_PATH).content.split('\n');
+    const block = ([begin, end]: readonly [string, string]) => {
+      const from = lines.indexOf(begin);
+      const to = lines.indexOf(end);
+      expect(from, begin).toBeGreaterThan(0);
+      expect(to, end).toBeGreaterThan(from);
+      return { from, to, text: lines.slice(from, to + 1).join('\n') };
+    };
+    const node = block(NODE_INSTALL_MARKERS);
+    const git = block(GIT_INSTALL_MARKERS);
+    expect(node.text).toContain('deb.nodesource.com/node_${NODE_MAJOR}.x');
+    expect(node.text).toContain('apt-get install -y nodejs');
+    expect(git.text).toContain('apt-get install -y git');
+    const outside = lines.filter((_, i) => !(i >= node.from && i <= node.to) && !(i >= git.from && i <= git.to));
+    expect(outside.filter((l) => /apt-get|nodesource|gpg/.test(l))).toEqual([]);
   });
 
   it('passes `cloud-init schema` (Debian package cloud-init)', () => {

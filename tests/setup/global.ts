@@ -16,6 +16,8 @@ import { applyPlatformBootstrap, SEED_DATABASE } from '../../supabase/local/post
 import { TEMPLATE_PREFIX, templateDatabaseName } from '../helpers/template.ts';
 import { TEST_DATABASE_PREFIX, testDatabaseOwnerPid } from '../helpers/test-database.ts';
 import { findSurvivors, killSurvivors } from './survivors.ts';
+import { buildVmAgentBundle } from '../../vm-agent/bundle/build.ts';
+import { BUNDLE_FILE_ENV } from '../../vm-agent/bundle/publish.ts';
 
 /** Templates kept besides the current one, for runs over other migrations still going on. */
 const KEEP_TEMPLATES = 8;
@@ -40,6 +42,8 @@ export default async function setup(): Promise<() => void> {
   // Inherited by the test workers, which record every process the stand-in starts there.
   process.env[PROCESS_REGISTRY_ENV] = registry;
   await prepareDatabase();
+  // The vm-agent as one file, built once per run into SAM_HOME; every test stack publishes it.
+  process.env[BUNDLE_FILE_ENV] = (await buildVmAgentBundle()).file;
   return () => {
     const survivors = findSurvivors(registry, process.pid);
     killSurvivors(survivors);

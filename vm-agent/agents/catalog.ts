@@ -20,12 +20,14 @@ export type AgentSpec = {
 };
 
 const DEMO_BIN = fileURLToPath(new URL('../demo-agent/bin.mjs', import.meta.url));
+/** Set by the one-file bundle (`vm-agent/bundle/entry.ts`): the demo agent then runs from it. */
+const BUNDLE = (globalThis as { __SAM_VM_AGENT_BUNDLE__?: string }).__SAM_VM_AGENT_BUNDLE__;
 
 export const DEFAULT_AGENT_TYPE: AgentType = DEFAULT_LOCAL_AGENT;
 
 /** How each agent of the shared list (contracts/agents.ts: ids, labels, credentials) is started. */
 const LAUNCH: Record<AgentType, { command: string; args: string[] }> = {
-  demo: { command: process.execPath, args: [DEMO_BIN] },
+  demo: { command: process.execPath, args: BUNDLE ? [BUNDLE, 'demo-agent'] : [DEMO_BIN] },
   'claude-code': { command: 'claude-code-acp', args: [] },
   codex: { command: 'codex-acp', args: [] },
   gemini: { command: 'gemini', args: ['--experimental-acp'] },

@@ -12,6 +12,9 @@ import { NodeAgent } from './node-agent.ts';
 const log = (line: string) => process.stdout.write(`vm-agent: ${line}\n`);
 
 function agentVersion(): string {
+  // The one-file bundle knows its version (vm-agent/bundle/entry.ts); from the source, package.json.
+  const bundled = (globalThis as { __SAM_VM_AGENT_VERSION__?: string }).__SAM_VM_AGENT_VERSION__;
+  if (bundled) return `sam-vm-agent/${bundled}`;
   try {
     const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
       version?: string;

@@ -4,17 +4,30 @@
  * asks for an installation token. Serves the repositories under `projectRoot`.
  */
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 
 export type GitHttpServer = { url: string; requests: { authorized: boolean; path: string }[]; close(): Promise<void> };
 
-export async function startGitHttpServer(projectRoot: string, username: string, token: string): Promise<GitHttpServer> {
+export interface GitHttpServerOptions {
+  /** Serve https with this key and certificate (PEM). */
+  tls?: { key: string; cert: string };
+  /** No Basic auth: anyone may clone and push (as `username`), like a public test remote. */
+  anonymous?: boolean;
+}
+
+export async function startGitHttpServer(
+  projectRoot: string,
+  username: string,
+  token: string,
+  options: GitHttpServerOptions = {},
+): Promise<GitHttpServer> {
   const expected = `Basic ${Buffer.from(`${username}:${token}`).toString('base64')}`;
   const requests: GitHttpServer['requests'] = [];
-  const server = createServer((req, res) => {
+  const handler = (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
-    const authorized = req.headers.authorization === expected;
+    const authorized = options.anonymous === true || req.headers.authorization === expected;
     requests.push({ authorized, path: url.pathname });
     if (!authorized) {
       res.writeHead(401, { 'WWW-Authenticate': 'Basic realm="sam-test"' }).end('unauthorized');
@@ -61,11 +74,12 @@ export async function startGitHttpServer(projectRoot: string, username: string, 
       res.write(head.subarray(end + 4));
     });
     cgi.stdout.on('end', () => res.end());
-  });
+  };
+  const server = options.tls ? createHttpsServer(options.tls, handler) : createServer(handler);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `${options.tls ? 'https' : 'http'}://127.0.0.1:${port}`,
     requests,
     close: () =>
       new Promise<void>((resolve) => {

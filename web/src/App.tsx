@@ -1,6 +1,7 @@
 import { Match, onMount, Show, Switch } from 'solid-js';
 import { AuthScreen } from './components/AuthScreen.tsx';
 import { CredentialsSettings } from './components/CredentialsSettings.tsx';
+import { NodesPage } from './components/NodesPage.tsx';
 import { ProjectChat } from './components/ProjectChat.tsx';
 import { ProfilesPage } from './components/ProfilesPage.tsx';
 import { ProjectsScreen } from './components/ProjectsScreen.tsx';
@@ -38,6 +39,7 @@ export function App() {
         <Show when={session.user()}>
           {(user) => (
             <div class="account">
+              <a href="#/nodes">Machines</a>
               <a href="#/settings">Settings</a>
               <span class="muted">{user().email}</span>
               <button type="button" class="link" onClick={() => void leave()}>
@@ -69,6 +71,9 @@ export function App() {
               </Match>
               <Match when={route().name === 'settings'}>
                 <CredentialsSettings />
+              </Match>
+              <Match when={route().name === 'nodes'}>
+                <NodesPage />
               </Match>
               <Match when={projectRoute()}>
                 {(r) => <ProjectChat projectId={r().projectId} taskId={r().taskId} />}

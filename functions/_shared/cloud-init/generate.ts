@@ -36,6 +36,12 @@ export const INSTALL_SCRIPT_PATH = '/usr/local/lib/sam/install-vm-agent.sh';
 export const UNIT_NAME = 'sam-vm-agent.service';
 export const UNIT_PATH = `/etc/systemd/system/${UNIT_NAME}`;
 export const NODE_MAJOR = 22;
+/**
+ * Comment lines around the steps that need the internet to install Node and git, so a test that
+ * runs the script on a machine without it can replace exactly those (tests/helpers/cloud-boot.ts).
+ */
+export const NODE_INSTALL_MARKERS = ['# sam: node install begin', '# sam: node install end'] as const;
+export const GIT_INSTALL_MARKERS = ['# sam: git install begin', '# sam: git install end'] as const;
 /** Hetzner's user-data limit; Scaleway documents none, so the same cap applies to both. */
 export const USER_DATA_LIMIT_BYTES = 32 * 1024;
 
@@ -108,6 +114,7 @@ export function installScript(input: Pick<CloudInitInput, 'agentBundleUrl' | 'ag
     `MACHINE_DIR='${MACHINE_DIR}'`,
     'log() { echo "sam-install: $*"; }',
     'export DEBIAN_FRONTEND=noninteractive',
+    `${NODE_INSTALL_MARKERS[0]}`,
     'node_major() { node -p \'process.versions.node.split(".")[0]\' 2>/dev/null || echo 0; }',
     'if ! command -v node >/dev/null 2>&1 || [ "$(node_major)" -lt "$NODE_MAJOR" ]; then',
     '  log "installing Node.js $NODE_MAJOR from NodeSource"',
@@ -117,7 +124,10 @@ export function installScript(input: Pick<CloudInitInput, 'agentBundleUrl' | 'ag
     '  apt-get update',
     '  apt-get install -y nodejs',
     'fi',
+    `${NODE_INSTALL_MARKERS[1]}`,
+    `${GIT_INSTALL_MARKERS[0]}`,
     'command -v git >/dev/null 2>&1 || apt-get install -y git',
+    `${GIT_INSTALL_MARKERS[1]}`,
     'log "downloading the vm-agent"',
     'install -d -m 0755 "$(dirname "$BUNDLE")"',
     'curl -fsSL --retry 5 --retry-all-errors -o "$BUNDLE.part" "$BUNDLE_URL"',

@@ -5,6 +5,11 @@
  *
  *   provision_node  bootstrap token → provider.createMachine → node_provisioned (fenced by the attempt)
  *   destroy_node    provider.deleteMachine of every machine labelled with the node → mark_node_destroyed
+ *
+ * The provider is the node's (`./machines.ts`): local from the registry, Hetzner/Scaleway built from
+ * the owner's stored credential. A ProviderError that cannot be fixed by trying again (`permanent`:
+ * bad token, quota, invalid input, no credential) ends the job at once; one with `retryAfterMs`
+ * (429, 5xx) is tried again no earlier than the API asked.
  *   open_pr         GitHub: open or adopt the task's pull request (open-pr.ts); local repositories: nothing to do
  *   generate_title  a model's title (platform model, else the owner's key) → set_generated_title; truncation stays otherwise
  *   notify          the notification is already in the app; no other channel is configured
@@ -13,10 +18,18 @@ import { resolveCredential } from '../credentials/store.ts';
 import type { GitHubApp } from '../github/app.ts';
 import type { Sql } from '../db.ts';
 import { HttpError } from '../http-error.ts';
-import { installationLabels, machineLabels, machineName, nodeLabels, type VmSize } from '../providers/provider.ts';
-import type { ProviderRegistry } from '../providers/registry.ts';
+import {
+  installationLabels,
+  machineLabels,
+  machineName,
+  nodeLabels,
+  ProviderError,
+  type VmSize,
+} from '../providers/provider.ts';
+import type { CloudFactoryOptions, ProviderRegistry } from '../providers/registry.ts';
 import { defaultBaseUrl, titleConfigFrom, type TitleApi, type TitleConfig, type TitleModel } from '../titles/config.ts';
 import { generateTitle as titleFor, type Clock } from '../titles/generate.ts';
+import { providerFor } from './machines.ts';
 import { openPr } from './open-pr.ts';
 import { asOrchestrator } from './system.ts';
 
@@ -49,14 +62,18 @@ export interface JobContext {
   clock?: Clock;
   /** The operator's GitHub App (`GITHUB_APP_*`): pull requests; none configured: open_pr fails in words. */
   github?: GitHubApp | null;
+  /** How cloud providers are reached: the vm-agent bundle machines install, API roots (tests: the fakes). */
+  clouds?: CloudFactoryOptions;
 }
 
 export type JobResult = Record<string, unknown>;
 
 interface NodeRow {
   id: string;
+  owner_id: string;
   status: string;
   provider: string;
+  location: string | null;
   vm_size: VmSize;
   provider_instance_id: string | null;
 }
@@ -65,7 +82,8 @@ async function readNode(ctx: JobContext, nodeId: string): Promise<NodeRow | null
   const [row] = await asOrchestrator(
     ctx.sql,
     (tx) =>
-      tx`select id, status::text as status, provider, vm_size::text as vm_size, provider_instance_id
+      tx`select id, owner_id, status::text as status, provider, location, vm_size::text as vm_size,
+                provider_instance_id
            from public.nodes where id = ${nodeId}`,
   );
   return (row as NodeRow | undefined) ?? null;
@@ -77,11 +95,18 @@ async function provisionNode(ctx: JobContext, job: Job): Promise<JobResult> {
   if (!node) return { skipped: 'the node no longer exists' };
   if (node.status !== 'provisioning') return { skipped: `the node is ${node.status}` };
   if (node.provider_instance_id) return { providerInstanceId: node.provider_instance_id, alreadyCreated: true };
-  const provider = ctx.providers(node.provider);
+  const provider = await providerFor(ctx, {
+    provider: node.provider,
+    ownerId: node.owner_id,
+    projectId: job.project_id,
+    location: node.location,
+  });
 
-  // An earlier attempt may have created a machine and failed before recording it: at most one
-  // machine per node, so that one goes before a new one (with a new bootstrap token) is made.
-  if (job.attempts > 1) {
+  // An earlier attempt may have created a machine and failed before recording it (its answer lost).
+  // A cloud adopts it: the retried create finds it by name and node label and answers with it, and
+  // the machine boots with that attempt's bootstrap token. A provider that cannot adopt has that
+  // machine deleted first: at most one machine per node.
+  if (job.attempts > 1 && !provider.adoptsRetriedCreate) {
     for (const m of await provider.listMachines(nodeLabels(node.id))) {
       await provider.deleteMachine(m.providerInstanceId);
     }
@@ -125,6 +150,12 @@ async function destroyNode(ctx: JobContext, job: Job): Promise<JobResult> {
   const node = job.node_id ? await readNode(ctx, job.node_id) : null;
   const payload = job.payload ?? {};
   const providerName = node?.provider ?? (typeof payload.provider === 'string' ? payload.provider : 'local');
+  const scope = {
+    provider: providerName,
+    ownerId: node?.owner_id ?? job.owner_id,
+    projectId: job.project_id,
+    location: node?.location ?? (typeof payload.location === 'string' ? payload.location : null),
+  };
   // The row's instance id is the fresh one (node_provisioned may have run after destroy_node).
   const recorded =
     node?.provider_instance_id ?? (typeof payload.providerInstanceId === 'string' ? payload.providerInstanceId : null);
@@ -134,7 +165,7 @@ async function destroyNode(ctx: JobContext, job: Job): Promise<JobResult> {
     // The node's machines are those the provider lists under its labels, which the orchestrator set
     // when it created them: those created but never recorded too. A recorded id that is not among
     // them is not deleted — the labels are the proof a machine is this node's, the id alone is not.
-    const provider = ctx.providers(providerName);
+    const provider = await providerFor(ctx, scope);
     const machines = await provider.listMachines(nodeLabels(job.node_id));
     for (const m of machines) {
       await provider.deleteMachine(m.providerInstanceId);
@@ -143,7 +174,7 @@ async function destroyNode(ctx: JobContext, job: Job): Promise<JobResult> {
     if (recorded && !machines.some((m) => m.providerInstanceId === recorded)) result.notListed = [recorded];
   } else if (recorded) {
     // The node row is gone: the id its destroy_node recorded goes if the machine is this installation's.
-    const provider = ctx.providers(providerName);
+    const provider = await providerFor(ctx, scope);
     const [row] = await asOrchestrator(ctx.sql, (tx) => tx`select public.sam_installation_id() as id`);
     const ours = await provider.listMachines(installationLabels(row!.id as string));
     if (ours.some((m) => m.providerInstanceId === recorded)) {

@@ -184,6 +184,7 @@ export function hetznerProvider(options: HetznerOptions): CloudProvider {
 
   return {
     name: NAME,
+    adoptsRetriedCreate: true,
 
     async createMachine(input: CreateMachineInput): Promise<CreatedMachine> {
       checkHetznerLabels(input.labels);

@@ -60,6 +60,12 @@ export interface ProviderMachine {
 
 export interface Provider {
   readonly name: string;
+  /**
+   * A retried create finds the machine an earlier attempt made (by its name and node label) and
+   * answers with it instead of making a second one. Providers that cannot (local) have the
+   * orchestrator delete such a machine before trying again.
+   */
+  readonly adoptsRetriedCreate?: boolean;
   createMachine(input: CreateMachineInput): Promise<CreatedMachine>;
   /** Idempotent: a machine that is already gone counts as deleted. */
   deleteMachine(providerInstanceId: string): Promise<void>;

@@ -7,11 +7,13 @@ import { env as readEnv } from '../env.ts';
 import { localProvider } from './local.ts';
 import { ProviderError, type Provider } from './provider.ts';
 
+import type { CloudFactoryOptions } from './from-credential.ts';
+
 export { providerFromCredential, type CloudFactoryOptions } from './from-credential.ts';
 
 export type ProviderRegistry = (name: string | null | undefined) => Provider;
 
-const KNOWN_CLOUDS = new Set(['hetzner', 'scaleway']);
+export const KNOWN_CLOUDS: ReadonlySet<string> = new Set(['hetzner', 'scaleway']);
 
 /** The registry over explicit providers (tests pass a fake one for a cloud). */
 export function providerRegistry(providers: Record<string, Provider | (() => Provider)>): ProviderRegistry {
@@ -23,7 +25,9 @@ export function providerRegistry(providers: Record<string, Provider | (() => Pro
     const entry = providers[key];
     if (!entry) {
       if (KNOWN_CLOUDS.has(key)) {
-        throw new ProviderError(key, `The ${key} provider is not configured on this control plane`, false);
+        throw new ProviderError(key, `The ${key} provider is not configured on this control plane`, false, {
+          code: 'not_configured',
+        });
       }
       throw new ProviderError(key, `Unknown provider "${key}"`, false);
     }
@@ -52,4 +56,19 @@ export function providersFromEnv(get: (name: string) => string | undefined = rea
       return localProvider({ url, token });
     },
   });
+}
+
+/**
+ * How this deployment reaches the clouds, from the environment: other API roots, for tests against
+ * the fakes (SAM_HETZNER_API_URL, SAM_SCALEWAY_API_URL). (The vm-agent bundle machines install is
+ * the one the control plane serves: `vm-agent/bundle.ts`.)
+ */
+export function cloudOptionsFromEnv(get: (name: string) => string | undefined = readEnv): CloudFactoryOptions {
+  const hetzner = get('SAM_HETZNER_API_URL');
+  const scaleway = get('SAM_SCALEWAY_API_URL');
+  return {
+    ...(hetzner || scaleway
+      ? { baseUrls: { ...(hetzner ? { hetzner } : {}), ...(scaleway ? { scaleway } : {}) } }
+      : {}),
+  };
 }

@@ -229,6 +229,7 @@ export function scalewayProvider(options: ScalewayOptions): CloudProvider {
 
   return {
     name: NAME,
+    adoptsRetriedCreate: true,
 
     async createMachine(input: CreateMachineInput): Promise<CreatedMachine> {
       const userData = machineUserData(NAME, input, options.agentBundle);

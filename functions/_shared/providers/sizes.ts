@@ -1,6 +1,7 @@
 /**
- * What `small`/`medium`/`large` mean on each cloud, and where machines go by default. A project may
- * override any of it (the credential's config: `sizes`, `location`/`zone`, `image`);
+ * What `small`/`medium`/`large` mean on each cloud (the table lives in `common/contracts/clouds.ts`
+ * so the web shows the same), and where machines go by default. A project may override the types
+ * (`projects.machine_types`), a task the location, and the credential's config `location`/`zone`/`image`;
  * {@link resolveSizes} checks an override before a request carries it.
  *
  * | size   | Hetzner (shared vCPU, EU)   | Scaleway                  |
@@ -13,20 +14,21 @@
  * sizes with cpx types. Scaleway's DEV1/GP1 types boot from local SSD (`l_ssd`), so `terminate`
  * removes the root volume with the server.
  */
+import { DEFAULT_SERVER_TYPES, SERVER_TYPE_PATTERN } from '../common/contracts/clouds.ts';
 import { ProviderError, type VmSize } from './provider.ts';
 
 export type SizeTable = Record<VmSize, string>;
 
-export const HETZNER_SIZES: SizeTable = { small: 'cx23', medium: 'cx33', large: 'cx43' };
+export const HETZNER_SIZES: SizeTable = DEFAULT_SERVER_TYPES.hetzner;
 export const HETZNER_DEFAULT_LOCATION = 'fsn1';
 export const HETZNER_DEFAULT_IMAGE = 'ubuntu-24.04';
 
-export const SCALEWAY_SIZES: SizeTable = { small: 'DEV1-M', medium: 'DEV1-XL', large: 'GP1-S' };
+export const SCALEWAY_SIZES: SizeTable = DEFAULT_SERVER_TYPES.scaleway;
 export const SCALEWAY_DEFAULT_ZONE = 'fr-par-1';
 /** A marketplace image label (resolved to the zone's image id at create) or an image UUID. */
 export const SCALEWAY_DEFAULT_IMAGE = 'ubuntu_noble';
 
-const SERVER_TYPE = /^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$/;
+const SERVER_TYPE = SERVER_TYPE_PATTERN;
 const SIZES: readonly VmSize[] = ['small', 'medium', 'large'];
 
 /** The table with a project's overrides applied; an override that is not a plausible type name is refused. */

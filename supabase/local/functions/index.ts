@@ -27,6 +27,12 @@ export interface FunctionsOptions {
 const DENO_PASSTHROUGH = ['HOME', 'DENO_DIR', 'XDG_CACHE_HOME', 'NPM_CONFIG_REGISTRY', 'npm_config_registry'];
 
 /**
+ * Optional settings a function reads when they are set (hosted: `supabase secrets set`), passed on
+ * from the stack's environment: other cloud API roots (tests: the fakes).
+ */
+const OPTIONAL_SECRETS = ['SAM_HETZNER_API_URL', 'SAM_SCALEWAY_API_URL'];
+
+/**
  * The environment of a function, the variables hosted Supabase sets (below), with the gateway's
  * URL as SUPABASE_URL and a connection as the non-superuser `postgres` role as SUPABASE_DB_URL.
  */
@@ -36,7 +42,7 @@ export function functionEnvironment(
   secrets: Record<string, string> = {},
 ): Record<string, string> {
   const env: Record<string, string> = {};
-  for (const name of DENO_PASSTHROUGH) {
+  for (const name of [...DENO_PASSTHROUGH, ...OPTIONAL_SECRETS]) {
     const value = process.env[name];
     if (value !== undefined) env[name] = value;
   }

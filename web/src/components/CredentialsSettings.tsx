@@ -10,6 +10,8 @@ interface Slot {
   /** What the key is for, in the user's words. */
   help: string;
   baseUrl: boolean;
+  /** Settings stored beside the secret (not secret), e.g. Scaleway's project id and zone. */
+  config?: { key: string; label: string; placeholder: string; required: boolean }[];
 }
 
 const MODEL_KEYS: Slot[] = [
@@ -20,16 +22,31 @@ const MODEL_KEYS: Slot[] = [
 ];
 const CLOUDS: Slot[] = [
   { type: 'cloud-provider', provider: 'hetzner', label: 'Hetzner Cloud', help: 'API token', baseUrl: false },
-  { type: 'cloud-provider', provider: 'scaleway', label: 'Scaleway', help: 'secret key', baseUrl: false },
+  {
+    type: 'cloud-provider',
+    provider: 'scaleway',
+    label: 'Scaleway',
+    help: 'secret key',
+    baseUrl: false,
+    config: [
+      { key: 'projectId', label: 'Scaleway project id', placeholder: 'xxxxxxxx-xxxx-…', required: true },
+      { key: 'zone', label: 'Default zone', placeholder: 'fr-par-1', required: false },
+    ],
+  },
 ];
 
 const when = (iso: string) => new Date(iso).toLocaleString();
+
+/** The settings the user filled in, trimmed; empty ones are left out. */
+const filled = (config: Record<string, string>) =>
+  Object.fromEntries(Object.entries(config).flatMap(([k, v]) => (v.trim() ? [[k, v.trim()]] : [])));
 
 function SlotRow(props: { slot: Slot }) {
   const [editing, setEditing] = createSignal(false);
   const [secret, setSecret] = createSignal('');
   const [baseUrl, setBaseUrl] = createSignal('');
   const [projectId, setProjectId] = createSignal('');
+  const [config, setConfig] = createSignal<Record<string, string>>({});
   const [busy, setBusy] = createSignal(false);
   const [error, setError] = createSignal<string | null>(null);
   const id = () => `${props.slot.type}-${props.slot.provider}`;
@@ -59,11 +76,13 @@ function SlotRow(props: { slot: Slot }) {
       secret: secret().trim(),
       ...(baseUrl().trim() ? { baseUrl: baseUrl().trim() } : {}),
       ...(projectId() ? { projectId: projectId() } : {}),
+      ...(props.slot.config ? { config: filled(config()) } : {}),
     };
     await act(async () => {
       await saveCredential(input);
       setSecret('');
       setBaseUrl('');
+      setConfig({});
       setEditing(false);
     });
   };
@@ -128,6 +147,20 @@ function SlotRow(props: { slot: Slot }) {
               onInput={(e) => setBaseUrl(e.currentTarget.value)}
             />
           </Show>
+          <For each={props.slot.config ?? []}>
+            {(field) => (
+              <>
+                <label for={`${id()}-${field.key}`}>{field.label}</label>
+                <input
+                  id={`${id()}-${field.key}`}
+                  required={field.required}
+                  placeholder={field.placeholder}
+                  value={config()[field.key] ?? ''}
+                  onInput={(e) => setConfig({ ...config(), [field.key]: e.currentTarget.value })}
+                />
+              </>
+            )}
+          </For>
           <label for={`${id()}-scope`}>Applies to</label>
           <select id={`${id()}-scope`} value={projectId()} onChange={(e) => setProjectId(e.currentTarget.value)}>
             <option value="">All my projects</option>
@@ -179,6 +212,10 @@ export function CredentialsSettings() {
       </section>
       <section aria-labelledby="clouds">
         <h2 id="clouds">Clouds</h2>
+        <p class="muted">
+          A cloud token is checked with the cloud before it is stored. Machines are made in your own account and never
+          see the token.
+        </p>
         <ul class="credential-list">
           <For each={CLOUDS}>{(slot) => <SlotRow slot={slot} />}</For>
         </ul>

@@ -4,7 +4,10 @@ import { hrefOf, navigate } from '../lib/route.ts';
 import { taskProgress } from '../lib/steps.ts';
 import { chat, closeProject, openProject, submit } from '../stores/chat.ts';
 import { loadProfiles, profileById, profiles } from '../stores/profiles.ts';
+import { loadMachineDefaults, machines } from '../stores/machines.ts';
 import { loadProjects, projectById, projects } from '../stores/projects.ts';
+import { MachineChoice, NO_PICK, type MachinePick } from './MachineChoice.tsx';
+import { ProjectMachineSettings } from './ProjectMachineSettings.tsx';
 import { TaskView } from './TaskView.tsx';
 
 export function ProjectChat(props: { projectId: string; taskId: string | null }) {
@@ -13,6 +16,8 @@ export function ProjectChat(props: { projectId: string; taskId: string | null })
   const [agent, setAgent] = createSignal('');
   /** The profile picked for the next task: a profile's id, '' for none; null until the user picks (then the default). */
   const [picked, setPicked] = createSignal<string | null>(null);
+  /** Where the next task's machine runs; '' fields: the profile's or the project's defaults. */
+  const [machine, setMachine] = createSignal<MachinePick>(NO_PICK);
   const [busy, setBusy] = createSignal(false);
   const [error, setError] = createSignal<string | null>(null);
 
@@ -22,7 +27,9 @@ export function ProjectChat(props: { projectId: string; taskId: string | null })
       () => props.projectId,
       (projectId) => {
         setPicked(null);
+        setMachine(NO_PICK);
         void loadProfiles(projectId);
+        void loadMachineDefaults(projectId);
       },
     ),
   );
@@ -62,6 +69,9 @@ export function ProjectChat(props: { projectId: string; taskId: string | null })
       const taskId = await submit(props.projectId, message, {
         agentType: agent() || undefined,
         profile: profileToSend(),
+        provider: machine().provider || undefined,
+        vmSize: machine().vmSize || undefined,
+        location: machine().location || undefined,
       });
       setDraft('');
       navigate({ name: 'project', projectId: props.projectId, taskId });
@@ -89,6 +99,7 @@ export function ProjectChat(props: { projectId: string; taskId: string | null })
         <p>
           <a href={hrefOf({ name: 'profiles', projectId: props.projectId, edit: null })}>Agent profiles</a>
         </p>
+        <ProjectMachineSettings projectId={props.projectId} />
         <h2 class="sr-only">Tasks</h2>
         <ul class="task-list" aria-label="Tasks">
           <For each={chat.tasks}>
@@ -167,6 +178,11 @@ export function ProjectChat(props: { projectId: string; taskId: string | null })
                 <For each={AGENT_TYPES}>{(a) => <option value={a.id}>{a.label}</option>}</For>
               </select>
             </span>
+            <MachineChoice
+              value={machine()}
+              onChange={setMachine}
+              defaults={machines.projectId === props.projectId ? machines.defaults : null}
+            />
             <button type="submit" class="primary" disabled={busy() || !draft().trim()}>
               Start task
             </button>

@@ -3,11 +3,12 @@ import { createSignal } from 'solid-js';
 /**
  * Hash routes: `#/` projects, `#/p/<projectId>` project chat, `#/p/<projectId>/t/<taskId>` a task,
  * `#/p/<projectId>/profiles` its agent profiles (`?edit=<profileId|new>` with the form open),
- * `#/settings` the user's credentials.
+ * `#/settings` the user's credentials, `#/nodes` the user's machines.
  */
 export type Route =
   | { name: 'projects' }
   | { name: 'settings' }
+  | { name: 'nodes' }
   | { name: 'project'; projectId: string; taskId: string | null }
   | { name: 'profiles'; projectId: string; edit: string | null };
 
@@ -15,6 +16,7 @@ const UUID = '[0-9a-f-]{36}';
 
 function parse(hash: string): Route {
   if (hash === '#/settings') return { name: 'settings' };
+  if (hash === '#/nodes') return { name: 'nodes' };
   const m = new RegExp(`^#/p/(${UUID})(?:/t/(${UUID}))?$`).exec(hash);
   if (m) return { name: 'project', projectId: m[1]!, taskId: m[2] ?? null };
   const p = new RegExp(`^#/p/(${UUID})/profiles(?:\\?edit=(new|${UUID}))?$`).exec(hash);
@@ -28,6 +30,8 @@ export function hrefOf(to: Route): string {
       return '#/';
     case 'settings':
       return '#/settings';
+    case 'nodes':
+      return '#/nodes';
     case 'project':
       return `#/p/${to.projectId}${to.taskId ? `/t/${to.taskId}` : ''}`;
     case 'profiles':

@@ -12,3 +12,5 @@ export * from './realtime.ts';
 export * from './credentials.ts';
 export * from './cards.ts';
 export * from './usage.ts';
+export * from './machines.ts';
+export * from './nodes.ts';

@@ -64,6 +64,10 @@ export interface SubmitOptions {
   agentType?: string;
   /** A profile's id; null runs with no profile (not even the project's default); absent lets the server choose. */
   profile?: string | null;
+  /** Where the machine runs, as picked in the composer; absent: the profile's or the project's. */
+  provider?: string;
+  vmSize?: string;
+  location?: string;
 }
 
 export async function submitTask(projectId: string, message: string, options: SubmitOptions = {}): Promise<Submitted> {
@@ -73,6 +77,9 @@ export async function submitTask(projectId: string, message: string, options: Su
     p_options: {
       ...(options.agentType ? { agentType: options.agentType } : {}),
       ...(options.profile !== undefined ? { profile: options.profile } : {}),
+      ...(options.provider ? { provider: options.provider } : {}),
+      ...(options.vmSize ? { vmSize: options.vmSize } : {}),
+      ...(options.location ? { location: options.location } : {}),
     },
   });
   if (error) throw new Error(error.message);
