@@ -46,6 +46,9 @@ export function samMcpServerEntry(mcp: SamMcpServer): acp.McpServer {
   };
 }
 
+/** Updates that become a message the chat shows (not command lists, modes or usage). */
+const SHOWN_UPDATES = new Set(['agent_message_chunk', 'agent_thought_chunk', 'tool_call', 'tool_call_update', 'plan']);
+
 export class AgentClient {
   readonly recorder: MessageRecorder;
   private acpSessionId: string | null = null;
@@ -54,6 +57,9 @@ export class AgentClient {
   private early: acp.SessionNotification[] | null = null;
   private chain: Promise<void> = Promise.resolve();
   private sinkError: unknown = null;
+  /** When the first prompt was sent (epoch ms), until its first update was logged. */
+  private firstPromptAt: number | null = null;
+  private firstUpdateLogged = false;
   private constructor(
     private readonly options: AgentClientOptions,
     private readonly connection: acp.ClientConnection,
@@ -163,6 +169,7 @@ export class AgentClient {
   async prompt(text: string): Promise<acp.StopReason> {
     const sessionId = this.requireSession();
     const timer = setInterval(() => this.recorder.flush(), this.options.flushIntervalMs ?? 250);
+    this.firstPromptAt ??= Date.now();
     try {
       const response = await this.connection.agent.request(acp.methods.agent.session.prompt, {
         sessionId,
@@ -212,6 +219,20 @@ export class AgentClient {
       return;
     }
     if (notification.sessionId !== this.acpSessionId || this.replaying) return;
+    if (
+      this.firstPromptAt !== null &&
+      !this.firstUpdateLogged &&
+      SHOWN_UPDATES.has(notification.update.sessionUpdate)
+    ) {
+      // For bench/agents-first-message.ts: the first shown update of the first turn (epoch ms, no content).
+      this.firstUpdateLogged = true;
+      const timing = {
+        promptAt: this.firstPromptAt,
+        firstUpdateAt: Date.now(),
+        kind: notification.update.sessionUpdate,
+      };
+      this.options.log?.(`agent first update ${JSON.stringify(timing)}`);
+    }
     this.recorder.handle(notification.update);
   }
 

@@ -84,7 +84,7 @@ async function planRealAgent(
   options: AgentSessionStart,
   launch: AgentLaunchSettings & { agentType: keyof typeof AGENT_PACKAGES },
   context: Record<string, string>,
-): Promise<AgentLaunchPlan & { secrets: string[] }> {
+): Promise<AgentLaunchPlan & { secrets: string[]; installed: boolean }> {
   const pkg = AGENT_PACKAGES[launch.agentType];
   const progress: Promise<void>[] = [];
   const installed = await ensureAgentInstalled(pkg, {
@@ -110,11 +110,31 @@ async function planRealAgent(
     // Model keys in the machine's settings are not the user's: only the stored one reaches the agent.
     env: { ...withoutModelKeys(agentSettings(options.agentEnv)), ...context, ...configured.env },
     secrets: configured.secrets,
+    installed: installed.installed,
   };
 }
 
+/**
+ * Where an agent's start went, logged as one line (`agent start timings {…}`, epoch ms and
+ * durations; never secrets) for bench/agents-first-message.ts to read from the vm-agent's log.
+ */
+export type AgentStartTimings = {
+  agent: string;
+  startedAt: number;
+  /** Finding the agent in the machine's cache (on first use: npm install) and writing its config. */
+  installMs: number;
+  installed: boolean;
+  /** spawn() until the process exists. */
+  spawnMs: number;
+  /** The process exists until it answered `initialize` (includes loading the agent's code). */
+  initializeMs: number;
+  sessionNewMs: number;
+};
+
 export async function startAgentSession(options: AgentSessionStart): Promise<RunningAgent> {
   const { payload, launch } = options;
+  const startedAt = Date.now();
+  let installed = false;
   const context: Record<string, string> = {
     SAM_WORKSPACE_ID: payload.workspaceId,
     SAM_PROJECT_ID: payload.projectId,
@@ -128,6 +148,7 @@ export async function startAgentSession(options: AgentSessionStart): Promise<Run
     const real = await planRealAgent(options, { ...launch, agentType: type }, context);
     plan = real;
     secrets = real.secrets;
+    installed = real.installed;
   } else {
     plan = planAgentLaunch(type, { ...agentSettings(options.agentEnv), ...context }, options.machineEnv);
     if (plan.agentType === 'demo') plan.env.SAM_DEMO_AGENT_STATE_DIR = options.stateDir;
@@ -135,10 +156,13 @@ export async function startAgentSession(options: AgentSessionStart): Promise<Run
       .filter(([name]) => /KEY|TOKEN|SECRET|PASSWORD/i.test(name))
       .map(([, value]) => value);
   }
+  const spawnAt = Date.now();
   const child = spawnAgentProcess(
     { command: plan.command, args: plan.args, env: plan.env, cwd: options.repoDir },
     options.machineEnv,
   );
+  let spawnedAt = spawnAt;
+  child.child.once('spawn', () => (spawnedAt = Date.now()));
   const died = child.exited.then((exit) => {
     throw new Error(exitText(exit, child.stderrTail()));
   });
@@ -160,8 +184,19 @@ export async function startAgentSession(options: AgentSessionStart): Promise<Run
       died,
       timeout,
     ]);
+    const initializedAt = Date.now();
     await Promise.race([client.newSession(), died, timeout]);
     died.catch(() => {});
+    const timings: AgentStartTimings = {
+      agent: plan.agentType,
+      startedAt,
+      installMs: spawnAt - startedAt,
+      installed,
+      spawnMs: spawnedAt - spawnAt,
+      initializeMs: initializedAt - spawnedAt,
+      sessionNewMs: Date.now() - initializedAt,
+    };
+    options.log(`agent start timings ${JSON.stringify(timings)}`);
     return {
       title: plan.title,
       process: child,
