@@ -69,7 +69,12 @@ function payload(): CreateWorkspacePayload {
   };
 }
 
-async function start(cacheDir: string, agentHome: string, progress: string[]): Promise<RunningAgent> {
+async function start(
+  cacheDir: string,
+  agentHome: string,
+  progress: string[],
+  log: string[] = [],
+): Promise<RunningAgent> {
   const records: MessageRecord[] = [];
   const agent = await startAgentSession({
     payload: payload(),
@@ -100,7 +105,7 @@ async function start(cacheDir: string, agentHome: string, progress: string[]): P
     onRecord: async (r) => {
       records.push(r);
     },
-    log: () => {},
+    log: (line) => log.push(line),
   });
   running.push(agent);
   return agent;
@@ -110,7 +115,8 @@ it('installs on first use with progress, passes the key only as the environment,
   const cacheDir = join(dir, 'cache');
   const progress: string[] = [];
   const agentHome = join(dir, 'machine-home', 'agent-homes', 'one');
-  const first = await start(cacheDir, agentHome, progress);
+  const firstLog: string[] = [];
+  const first = await start(cacheDir, agentHome, progress, firstLog);
   expect(progress[0]).toBe(`Installing Claude Code (${pkg.package}@${pkg.version})…`);
   expect(progress[1]).toMatch(/^Installed Claude Code in \d+\.\d s$/);
   expect(first.title).toBe('Claude Code');
@@ -132,6 +138,23 @@ it('installs on first use with progress, passes the key only as the environment,
   expect(argv).not.toContain(KEY);
 
   const again: string[] = [];
-  await start(cacheDir, join(dir, 'machine-home', 'agent-homes', 'two'), again);
+  const againLog: string[] = [];
+  await start(cacheDir, join(dir, 'machine-home', 'agent-homes', 'two'), again, againLog);
   expect(again).toEqual([]);
+
+  // Where each start went, one log line each (bench/agents-first-message.ts reads it): the first
+  // start installed, the second found the cache; durations only, never the key.
+  const timings = (log: string[]) => {
+    const line = log.find((l) => l.startsWith('agent start timings '));
+    expect(line).toBeDefined();
+    expect(line).not.toContain(KEY);
+    return JSON.parse(line!.slice('agent start timings '.length)) as Record<string, unknown>;
+  };
+  const installed = timings(firstLog);
+  expect(installed).toMatchObject({ agent: 'claude-code', installed: true });
+  for (const phase of ['installMs', 'spawnMs', 'initializeMs', 'sessionNewMs']) {
+    expect(installed[phase]).toBeGreaterThanOrEqual(0);
+  }
+  expect(installed.installMs).toBeGreaterThan(0);
+  expect(timings(againLog)).toMatchObject({ agent: 'claude-code', installed: false });
 }, 120_000);
