@@ -37,6 +37,22 @@ export interface AgentSeries {
 
 type FirstUpdate = { promptAt: number; firstUpdateAt: number; kind: string };
 
+/** What the machines' vm-agents logged about `workspaceId`. */
+export function workspaceLog(baseDir: string, workspaceId: string): string[] {
+  const prefix = `workspace ${workspaceId.slice(0, 8)}: `;
+  const lines: string[] = [];
+  for (const dir of readdirSync(baseDir)) {
+    const log = join(baseDir, dir, 'vm-agent.log');
+    if (existsSync(log))
+      lines.push(
+        ...readFileSync(log, 'utf8')
+          .split('\n')
+          .filter((l) => l.includes(prefix)),
+      );
+  }
+  return lines;
+}
+
 /** The `agent start timings` and `agent first update` lines a machine's vm-agent logged for `workspaceId`. */
 export function agentTimings(
   baseDir: string,
@@ -105,11 +121,11 @@ function tables(done: AgentSeries[], runs: number): string {
     }
   }
   const installs = [
-    '| agent | first install on this host (npm install, ms) | cold installs (median ms) | cold runs that installed | warm runs that installed |',
-    '|---|---|---|---|---|',
+    '| agent | first run: install (ms) | first run: first message (ms) | cold installs (median ms) | cold runs that installed | warm runs that installed |',
+    '|---|---|---|---|---|---|',
     ...done.map(
       (a) =>
-        `| ${a.title} | ${ms(a.firstInstall.installMs)} | ${ms(
+        `| ${a.title} | ${ms(a.firstInstall.installMs)}${a.firstInstall.installed ? '' : ' (was cached)'} | ${ms(a.firstInstall.firstMessageMs)} | ${ms(
           percentile(
             a.cold.map((s) => s.installMs),
             0.5,
@@ -129,12 +145,15 @@ agent package runs through the vm-agent on the local provider; the scripted mode
 
 - **cold**: a new user, so no warm node: a new machine (a new vm-agent process with a fresh HOME) whose agent cache
   does not hold this agent (its install directory is removed before the run), while npm's own cache
-  (\`<agent cache>/.npm\`) holds the package's tarballs from the first install. The run includes \`npm install\` (npm
+  (\`<agent cache>/.npm\`) holds the package's tarballs from an earlier install. The run includes \`npm install\` (npm
   still revalidates the registry metadata over the network) and the agent's first start in a fresh HOME.
 - **warm**: the same user's next task with the same agent: the node the previous task left warm is claimed, the agent
   is installed in the machine's cache; the agent process is new (one per session) in a new per-session HOME.
-- **first install**: one run per agent before its series, from whatever npm's cache held then (empty on a first
-  bench run: a download from the registry); not part of either series.
+- Machines run with the start limit \`SAM_AGENT_START_TIMEOUT_MS\` at 240 s (default 60 s): on this loaded host
+  OpenCode's start (initialize + \`session/new\`) alone took over 60 s.
+- Rounds: each round runs, per agent, one cold run then one warm run; the results are rewritten after each round.
+- **first run**: the agent's first task in the bench (by the user whose node then stays warm for the warm series),
+  installing when the shared agent cache lacks it; part of neither series.
 
 Phases (ms, each the median over the series, so they add up only roughly to the median total):
 
@@ -155,10 +174,13 @@ Timestamps: the vm-agent's log lines \`agent start timings {…}\` and \`agent f
 
 export function report(
   done: AgentSeries[],
-  options: { runs: number; startedAt: Date; loadBefore: string; cacheDir: string; record: boolean },
+  options: { runs: number; startedAt: Date; loadBefore: string; failures: string[]; record: boolean },
 ): void {
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB`;
-  const body = tables(done, options.runs);
+  const failed = options.failures.length
+    ? `\n\nFailed runs (not in the tables; the vm-agent's log of the workspace follows each):\n\n${options.failures.map((f) => `\`\`\`\n${f}\n\`\`\``).join('\n\n')}`
+    : '';
+  const body = tables(done, options.runs) + failed;
   console.log(`\n${body}\n\n${machine}; load ${options.loadBefore} at the start, ${hostLoad()} now`);
   if (!options.record) return;
   writeFileSync(

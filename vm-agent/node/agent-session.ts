@@ -21,6 +21,8 @@ import { AGENT_PACKAGES } from '../agents/manifest.ts';
 
 /** The machine setting (bootstrap.json `agentEnv`) naming where agent packages are cached; not for agents. */
 export const AGENT_CACHE_SETTING = 'SAM_AGENT_CACHE_DIR';
+/** The machine setting for how long an agent may take from spawn to `session/new` answered (default 60 s); not for agents. */
+export const AGENT_START_TIMEOUT_SETTING = 'SAM_AGENT_START_TIMEOUT_MS';
 
 export type AgentSessionStart = {
   payload: CreateWorkspacePayload;
@@ -69,7 +71,7 @@ export function permissionPolicy(mode: string | null | undefined): PermissionPol
 
 /** The machine's agent settings without SAM's own (the cache dir): what every agent's environment starts from. */
 function agentSettings(agentEnv: Record<string, string>): Record<string, string> {
-  const { [AGENT_CACHE_SETTING]: _cache, ...rest } = agentEnv;
+  const { [AGENT_CACHE_SETTING]: _cache, [AGENT_START_TIMEOUT_SETTING]: _start, ...rest } = agentEnv;
   return rest;
 }
 
@@ -166,7 +168,7 @@ export async function startAgentSession(options: AgentSessionStart): Promise<Run
   const died = child.exited.then((exit) => {
     throw new Error(exitText(exit, child.stderrTail()));
   });
-  const timeoutMs = options.startTimeoutMs ?? 60_000;
+  const timeoutMs = options.startTimeoutMs ?? (Number(options.agentEnv[AGENT_START_TIMEOUT_SETTING]) || 60_000);
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`${plan.title} did not start within ${timeoutMs} ms`)), timeoutMs);
