@@ -74,6 +74,7 @@ async function start(
   agentHome: string,
   progress: string[],
   log: string[] = [],
+  startLimitMs = '90000',
 ): Promise<RunningAgent> {
   const records: MessageRecord[] = [];
   const agent = await startAgentSession({
@@ -97,6 +98,7 @@ async function start(
     },
     agentEnv: {
       SAM_AGENT_CACHE_DIR: cacheDir,
+      SAM_AGENT_START_TIMEOUT_MS: startLimitMs,
       SAM_DEMO_AGENT_DELAY_MS: '0',
       OPENAI_API_KEY: 'sk-machine-openai',
       ANTHROPIC_API_KEY: 'sk-machine-anthropic',
@@ -132,6 +134,7 @@ it('installs on first use with progress, passes the key only as the environment,
   // SAM's own machine settings, model keys of the machine's and the workspace's token are not the agent's.
   expect(environ.join('\n')).not.toContain('sk-machine-');
   expect(environ.some((v) => v.startsWith('SAM_AGENT_CACHE_DIR='))).toBe(false);
+  expect(environ.some((v) => v.startsWith('SAM_AGENT_START_TIMEOUT_MS='))).toBe(false);
   expect(environ.join('\n')).not.toContain('workspace-token-never-for-agents');
   const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
   expect(argv).toContain(join(cacheDir, `${pkg.package.replace('/', '+')}@${pkg.version}`));
@@ -157,4 +160,11 @@ it('installs on first use with progress, passes the key only as the environment,
   }
   expect(installed.installMs).toBeGreaterThan(0);
   expect(timings(againLog)).toMatchObject({ agent: 'claude-code', installed: false });
+}, 120_000);
+
+it("an agent that does not start within the machine's start limit (SAM_AGENT_START_TIMEOUT_MS) fails in words", async () => {
+  const cacheDir = join(dir, 'cache');
+  await expect(start(cacheDir, join(dir, 'machine-home', 'agent-homes', 'slow'), [], [], '1')).rejects.toThrow(
+    'Claude Code did not start within 1 ms',
+  );
 }, 120_000);
