@@ -146,8 +146,18 @@ async function runTask(stack: RunningFunctionsStack, user: UserClient, projectId
   };
 }
 
+/** Signs up, once more after a failed request (on a host this loaded, a sign-up request once failed to connect). */
+async function signUp(stack: RunningFunctionsStack): Promise<UserClient> {
+  try {
+    return await UserClient.signUp(stack.url, stack.publishableKey);
+  } catch (e) {
+    console.warn(`sign-up failed (${e instanceof Error ? e.message : String(e)}); once more`);
+    return UserClient.signUp(stack.url, stack.publishableKey);
+  }
+}
+
 async function newUser(stack: RunningFunctionsStack, agent: Agent, model: ScriptedModel) {
-  const user = await UserClient.signUp(stack.url, stack.publishableKey);
+  const user = await signUp(stack);
   const stored = await user.client.functions.invoke('credentials', {
     method: 'PUT',
     body: { type: 'agent-api-key', provider: PROVIDERS[agent], secret: KEY, baseUrl: model.url },
