@@ -81,11 +81,12 @@ export const hostLoad = () =>
     .map((l) => l.toFixed(1))
     .join(' ');
 
+/** NaN for no values (shown as "—"). */
 const percentile = (values: number[], q: number) => {
   const s = [...values].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor(q * s.length))]!;
+  return s.length ? s[Math.min(s.length - 1, Math.floor(q * s.length))]! : NaN;
 };
-const ms = (n: number) => n.toFixed(0);
+const ms = (n: number) => (Number.isFinite(n) ? n.toFixed(0) : '—');
 
 /** The phases, each the median over a series (so they add up only roughly to the median total). */
 const PHASES: [string, (s: Sample) => number][] = [

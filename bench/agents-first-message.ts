@@ -23,8 +23,8 @@
  * Needs the database cluster (`scripts/sam db start`) and, on the first run, the npm registry (each
  * agent is installed once into BENCH_AGENT_CACHE before its series; later runs reuse npm's cache).
  */
-import { rmSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { AGENT_PACKAGES } from '../vm-agent/agents/manifest.ts';
@@ -53,6 +53,7 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 10);
 const AGENTS = (process.env.BENCH_AGENTS?.split(',') ?? Object.keys(AGENT_PACKAGES)) as Agent[];
 const CACHE = process.env.BENCH_AGENT_CACHE ?? join(homedir(), '.cache', 'sam', 'bench-agents');
 const RUN_TIMEOUT_MS = 300_000;
+const SAMPLES_FILE = process.env.BENCH_SAMPLES ?? join(tmpdir(), 'sam-bench-agents-first-message.json');
 const START_LIMIT_MS = 240_000;
 const ms = (n: number) => n.toFixed(0);
 const KEY = `sk-bench-${Math.random().toString(36).slice(2, 10)}-4242`;
@@ -236,7 +237,12 @@ async function main(): Promise<void> {
   });
   const benches: Bench[] = [];
   const failures: string[] = [];
-  const record = () =>
+  const record = () => {
+    // Every sample as measured, beside the tables (a crash in the report loses nothing).
+    writeFileSync(
+      SAMPLES_FILE,
+      JSON.stringify({ failures, benches: benches.map(({ model: _m, warmUser: _u, ...b }) => b) }, null, 1),
+    );
     report(benches, {
       runs: RUNS,
       startedAt,
@@ -244,6 +250,7 @@ async function main(): Promise<void> {
       failures,
       record: process.argv.includes('--record'),
     });
+  };
   try {
     for (const agent of AGENTS) {
       try {
@@ -255,6 +262,7 @@ async function main(): Promise<void> {
         console.error(failures.at(-1));
       }
     }
+    record();
     // Round-robin (cold and warm of each agent per round), written after each round, so a run cut
     // short has the same number of samples for every agent and series.
     for (let i = 1; i <= RUNS; i++) {
