@@ -70,7 +70,13 @@ function payload(): CreateWorkspacePayload {
   };
 }
 
-async function start(cacheDir: string, agentHome: string, progress: string[]): Promise<RunningAgent> {
+async function start(
+  cacheDir: string,
+  agentHome: string,
+  progress: string[],
+  log: string[] = [],
+  startLimitMs = '90000',
+): Promise<RunningAgent> {
   const records: MessageRecord[] = [];
   const agent = await startAgentSession({
     payload: payload(),
@@ -93,6 +99,7 @@ async function start(cacheDir: string, agentHome: string, progress: string[]): P
     },
     agentEnv: {
       SAM_AGENT_CACHE_DIR: cacheDir,
+      SAM_AGENT_START_TIMEOUT_MS: startLimitMs,
       SAM_DEMO_AGENT_DELAY_MS: '0',
       OPENAI_API_KEY: 'sk-machine-openai',
       ANTHROPIC_API_KEY: 'sk-machine-anthropic',
@@ -101,7 +108,7 @@ async function start(cacheDir: string, agentHome: string, progress: string[]): P
     onRecord: async (r) => {
       records.push(r);
     },
-    log: () => {},
+    log: (line) => log.push(line),
   });
   running.push(agent);
   return agent;
@@ -111,7 +118,8 @@ it('installs on first use with progress, passes the key only as the environment,
   const cacheDir = join(dir, 'cache');
   const progress: string[] = [];
   const agentHome = join(dir, 'machine-home', 'agent-homes', 'one');
-  const first = await start(cacheDir, agentHome, progress);
+  const firstLog: string[] = [];
+  const first = await start(cacheDir, agentHome, progress, firstLog);
   expect(progress[0]).toBe(`Installing Claude Code (${pkg.package}@${pkg.version})…`);
   expect(progress[1]).toMatch(/^Installed Claude Code in \d+\.\d s$/);
   expect(first.title).toBe('Claude Code');
@@ -127,14 +135,39 @@ it('installs on first use with progress, passes the key only as the environment,
   // SAM's own machine settings, model keys of the machine's and the workspace's token are not the agent's.
   expect(environ.join('\n')).not.toContain('sk-machine-');
   expect(environ.some((v) => v.startsWith('SAM_AGENT_CACHE_DIR='))).toBe(false);
+  expect(environ.some((v) => v.startsWith('SAM_AGENT_START_TIMEOUT_MS='))).toBe(false);
   expect(environ.join('\n')).not.toContain('workspace-token-never-for-agents');
   const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
   expect(argv).toContain(join(cacheDir, `${pkg.package.replace('/', '+')}@${pkg.version}`));
   expect(argv).not.toContain(KEY);
 
   const again: string[] = [];
-  await start(cacheDir, join(dir, 'machine-home', 'agent-homes', 'two'), again);
+  const againLog: string[] = [];
+  await start(cacheDir, join(dir, 'machine-home', 'agent-homes', 'two'), again, againLog);
   expect(again).toEqual([]);
+
+  // Where each start went, one log line each (bench/agents-first-message.ts reads it): the first
+  // start installed, the second found the cache; durations only, never the key.
+  const timings = (log: string[]) => {
+    const line = log.find((l) => l.startsWith('agent start timings '));
+    expect(line).toBeDefined();
+    expect(line).not.toContain(KEY);
+    return JSON.parse(line!.slice('agent start timings '.length)) as Record<string, unknown>;
+  };
+  const installed = timings(firstLog);
+  expect(installed).toMatchObject({ agent: 'claude-code', installed: true });
+  for (const phase of ['installMs', 'spawnMs', 'initializeMs', 'sessionNewMs']) {
+    expect(installed[phase]).toBeGreaterThanOrEqual(0);
+  }
+  expect(installed.installMs).toBeGreaterThan(0);
+  expect(timings(againLog)).toMatchObject({ agent: 'claude-code', installed: false });
+}, 120_000);
+
+it("an agent that does not start within the machine's start limit (SAM_AGENT_START_TIMEOUT_MS) fails in words", async () => {
+  const cacheDir = join(dir, 'cache');
+  await expect(start(cacheDir, join(dir, 'machine-home', 'agent-homes', 'slow'), [], [], '1')).rejects.toThrow(
+    'Claude Code did not start within 1 ms',
+  );
 }, 120_000);
 
 it("installs into the machine's own cache when the shared one lacks the agent and cannot be written here", async () => {

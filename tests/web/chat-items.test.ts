@@ -36,6 +36,30 @@ describe('chatItems', () => {
     ]);
   });
 
+  it("keeps a tool call's title when an update carries only its output, and takes a new title when one is given", () => {
+    const items = chatItems([
+      msg({
+        role: 'tool',
+        content: 'mcp__sam__update_task_status',
+        toolCallId: 'c1',
+        metadata: { title: 'mcp__sam__update_task_status' },
+      }),
+      msg({ role: 'tool', content: '{"recorded":true}', toolCallId: 'c1', toolStatus: 'completed' }),
+      msg({ role: 'tool', content: 'Write', toolCallId: 'c2', metadata: { title: 'Write' } }),
+      msg({
+        role: 'tool',
+        content: 'Write a.md',
+        toolCallId: 'c2',
+        toolStatus: 'completed',
+        metadata: { title: 'Write a.md' },
+      }),
+    ]);
+    expect(items.map((i) => (i.kind === 'tool' ? [i.tool.title, i.tool.status] : i.kind))).toEqual([
+      ['mcp__sam__update_task_status', 'completed'],
+      ['Write a.md', 'completed'],
+    ]);
+  });
+
   it("shows the agent's echo of the user's message once, and an echo of something the user never said as the agent's", () => {
     const items = chatItems([
       msg({ role: 'user', content: 'add a greeting', origin: 'user', producedAt: null }),

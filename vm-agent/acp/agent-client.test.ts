@@ -44,6 +44,25 @@ async function connect(extra: Partial<AgentClientOptions> = {}, delayMs = 0) {
 }
 
 describe('AgentClient with the demo agent over linked streams', () => {
+  it("logs the first turn's first shown update once, as timestamps without content (for bench/agents-first-message.ts)", async () => {
+    const lines: string[] = [];
+    const before = Date.now();
+    const { client } = await connect({ log: (l) => lines.push(l) });
+    await client.newSession();
+    expect(lines.filter((l) => l.startsWith('agent first update'))).toEqual([]);
+    await client.prompt('add a greeting to README');
+    await client.prompt('and another');
+    const logged = lines.filter((l) => l.startsWith('agent first update '));
+    expect(logged).toHaveLength(1);
+    const timing = JSON.parse(logged[0]!.slice('agent first update '.length)) as Record<string, unknown>;
+    expect(Object.keys(timing).sort()).toEqual(['firstUpdateAt', 'kind', 'promptAt']);
+    expect(timing.promptAt).toBeGreaterThanOrEqual(before);
+    expect(timing.firstUpdateAt).toBeGreaterThanOrEqual(timing.promptAt as number);
+    expect(['agent_message_chunk', 'agent_thought_chunk', 'tool_call', 'tool_call_update', 'plan']).toContain(
+      timing.kind,
+    );
+  });
+
   it('streams a whole turn into ordered, valid records and edits README through fs/write_text_file', async () => {
     const { client, records } = await connect({ mcp: { url: mcp.url, token: TOKEN } });
     await client.newSession();

@@ -59,6 +59,9 @@ export function samMcpServerEntry(mcp: SamMcpServer): acp.McpServer {
   };
 }
 
+/** Updates that become a message the chat shows (not command lists, modes or usage). */
+const SHOWN_UPDATES = new Set(['agent_message_chunk', 'agent_thought_chunk', 'tool_call', 'tool_call_update', 'plan']);
+
 export class AgentClient {
   readonly recorder: MessageRecorder;
   /** The session's token usage as the agent reports it over ACP (usage.ts). */
@@ -71,6 +74,9 @@ export class AgentClient {
   private sinkError: unknown = null;
   /** Tokens the agent reported for the last turn (the prompt response's `usage.totalTokens`), if it did. */
   lastTurnTokens: number | null = null;
+  /** When the first prompt was sent (epoch ms), until its first update was logged. */
+  private firstPromptAt: number | null = null;
+  private firstUpdateLogged = false;
   private constructor(
     private readonly options: AgentClientOptions,
     private readonly connection: acp.ClientConnection,
@@ -182,6 +188,7 @@ export class AgentClient {
     const sessionId = this.requireSession();
     const timer = setInterval(() => this.recorder.flush(), this.options.flushIntervalMs ?? 250);
     this.lastTurnTokens = null;
+    this.firstPromptAt ??= Date.now();
     try {
       const response = await this.connection.agent.request(acp.methods.agent.session.prompt, {
         sessionId,
@@ -235,6 +242,20 @@ export class AgentClient {
     if (notification.sessionId !== this.acpSessionId || this.replaying) return;
     // Usage is counted, not chatted: the task shows the totals.
     if (notification.update.sessionUpdate === 'usage_update') return this.usage.onUsageUpdate(notification.update);
+    if (
+      this.firstPromptAt !== null &&
+      !this.firstUpdateLogged &&
+      SHOWN_UPDATES.has(notification.update.sessionUpdate)
+    ) {
+      // For bench/agents-first-message.ts: the first shown update of the first turn (epoch ms, no content).
+      this.firstUpdateLogged = true;
+      const timing = {
+        promptAt: this.firstPromptAt,
+        firstUpdateAt: Date.now(),
+        kind: notification.update.sessionUpdate,
+      };
+      this.options.log?.(`agent first update ${JSON.stringify(timing)}`);
+    }
     this.recorder.handle(notification.update);
   }
 

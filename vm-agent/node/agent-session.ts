@@ -30,6 +30,8 @@ import { claudeTranscriptUsage, codexRolloutUsage } from '../agents/usage-logs.t
 
 /** The machine setting (bootstrap.json `agentEnv`) naming where agent packages are cached; not for agents. */
 export const AGENT_CACHE_SETTING = 'SAM_AGENT_CACHE_DIR';
+/** The machine setting for how long an agent may take from spawn to `session/new` answered (default 60 s); not for agents. */
+export const AGENT_START_TIMEOUT_SETTING = 'SAM_AGENT_START_TIMEOUT_MS';
 
 export type AgentSessionStart = {
   payload: CreateWorkspacePayload;
@@ -89,7 +91,7 @@ export function permissionPolicy(mode: string | null | undefined, ask?: Permissi
 
 /** The machine's agent settings without SAM's own (the cache dir): what every agent's environment starts from. */
 function agentSettings(agentEnv: Record<string, string>): Record<string, string> {
-  const { [AGENT_CACHE_SETTING]: _cache, ...rest } = agentEnv;
+  const { [AGENT_CACHE_SETTING]: _cache, [AGENT_START_TIMEOUT_SETTING]: _start, ...rest } = agentEnv;
   return rest;
 }
 
@@ -104,7 +106,7 @@ async function planRealAgent(
   options: AgentSessionStart,
   launch: AgentLaunchSettings & { agentType: keyof typeof AGENT_PACKAGES },
   context: Record<string, string>,
-): Promise<AgentLaunchPlan & { secrets: string[] }> {
+): Promise<AgentLaunchPlan & { secrets: string[]; installed: boolean }> {
   const pkg = AGENT_PACKAGES[launch.agentType];
   const progress: Promise<void>[] = [];
   const installed = await ensureAgentInstalled(pkg, {
@@ -131,6 +133,7 @@ async function planRealAgent(
     // Model keys in the machine's settings are not the user's: only the stored one reaches the agent.
     env: { ...withoutModelKeys(agentSettings(options.agentEnv)), ...context, ...configured.env },
     secrets: configured.secrets,
+    installed: installed.installed,
   };
 }
 
@@ -163,8 +166,27 @@ async function sessionUsage(type: string, client: AgentClient, home: string): Pr
   return client.usage.report();
 }
 
+/**
+ * Where an agent's start went, logged as one line (`agent start timings {…}`, epoch ms and
+ * durations; never secrets) for bench/agents-first-message.ts to read from the vm-agent's log.
+ */
+export type AgentStartTimings = {
+  agent: string;
+  startedAt: number;
+  /** Finding the agent in the machine's cache (on first use: npm install) and writing its config. */
+  installMs: number;
+  installed: boolean;
+  /** spawn() until the process exists. */
+  spawnMs: number;
+  /** The process exists until it answered `initialize` (includes loading the agent's code). */
+  initializeMs: number;
+  sessionNewMs: number;
+};
+
 export async function startAgentSession(options: AgentSessionStart): Promise<RunningAgent> {
   const { payload, launch } = options;
+  const startedAt = Date.now();
+  let installed = false;
   const context: Record<string, string> = {
     SAM_WORKSPACE_ID: payload.workspaceId,
     SAM_PROJECT_ID: payload.projectId,
@@ -178,6 +200,7 @@ export async function startAgentSession(options: AgentSessionStart): Promise<Run
     const real = await planRealAgent(options, { ...launch, agentType: type }, context);
     plan = real;
     secrets = real.secrets;
+    installed = real.installed;
   } else {
     plan = planAgentLaunch(type, { ...agentSettings(options.agentEnv), ...context }, options.machineEnv);
     if (plan.agentType === 'demo') plan.env.SAM_DEMO_AGENT_STATE_DIR = options.stateDir;
@@ -189,14 +212,17 @@ export async function startAgentSession(options: AgentSessionStart): Promise<Run
   const mcp = STDIO_MCP_AGENTS.has(plan.agentType)
     ? { ...options.mcp, stdioBridge: await mcpBridge(options) }
     : options.mcp;
+  const spawnAt = Date.now();
   const child = spawnAgentProcess(
     { command: plan.command, args: plan.args, env: plan.env, cwd: options.repoDir },
     options.machineEnv,
   );
+  let spawnedAt = spawnAt;
+  child.child.once('spawn', () => (spawnedAt = Date.now()));
   const died = child.exited.then((exit) => {
     throw new Error(exitText(exit, child.stderrTail()));
   });
-  const timeoutMs = options.startTimeoutMs ?? 60_000;
+  const timeoutMs = options.startTimeoutMs ?? (Number(options.agentEnv[AGENT_START_TIMEOUT_SETTING]) || 60_000);
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`${plan.title} did not start within ${timeoutMs} ms`)), timeoutMs);
@@ -214,8 +240,19 @@ export async function startAgentSession(options: AgentSessionStart): Promise<Run
       died,
       timeout,
     ]);
+    const initializedAt = Date.now();
     await Promise.race([client.newSession(), died, timeout]);
     died.catch(() => {});
+    const timings: AgentStartTimings = {
+      agent: plan.agentType,
+      startedAt,
+      installMs: spawnAt - startedAt,
+      installed,
+      spawnMs: spawnedAt - spawnAt,
+      initializeMs: initializedAt - spawnedAt,
+      sessionNewMs: Date.now() - initializedAt,
+    };
+    options.log(`agent start timings ${JSON.stringify(timings)}`);
     return {
       title: plan.title,
       process: child,

@@ -62,13 +62,14 @@ export function chatItems(messages: readonly Message[]): ChatItem[] {
       const meta = m.metadata ?? {};
       const id = m.toolCallId ?? m.messageId;
       const status = m.toolStatus ?? undefined;
-      const title = (meta.title as string | undefined) ?? (m.content || undefined);
       const known = tools.get(id);
       if (known) {
         if (status) known.status = status;
-        if (title) known.title = title;
+        // A later record's text is the tool's output (e.g. an MCP tool's JSON result), not its name.
+        if (meta.title) known.title = meta.title as string;
         continue;
       }
+      const title = (meta.title as string | undefined) ?? (m.content || undefined);
       const tool: ToolView = {
         toolCallId: id,
         title: title ?? 'Tool call',
