@@ -26,7 +26,8 @@ insert into targets values
   ('directives', $$task_id = '44444444-0000-0000-0000-000000000001'$$, false),
   ('mcp_request_windows', $$jti = '88888888-0000-0000-0000-000000000021'$$, false),
   ('installation', $$singleton$$, false),
-  ('agent_profiles', $$project_id = '22222222-0000-0000-0000-000000000001'$$, false);
+  ('agent_profiles', $$project_id = '22222222-0000-0000-0000-000000000001'$$, false),
+  ('github_installations', $$owner_id = '11111111-0000-0000-0000-000000000001'$$, false);
 
 -- Insert candidates: the target row with fresh keys, so only privileges and policies can refuse it.
 create temp table candidate_rows (tbl text primary key, row jsonb);
