@@ -26,6 +26,9 @@ export interface FunctionsOptions {
 /** Parent environment variables Deno itself needs (its cache, the npm registry), and nothing else. */
 const DENO_PASSTHROUGH = ['HOME', 'DENO_DIR', 'XDG_CACHE_HOME', 'NPM_CONFIG_REGISTRY', 'npm_config_registry'];
 
+/** Function secrets an operator may leave unset: the GitHub App's (functions/_shared/github/config.ts). */
+const OPTIONAL_SECRET = /^SAM_GITHUB_[A-Z_]+$/;
+
 /**
  * The environment of a function, the variables hosted Supabase sets (below), with the gateway's
  * URL as SUPABASE_URL and a connection as the non-superuser `postgres` role as SUPABASE_DB_URL.
@@ -39,6 +42,11 @@ export function functionEnvironment(
   for (const name of DENO_PASSTHROUGH) {
     const value = process.env[name];
     if (value !== undefined) env[name] = value;
+  }
+  // Optional secrets (hosted: `supabase secrets set` only when the operator configures GitHub), so
+  // not in config.toml's [edge_runtime.secrets], which fails a function without them.
+  for (const [name, value] of Object.entries(process.env)) {
+    if (OPTIONAL_SECRET.test(name) && value) env[name] = value;
   }
   return {
     ...env,
