@@ -10,3 +10,4 @@ export * from './tasks.ts';
 export * from './messages.ts';
 export * from './realtime.ts';
 export * from './credentials.ts';
+export * from './github.ts';
