@@ -563,33 +563,40 @@ begin
   return moved;
 end $$;
 
--- Name: fail_orchestrator_job(uuid, integer, text); Type: FUNCTION; Schema: public
-CREATE FUNCTION public.fail_orchestrator_job(p_job uuid, p_attempt integer, p_error text) RETURNS jsonb
+-- Name: fail_orchestrator_job(uuid, integer, text, boolean, bigint); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.fail_orchestrator_job(p_job uuid, p_attempt integer, p_error text, p_permanent boolean DEFAULT false, p_retry_after_ms bigint DEFAULT NULL::bigint) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     AS $$
-declare j public.orchestrator_jobs; why text;
+declare j public.orchestrator_jobs; why text; gives_up boolean; backoff interval; wait interval;
 begin
   select * into j from public.orchestrator_jobs where id = p_job for update;
   why := public.sam_job_fence(j, p_attempt);
   if why is not null then
     return jsonb_build_object('accepted', false, 'status', j.status, 'attempt', j.attempts, 'reason', why);
   end if;
+  gives_up := coalesce(p_permanent, false) or j.attempts >= j.max_attempts;
+  backoff := least(public.setting_interval('job_backoff_base', j.project_id) * power(2, greatest(j.attempts - 1, 0)),
+                   public.setting_interval('job_backoff_max', j.project_id));
+  wait := greatest(backoff, make_interval(secs => least(greatest(coalesce(p_retry_after_ms, 0), 0), 86400000) / 1000.0));
   update public.orchestrator_jobs set
-      status = case when attempts >= max_attempts then 'dead' else 'pending' end::public.job_status,
-      run_after = public.sam_now() + least(public.setting_interval('job_backoff_base', project_id) * power(2, greatest(attempts - 1, 0)),
-                                           public.setting_interval('job_backoff_max', project_id)),
+      status = case when gives_up then 'dead' else 'pending' end::public.job_status,
+      run_after = public.sam_now() + wait,
       last_error = left(p_error, 4000), locked_until = null, updated_at = public.sam_now(),
-      finished_at = case when attempts >= max_attempts then public.sam_now() end
+      finished_at = case when gives_up then public.sam_now() end
    where id = p_job
   returning * into j;
   if j.owner_id is not null then
     insert into public.lifecycle_events (entity, entity_id, owner_id, project_id, from_state, to_state, actor_type, actor_id, reason)
-    values ('orchestrator_job', j.id, j.owner_id, j.project_id, 'running', j.status::text, 'system', public.sam_actor_id(), left(p_error, 500));
+    values ('orchestrator_job', j.id, j.owner_id, j.project_id, 'running', j.status::text, 'system', public.sam_actor_id(),
+            left(case when coalesce(p_permanent, false) then 'permanent: ' else '' end || p_error, 500));
   end if;
   if j.status = 'dead' and j.kind = 'provision_node' and j.node_id is not null then
-    perform public.fail_node(j.node_id, format('gave up creating the machine after %s attempts: %s', j.attempts,
-                                                left(coalesce(p_error, 'unknown error'), 1000)));
+    perform public.fail_node(j.node_id,
+      case when coalesce(p_permanent, false)
+           then left(coalesce(p_error, 'unknown error'), 1000)
+           else format('gave up creating the machine after %s attempts: %s', j.attempts,
+                       left(coalesce(p_error, 'unknown error'), 1000)) end);
   end if;
   return jsonb_build_object('accepted', true, 'status', j.status, 'attempt', j.attempts);
 end $$;
@@ -681,6 +688,77 @@ begin
                                      and (p_before is null or m.id < p_before) order by m.id desc limit lim) x
                  order by x.id;
   end if;
+end $$;
+
+-- Name: github_installation_event(bigint, text); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.github_installation_event(p_installation bigint, p_action text) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $_$
+declare unlinked integer := 0; now_ timestamptz := public.sam_now();
+begin
+  if p_action in ('created', 'unsuspend', 'new_permissions_accepted') then
+    insert into public.github_installation_states (installation_id, updated_at) values (p_installation, now_)
+    on conflict (installation_id) do update set suspended_at = null, deleted_at = null, updated_at = now_;
+  elsif p_action = 'suspend' then
+    insert into public.github_installation_states (installation_id, suspended_at, updated_at)
+    values (p_installation, now_, now_)
+    on conflict (installation_id) do update set suspended_at = coalesce(github_installation_states.suspended_at, now_),
+                                                updated_at = now_;
+  elsif p_action = 'deleted' then
+    insert into public.github_installation_states (installation_id, deleted_at, updated_at)
+    values (p_installation, now_, now_)
+    on conflict (installation_id) do update set deleted_at = coalesce(github_installation_states.deleted_at, now_),
+                                                updated_at = now_;
+    update public.projects set github_installation_id = null, github_repository_id = null, github_full_name = null,
+           updated_at = now_
+     where github_installation_id = p_installation;
+    get diagnostics unlinked = row_count;
+    if to_regclass('public.github_installations') is not null then
+      execute 'delete from public.github_installations where installation_id = $1' using p_installation;
+    end if;
+  else
+    return jsonb_build_object('action', p_action, 'ignored', true);
+  end if;
+  return jsonb_build_object('action', p_action, 'unlinkedProjects', unlinked);
+end $_$;
+
+-- Name: github_installation_repositories_event(bigint, text, bigint[]); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.github_installation_repositories_event(p_installation bigint, p_selection text, p_removed bigint[]) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $_$
+declare unlinked integer := 0;
+begin
+  update public.projects set github_installation_id = null, github_repository_id = null, github_full_name = null,
+         updated_at = public.sam_now()
+   where github_installation_id = p_installation and github_repository_id = any(coalesce(p_removed, '{}'));
+  get diagnostics unlinked = row_count;
+  if to_regclass('public.github_installations') is not null and p_selection in ('all', 'selected') then
+    execute 'update public.github_installations set repository_selection = $2, updated_at = public.sam_now()
+              where installation_id = $1 and repository_selection <> $2' using p_installation, p_selection;
+  end if;
+  return jsonb_build_object('unlinkedProjects', unlinked);
+end $_$;
+
+-- Name: github_pull_request_closed(bigint, integer, boolean, text); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.github_pull_request_closed(p_repository bigint, p_number integer, p_merged boolean, p_merge_sha text DEFAULT NULL::text) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare r public.tasks; n integer := 0; target text := case when p_merged then 'merged' else 'closed' end;
+begin
+  for r in select t.* from public.tasks t join public.projects p on p.id = t.project_id
+            where p.github_repository_id = p_repository and t.pr_number = p_number
+              and t.pr_state in ('open', 'closed') and t.pr_state <> target
+            for update of t loop
+    update public.tasks set pr_state = target, updated_at = public.sam_now() where id = r.id;
+    perform public.sam_task_note(r, format('pull request #%s %s on GitHub%s', p_number,
+      case when p_merged then 'merged' else 'closed without merging' end,
+      case when p_merged and p_merge_sha is not null then ' as ' || left(p_merge_sha, 40) else '' end));
+    n := n + 1;
+  end loop;
+  return n;
 end $$;
 
 -- Name: is_active(public.task_status); Type: FUNCTION; Schema: public
@@ -1156,6 +1234,56 @@ begin
   return jsonb_build_object('persisted', persisted, 'duplicates', n - persisted);
 end $$;
 
+-- Name: record_task_no_pull_request(uuid, text, text); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.record_task_no_pull_request(p_task uuid, p_state text, p_reason text) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare t public.tasks;
+begin
+  if p_state not in ('not_opened', 'failed') then
+    raise exception 'no pull request is not_opened or failed, not %', p_state using errcode = '22023';
+  end if;
+  select * into t from public.tasks where id = p_task for update;
+  if t.id is null then raise exception 'task % not found', p_task using errcode = 'P0002'; end if;
+  if t.pr_state in ('open', 'closed', 'merged') or t.pr_state is not distinct from p_state then
+    return false;
+  end if;
+  update public.tasks set pr_state = p_state, updated_at = public.sam_now() where id = t.id returning * into t;
+  perform public.sam_task_note(t, p_reason);
+  if p_state = 'failed' then
+    perform public.sam_notify(t.owner_id, t.project_id, t.id, 'error', t.title, p_reason, 'pr_failed:' || t.id,
+                              jsonb_build_object('branch', t.branch));
+  end if;
+  return true;
+end $$;
+
+-- Name: record_task_pull_request(uuid, integer, text, text); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.record_task_pull_request(p_task uuid, p_number integer, p_url text, p_how text) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare t public.tasks;
+begin
+  if p_number is null or p_number <= 0 or p_url is null or p_url !~ '^https?://' or length(p_url) > 500 then
+    raise exception 'a pull request needs a number and an http(s) url' using errcode = '22023';
+  end if;
+  select * into t from public.tasks where id = p_task for update;
+  if t.id is null then raise exception 'task % not found', p_task using errcode = 'P0002'; end if;
+  if t.pr_number is not distinct from p_number and t.pr_url is not distinct from p_url then
+    return false;
+  end if;
+  update public.tasks set pr_number = p_number, pr_url = p_url, pr_state = 'open', updated_at = public.sam_now()
+   where id = t.id returning * into t;
+  perform public.sam_task_note(t, format('pull request #%s %s: %s', p_number,
+    case p_how when 'adopted' then 'adopted (it was already open)' else 'opened' end, p_url));
+  perform public.sam_notify(t.owner_id, t.project_id, t.id, 'pr_created', t.title,
+    format('Pull request #%s for %s', p_number, coalesce(t.branch, 'the task branch')),
+    'pr_created:' || t.id || ':' || p_number,
+    jsonb_build_object('prNumber', p_number, 'prUrl', p_url, 'branch', t.branch, 'how', p_how));
+  return true;
+end $$;
+
 -- Name: refresh_agent_token(); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.refresh_agent_token() RETURNS timestamp with time zone
     LANGUAGE sql SECURITY DEFINER
@@ -1494,11 +1622,15 @@ CREATE TABLE public.tasks (
     search tsvector GENERATED ALWAYS AS ((setweight(to_tsvector('english'::regconfig, COALESCE(title, ''::text)), 'A'::"char") || setweight(to_tsvector('english'::regconfig, COALESCE(description, ''::text)), 'B'::"char"))) STORED,
     agent_profile_id uuid,
     agent_profile jsonb DEFAULT '{}'::jsonb NOT NULL,
+    pr_number integer,
+    pr_state text,
     CONSTRAINT tasks_branch_check CHECK (((branch IS NULL) OR (length(branch) <= 255))),
     CONSTRAINT tasks_description_check CHECK ((length(description) <= 32000)),
     CONSTRAINT tasks_dispatch_depth_check CHECK ((dispatch_depth >= 0)),
     CONSTRAINT tasks_error_message_check CHECK (((error_message IS NULL) OR (length(error_message) <= 4000))),
     CONSTRAINT tasks_not_own_parent CHECK ((parent_task_id IS DISTINCT FROM id)),
+    CONSTRAINT tasks_pr_number_check CHECK (((pr_number IS NULL) OR (pr_number > 0))),
+    CONSTRAINT tasks_pr_state_check CHECK (((pr_state IS NULL) OR (pr_state = ANY (ARRAY['open'::text, 'closed'::text, 'merged'::text, 'not_opened'::text, 'failed'::text])))),
     CONSTRAINT tasks_pr_url_check CHECK (((pr_url IS NULL) OR (length(pr_url) <= 500))),
     CONSTRAINT tasks_priority_check CHECK (((priority >= 0) AND (priority <= 100))),
     CONSTRAINT tasks_step_only_when_running CHECK (((execution_step IS NULL) OR (status = ANY (ARRAY['queued'::public.task_status, 'delegated'::public.task_status, 'in_progress'::public.task_status])))),
@@ -1613,6 +1745,7 @@ begin
     'executionStep', new.execution_step, 'previousStatus', case when tg_op = 'UPDATE' then old.status end,
     'previousStep', case when tg_op = 'UPDATE' then old.execution_step end, 'title', new.title,
     'parentTaskId', new.parent_task_id, 'sessionId', new.chat_session_id, 'branch', new.branch, 'prUrl', new.pr_url,
+    'prNumber', new.pr_number, 'prState', new.pr_state,
     'pushed', (new.completion_evidence #>> '{gitPush,pushed}')::boolean,
     'commitSha', new.completion_evidence #>> '{gitPush,commitSha}',
     'errorMessage', new.error_message, 'at', public.sam_now());
@@ -2342,6 +2475,17 @@ begin
   return true;
 end $$;
 
+-- Name: sam_task_note(public.tasks, text); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.sam_task_note(p_task public.tasks, p_reason text) RETURNS void
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+  insert into public.task_events (task_id, project_id, owner_id, actor_type, actor_id, from_status, to_status,
+                                  from_step, to_step, reason)
+  values (p_task.id, p_task.project_id, p_task.owner_id, coalesce(public.sam_caller(), 'system'), public.sam_actor_id(),
+          p_task.status, p_task.status, p_task.execution_step, p_task.execution_step, left(p_reason, 2000))
+$$;
+
 -- Name: sam_task_step(uuid, public.task_step, text); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.sam_task_step(p_task uuid, p_step public.task_step, p_reason text DEFAULT NULL::text) RETURNS boolean
     LANGUAGE plpgsql SECURITY DEFINER
@@ -2971,6 +3115,26 @@ begin
   return moved;
 end $$;
 
+-- Name: workspace_git_target(); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.workspace_git_target() RETURNS jsonb
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare w public.workspaces := public.sam_authorize_workspace(public.current_workspace_id(), false);
+  t public.tasks; p public.projects; s public.github_installation_states;
+begin
+  if public.is_terminal(w.status) then
+    raise exception 'workspace % is %', w.id, w.status using errcode = '55000';
+  end if;
+  select * into t from public.tasks where id = w.task_id;
+  select * into p from public.projects where id = w.project_id;
+  select * into s from public.github_installation_states where installation_id = p.github_installation_id;
+  return jsonb_build_object('taskId', t.id, 'projectId', p.id, 'repository', p.repository,
+    'repoProvider', p.repo_provider, 'installationId', p.github_installation_id,
+    'repositoryId', p.github_repository_id, 'fullName', p.github_full_name,
+    'installationSuspended', s.suspended_at is not null, 'installationDeleted', s.deleted_at is not null);
+end $$;
+
 -- Name: workspace_ready(uuid); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.workspace_ready(p_workspace uuid DEFAULT NULL::uuid) RETURNS boolean
     LANGUAGE plpgsql SECURITY DEFINER
@@ -3058,6 +3222,15 @@ CREATE TABLE public.directives (
     delivered_at timestamp with time zone,
     CONSTRAINT directives_content_check CHECK (((length(content) >= 1) AND (length(content) <= 32768))),
     CONSTRAINT directives_kind_check CHECK ((kind = ANY (ARRAY['message'::text, 'stop_warning'::text, 'answer'::text])))
+);
+
+-- Name: github_installation_states; Type: TABLE; Schema: public
+CREATE TABLE public.github_installation_states (
+    installation_id bigint NOT NULL,
+    suspended_at timestamp with time zone,
+    deleted_at timestamp with time zone,
+    updated_at timestamp with time zone DEFAULT public.sam_now() NOT NULL,
+    CONSTRAINT github_installation_states_installation_id_check CHECK ((installation_id > 0))
 );
 
 -- Name: human_input_requests; Type: TABLE; Schema: public
@@ -3338,6 +3511,10 @@ ALTER TABLE ONLY public.credentials
 ALTER TABLE ONLY public.directives
     ADD CONSTRAINT directives_pkey PRIMARY KEY (id);
 
+-- Name: github_installation_states github_installation_states_pkey; Type: CONSTRAINT; Schema: public
+ALTER TABLE ONLY public.github_installation_states
+    ADD CONSTRAINT github_installation_states_pkey PRIMARY KEY (installation_id);
+
 -- Name: github_installations github_installations_owner_id_installation_id_key; Type: CONSTRAINT; Schema: public
 ALTER TABLE ONLY public.github_installations
     ADD CONSTRAINT github_installations_owner_id_installation_id_key UNIQUE (owner_id, installation_id);
@@ -3540,6 +3717,9 @@ CREATE INDEX orchestrator_jobs_due_idx ON public.orchestrator_jobs USING btree (
 -- Name: orchestrator_jobs_lease_idx; Type: INDEX; Schema: public
 CREATE INDEX orchestrator_jobs_lease_idx ON public.orchestrator_jobs USING btree (locked_until) WHERE (status = 'running'::public.job_status);
 
+-- Name: projects_github_repository_idx; Type: INDEX; Schema: public
+CREATE INDEX projects_github_repository_idx ON public.projects USING btree (github_repository_id) WHERE (github_repository_id IS NOT NULL);
+
 -- Name: task_events_owner_idx; Type: INDEX; Schema: public
 CREATE INDEX task_events_owner_idx ON public.task_events USING btree (owner_id);
 
@@ -3643,7 +3823,7 @@ CREATE TRIGGER projects_default_profile_check BEFORE INSERT OR UPDATE OF default
 CREATE TRIGGER projects_github_guard BEFORE INSERT OR UPDATE ON public.projects FOR EACH ROW EXECUTE FUNCTION public.sam_guard_project_github();
 
 -- Name: tasks tasks_broadcast_change; Type: TRIGGER; Schema: public
-CREATE TRIGGER tasks_broadcast_change AFTER UPDATE OF status, execution_step, branch, pr_url, completion_evidence, title ON public.tasks FOR EACH ROW WHEN (((old.status IS DISTINCT FROM new.status) OR (old.execution_step IS DISTINCT FROM new.execution_step) OR (old.branch IS DISTINCT FROM new.branch) OR (old.pr_url IS DISTINCT FROM new.pr_url) OR (old.title IS DISTINCT FROM new.title) OR ((old.completion_evidence -> 'gitPush'::text) IS DISTINCT FROM (new.completion_evidence -> 'gitPush'::text)))) EXECUTE FUNCTION public.sam_broadcast_task();
+CREATE TRIGGER tasks_broadcast_change AFTER UPDATE OF status, execution_step, branch, pr_url, pr_number, pr_state, completion_evidence, title ON public.tasks FOR EACH ROW WHEN (((old.status IS DISTINCT FROM new.status) OR (old.execution_step IS DISTINCT FROM new.execution_step) OR (old.branch IS DISTINCT FROM new.branch) OR (old.pr_url IS DISTINCT FROM new.pr_url) OR (old.pr_number IS DISTINCT FROM new.pr_number) OR (old.pr_state IS DISTINCT FROM new.pr_state) OR (old.title IS DISTINCT FROM new.title) OR ((old.completion_evidence -> 'gitPush'::text) IS DISTINCT FROM (new.completion_evidence -> 'gitPush'::text)))) EXECUTE FUNCTION public.sam_broadcast_task();
 
 -- Name: tasks tasks_broadcast_insert; Type: TRIGGER; Schema: public
 CREATE TRIGGER tasks_broadcast_insert AFTER INSERT ON public.tasks FOR EACH ROW EXECUTE FUNCTION public.sam_broadcast_task();
@@ -4063,6 +4243,9 @@ ALTER TABLE public.credentials ENABLE ROW LEVEL SECURITY;
 -- Name: directives; Type: ROW SECURITY; Schema: public
 ALTER TABLE public.directives ENABLE ROW LEVEL SECURITY;
 
+-- Name: github_installation_states; Type: ROW SECURITY; Schema: public
+ALTER TABLE public.github_installation_states ENABLE ROW LEVEL SECURITY;
+
 -- Name: github_installations; Type: ROW SECURITY; Schema: public
 ALTER TABLE public.github_installations ENABLE ROW LEVEL SECURITY;
 
@@ -4266,9 +4449,9 @@ GRANT ALL ON FUNCTION public.fail_agent_session(p_id uuid, p_error text) TO sam_
 REVOKE ALL ON FUNCTION public.fail_node(p_node uuid, p_error text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.fail_node(p_node uuid, p_error text) TO service_role;
 
--- Name: FUNCTION fail_orchestrator_job(p_job uuid, p_attempt integer, p_error text); Type: ACL; Schema: public
-REVOKE ALL ON FUNCTION public.fail_orchestrator_job(p_job uuid, p_attempt integer, p_error text) FROM PUBLIC;
-GRANT ALL ON FUNCTION public.fail_orchestrator_job(p_job uuid, p_attempt integer, p_error text) TO service_role;
+-- Name: FUNCTION fail_orchestrator_job(p_job uuid, p_attempt integer, p_error text, p_permanent boolean, p_retry_after_ms bigint); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.fail_orchestrator_job(p_job uuid, p_attempt integer, p_error text, p_permanent boolean, p_retry_after_ms bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.fail_orchestrator_job(p_job uuid, p_attempt integer, p_error text, p_permanent boolean, p_retry_after_ms bigint) TO service_role;
 
 -- Name: FUNCTION fail_task(p_task uuid, p_error text); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.fail_task(p_task uuid, p_error text) FROM PUBLIC;
@@ -4294,6 +4477,18 @@ GRANT ALL ON FUNCTION public.get_session_messages(p_session uuid, p_limit intege
 GRANT ALL ON FUNCTION public.get_session_messages(p_session uuid, p_limit integer, p_before bigint, p_after bigint) TO sam_agent;
 GRANT ALL ON FUNCTION public.get_session_messages(p_session uuid, p_limit integer, p_before bigint, p_after bigint) TO sam_workspace;
 GRANT ALL ON FUNCTION public.get_session_messages(p_session uuid, p_limit integer, p_before bigint, p_after bigint) TO authenticated;
+
+-- Name: FUNCTION github_installation_event(p_installation bigint, p_action text); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.github_installation_event(p_installation bigint, p_action text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.github_installation_event(p_installation bigint, p_action text) TO service_role;
+
+-- Name: FUNCTION github_installation_repositories_event(p_installation bigint, p_selection text, p_removed bigint[]); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.github_installation_repositories_event(p_installation bigint, p_selection text, p_removed bigint[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.github_installation_repositories_event(p_installation bigint, p_selection text, p_removed bigint[]) TO service_role;
+
+-- Name: FUNCTION github_pull_request_closed(p_repository bigint, p_number integer, p_merged boolean, p_merge_sha text); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.github_pull_request_closed(p_repository bigint, p_number integer, p_merged boolean, p_merge_sha text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.github_pull_request_closed(p_repository bigint, p_number integer, p_merged boolean, p_merge_sha text) TO service_role;
 
 -- Name: FUNCTION is_active(s public.task_status); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.is_active(s public.task_status) FROM PUBLIC;
@@ -4453,6 +4648,14 @@ GRANT ALL ON FUNCTION public.record_agent_messages(p_agent_session uuid, p_batch
 REVOKE ALL ON FUNCTION public.record_messages(p_session uuid, p_batch jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.record_messages(p_session uuid, p_batch jsonb) TO service_role;
 GRANT ALL ON FUNCTION public.record_messages(p_session uuid, p_batch jsonb) TO sam_workspace;
+
+-- Name: FUNCTION record_task_no_pull_request(p_task uuid, p_state text, p_reason text); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.record_task_no_pull_request(p_task uuid, p_state text, p_reason text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.record_task_no_pull_request(p_task uuid, p_state text, p_reason text) TO service_role;
+
+-- Name: FUNCTION record_task_pull_request(p_task uuid, p_number integer, p_url text, p_how text); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.record_task_pull_request(p_task uuid, p_number integer, p_url text, p_how text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.record_task_pull_request(p_task uuid, p_number integer, p_url text, p_how text) TO service_role;
 
 -- Name: FUNCTION refresh_agent_token(); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.refresh_agent_token() FROM PUBLIC;
@@ -4806,6 +5009,10 @@ GRANT ALL ON FUNCTION public.sam_setting_problem(p_def public.settings, p_value 
 REVOKE ALL ON FUNCTION public.sam_task_move(p_task uuid, p_from public.task_status[], p_to public.task_status, p_step public.task_step, p_reason text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.sam_task_move(p_task uuid, p_from public.task_status[], p_to public.task_status, p_step public.task_step, p_reason text) TO service_role;
 
+-- Name: FUNCTION sam_task_note(p_task public.tasks, p_reason text); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.sam_task_note(p_task public.tasks, p_reason text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.sam_task_note(p_task public.tasks, p_reason text) TO service_role;
+
 -- Name: FUNCTION sam_task_step(p_task uuid, p_step public.task_step, p_reason text); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.sam_task_step(p_task uuid, p_step public.task_step, p_reason text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.sam_task_step(p_task uuid, p_step public.task_step, p_reason text) TO service_role;
@@ -4940,6 +5147,11 @@ REVOKE ALL ON FUNCTION public.workspace_failed(p_error text, p_workspace uuid) F
 GRANT ALL ON FUNCTION public.workspace_failed(p_error text, p_workspace uuid) TO service_role;
 GRANT ALL ON FUNCTION public.workspace_failed(p_error text, p_workspace uuid) TO sam_workspace;
 
+-- Name: FUNCTION workspace_git_target(); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.workspace_git_target() FROM PUBLIC;
+GRANT ALL ON FUNCTION public.workspace_git_target() TO service_role;
+GRANT ALL ON FUNCTION public.workspace_git_target() TO sam_workspace;
+
 -- Name: FUNCTION workspace_ready(p_workspace uuid); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.workspace_ready(p_workspace uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.workspace_ready(p_workspace uuid) TO service_role;
@@ -4972,6 +5184,9 @@ GRANT UPDATE(topic) ON TABLE public.chat_sessions TO authenticated;
 -- Name: TABLE directives; Type: ACL; Schema: public
 GRANT SELECT ON TABLE public.directives TO authenticated;
 GRANT SELECT ON TABLE public.directives TO sam_agent;
+
+-- Name: TABLE github_installation_states; Type: ACL; Schema: public
+GRANT ALL ON TABLE public.github_installation_states TO service_role;
 
 -- Name: TABLE human_input_requests; Type: ACL; Schema: public
 GRANT ALL ON TABLE public.human_input_requests TO service_role;

@@ -2,11 +2,11 @@
 import { connect } from '../_shared/db.ts';
 import { env, requireEnv } from '../_shared/env.ts';
 import { GitHubApp } from '../_shared/github/app.ts';
-import { githubConfigFromEnv } from '../_shared/github/config.ts';
+import { githubConfigFrom } from '../_shared/github/config.ts';
 import { userVerifier } from '../_shared/user-auth.ts';
 import { createGitHubApp } from './app.ts';
 
-const config = githubConfigFromEnv();
+const config = githubConfigFrom(env);
 
 const app = createGitHubApp({
   sql: connect(requireEnv('SUPABASE_DB_URL')),

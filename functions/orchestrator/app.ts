@@ -30,6 +30,7 @@ export interface OrchestratorDeps {
   titles?: JobContext['titles'];
   credentialKey?: JobContext['credentialKey'];
   clock?: JobContext['clock'];
+  github?: JobContext['github'];
 }
 
 export function createOrchestratorApp(deps: OrchestratorDeps): Hono {
@@ -42,6 +43,7 @@ export function createOrchestratorApp(deps: OrchestratorDeps): Hono {
     titles: deps.titles,
     credentialKey: deps.credentialKey,
     clock: deps.clock,
+    github: deps.github,
   };
 
   const auth: MiddlewareHandler = async (c, next) => {

@@ -2,6 +2,7 @@
 import { importCredentialKey } from '../_shared/credentials/cipher.ts';
 import { connect } from '../_shared/db.ts';
 import { env, requireEnv } from '../_shared/env.ts';
+import { githubAppFrom } from '../_shared/github/config.ts';
 import { providersFromEnv } from '../_shared/providers/registry.ts';
 import { titleConfigFrom } from '../_shared/titles/config.ts';
 import { createOrchestratorApp } from './app.ts';
@@ -12,6 +13,7 @@ const app = createOrchestratorApp({
   providers: providersFromEnv(),
   controlPlaneUrl: `${requireEnv('SUPABASE_URL').replace(/\/+$/, '')}/functions/v1/vm-agent`,
   titles: titleConfigFrom(env),
+  github: githubAppFrom(env),
   credentialKey: env('SAM_CREDENTIAL_KEY') ? await importCredentialKey(requireEnv('SAM_CREDENTIAL_KEY')) : null,
 });
 

@@ -8,6 +8,7 @@ import { z } from 'zod';
 import type { VmAgentErrorCode } from '../_shared/common/contracts/vm-agent.ts';
 import { bearerToken } from '../_shared/common/bearer.ts';
 import type { Sql } from '../_shared/db.ts';
+import type { TaskTokens } from '../_shared/github/task-tokens.ts';
 import { HttpError } from '../_shared/http-error.ts';
 import { verifySamToken, type SamClaims, type SamTokenKind } from '../_shared/sam-tokens.ts';
 import type { RegisterLimits } from './register-limits.ts';
@@ -23,6 +24,8 @@ export interface VmAgentDeps {
    * credential with it. Without it, agents that need a credential cannot start.
    */
   credentialKey?: CryptoKey;
+  /** GitHub installation tokens for tasks (`/workspaces/git-token`); none: GitHub is not configured. */
+  github?: TaskTokens | null;
   /** How often a waiting long-poll looks for commands. */
   pollIntervalMs?: number;
   /** Tries of the unauthenticated registration route per source and per bootstrap token. */

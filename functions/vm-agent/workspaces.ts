@@ -6,18 +6,24 @@
  *   POST /failed     {error}
  *   POST /stopped    {}
  *   POST /complete   {gitPushResult, summary?} → the task's state
+ *   POST /git-token  {host, path} → {token, expiresAt}: a GitHub installation token for the task's
+ *                    own repository only (403 for any other), minted for that repository's id
  */
 import { Hono, type Context } from 'hono';
 import type { z } from 'zod';
 import {
   CompleteWorkspaceRequest,
   EmptyRequest,
+  GitTokenRequest,
+  type GitTokenResponse,
   WorkspaceFailedRequest,
 } from '../_shared/common/contracts/vm-agent.ts';
+import { GitHubError } from '../_shared/github/errors.ts';
+import { assertTaskRepository, type GitTarget, GitTargetRefusal } from '../_shared/github/task-tokens.ts';
 import type { Tx } from '../_shared/db.ts';
 import { jsonBody, limitBody } from '../_shared/http.ts';
 import { asCaller } from '../_shared/vm-agent/identity.ts';
-import { tokenAuth, type Env, type VmAgentDeps } from './context.ts';
+import { tokenAuth, vmAgentError, type Env, type VmAgentDeps } from './context.ts';
 
 type Row = Record<string, unknown>;
 
@@ -56,6 +62,37 @@ export function workspacesApp(deps: VmAgentDeps): Hono<Env> {
       (tx) => tx`select public.workspace_complete(${tx.json(req.gitPushResult as never)}, ${req.summary ?? null}) as r`,
     );
     return c.json(row!.r as Record<string, unknown>);
+  });
+
+  app.post('/git-token', async (c) => {
+    const req = await jsonBody(c, GitTokenRequest);
+    const [row] = await asCaller(sql, c.get('claims'), (tx) => tx`select public.workspace_git_target() as r`);
+    const target = row!.r as GitTarget;
+    try {
+      assertTaskRepository(target, req);
+    } catch (e) {
+      if (!(e instanceof GitTargetRefusal)) throw e;
+      throw vmAgentError(
+        e.reason === 'not_allowed' ? 403 : 409,
+        e.reason === 'not_allowed' ? 'not_allowed' : 'invalid_state',
+        e.message,
+      );
+    }
+    if (!deps.github) {
+      throw vmAgentError(503, 'github_not_configured', 'GitHub is not configured on this SAM (no GitHub App)');
+    }
+    try {
+      const t = await deps.github.forTask(target.taskId, target.installationId!, target.repositoryId!);
+      const body: GitTokenResponse = { token: t.token, expiresAt: new Date(t.expiresAt).toISOString() };
+      c.header('cache-control', 'no-store');
+      return c.json(body);
+    } catch (e) {
+      if (!(e instanceof GitHubError)) throw e;
+      // GitHub's words (never a token); a refusal for good is a 409, anything that may pass is a 503.
+      const status = e.kind === 'permanent' ? 409 : 503;
+      if (e.retryAt) c.header('retry-after', String(Math.max(1, Math.ceil((e.retryAt - Date.now()) / 1000))));
+      throw vmAgentError(status, 'github_error', e.message);
+    }
   });
 
   return app;

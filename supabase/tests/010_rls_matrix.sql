@@ -27,7 +27,8 @@ insert into targets values
   ('mcp_request_windows', $$jti = '88888888-0000-0000-0000-000000000021'$$, false),
   ('installation', $$singleton$$, false),
   ('agent_profiles', $$project_id = '22222222-0000-0000-0000-000000000001'$$, false),
-  ('github_installations', $$owner_id = '11111111-0000-0000-0000-000000000001'$$, false);
+  ('github_installations', $$owner_id = '11111111-0000-0000-0000-000000000001'$$, false),
+  ('github_installation_states', $$installation_id = 4201$$, false);
 
 -- Insert candidates: the target row with fresh keys, so only privileges and policies can refuse it.
 create temp table candidate_rows (tbl text primary key, row jsonb);
@@ -47,6 +48,7 @@ begin
                    when t.tbl = 'agent_profiles' then to_jsonb('another profile'::text) end,
       'message_id', case when t.tbl = 'messages' then to_jsonb('brand-new'::text) end,
       'dedupe_key', case when r ? 'dedupe_key' then to_jsonb('brand-new'::text) end,
+      'installation_id', case when t.tbl = 'github_installation_states' then to_jsonb(987654321) end,
       'task_id', case when t.tbl = 'chat_sessions' then to_jsonb('44444444-0000-0000-0000-000000000002'::text) end));
     insert into candidate_rows values (t.tbl, r);
   end loop;

@@ -6,7 +6,7 @@ select plan(27);
 
 select is(has_function_privilege('authenticated', 'public.complete_orchestrator_job(uuid, integer, jsonb)', 'execute'), false,
   'users cannot complete jobs');
-select is(has_function_privilege('authenticated', 'public.fail_orchestrator_job(uuid, integer, text)', 'execute'), false,
+select is(has_function_privilege('authenticated', 'public.fail_orchestrator_job(uuid, integer, text, boolean, bigint)', 'execute'), false,
   'nor fail them');
 select hasnt_function('public', 'complete_orchestrator_job', array['uuid', 'jsonb'], 'completing without naming the attempt is gone');
 select hasnt_function('public', 'fail_orchestrator_job', array['uuid', 'text'], 'and so is failing without it');

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { connect, type Sql } from '../../functions/_shared/db.ts';
 import { createOrchestratorApp } from '../../functions/orchestrator/app.ts';
 import { providerRegistry } from '../../functions/_shared/providers/registry.ts';
-import type { Labels } from '../../functions/_shared/providers/provider.ts';
+import { ProviderError, type Labels } from '../../functions/_shared/providers/provider.ts';
 import { as, createProject, createUser, submitTask } from '../helpers/control-plane.ts';
 import { useTestDatabase } from '../helpers/test-database.ts';
 import { FakeCloud } from './fake-cloud.ts';
@@ -154,6 +154,39 @@ describe('POST /orchestrator/run', () => {
     });
   });
 
+  it('a permanent provider failure kills the job on its first attempt and fails the task in words', async () => {
+    cloud.failCreate = new ProviderError('hetzner', 'Hetzner refused the API token (unauthorized)', false, {
+      status: 401,
+    });
+    const before = cloud.created.length;
+    const { taskId, nodeId } = await submit();
+    expect((await run()).body).toEqual({ ran: 1, succeeded: 0, failed: 1 });
+    expect(await job('provision_node', nodeId)).toMatchObject({ status: 'dead', attempts: 1 });
+    expect(await node(nodeId)).toMatchObject({
+      status: 'failed',
+      error_message: 'Hetzner refused the API token (unauthorized)',
+    });
+    const [t] = await db.admin`select status::text as status, error_message from public.tasks where id = ${taskId}`;
+    expect(t).toEqual({
+      status: 'failed',
+      error_message: 'Could not provision a node: Hetzner refused the API token (unauthorized)',
+    });
+    expect(cloud.created.length).toBe(before + 1);
+  });
+
+  it('a rate limit waits for the reset the API gave, not the backoff', async () => {
+    cloud.failCreate = new ProviderError('hetzner', 'Hetzner rate limit reached', true, {
+      status: 429,
+      retryAfterMs: 120_000,
+    });
+    const { nodeId } = await submit();
+    expect((await run()).body).toEqual({ ran: 1, succeeded: 0, failed: 1 });
+    const j = await job('provision_node', nodeId);
+    expect(j).toMatchObject({ status: 'pending', attempts: 1, last_error: 'Hetzner rate limit reached' });
+    expect(j.wait).toMatch(/^00:0[12]:/);
+    expect((await node(nodeId)).status).toBe('provisioning');
+  });
+
   it('a machine created by an attempt whose answer was lost is deleted before the next one is made', async () => {
     cloud.loseCreateAnswer = true;
     const { nodeId } = await submit();
@@ -209,7 +242,7 @@ describe('POST /orchestrator/run', () => {
     );
   });
 
-  it('open_pr: skipped for a local repository; a GitHub one fails until a GitHub App is configured', async () => {
+  it('open_pr: skipped for a local repository; a GitHub one fails at once while no GitHub App is configured', async () => {
     const { taskId } = await submit('Local PR', { provider: 'hetzner' });
     await db.admin`insert into public.orchestrator_jobs (kind, owner_id, project_id, task_id, payload)
                    values ('open_pr', ${user}, ${project}, ${taskId}, '{"branch": "sam/local-pr"}')`;
@@ -225,7 +258,8 @@ describe('POST /orchestrator/run', () => {
       skipped: 'local repositories have no pull requests',
     });
     expect(await job('open_pr', ghTask.taskId)).toMatchObject({
-      status: 'pending',
+      status: 'dead',
+      attempts: 1,
       last_error: `GitHub App is not configured: cannot open a pull request for branch ${ghTask.branchName}`,
     });
   });

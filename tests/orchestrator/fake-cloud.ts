@@ -17,7 +17,8 @@ export class FakeCloud implements Provider {
   machines = new Map<string, FakeMachine>();
   created: CreateMachineInput[] = [];
   deleted: string[] = [];
-  failCreate: string | null = null;
+  /** Words (a retryable failure) or the exact error the create throws. */
+  failCreate: string | ProviderError | null = null;
   /** The cloud creates the machine, then the answer is lost (a timeout after it accepted). */
   loseCreateAnswer = false;
   /** When set, a create answers only once this settles (the machine exists meanwhile). */
@@ -27,7 +28,9 @@ export class FakeCloud implements Provider {
 
   async createMachine(input: CreateMachineInput) {
     this.created.push(input);
-    if (this.failCreate) throw new ProviderError('hetzner', this.failCreate);
+    if (this.failCreate) {
+      throw typeof this.failCreate === 'string' ? new ProviderError('hetzner', this.failCreate) : this.failCreate;
+    }
     const id = String(100000 + this.created.length);
     this.machines.set(id, {
       providerInstanceId: id,

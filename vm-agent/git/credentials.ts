@@ -1,12 +1,15 @@
 /**
- * Git credentials that never touch argv, logs or `.git/config`: git asks a tiny askpass script
- * (which holds no secret) and the script prints the token from an environment variable that only
- * this git process gets. `-c credential.helper=` clears every configured helper so no helper can
- * store the token on disk.
+ * Git credentials that never touch argv, logs or `.git/config`. Two ways: a workspace's
+ * {@link GitCredentialHelper} (git asks the vm-agent over a private socket whenever it needs a
+ * token: the GitHub way, tokens minted per task and replaced when they expire), or a fixed token
+ * through a tiny askpass script (which holds no secret) reading an environment variable that only
+ * this git process gets. Either way `-c credential.helper=` first clears every configured helper,
+ * so no helper can store the token on disk.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { type GitCredentialHelper, SOCKET_ENV } from './credential-server.ts';
 
 export type GitCredentials = { token: string; username?: string };
 
@@ -25,7 +28,28 @@ case "$1" in
 esac
 `;
 
-export async function credentialSetup(credentials: GitCredentials | null | undefined): Promise<CredentialSetup> {
+export async function credentialSetup(
+  credentials: GitCredentials | null | undefined,
+  helper?: GitCredentialHelper | null,
+): Promise<CredentialSetup> {
+  if (helper) {
+    return {
+      args: [
+        '-c',
+        'credential.helper=',
+        '-c',
+        `credential.helper=${helper.helperPath}`,
+        '-c',
+        'credential.useHttpPath=true',
+        '-c',
+        'core.askPass=',
+      ],
+      env: { [SOCKET_ENV]: helper.socketPath },
+      // The helper's live list: tokens handed out during this run are redacted too.
+      secrets: helper.secrets,
+      dispose: async () => {},
+    };
+  }
   // Without credentials, still clear helpers so nothing prompts or reads a stored secret.
   if (!credentials) return { args: ['-c', 'credential.helper='], env: {}, secrets: [], dispose: async () => {} };
   const dir = await mkdtemp(path.join(tmpdir(), 'sam-askpass-'));

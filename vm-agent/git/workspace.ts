@@ -1,14 +1,17 @@
 /**
- * Preparing a workspace checkout: clone (credentials via askpass only, origin stored without
- * them) and check out the task branch — a new `sam/…` branch from the default branch, or the
+ * Preparing a workspace checkout: clone (credentials from the helper or askpass only, origin
+ * stored without them) and check out the task branch — a new `sam/…` branch from the default branch, or the
  * existing remote branch, tracked.
  */
+import type { GitCredentialHelper } from './credential-server.ts';
 import { assertNoUrlCredentials, credentialSetup, type GitCredentials } from './credentials.ts';
 import { assertRepositoryAllowed, HTTPS_ONLY, type RepositoryPolicy } from './policy.ts';
 import { git, type GitLog, type GitTimeouts, type RunGitOptions } from './run-git.ts';
 
 export type GitContext = {
   credentials?: GitCredentials | null;
+  /** The workspace's credential helper: git asks it for a token whenever it needs one. */
+  credentialHelper?: GitCredentialHelper | null;
   log?: GitLog;
   onSpawn?: RunGitOptions['onSpawn'];
   /** Which repositories and protocols are allowed (default https only). */
@@ -36,7 +39,7 @@ export type CloneOptions = GitContext & {
 
 /** Runs `git <args>` in `cwd` with the context's credentials set up for the duration of the call. */
 export async function gitWithCredentials(args: string[], cwd: string | undefined, ctx: GitContext): Promise<string> {
-  const creds = await credentialSetup(ctx.credentials);
+  const creds = await credentialSetup(ctx.credentials, ctx.credentialHelper);
   try {
     return await git([...creds.args, ...args], { ...gitOptions(ctx, cwd), env: creds.env, secrets: creds.secrets });
   } finally {

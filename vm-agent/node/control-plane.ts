@@ -11,6 +11,7 @@ import {
   AckCommandResponse,
   CompleteWorkspaceResponse,
   ErrorBody,
+  GitTokenResponse,
   HeartbeatResponse,
   NodeCommand,
   isVmAgentErrorCode,
@@ -21,6 +22,7 @@ import {
   TransitionResponse,
   type AckCommandRequest,
   type CompleteWorkspaceRequest,
+  type GitTokenRequest,
   type HeartbeatRequest,
   type RegisterNodeRequest,
   type SessionStatusRequest,
@@ -150,6 +152,11 @@ export class ControlPlaneClient {
 
   workspaceComplete(workspaceToken: string, body: CompleteWorkspaceRequest, options: CallOptions = {}) {
     return this.call('POST', '/workspaces/complete', workspaceToken, body, CompleteWorkspaceResponse, options);
+  }
+
+  /** A GitHub token for the task's repository (what git asked for); never logged. */
+  gitToken(workspaceToken: string, body: GitTokenRequest, options: CallOptions = {}) {
+    return this.call('POST', '/workspaces/git-token', workspaceToken, body, GitTokenResponse, options);
   }
 
   startSession(workspaceToken: string, body: StartSessionRequest, options: CallOptions = {}) {

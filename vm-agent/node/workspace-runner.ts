@@ -11,6 +11,7 @@ import path from 'node:path';
 import type { MessageRecord } from '../../functions/_shared/common/contracts/messages.ts';
 import type { CreateWorkspacePayload } from '../../functions/_shared/common/contracts/vm-agent.ts';
 import { completeWork } from '../git/complete.ts';
+import { type CredentialQuestion, type GitCredentialHelper, startCredentialHelper } from '../git/credential-server.ts';
 import type { RepositoryPolicy } from '../git/policy.ts';
 import { checkoutTaskBranch, cloneRepository } from '../git/workspace.ts';
 import type { BackoffOptions } from '../outbox/delivery-errors.ts';
@@ -61,6 +62,8 @@ export class WorkspaceRunner {
   /** The agent's own HOME for this session: below the machine's HOME, so the host's sweep by HOME finds its processes. */
   private readonly agentHome: string;
   private installNotes = 0;
+  /** git's credential helper for a GitHub repository (tokens from the control plane's git-token). */
+  private credentialHelper: GitCredentialHelper | null = null;
 
   constructor(private readonly options: WorkspaceRunnerOptions) {
     this.id = options.payload.workspaceId;
@@ -180,7 +183,11 @@ export class WorkspaceRunner {
     const gitLog = (l: string) => this.log(l);
     this.log(`cloning ${payload.repository}`);
     const policy = this.options.repositoryPolicy;
-    await cloneRepository({ url: payload.repository, dir: repo, credentials: null, log: gitLog, policy });
+    if (payload.repoProvider === 'github' && /^https?:\/\//i.test(payload.repository)) {
+      this.credentialHelper = await startCredentialHelper((q) => this.gitToken(q));
+    }
+    const credentialHelper = this.credentialHelper;
+    await cloneRepository({ url: payload.repository, dir: repo, credentialHelper, log: gitLog, policy });
     await checkoutTaskBranch(repo, payload.branch, { baseBranch: payload.baseBranch, log: gitLog, policy });
     this.throwIfStopping();
     const notice = await this.profileNotice();
@@ -216,6 +223,18 @@ export class WorkspaceRunner {
     await this.channel.status('ready');
     this.phase = 'idle';
     this.log(`${agent.title} started (agent session ${session.agentSessionId})`);
+  }
+
+  /** What git asked the helper for: the control plane decides (the task's own repository only). */
+  private async gitToken(q: CredentialQuestion) {
+    const protocol = q.protocol === 'http' || q.protocol === 'https' ? q.protocol : undefined;
+    const answer = await this.channel.call(
+      'git token',
+      (c, t, signal) => c.gitToken(t, { ...(protocol ? { protocol } : {}), host: q.host, path: q.path }, { signal }),
+      60_000,
+    );
+    if (!this.secrets.includes(answer.token)) this.secrets.push(answer.token);
+    return { token: answer.token };
   }
 
   /** Only lightweight workspaces exist here; a `full` request says why it runs lightweight. */
@@ -292,6 +311,7 @@ export class WorkspaceRunner {
       defaultBranch: payload.defaultBranch,
       log: (l) => this.log(l),
       policy: this.options.repositoryPolicy,
+      credentialHelper: this.credentialHelper,
     });
     const gitPushResult = { ...result, error: result.error && scrub(result.error, this.secrets).slice(0, 4000) };
     this.log(
@@ -343,6 +363,8 @@ export class WorkspaceRunner {
 
   private async close(phase: 'stopped' | 'failed'): Promise<void> {
     this.agent = null;
+    await this.credentialHelper?.close().catch(() => {});
+    this.credentialHelper = null;
     this.phase = phase;
     const undelivered = await this.channel.close().catch(() => -1);
     await rm(this.agentHome, { recursive: true, force: true }).catch(() => {});

@@ -1,18 +1,54 @@
 /**
- * The operator's GitHub App, from function secrets. GitHub is optional: without `SAM_GITHUB_APP_ID`
- * the functions answer that it is not configured.
+ * The operator's one GitHub App, from function secrets:
  *
- *   SAM_GITHUB_APP_ID          numeric App ID (or its client ID) — the JWT issuer
- *   SAM_GITHUB_APP_SLUG        the App's URL name (install page `…/apps/<slug>/installations/new`)
- *   SAM_GITHUB_CLIENT_ID       the App's OAuth client ID
- *   SAM_GITHUB_CLIENT_SECRET   the App's OAuth client secret (code exchange)
- *   SAM_GITHUB_PRIVATE_KEY     the App's private key, PEM (PKCS#1 as downloaded, or PKCS#8)
- *   SAM_GITHUB_API_URL         default https://api.github.com
- *   SAM_GITHUB_WEB_URL         default https://github.com
+ *   GITHUB_APP_ID             the numeric App ID
+ *   GITHUB_APP_CLIENT_ID      the App's client ID (`Iv23…`); the App JWT's issuer when set, as GitHub recommends
+ *   GITHUB_APP_PRIVATE_KEY    the PEM GitHub hands out (PKCS#1, `BEGIN RSA PRIVATE KEY`; PKCS#8 works too);
+ *                             `\n` escapes are turned into newlines, so the key fits on one line
+ *   GITHUB_WEBHOOK_SECRET     the App's webhook secret (only the github-webhook function needs it)
+ *   GITHUB_API_URL            the REST API (default https://api.github.com; GitHub Enterprise or a test fake)
+ *
+ * Linking (the `github` function) also needs:
+ *
+ *   GITHUB_APP_SLUG           the App's URL name (its install page is `<web>/apps/<slug>/installations/new`)
+ *   GITHUB_APP_CLIENT_SECRET  the App's OAuth client secret (to exchange an OAuth code for the user's token)
+ *   GITHUB_WEB_URL            GitHub's web origin (default https://github.com)
+ *
+ * No App ID or no key: GitHub is not configured (null), and what needs it says so in words.
  */
-import { env } from '../env.ts';
+import { GitHubApp } from './app.ts';
 import { DEFAULT_API_URL } from './rest.ts';
 
+export interface GitHubAppSettings {
+  appId: string;
+  /** The JWT's `iss`: the client ID when given, else the App ID. */
+  issuer: string;
+  privateKey: string;
+  webhookSecret: string | null;
+  apiUrl: string;
+}
+
+export function githubAppSettings(get: (name: string) => string | undefined): GitHubAppSettings | null {
+  const appId = get('GITHUB_APP_ID')?.trim();
+  const rawKey = get('GITHUB_APP_PRIVATE_KEY');
+  if (!appId || !rawKey?.trim()) return null;
+  const clientId = get('GITHUB_APP_CLIENT_ID')?.trim();
+  return {
+    appId,
+    issuer: clientId || appId,
+    privateKey: rawKey.includes('\\n') ? rawKey.replace(/\\n/g, '\n') : rawKey,
+    webhookSecret: get('GITHUB_WEBHOOK_SECRET') || null,
+    apiUrl: get('GITHUB_API_URL')?.trim() || DEFAULT_API_URL,
+  };
+}
+
+/** The App client for the settings, or null when GitHub is not configured. */
+export function githubAppFrom(get: (name: string) => string | undefined): GitHubApp | null {
+  const s = githubAppSettings(get);
+  return s ? new GitHubApp({ appId: s.issuer, privateKey: s.privateKey, apiUrl: s.apiUrl }) : null;
+}
+
+/** What linking needs beyond the App itself. */
 export interface GitHubConfig {
   appId: string;
   slug: string;
@@ -23,27 +59,22 @@ export interface GitHubConfig {
   webUrl: string;
 }
 
-const REQUIRED = [
-  'SAM_GITHUB_APP_ID',
-  'SAM_GITHUB_APP_SLUG',
-  'SAM_GITHUB_CLIENT_ID',
-  'SAM_GITHUB_CLIENT_SECRET',
-  'SAM_GITHUB_PRIVATE_KEY',
-] as const;
-
-/** The App's settings, or null when the operator has not configured GitHub (no App ID). */
-export function githubConfigFromEnv(read: (name: string) => string | undefined = env): GitHubConfig | null {
-  if (!read('SAM_GITHUB_APP_ID')) return null;
-  const missing = REQUIRED.filter((n) => !read(n));
-  if (missing.length > 0) throw new Error(`GitHub is half configured: ${missing.join(', ')} not set`);
+/**
+ * The settings the `github` function needs, or null when GitHub is not configured. A configured App
+ * without the linking settings is an operator error, said at start-up.
+ */
+export function githubConfigFrom(get: (name: string) => string | undefined): GitHubConfig | null {
+  const app = githubAppSettings(get);
+  if (!app) return null;
+  const missing = ['GITHUB_APP_SLUG', 'GITHUB_APP_CLIENT_ID', 'GITHUB_APP_CLIENT_SECRET'].filter((n) => !get(n));
+  if (missing.length > 0) throw new Error(`GitHub linking needs ${missing.join(', ')} as function secrets`);
   return {
-    appId: read('SAM_GITHUB_APP_ID')!,
-    slug: read('SAM_GITHUB_APP_SLUG')!,
-    clientId: read('SAM_GITHUB_CLIENT_ID')!,
-    clientSecret: read('SAM_GITHUB_CLIENT_SECRET')!,
-    // Secrets set from a shell often carry the PEM's newlines as `\n`.
-    privateKey: read('SAM_GITHUB_PRIVATE_KEY')!.replace(/\\n/g, '\n'),
-    apiUrl: read('SAM_GITHUB_API_URL') || DEFAULT_API_URL,
-    webUrl: (read('SAM_GITHUB_WEB_URL') || 'https://github.com').replace(/\/+$/, ''),
+    appId: app.issuer,
+    slug: get('GITHUB_APP_SLUG')!.trim(),
+    clientId: get('GITHUB_APP_CLIENT_ID')!.trim(),
+    clientSecret: get('GITHUB_APP_CLIENT_SECRET')!,
+    privateKey: app.privateKey,
+    apiUrl: app.apiUrl,
+    webUrl: (get('GITHUB_WEB_URL')?.trim() || 'https://github.com').replace(/\/+$/, ''),
   };
 }

@@ -5,11 +5,12 @@
  *
  *   provision_node  bootstrap token → provider.createMachine → node_provisioned (fenced by the attempt)
  *   destroy_node    provider.deleteMachine of every machine labelled with the node → mark_node_destroyed
- *   open_pr         local repositories: nothing to do; GitHub: not configured yet (fails, retried, then dead)
+ *   open_pr         GitHub: open or adopt the task's pull request (open-pr.ts); local repositories: nothing to do
  *   generate_title  a model's title (platform model, else the owner's key) → set_generated_title; truncation stays otherwise
  *   notify          the notification is already in the app; no other channel is configured
  */
 import { resolveCredential } from '../credentials/store.ts';
+import type { GitHubApp } from '../github/app.ts';
 import type { Sql } from '../db.ts';
 import { HttpError } from '../http-error.ts';
 import {
@@ -23,6 +24,7 @@ import {
 import type { ProviderRegistry } from '../providers/registry.ts';
 import { defaultBaseUrl, titleConfigFrom, type TitleApi, type TitleConfig, type TitleModel } from '../titles/config.ts';
 import { generateTitle as titleFor, type Clock } from '../titles/generate.ts';
+import { openPr } from './open-pr.ts';
 import { asOrchestrator } from './system.ts';
 
 export type JobKind = 'provision_node' | 'destroy_node' | 'open_pr' | 'generate_title' | 'notify';
@@ -52,6 +54,8 @@ export interface JobContext {
   credentialKey?: CryptoKey | null;
   /** The clock title retries wait on (tests pass a fake one). */
   clock?: Clock;
+  /** The operator's GitHub App (`GITHUB_APP_*`): pull requests; none configured: open_pr fails in words. */
+  github?: GitHubApp | null;
 }
 
 export type JobResult = Record<string, unknown>;
@@ -162,33 +166,6 @@ async function destroyNode(ctx: JobContext, job: Job): Promise<JobResult> {
   return result;
 }
 
-async function openPr(ctx: JobContext, job: Job): Promise<JobResult> {
-  const [row] = await asOrchestrator(
-    ctx.sql,
-    (tx) =>
-      tx`select p.repo_provider, t.branch from public.projects p
-           left join public.tasks t on t.id = ${job.task_id}
-          where p.id = coalesce(t.project_id, ${job.project_id})`,
-  );
-  if (!row) return { skipped: 'the project no longer exists' };
-  switch (row.repo_provider) {
-    case 'local':
-      return { skipped: 'local repositories have no pull requests' };
-    case 'github':
-      throw new ProviderError(
-        'github',
-        `GitHub App is not configured: cannot open a pull request for branch ${String(row.branch ?? job.payload.branch ?? '')}`,
-        false,
-      );
-    default:
-      throw new ProviderError(
-        String(row.repo_provider),
-        `Pull requests on ${String(row.repo_provider)} are not supported`,
-        false,
-      );
-  }
-}
-
 /** The owner's own model key for titles (the project's override first): Anthropic, else OpenAI. */
 async function ownerTitleModel(ctx: JobContext, config: TitleConfig, owner: string, project: string | null) {
   if (!ctx.credentialKey) return null;
@@ -248,16 +225,3 @@ export const HANDLERS: Record<JobKind, (ctx: JobContext, job: Job) => Promise<Jo
   generate_title: generateTitle,
   notify: async () => ({ skipped: 'the notification is in the app; no other channel is configured' }),
 };
-
-/**
- * What a failed attempt records as the job's `last_error`: our own errors' messages (written to be
- * shown: no tokens, no request bodies), anything else only by its kind.
- */
-export function failureMessage(e: unknown): string {
-  if (e instanceof ProviderError || e instanceof HttpError) return e.message;
-  const pg = e as { code?: unknown; message?: unknown };
-  if (typeof pg?.code === 'string' && /^[0-9A-Z]{5}$/.test(pg.code) && typeof pg.message === 'string') {
-    return `database error ${pg.code}: ${pg.message}`;
-  }
-  return `internal error (${e instanceof Error ? e.name : typeof e})`;
-}

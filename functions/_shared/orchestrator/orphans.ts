@@ -9,7 +9,8 @@
  */
 import type { OrphanSweep } from '../common/contracts/orchestrator.ts';
 import { INSTALLATION_LABEL, installationLabels, type ProviderMachine } from '../providers/provider.ts';
-import { failureMessage, type JobContext } from './jobs.ts';
+import { failureMessage } from './job-failure.ts';
+import type { JobContext } from './jobs.ts';
 import { asOrchestrator } from './system.ts';
 
 export async function sweepOrphans(ctx: JobContext): Promise<OrphanSweep[]> {

@@ -10,9 +10,8 @@
  * and the job stays with whoever holds it now; the run counts it as `superseded`.
  */
 import type { RunResponse } from '../common/contracts/orchestrator.ts';
-import { HttpError } from '../http-error.ts';
-import { ProviderError } from '../providers/provider.ts';
-import { failureMessage, HANDLERS, type Job, type JobContext, type JobKind } from './jobs.ts';
+import { isExpectedFailure, jobFailure } from './job-failure.ts';
+import { HANDLERS, type Job, type JobContext, type JobKind } from './jobs.ts';
 import { asOrchestrator } from './system.ts';
 
 export interface RunOptions {
@@ -79,14 +78,15 @@ export async function runJob(ctx: JobContext, job: Job): Promise<JobOutcome> {
     if (!handler) throw new Error(`no handler for job kind ${job.kind}`);
     result = await handler(ctx, job);
   } catch (e) {
-    const message = failureMessage(e);
-    if (!(e instanceof ProviderError || e instanceof HttpError)) {
+    const failure = jobFailure(e);
+    if (!isExpectedFailure(e)) {
       // Unexpected: say which job and what kind of error, never the payload.
       console.error(`orchestrator job ${job.id} (${job.kind}) failed:`, e instanceof Error ? e.message : e);
     }
     const [row] = await asOrchestrator(
       ctx.sql,
-      (tx) => tx`select public.fail_orchestrator_job(${job.id}, ${job.attempts}, ${message}) as r`,
+      (tx) => tx`select public.fail_orchestrator_job(${job.id}, ${job.attempts}, ${failure.message},
+                                              ${failure.permanent}, ${failure.retryAfterMs ?? null}) as r`,
     );
     return fenced(job, row!.r as Fenced) ? 'failed' : 'superseded';
   }

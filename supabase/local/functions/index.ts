@@ -27,7 +27,16 @@ export interface FunctionsOptions {
 const DENO_PASSTHROUGH = ['HOME', 'DENO_DIR', 'XDG_CACHE_HOME', 'NPM_CONFIG_REGISTRY', 'npm_config_registry'];
 
 /** Function secrets an operator may leave unset: the GitHub App's (functions/_shared/github/config.ts). */
-const OPTIONAL_SECRET = /^SAM_GITHUB_[A-Z_]+$/;
+const OPTIONAL_SECRETS = new Set([
+  'GITHUB_APP_ID',
+  'GITHUB_APP_CLIENT_ID',
+  'GITHUB_APP_CLIENT_SECRET',
+  'GITHUB_APP_PRIVATE_KEY',
+  'GITHUB_APP_SLUG',
+  'GITHUB_WEBHOOK_SECRET',
+  'GITHUB_API_URL',
+  'GITHUB_WEB_URL',
+]);
 
 /**
  * The environment of a function, the variables hosted Supabase sets (below), with the gateway's
@@ -45,8 +54,9 @@ export function functionEnvironment(
   }
   // Optional secrets (hosted: `supabase secrets set` only when the operator configures GitHub), so
   // not in config.toml's [edge_runtime.secrets], which fails a function without them.
-  for (const [name, value] of Object.entries(process.env)) {
-    if (OPTIONAL_SECRET.test(name) && value) env[name] = value;
+  for (const name of OPTIONAL_SECRETS) {
+    const value = process.env[name];
+    if (value) env[name] = value;
   }
   return {
     ...env,

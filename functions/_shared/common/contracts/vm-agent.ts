@@ -39,6 +39,8 @@ export const VM_AGENT_ERROR_CODES = [
   'limit_reached',
   'credential_missing',
   'rate_limited',
+  'github_not_configured',
+  'github_error',
   'internal',
 ] as const;
 export type VmAgentErrorCode = (typeof VM_AGENT_ERROR_CODES)[number];
@@ -300,6 +302,24 @@ export const GitPushResult = z.object({
   error: z.string().max(4000).nullable(),
 });
 export type GitPushResult = z.infer<typeof GitPushResult>;
+
+/**
+ * `POST /vm-agent/workspaces/git-token`: git's credential request as the machine's helper got it —
+ * `host` (with its port, if any) and `path` (`owner/repo.git`). Only the task's own repository gets
+ * a token (403 `not_allowed` otherwise); the answer is a GitHub installation token scoped to that
+ * one repository (contents and pull requests: write, metadata: read), for username `x-access-token`.
+ */
+export const GitTokenRequest = z
+  .object({
+    protocol: z.enum(['https', 'http']).optional(),
+    host: ShortText(255),
+    path: ShortText(500),
+  })
+  .strict();
+export type GitTokenRequest = z.infer<typeof GitTokenRequest>;
+
+export const GitTokenResponse = z.object({ token: z.string().min(1), expiresAt: Timestamp }).strict();
+export type GitTokenResponse = z.infer<typeof GitTokenResponse>;
 
 /** `POST /vm-agent/workspaces/complete`. */
 export const CompleteWorkspaceRequest = z
