@@ -9,6 +9,7 @@ import { writeOrchestratorEndpoint } from '../../supabase/local/postgres/vault.t
 import { functionsService } from '../../supabase/local/functions/index.ts';
 import { netService } from '../../supabase/local/net/index.ts';
 import { startLocalStack, type LocalStack, type StartOptions } from '../../supabase/local/server.ts';
+import type { GitHubProviderConfig } from '../../supabase/local/service.ts';
 import { createTestDatabase, type TestDatabase } from './test-database.ts';
 
 export interface TestStack {
@@ -124,6 +125,8 @@ export interface FunctionsStackOptions {
    * pg_net), for tests that start where a user starts: in the browser or with supabase-js.
    */
   allServices?: boolean;
+  /** With `allServices`: Auth's GitHub provider (read when the stack starts, e.g. a fake's URL). */
+  authGitHub?: () => GitHubProviderConfig;
 }
 
 /** A running functions stack (see {@link startFunctionsStack}), with the way to stop it. */
@@ -159,7 +162,7 @@ export async function startFunctionsStack(
   try {
     current = await startTestStack(
       options.allServices
-        ? { emailConfirmation: false }
+        ? { emailConfirmation: false, authGitHub: options.authGitHub?.() }
         : { factories: options.machines ? [functionsService, netService] : [functionsService] },
       label,
     );

@@ -54,16 +54,27 @@ export async function captureGitHubRedirect(): Promise<string | null> {
   if (providerToken) storage()?.setItem(TOKEN_KEY, providerToken);
   if (pendingInstallation()) hash = '#/settings';
   history.replaceState(null, '', `${location.pathname}${hash}`);
+  // replaceState fires no hashchange: tell the router where we are now.
+  window.dispatchEvent(new HashChangeEvent('hashchange'));
   return error;
 }
 
-export const githubSignInEnabled = api.githubSignInEnabled;
+let available: Promise<boolean> | undefined;
+/**
+ * Whether this SAM offers GitHub (Auth's GitHub provider is the operator's GitHub App): asked
+ * once, so pages without GitHub never call the `github` function.
+ */
+export const githubSignInEnabled = (): Promise<boolean> => (available ??= api.githubSignInEnabled());
 
 export async function signInWithGitHub(): Promise<string | null> {
   return api.signInWithGitHub();
 }
 
 export async function loadInstallations(): Promise<void> {
+  if (!(await githubSignInEnabled())) {
+    setState({ installations: [], loaded: true, error: null });
+    return;
+  }
   try {
     setState({ installations: await api.listGitHubInstallations(), loaded: true, error: null });
   } catch (e) {
