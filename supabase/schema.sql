@@ -51,7 +51,9 @@ CREATE TYPE public.lifecycle_entity AS ENUM (
     'agent_session',
     'chat_session',
     'human_input',
-    'orchestrator_job'
+    'orchestrator_job',
+    'permission_request',
+    'task_budget'
 );
 
 -- Name: message_role; Type: TYPE; Schema: public
@@ -91,7 +93,8 @@ CREATE TYPE public.notification_type AS ENUM (
     'error',
     'progress',
     'session_ended',
-    'pr_created'
+    'pr_created',
+    'budget_reached'
 );
 
 -- Name: task_mode; Type: TYPE; Schema: public
@@ -207,6 +210,28 @@ begin
   return public.sam_task_step(p_task, p_step, p_reason);
 end $$;
 
+-- Name: agent_budget_check(uuid); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.agent_budget_check(p_agent_session uuid) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare a public.agent_sessions; t public.tasks; b public.task_budgets; why text;
+begin
+  select * into a from public.agent_sessions where id = p_agent_session;
+  if a.id is null or not coalesce(public.sam_caller() = 'system' or a.workspace_id = public.current_workspace_id(), false) then
+    raise exception 'not allowed to read the budget of agent session %', p_agent_session using errcode = '42501';
+  end if;
+  select * into t from public.tasks where id = a.task_id;
+  if t.id is null then return public.sam_budget_view(null::public.task_budgets); end if;
+  b := public.sam_task_budget(t.id);
+  why := public.sam_budget_reached(b);
+  if b.state = 'running' and why is not null and not public.is_terminal(t.status) then
+    perform public.sam_budget_pause(t.id, why);
+    select * into b from public.task_budgets where task_id = t.id;
+  end if;
+  return public.sam_budget_view(b);
+end $$;
+
 -- Name: agent_session_prompting(uuid); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.agent_session_prompting(p_id uuid) RETURNS boolean
     LANGUAGE sql SECURITY DEFINER
@@ -278,6 +303,46 @@ begin
   if r.chat_session_id is not null then
     perform public.post_message(r.chat_session_id, p_answer, 'answer:' || r.id);
   end if;
+  return true;
+end $$;
+
+-- Name: answer_permission_request(uuid, text); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.answer_permission_request(p_request uuid, p_decision text) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare r public.permission_requests;
+  st text := case p_decision when 'allow_once' then 'allowed_once' when 'allow_always' then 'allowed_always'
+                             when 'reject' then 'rejected' end;
+begin
+  select * into r from public.permission_requests where id = p_request for update;
+  if r.id is null or not coalesce(public.sam_caller() = 'system'
+                                   or (public.sam_caller() = 'user' and r.owner_id = auth.uid()), false) then
+    raise exception 'not allowed to answer permission request %', p_request using errcode = '42501';
+  end if;
+  if st is null then
+    raise exception 'an answer is allow_once, allow_always or reject' using errcode = '22023';
+  end if;
+  if r.status <> 'pending' then
+    if r.status = st then return false; end if;
+    raise exception 'permission request % is already %', r.id, replace(r.status, '_', ' ') using errcode = '55000';
+  end if;
+  if r.expires_at <= public.sam_now() then
+    raise exception 'permission request % expired', r.id using errcode = '55000';
+  end if;
+  update public.permission_requests set status = st, answered_by = auth.uid(), answered_at = public.sam_now()
+   where id = r.id and status = 'pending';
+  insert into public.lifecycle_events (entity, entity_id, owner_id, project_id, from_state, to_state, actor_type, actor_id)
+  values ('permission_request', r.id, r.owner_id, r.project_id, 'pending', st, coalesce(public.sam_caller(), 'system'),
+          public.sam_actor_id());
+  perform public.sam_permission_outcome_note(r, st);
+  insert into public.node_commands (node_id, owner_id, workspace_id, kind, payload, dedupe_key)
+  select w.node_id, r.owner_id, w.id, 'permission_answer',
+         jsonb_build_object('agentSessionId', r.agent_session_id, 'requestId', r.id, 'decision', p_decision),
+         'permission:' || r.id
+    from public.workspaces w
+   where w.id = r.workspace_id and w.node_id is not null and not public.is_terminal(w.status)
+  on conflict (dedupe_key) do nothing;
   return true;
 end $$;
 
@@ -365,6 +430,30 @@ begin
   return nid;
 end $$;
 
+-- Name: close_permission_request(uuid, text); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.close_permission_request(p_request uuid, p_outcome text) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare r public.permission_requests;
+begin
+  select * into r from public.permission_requests where id = p_request for update;
+  if r.id is null or not coalesce(public.sam_caller() = 'system'
+                                   or (r.workspace_id is not null and r.workspace_id = public.current_workspace_id()), false) then
+    raise exception 'not allowed to close permission request %', p_request using errcode = '42501';
+  end if;
+  if p_outcome is null or p_outcome not in ('timed_out', 'cancelled') then
+    raise exception 'a request closes as timed_out or cancelled' using errcode = '22023';
+  end if;
+  update public.permission_requests set status = p_outcome where id = r.id and status = 'pending';
+  if not found then return false; end if;
+  insert into public.lifecycle_events (entity, entity_id, owner_id, project_id, from_state, to_state, actor_type, actor_id)
+  values ('permission_request', r.id, r.owner_id, r.project_id, 'pending', p_outcome, coalesce(public.sam_caller(), 'system'),
+          public.sam_actor_id());
+  perform public.sam_permission_outcome_note(r, p_outcome);
+  return true;
+end $$;
+
 -- Name: complete_orchestrator_job(uuid, integer, jsonb); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.complete_orchestrator_job(p_job uuid, p_attempt integer, p_result jsonb DEFAULT NULL::jsonb) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
@@ -412,6 +501,47 @@ begin
                               'task_complete:' || t.id, jsonb_build_object('branch', t.branch, 'prUrl', p_pr_url));
   end if;
   return moved;
+end $$;
+
+-- Name: continue_task_budget(uuid, jsonb); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.continue_task_budget(p_task uuid, p_limits jsonb) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare t public.tasks; b public.task_budgets; l record; n public.task_budgets;
+begin
+  select * into t from public.tasks where id = p_task;
+  perform public.sam_authorize_task(t, array['owner']);
+  b := public.sam_task_budget(t.id);
+  if b.state <> 'paused' then
+    if b.state = 'running' then return false; end if;
+    raise exception 'the budget of task % is %', t.id, b.state using errcode = '55000';
+  end if;
+  if public.is_terminal(t.status) then
+    raise exception 'task % is % and cannot go on', t.id, t.status using errcode = '55000';
+  end if;
+  select * into l from public.sam_budget_limits(b, p_limits);
+  n := b;
+  n.max_turns := l.turns; n.max_wall_ms := l.wall_ms; n.max_tokens := l.tokens;
+  if public.sam_budget_reached(n) is not null then
+    raise exception 'the new limits leave nothing to spend: %', public.sam_budget_reached(n) using errcode = '22023';
+  end if;
+  update public.task_budgets set max_turns = l.turns, max_wall_ms = l.wall_ms, max_tokens = l.tokens,
+         state = 'running', reason = null, updated_at = public.sam_now()
+   where task_id = t.id and state = 'paused' returning * into b;
+  insert into public.lifecycle_events (entity, entity_id, owner_id, project_id, from_state, to_state, actor_type, actor_id, reason)
+  values ('task_budget', t.id, t.owner_id, t.project_id, 'paused', 'running', coalesce(public.sam_caller(), 'system'),
+          public.sam_actor_id(), 'continued with new limits');
+  perform public.sam_chat_note(t, 'budget:' || t.id || ':' || b.pauses || ':outcome', 'system',
+    'Continued with new limits.', public.sam_budget_view(b) || jsonb_build_object('kind', 'budget_outcome',
+    'outcome', 'continued'), 'sam');
+  insert into public.node_commands (node_id, owner_id, workspace_id, kind, payload, dedupe_key)
+  select w.node_id, t.owner_id, w.id, 'resume_agent', jsonb_build_object('agentSessionId', a.id, 'taskId', t.id),
+         'budget-resume:' || t.id || ':' || b.pauses
+    from public.agent_sessions a join public.workspaces w on w.id = a.workspace_id
+   where a.task_id = t.id and not public.is_terminal(a.status) and not public.is_terminal(w.status)
+  on conflict (dedupe_key) do nothing;
+  return true;
 end $$;
 
 -- Name: create_idea(text, text, integer, uuid); Type: FUNCTION; Schema: public
@@ -1096,7 +1226,7 @@ CREATE TABLE public.node_commands (
     delivered_at timestamp with time zone,
     completed_at timestamp with time zone,
     deliveries integer DEFAULT 0 NOT NULL,
-    CONSTRAINT node_commands_kind_check CHECK ((kind = ANY (ARRAY['create_workspace'::text, 'stop_workspace'::text, 'start_agent'::text, 'prompt'::text, 'cancel_prompt'::text, 'stop_agent'::text, 'shutdown'::text])))
+    CONSTRAINT node_commands_kind_check CHECK ((kind = ANY (ARRAY['create_workspace'::text, 'stop_workspace'::text, 'start_agent'::text, 'prompt'::text, 'cancel_prompt'::text, 'stop_agent'::text, 'shutdown'::text, 'permission_answer'::text, 'resume_agent'::text])))
 );
 
 -- Name: COLUMN node_commands.deliveries; Type: COMMENT; Schema: public
@@ -1195,6 +1325,31 @@ begin
     raise exception 'agent session % has no chat session', p_agent_session using errcode = '55000';
   end if;
   return public.record_messages(s.chat_session_id, p_batch);
+end $$;
+
+-- Name: record_agent_turn(uuid, jsonb); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.record_agent_turn(p_agent_session uuid, p_turn jsonb) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare a public.agent_sessions; b public.task_budgets; seq integer := (p_turn ->> 'seq')::integer;
+  wall bigint := greatest(coalesce((p_turn ->> 'wallMs')::bigint, 0), 0);
+  toks bigint := greatest(coalesce((p_turn ->> 'tokens')::bigint, 0), 0);
+begin
+  select * into a from public.agent_sessions where id = p_agent_session;
+  if a.id is null or not coalesce(public.sam_caller() = 'system' or a.workspace_id = public.current_workspace_id(), false) then
+    raise exception 'not allowed to report turns of agent session %', p_agent_session using errcode = '42501';
+  end if;
+  if seq is null or seq < 1 then raise exception 'a turn carries its seq (1, 2, …)' using errcode = '22023'; end if;
+  if a.task_id is null then return public.sam_budget_view(null::public.task_budgets); end if;
+  b := public.sam_task_budget(a.task_id);
+  if coalesce((b.counted ->> a.id::text)::integer, 0) < seq then
+    update public.task_budgets
+       set used_turns = used_turns + 1, used_wall_ms = used_wall_ms + wall, used_tokens = used_tokens + toks,
+           counted = counted || jsonb_build_object(a.id::text, seq), updated_at = public.sam_now()
+     where task_id = b.task_id returning * into b;
+  end if;
+  return public.sam_budget_view(b);
 end $$;
 
 -- Name: record_messages(uuid, jsonb); Type: FUNCTION; Schema: public
@@ -1361,6 +1516,46 @@ begin
   perform public.sam_chat_note(t, mid, 'system', left(p_message, 2000), jsonb_build_object('kind', 'progress'), 'agent');
   perform public.sam_notify(t.owner_id, t.project_id, t.id, 'progress', t.title, left(p_message, 2000), null);
   return jsonb_build_object('taskId', t.id, 'status', t.status, 'recorded', true);
+end $$;
+
+-- Name: request_agent_permission(uuid, jsonb); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.request_agent_permission(p_agent_session uuid, p_request jsonb) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare a public.agent_sessions; t public.tasks; r public.permission_requests;
+  title text := left(coalesce(nullif(btrim(p_request ->> 'title'), ''), 'Use a tool'), 500);
+begin
+  select * into a from public.agent_sessions where id = p_agent_session;
+  if a.id is null or not coalesce(public.sam_caller() = 'system' or a.workspace_id = public.current_workspace_id(), false) then
+    raise exception 'not allowed to ask for agent session %', p_agent_session using errcode = '42501';
+  end if;
+  if public.is_terminal(a.status) then
+    raise exception 'agent session % is %', a.id, a.status using errcode = '55000';
+  end if;
+  select * into t from public.tasks where id = a.task_id;
+  insert into public.permission_requests (project_id, owner_id, task_id, chat_session_id, agent_session_id, workspace_id,
+                                          tool_call_id, title, tool_kind, detail, expires_at)
+  values (a.project_id, a.owner_id, a.task_id, a.chat_session_id, a.id, a.workspace_id,
+          left(nullif(p_request ->> 'toolCallId', ''), 200), title, left(nullif(p_request ->> 'toolKind', ''), 32),
+          left(coalesce(p_request ->> 'detail', ''), 2000),
+          public.sam_now() + public.setting_interval('permission_request_ttl', a.project_id))
+  returning * into r;
+  insert into public.lifecycle_events (entity, entity_id, owner_id, project_id, to_state, actor_type, actor_id, reason)
+  values ('permission_request', r.id, r.owner_id, r.project_id, 'pending', coalesce(public.sam_caller(), 'system'),
+          public.sam_actor_id(), left(title, 200));
+  if r.chat_session_id is not null then
+    insert into public.messages (session_id, project_id, owner_id, message_id, role, content, tool_metadata, origin)
+    values (r.chat_session_id, r.project_id, r.owner_id, 'permission:' || r.id, 'system', 'The agent asks to: ' || title,
+            jsonb_build_object('kind', 'permission_request', 'permissionRequestId', r.id, 'title', title,
+                               'toolKind', r.tool_kind, 'detail', r.detail, 'expiresAt', r.expires_at),
+            'sam')
+    on conflict (session_id, message_id) do nothing;
+  end if;
+  perform public.sam_notify(r.owner_id, r.project_id, r.task_id, 'needs_input', coalesce(t.title, 'Permission'),
+                            'The agent asks to: ' || title, 'permission:' || r.id,
+                            jsonb_build_object('permissionRequestId', r.id));
+  return jsonb_build_object('requestId', r.id, 'expiresAt', r.expires_at);
 end $$;
 
 -- Name: request_human_input(text, text, jsonb); Type: FUNCTION; Schema: public
@@ -1756,6 +1951,102 @@ begin
   return null;
 end $$;
 
+-- Name: task_budgets; Type: TABLE; Schema: public
+CREATE TABLE public.task_budgets (
+    task_id uuid NOT NULL,
+    project_id uuid NOT NULL,
+    owner_id uuid NOT NULL,
+    max_turns integer,
+    max_wall_ms bigint,
+    max_tokens bigint,
+    used_turns integer DEFAULT 0 NOT NULL,
+    used_wall_ms bigint DEFAULT 0 NOT NULL,
+    used_tokens bigint DEFAULT 0 NOT NULL,
+    state text DEFAULT 'running'::text NOT NULL,
+    reason text,
+    pauses integer DEFAULT 0 NOT NULL,
+    inherited_from uuid,
+    counted jsonb DEFAULT '{}'::jsonb NOT NULL,
+    updated_at timestamp with time zone DEFAULT public.sam_now() NOT NULL,
+    CONSTRAINT task_budgets_max_tokens_check CHECK (((max_tokens IS NULL) OR (max_tokens >= 0))),
+    CONSTRAINT task_budgets_max_turns_check CHECK (((max_turns IS NULL) OR (max_turns >= 0))),
+    CONSTRAINT task_budgets_max_wall_ms_check CHECK (((max_wall_ms IS NULL) OR (max_wall_ms >= 0))),
+    CONSTRAINT task_budgets_reason_check CHECK (((reason IS NULL) OR (length(reason) <= 500))),
+    CONSTRAINT task_budgets_state_check CHECK ((state = ANY (ARRAY['running'::text, 'paused'::text, 'stopped'::text]))),
+    CONSTRAINT task_budgets_used_tokens_check CHECK ((used_tokens >= 0)),
+    CONSTRAINT task_budgets_used_turns_check CHECK ((used_turns >= 0)),
+    CONSTRAINT task_budgets_used_wall_ms_check CHECK ((used_wall_ms >= 0))
+);
+
+-- Name: sam_budget_limits(public.task_budgets, jsonb); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.sam_budget_limits(b public.task_budgets, p_limits jsonb, OUT turns integer, OUT wall_ms bigint, OUT tokens bigint) RETURNS record
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path TO ''
+    AS $$
+begin
+  if p_limits is null or jsonb_typeof(p_limits) <> 'object' then
+    raise exception 'limits are an object {turns, wallMs, tokens}' using errcode = '22023';
+  end if;
+  turns := case when p_limits ? 'turns' then (p_limits ->> 'turns')::integer else b.max_turns end;
+  wall_ms := case when p_limits ? 'wallMs' then (p_limits ->> 'wallMs')::bigint else b.max_wall_ms end;
+  tokens := case when p_limits ? 'tokens' then (p_limits ->> 'tokens')::bigint else b.max_tokens end;
+  if turns < 0 or wall_ms < 0 or tokens < 0 then
+    raise exception 'a limit is not negative' using errcode = '22023';
+  end if;
+end $$;
+
+-- Name: sam_budget_pause(uuid, text); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.sam_budget_pause(p_task uuid, p_reason text) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare b public.task_budgets; t public.tasks;
+begin
+  update public.task_budgets set state = 'paused', reason = left(p_reason, 500), pauses = pauses + 1,
+         updated_at = public.sam_now()
+   where task_id = p_task and state = 'running' returning * into b;
+  if b.task_id is null then return false; end if;
+  select * into t from public.tasks where id = p_task;
+  insert into public.lifecycle_events (entity, entity_id, owner_id, project_id, from_state, to_state, actor_type, actor_id, reason)
+  values ('task_budget', b.task_id, b.owner_id, b.project_id, 'running', 'paused', coalesce(public.sam_caller(), 'system'),
+          public.sam_actor_id(), b.reason);
+  perform public.sam_chat_note(t, 'budget:' || t.id || ':' || b.pauses, 'system',
+    format('Paused: %s. Continue with a new limit, or stop the task.', b.reason),
+    public.sam_budget_view(b) || jsonb_build_object('kind', 'budget_reached'), 'sam');
+  perform public.sam_notify(b.owner_id, b.project_id, b.task_id, 'budget_reached', coalesce(t.title, 'Budget reached'),
+    format('Paused: %s.', b.reason), 'budget:' || t.id || ':' || b.pauses, jsonb_build_object('taskId', t.id));
+  return true;
+end $$;
+
+-- Name: sam_budget_reached(public.task_budgets); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.sam_budget_reached(b public.task_budgets) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO ''
+    AS $$
+  select case
+    when b.max_turns is not null and b.used_turns >= b.max_turns then
+      format('the budget of %s agent turn%s is used', b.max_turns, case when b.max_turns = 1 then '' else 's' end)
+    when b.max_wall_ms is not null and b.used_wall_ms >= b.max_wall_ms then
+      format('the budget of %s of agent time is used', justify_interval(make_interval(secs => b.max_wall_ms / 1000.0)))
+    when b.max_tokens is not null and b.used_tokens >= b.max_tokens then
+      format('the budget of %s tokens is used', b.max_tokens)
+  end
+$$;
+
+-- Name: sam_budget_view(public.task_budgets); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.sam_budget_view(b public.task_budgets) RETURNS jsonb
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO ''
+    AS $$
+  select jsonb_build_object(
+    'taskId', b.task_id, 'state', coalesce(b.state, 'running'), 'paused', coalesce(b.state = 'paused', false),
+    'reason', b.reason, 'pause', coalesce(b.pauses, 0),
+    'limits', jsonb_build_object('turns', b.max_turns, 'wallMs', b.max_wall_ms, 'tokens', b.max_tokens),
+    'used', jsonb_build_object('turns', coalesce(b.used_turns, 0), 'wallMs', coalesce(b.used_wall_ms, 0),
+                               'tokens', coalesce(b.used_tokens, 0)),
+    'wallMsLeft', case when b.max_wall_ms is null then null else greatest(b.max_wall_ms - b.used_wall_ms, 0) end)
+$$;
+
 -- Name: sam_caller(); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.sam_caller() RETURNS public.actor_type
     LANGUAGE sql STABLE
@@ -2005,6 +2296,17 @@ CREATE FUNCTION public.sam_credential_provider_ok(p_type text, p_provider text) 
   end
 $_$;
 
+-- Name: sam_directive_prompt_taken(); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.sam_directive_prompt_taken() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+  update public.directives set delivered_at = public.sam_now()
+   where id = (new.payload ->> 'directiveId')::uuid and delivered_at is null;
+  return null;
+end $$;
+
 -- Name: sam_enqueue_job(text, uuid, uuid, uuid, uuid, jsonb, text); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.sam_enqueue_job(p_kind text, p_owner uuid, p_project uuid, p_task uuid, p_node uuid, p_payload jsonb, p_dedupe text) RETURNS void
     LANGUAGE sql SECURITY DEFINER
@@ -2087,6 +2389,28 @@ begin
   return new;
 end $$;
 
+-- Name: sam_inherit_budget(); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.sam_inherit_budget() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare p public.task_budgets; c public.task_budgets;
+begin
+  if new.parent_task_id is null or new.triggered_by <> 'mcp' then return null; end if;
+  p := public.sam_task_budget(new.parent_task_id);
+  if p.task_id is null then return null; end if;
+  c := public.sam_task_budget(new.id);
+  update public.task_budgets set
+      max_turns = least(c.max_turns, case when p.max_turns is null then null else greatest(p.max_turns - p.used_turns, 0) end),
+      max_wall_ms = least(c.max_wall_ms, case when p.max_wall_ms is null then null
+                                              else greatest(p.max_wall_ms - p.used_wall_ms, 0) end),
+      max_tokens = least(c.max_tokens, case when p.max_tokens is null then null
+                                            else greatest(p.max_tokens - p.used_tokens, 0) end),
+      inherited_from = p.task_id
+   where task_id = new.id;
+  return null;
+end $$;
+
 -- Name: sam_initial_title(text); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.sam_initial_title(p_message text) RETURNS text
     LANGUAGE sql IMMUTABLE
@@ -2119,7 +2443,7 @@ CREATE FUNCTION public.sam_is_reserved_message_id(p_id text) RETURNS boolean
     SET search_path TO ''
     AS $$
   select p_id in ('initial', 'task-started', 'task-failed')
-      or p_id ~ '^(question|answer|user|directive|progress|agent):'
+      or p_id ~ '^(question|answer|user|directive|progress|agent|permission|budget):'
 $$;
 
 -- Name: sam_is_valid_git_ref(text); Type: FUNCTION; Schema: public
@@ -2230,6 +2554,52 @@ begin
     end;
   end if;
   return null;
+end $$;
+
+-- Name: permission_requests; Type: TABLE; Schema: public
+CREATE TABLE public.permission_requests (
+    id uuid DEFAULT extensions.gen_random_uuid() NOT NULL,
+    project_id uuid NOT NULL,
+    owner_id uuid NOT NULL,
+    task_id uuid,
+    chat_session_id uuid,
+    agent_session_id uuid NOT NULL,
+    workspace_id uuid,
+    tool_call_id text,
+    title text NOT NULL,
+    tool_kind text,
+    detail text DEFAULT ''::text NOT NULL,
+    status text DEFAULT 'pending'::text NOT NULL,
+    expires_at timestamp with time zone NOT NULL,
+    answered_by uuid,
+    answered_at timestamp with time zone,
+    created_at timestamp with time zone DEFAULT public.sam_now() NOT NULL,
+    CONSTRAINT permission_requests_detail_check CHECK ((length(detail) <= 2000)),
+    CONSTRAINT permission_requests_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'allowed_once'::text, 'allowed_always'::text, 'rejected'::text, 'timed_out'::text, 'cancelled'::text]))),
+    CONSTRAINT permission_requests_title_check CHECK (((length(title) >= 1) AND (length(title) <= 500))),
+    CONSTRAINT permission_requests_tool_call_id_check CHECK (((tool_call_id IS NULL) OR ((length(tool_call_id) >= 1) AND (length(tool_call_id) <= 200)))),
+    CONSTRAINT permission_requests_tool_kind_check CHECK (((tool_kind IS NULL) OR (length(tool_kind) <= 32)))
+);
+
+-- Name: sam_permission_outcome_note(public.permission_requests, text); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.sam_permission_outcome_note(r public.permission_requests, p_status text) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+  if r.chat_session_id is null then return; end if;
+  insert into public.messages (session_id, project_id, owner_id, message_id, role, content, tool_metadata, origin)
+  values (r.chat_session_id, r.project_id, r.owner_id, 'permission:' || r.id || ':outcome', 'system',
+          case p_status
+            when 'allowed_once' then 'Allowed once: ' || r.title
+            when 'allowed_always' then 'Always allowed in this session: ' || r.title
+            when 'rejected' then 'Rejected: ' || r.title
+            when 'timed_out' then format('No answer within %s, so the agent was refused: %s',
+                                         public.setting_interval('permission_request_ttl', r.project_id), r.title)
+            else 'The agent no longer waits for this answer: ' || r.title end,
+          jsonb_build_object('kind', 'permission_outcome', 'permissionRequestId', r.id, 'outcome', p_status),
+          'sam')
+  on conflict (session_id, message_id) do nothing;
 end $$;
 
 -- Name: sam_project_defaults(); Type: FUNCTION; Schema: public
@@ -2444,6 +2814,25 @@ begin
   return null;
 end $$;
 
+-- Name: sam_task_budget(uuid); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.sam_task_budget(p_task uuid) RETURNS public.task_budgets
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare b public.task_budgets;
+begin
+  insert into public.task_budgets (task_id, project_id, owner_id, max_turns, max_wall_ms, max_tokens)
+  select t.id, t.project_id, t.owner_id,
+         coalesce((t.agent_profile ->> 'maxTurns')::integer, nullif(public.setting_int('task_max_turns', t.project_id), 0)),
+         coalesce((t.agent_profile ->> 'timeoutMinutes')::bigint * 60000,
+                  nullif((extract(epoch from public.setting_interval('task_max_wall_time', t.project_id)) * 1000)::bigint, 0)),
+         coalesce((t.agent_profile ->> 'maxTokens')::bigint, nullif(public.setting_int('task_max_tokens', t.project_id), 0))
+    from public.tasks t where t.id = p_task
+  on conflict (task_id) do nothing;
+  select * into b from public.task_budgets where task_id = p_task for update;
+  return b;
+end $$;
+
 -- Name: sam_task_move(uuid, public.task_status[], public.task_status, public.task_step, text); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.sam_task_move(p_task uuid, p_from public.task_status[], p_to public.task_status, p_step public.task_step DEFAULT NULL::public.task_step, p_reason text DEFAULT NULL::text) RETURNS boolean
     LANGUAGE plpgsql SECURITY DEFINER
@@ -2624,7 +3013,7 @@ CREATE FUNCTION public.send_directive(p_task uuid, p_kind text, p_content text, 
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     AS $$
-declare t public.tasks; did uuid; sender uuid := public.current_agent_task_id();
+declare t public.tasks; did uuid; sender uuid := public.current_agent_task_id(); a public.agent_sessions;
 begin
   select * into t from public.tasks where id = p_task;
   perform public.sam_authorize_task(t, array['owner', 'parent']);
@@ -2636,6 +3025,22 @@ begin
   returning id into did;
   perform public.sam_chat_note(t, 'directive:' || did, 'user', p_content,
     jsonb_build_object('directiveId', did, 'kind', p_kind, 'fromTaskId', sender), 'parent');
+  select * into a from public.agent_sessions where task_id = t.id and status in ('idle', 'prompting', 'recovering')
+   order by created_at desc limit 1;
+  if a.id is not null then
+    insert into public.node_commands (node_id, owner_id, workspace_id, kind, payload, dedupe_key)
+    select w.node_id, t.owner_id, w.id, 'prompt',
+           jsonb_build_object('agentSessionId', a.id, 'messageId', 'directive:' || did, 'directiveId', did,
+             'content', case p_kind
+               when 'stop_warning' then 'Your parent task is stopping this task: ' || p_content
+                                        || E'\n\nWrap up now: save your work and finish.'
+               when 'answer' then 'The answer to your question: ' || p_content
+               else 'A message from your parent task: ' || p_content end),
+           'directive:' || did
+      from public.workspaces w where w.id = a.workspace_id and not public.is_terminal(w.status)
+    on conflict (dedupe_key) do nothing;
+    perform public.sam_touch_activity(a.workspace_id);
+  end if;
   return did;
 end $$;
 
@@ -2684,6 +3089,26 @@ begin
     raise exception 'project % is not yours', p_project using errcode = 'P0002';
   end if;
   return v_row;
+end $$;
+
+-- Name: set_task_budget(uuid, jsonb); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.set_task_budget(p_task uuid, p_limits jsonb) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare t public.tasks; b public.task_budgets; l record;
+begin
+  select * into t from public.tasks where id = p_task;
+  perform public.sam_authorize_task(t, array['owner']);
+  if public.is_terminal(t.status) then
+    raise exception 'task % is % and spends nothing more', t.id, t.status using errcode = '55000';
+  end if;
+  b := public.sam_task_budget(t.id);
+  select * into l from public.sam_budget_limits(b, p_limits);
+  update public.task_budgets set max_turns = l.turns, max_wall_ms = l.wall_ms, max_tokens = l.tokens,
+         updated_at = public.sam_now()
+   where task_id = t.id returning * into b;
+  return public.sam_budget_view(b);
 end $$;
 
 -- Name: setting(text, uuid); Type: FUNCTION; Schema: public
@@ -2757,6 +3182,34 @@ CREATE FUNCTION public.stop_agent_session(p_id uuid, p_reason text DEFAULT 'stop
     AS $$
   select public.sam_agent_session_move(p_id, array['starting', 'idle', 'prompting', 'recovering']::public.agent_session_status[], 'stopped', p_reason)
 $$;
+
+-- Name: stop_task_budget(uuid); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.stop_task_budget(p_task uuid) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare t public.tasks; b public.task_budgets;
+begin
+  select * into t from public.tasks where id = p_task;
+  perform public.sam_authorize_task(t, array['owner']);
+  b := public.sam_task_budget(t.id);
+  if b.state <> 'paused' then
+    if b.state = 'stopped' then return false; end if;
+    raise exception 'the budget of task % is %', t.id, b.state using errcode = '55000';
+  end if;
+  update public.task_budgets set state = 'stopped', updated_at = public.sam_now()
+   where task_id = t.id and state = 'paused';
+  insert into public.lifecycle_events (entity, entity_id, owner_id, project_id, from_state, to_state, actor_type, actor_id, reason)
+  values ('task_budget', t.id, t.owner_id, t.project_id, 'paused', 'stopped', coalesce(public.sam_caller(), 'system'),
+          public.sam_actor_id(), b.reason);
+  perform public.sam_chat_note(t, 'budget:' || t.id || ':' || b.pauses || ':outcome', 'system',
+    'Stopped at its budget.', public.sam_budget_view(b) || jsonb_build_object('kind', 'budget_outcome',
+    'outcome', 'stopped'), 'sam');
+  if not public.is_terminal(t.status) then
+    perform public.cancel_task(t.id, 'stopped at its budget: ' || coalesce(b.reason, 'limit reached'));
+  end if;
+  return true;
+end $$;
 
 -- Name: stop_workspace(uuid, text); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.stop_workspace(p_workspace uuid, p_reason text DEFAULT 'stop requested'::text) RETURNS boolean
@@ -2904,6 +3357,32 @@ begin
     exception when others then
       raise warning 'sweep_orchestrator_jobs: job % skipped: % (SQLSTATE %)', r.id, sqlerrm, sqlstate;
     end;
+  end loop;
+  return n;
+end $$;
+
+-- Name: sweep_permission_requests(); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.sweep_permission_requests() RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare r record; n integer := 0;
+begin
+  for r in select p.id, p.owner_id, p.workspace_id, p.agent_session_id,
+                  case when p.expires_at <= public.sam_now() then 'timed_out' else 'cancelled' end as outcome
+             from public.permission_requests p join public.agent_sessions a on a.id = p.agent_session_id
+            where p.status = 'pending' and (p.expires_at <= public.sam_now() or public.is_terminal(a.status))
+            order by p.expires_at limit public.setting_int('sweep_batch') for update of p skip locked loop
+    if public.close_permission_request(r.id, r.outcome) then
+      n := n + 1;
+      insert into public.node_commands (node_id, owner_id, workspace_id, kind, payload, dedupe_key)
+      select w.node_id, r.owner_id, w.id, 'permission_answer',
+             jsonb_build_object('agentSessionId', r.agent_session_id, 'requestId', r.id, 'decision', r.outcome),
+             'permission:' || r.id
+        from public.workspaces w
+       where w.id = r.workspace_id and w.node_id is not null and not public.is_terminal(w.status)
+      on conflict (dedupe_key) do nothing;
+    end if;
   end loop;
   return n;
 end $$;
@@ -3579,6 +4058,10 @@ ALTER TABLE ONLY public.orchestrator_jobs
 ALTER TABLE ONLY public.orchestrator_jobs
     ADD CONSTRAINT orchestrator_jobs_pkey PRIMARY KEY (id);
 
+-- Name: permission_requests permission_requests_pkey; Type: CONSTRAINT; Schema: public
+ALTER TABLE ONLY public.permission_requests
+    ADD CONSTRAINT permission_requests_pkey PRIMARY KEY (id);
+
 -- Name: project_settings project_settings_pkey; Type: CONSTRAINT; Schema: public
 ALTER TABLE ONLY public.project_settings
     ADD CONSTRAINT project_settings_pkey PRIMARY KEY (project_id, key);
@@ -3594,6 +4077,10 @@ ALTER TABLE ONLY public.projects
 -- Name: settings settings_pkey; Type: CONSTRAINT; Schema: public
 ALTER TABLE ONLY public.settings
     ADD CONSTRAINT settings_pkey PRIMARY KEY (key);
+
+-- Name: task_budgets task_budgets_pkey; Type: CONSTRAINT; Schema: public
+ALTER TABLE ONLY public.task_budgets
+    ADD CONSTRAINT task_budgets_pkey PRIMARY KEY (task_id);
 
 -- Name: task_events task_events_pkey; Type: CONSTRAINT; Schema: public
 ALTER TABLE ONLY public.task_events
@@ -3717,8 +4204,32 @@ CREATE INDEX orchestrator_jobs_due_idx ON public.orchestrator_jobs USING btree (
 -- Name: orchestrator_jobs_lease_idx; Type: INDEX; Schema: public
 CREATE INDEX orchestrator_jobs_lease_idx ON public.orchestrator_jobs USING btree (locked_until) WHERE (status = 'running'::public.job_status);
 
+-- Name: permission_requests_owner_idx; Type: INDEX; Schema: public
+CREATE INDEX permission_requests_owner_idx ON public.permission_requests USING btree (owner_id);
+
+-- Name: permission_requests_pending_idx; Type: INDEX; Schema: public
+CREATE INDEX permission_requests_pending_idx ON public.permission_requests USING btree (expires_at) WHERE (status = 'pending'::text);
+
+-- Name: permission_requests_project_idx; Type: INDEX; Schema: public
+CREATE INDEX permission_requests_project_idx ON public.permission_requests USING btree (project_id);
+
+-- Name: permission_requests_session_idx; Type: INDEX; Schema: public
+CREATE INDEX permission_requests_session_idx ON public.permission_requests USING btree (agent_session_id);
+
+-- Name: permission_requests_task_idx; Type: INDEX; Schema: public
+CREATE INDEX permission_requests_task_idx ON public.permission_requests USING btree (task_id);
+
 -- Name: projects_github_repository_idx; Type: INDEX; Schema: public
 CREATE INDEX projects_github_repository_idx ON public.projects USING btree (github_repository_id) WHERE (github_repository_id IS NOT NULL);
+
+-- Name: task_budgets_inherited_idx; Type: INDEX; Schema: public
+CREATE INDEX task_budgets_inherited_idx ON public.task_budgets USING btree (inherited_from);
+
+-- Name: task_budgets_owner_idx; Type: INDEX; Schema: public
+CREATE INDEX task_budgets_owner_idx ON public.task_budgets USING btree (owner_id);
+
+-- Name: task_budgets_project_idx; Type: INDEX; Schema: public
+CREATE INDEX task_budgets_project_idx ON public.task_budgets USING btree (project_id);
 
 -- Name: task_events_owner_idx; Type: INDEX; Schema: public
 CREATE INDEX task_events_owner_idx ON public.task_events USING btree (owner_id);
@@ -3813,6 +4324,9 @@ CREATE TRIGGER human_input_answered_directive AFTER UPDATE OF status ON public.h
 -- Name: messages messages_broadcast; Type: TRIGGER; Schema: public
 CREATE TRIGGER messages_broadcast AFTER INSERT ON public.messages REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.sam_broadcast_messages();
 
+-- Name: node_commands node_commands_directive_taken; Type: TRIGGER; Schema: public
+CREATE TRIGGER node_commands_directive_taken AFTER UPDATE OF status ON public.node_commands FOR EACH ROW WHEN (((new.kind = 'prompt'::text) AND (new.status = 'done'::public.node_command_status) AND (old.status <> 'done'::public.node_command_status) AND (new.payload ? 'directiveId'::text))) EXECUTE FUNCTION public.sam_directive_prompt_taken();
+
 -- Name: orchestrator_jobs orchestrator_jobs_wake; Type: TRIGGER; Schema: public
 CREATE TRIGGER orchestrator_jobs_wake AFTER INSERT ON public.orchestrator_jobs REFERENCING NEW TABLE AS new_jobs FOR EACH STATEMENT EXECUTE FUNCTION public.sam_orchestrator_jobs_wake();
 
@@ -3827,6 +4341,9 @@ CREATE TRIGGER tasks_broadcast_change AFTER UPDATE OF status, execution_step, br
 
 -- Name: tasks tasks_broadcast_insert; Type: TRIGGER; Schema: public
 CREATE TRIGGER tasks_broadcast_insert AFTER INSERT ON public.tasks FOR EACH ROW EXECUTE FUNCTION public.sam_broadcast_task();
+
+-- Name: tasks tasks_inherit_budget; Type: TRIGGER; Schema: public
+CREATE TRIGGER tasks_inherit_budget AFTER INSERT ON public.tasks FOR EACH ROW WHEN ((new.parent_task_id IS NOT NULL)) EXECUTE FUNCTION public.sam_inherit_budget();
 
 -- Name: agent_profiles agent_profiles_owner_id_fkey; Type: FK CONSTRAINT; Schema: public
 ALTER TABLE ONLY public.agent_profiles
@@ -3976,6 +4493,30 @@ ALTER TABLE ONLY public.orchestrator_jobs
 ALTER TABLE ONLY public.orchestrator_jobs
     ADD CONSTRAINT orchestrator_jobs_task_id_fkey FOREIGN KEY (task_id) REFERENCES public.tasks(id) ON DELETE SET NULL;
 
+-- Name: permission_requests permission_requests_agent_session_id_fkey; Type: FK CONSTRAINT; Schema: public
+ALTER TABLE ONLY public.permission_requests
+    ADD CONSTRAINT permission_requests_agent_session_id_fkey FOREIGN KEY (agent_session_id) REFERENCES public.agent_sessions(id) ON DELETE CASCADE;
+
+-- Name: permission_requests permission_requests_chat_session_id_fkey; Type: FK CONSTRAINT; Schema: public
+ALTER TABLE ONLY public.permission_requests
+    ADD CONSTRAINT permission_requests_chat_session_id_fkey FOREIGN KEY (chat_session_id) REFERENCES public.chat_sessions(id) ON DELETE SET NULL;
+
+-- Name: permission_requests permission_requests_owner_id_fkey; Type: FK CONSTRAINT; Schema: public
+ALTER TABLE ONLY public.permission_requests
+    ADD CONSTRAINT permission_requests_owner_id_fkey FOREIGN KEY (owner_id) REFERENCES auth.users(id) ON DELETE CASCADE;
+
+-- Name: permission_requests permission_requests_project_id_fkey; Type: FK CONSTRAINT; Schema: public
+ALTER TABLE ONLY public.permission_requests
+    ADD CONSTRAINT permission_requests_project_id_fkey FOREIGN KEY (project_id) REFERENCES public.projects(id) ON DELETE CASCADE;
+
+-- Name: permission_requests permission_requests_task_id_fkey; Type: FK CONSTRAINT; Schema: public
+ALTER TABLE ONLY public.permission_requests
+    ADD CONSTRAINT permission_requests_task_id_fkey FOREIGN KEY (task_id) REFERENCES public.tasks(id) ON DELETE CASCADE;
+
+-- Name: permission_requests permission_requests_workspace_id_fkey; Type: FK CONSTRAINT; Schema: public
+ALTER TABLE ONLY public.permission_requests
+    ADD CONSTRAINT permission_requests_workspace_id_fkey FOREIGN KEY (workspace_id) REFERENCES public.workspaces(id) ON DELETE SET NULL;
+
 -- Name: project_settings project_settings_key_fkey; Type: FK CONSTRAINT; Schema: public
 ALTER TABLE ONLY public.project_settings
     ADD CONSTRAINT project_settings_key_fkey FOREIGN KEY (key) REFERENCES public.settings(key);
@@ -3991,6 +4532,22 @@ ALTER TABLE ONLY public.projects
 -- Name: projects projects_owner_id_fkey; Type: FK CONSTRAINT; Schema: public
 ALTER TABLE ONLY public.projects
     ADD CONSTRAINT projects_owner_id_fkey FOREIGN KEY (owner_id) REFERENCES auth.users(id) ON DELETE CASCADE;
+
+-- Name: task_budgets task_budgets_inherited_from_fkey; Type: FK CONSTRAINT; Schema: public
+ALTER TABLE ONLY public.task_budgets
+    ADD CONSTRAINT task_budgets_inherited_from_fkey FOREIGN KEY (inherited_from) REFERENCES public.tasks(id) ON DELETE SET NULL;
+
+-- Name: task_budgets task_budgets_owner_id_fkey; Type: FK CONSTRAINT; Schema: public
+ALTER TABLE ONLY public.task_budgets
+    ADD CONSTRAINT task_budgets_owner_id_fkey FOREIGN KEY (owner_id) REFERENCES auth.users(id) ON DELETE CASCADE;
+
+-- Name: task_budgets task_budgets_project_id_fkey; Type: FK CONSTRAINT; Schema: public
+ALTER TABLE ONLY public.task_budgets
+    ADD CONSTRAINT task_budgets_project_id_fkey FOREIGN KEY (project_id) REFERENCES public.projects(id) ON DELETE CASCADE;
+
+-- Name: task_budgets task_budgets_task_id_fkey; Type: FK CONSTRAINT; Schema: public
+ALTER TABLE ONLY public.task_budgets
+    ADD CONSTRAINT task_budgets_task_id_fkey FOREIGN KEY (task_id) REFERENCES public.tasks(id) ON DELETE CASCADE;
 
 -- Name: task_events task_events_project_id_fkey; Type: FK CONSTRAINT; Schema: public
 ALTER TABLE ONLY public.task_events
@@ -4146,6 +4703,9 @@ CREATE POLICY "Owners can manage their project's setting overrides" ON public.pr
    FROM public.projects
   WHERE (projects.owner_id = ( SELECT auth.uid() AS uid)))));
 
+-- Name: permission_requests Owners can read their agents' permission requests; Type: POLICY; Schema: public
+CREATE POLICY "Owners can read their agents' permission requests" ON public.permission_requests FOR SELECT TO authenticated USING ((owner_id = ( SELECT auth.uid() AS uid)));
+
 -- Name: agent_sessions Owners can read their own agent sessions; Type: POLICY; Schema: public
 CREATE POLICY "Owners can read their own agent sessions" ON public.agent_sessions FOR SELECT TO authenticated USING ((owner_id = ( SELECT auth.uid() AS uid)));
 
@@ -4181,6 +4741,9 @@ CREATE POLICY "Owners can read their projects' directives" ON public.directives 
 
 -- Name: agent_profiles Owners can read their projects' profiles; Type: POLICY; Schema: public
 CREATE POLICY "Owners can read their projects' profiles" ON public.agent_profiles FOR SELECT TO authenticated USING ((owner_id = ( SELECT auth.uid() AS uid)));
+
+-- Name: task_budgets Owners can read their tasks' budgets; Type: POLICY; Schema: public
+CREATE POLICY "Owners can read their tasks' budgets" ON public.task_budgets FOR SELECT TO authenticated USING ((owner_id = ( SELECT auth.uid() AS uid)));
 
 -- Name: chat_sessions Owners can rename their chat sessions; Type: POLICY; Schema: public
 CREATE POLICY "Owners can rename their chat sessions" ON public.chat_sessions FOR UPDATE TO authenticated USING ((owner_id = ( SELECT auth.uid() AS uid))) WITH CHECK ((owner_id = ( SELECT auth.uid() AS uid)));
@@ -4276,6 +4839,9 @@ ALTER TABLE public.notifications ENABLE ROW LEVEL SECURITY;
 -- Name: orchestrator_jobs; Type: ROW SECURITY; Schema: public
 ALTER TABLE public.orchestrator_jobs ENABLE ROW LEVEL SECURITY;
 
+-- Name: permission_requests; Type: ROW SECURITY; Schema: public
+ALTER TABLE public.permission_requests ENABLE ROW LEVEL SECURITY;
+
 -- Name: project_settings; Type: ROW SECURITY; Schema: public
 ALTER TABLE public.project_settings ENABLE ROW LEVEL SECURITY;
 
@@ -4284,6 +4850,9 @@ ALTER TABLE public.projects ENABLE ROW LEVEL SECURITY;
 
 -- Name: settings; Type: ROW SECURITY; Schema: public
 ALTER TABLE public.settings ENABLE ROW LEVEL SECURITY;
+
+-- Name: task_budgets; Type: ROW SECURITY; Schema: public
+ALTER TABLE public.task_budgets ENABLE ROW LEVEL SECURITY;
 
 -- Name: task_events; Type: ROW SECURITY; Schema: public
 ALTER TABLE public.task_events ENABLE ROW LEVEL SECURITY;
@@ -4321,6 +4890,11 @@ REVOKE ALL ON FUNCTION public.advance_task_step(p_task uuid, p_step public.task_
 GRANT ALL ON FUNCTION public.advance_task_step(p_task uuid, p_step public.task_step, p_reason text) TO service_role;
 GRANT ALL ON FUNCTION public.advance_task_step(p_task uuid, p_step public.task_step, p_reason text) TO sam_workspace;
 
+-- Name: FUNCTION agent_budget_check(p_agent_session uuid); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.agent_budget_check(p_agent_session uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.agent_budget_check(p_agent_session uuid) TO service_role;
+GRANT ALL ON FUNCTION public.agent_budget_check(p_agent_session uuid) TO sam_workspace;
+
 -- Name: FUNCTION agent_session_prompting(p_id uuid); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.agent_session_prompting(p_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.agent_session_prompting(p_id uuid) TO service_role;
@@ -4345,6 +4919,11 @@ GRANT ALL ON FUNCTION public.agent_session_token_cap(p_agent_session uuid) TO sa
 REVOKE ALL ON FUNCTION public.answer_human_input(p_request uuid, p_answer text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.answer_human_input(p_request uuid, p_answer text) TO service_role;
 GRANT ALL ON FUNCTION public.answer_human_input(p_request uuid, p_answer text) TO authenticated;
+
+-- Name: FUNCTION answer_permission_request(p_request uuid, p_decision text); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.answer_permission_request(p_request uuid, p_decision text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.answer_permission_request(p_request uuid, p_decision text) TO service_role;
+GRANT ALL ON FUNCTION public.answer_permission_request(p_request uuid, p_decision text) TO authenticated;
 
 -- Name: FUNCTION cancel_task(p_task uuid, p_reason text); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.cancel_task(p_task uuid, p_reason text) FROM PUBLIC;
@@ -4371,6 +4950,11 @@ GRANT ALL ON FUNCTION public.claim_orchestrator_jobs(p_limit integer, p_kinds te
 REVOKE ALL ON FUNCTION public.claim_warm_node(p_task uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.claim_warm_node(p_task uuid) TO service_role;
 
+-- Name: FUNCTION close_permission_request(p_request uuid, p_outcome text); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.close_permission_request(p_request uuid, p_outcome text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.close_permission_request(p_request uuid, p_outcome text) TO service_role;
+GRANT ALL ON FUNCTION public.close_permission_request(p_request uuid, p_outcome text) TO sam_workspace;
+
 -- Name: FUNCTION complete_orchestrator_job(p_job uuid, p_attempt integer, p_result jsonb); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.complete_orchestrator_job(p_job uuid, p_attempt integer, p_result jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.complete_orchestrator_job(p_job uuid, p_attempt integer, p_result jsonb) TO service_role;
@@ -4381,6 +4965,11 @@ GRANT ALL ON FUNCTION public.complete_task(p_task uuid, p_summary text, p_pr_url
 GRANT ALL ON FUNCTION public.complete_task(p_task uuid, p_summary text, p_pr_url text, p_evidence jsonb) TO sam_agent;
 GRANT ALL ON FUNCTION public.complete_task(p_task uuid, p_summary text, p_pr_url text, p_evidence jsonb) TO sam_workspace;
 GRANT ALL ON FUNCTION public.complete_task(p_task uuid, p_summary text, p_pr_url text, p_evidence jsonb) TO authenticated;
+
+-- Name: FUNCTION continue_task_budget(p_task uuid, p_limits jsonb); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.continue_task_budget(p_task uuid, p_limits jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.continue_task_budget(p_task uuid, p_limits jsonb) TO service_role;
+GRANT ALL ON FUNCTION public.continue_task_budget(p_task uuid, p_limits jsonb) TO authenticated;
 
 -- Name: FUNCTION create_idea(p_title text, p_content text, p_priority integer, p_project uuid); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.create_idea(p_title text, p_content text, p_priority integer, p_project uuid) FROM PUBLIC;
@@ -4644,6 +5233,11 @@ REVOKE ALL ON FUNCTION public.record_agent_messages(p_agent_session uuid, p_batc
 GRANT ALL ON FUNCTION public.record_agent_messages(p_agent_session uuid, p_batch jsonb) TO service_role;
 GRANT ALL ON FUNCTION public.record_agent_messages(p_agent_session uuid, p_batch jsonb) TO sam_workspace;
 
+-- Name: FUNCTION record_agent_turn(p_agent_session uuid, p_turn jsonb); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.record_agent_turn(p_agent_session uuid, p_turn jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.record_agent_turn(p_agent_session uuid, p_turn jsonb) TO service_role;
+GRANT ALL ON FUNCTION public.record_agent_turn(p_agent_session uuid, p_turn jsonb) TO sam_workspace;
+
 -- Name: FUNCTION record_messages(p_session uuid, p_batch jsonb); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.record_messages(p_session uuid, p_batch jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.record_messages(p_session uuid, p_batch jsonb) TO service_role;
@@ -4675,6 +5269,11 @@ GRANT ALL ON FUNCTION public.renew_node_token() TO sam_node;
 REVOKE ALL ON FUNCTION public.report_task_progress(p_message text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.report_task_progress(p_message text) TO service_role;
 GRANT ALL ON FUNCTION public.report_task_progress(p_message text) TO sam_agent;
+
+-- Name: FUNCTION request_agent_permission(p_agent_session uuid, p_request jsonb); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.request_agent_permission(p_agent_session uuid, p_request jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.request_agent_permission(p_agent_session uuid, p_request jsonb) TO service_role;
+GRANT ALL ON FUNCTION public.request_agent_permission(p_agent_session uuid, p_request jsonb) TO sam_workspace;
 
 -- Name: FUNCTION request_human_input(p_context text, p_category text, p_options jsonb); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.request_human_input(p_context text, p_category text, p_options jsonb) FROM PUBLIC;
@@ -4820,6 +5419,26 @@ GRANT ALL ON FUNCTION public.sam_broadcast_messages() TO service_role;
 REVOKE ALL ON FUNCTION public.sam_broadcast_task() FROM PUBLIC;
 GRANT ALL ON FUNCTION public.sam_broadcast_task() TO service_role;
 
+-- Name: TABLE task_budgets; Type: ACL; Schema: public
+GRANT ALL ON TABLE public.task_budgets TO service_role;
+GRANT SELECT ON TABLE public.task_budgets TO authenticated;
+
+-- Name: FUNCTION sam_budget_limits(b public.task_budgets, p_limits jsonb, OUT turns integer, OUT wall_ms bigint, OUT tokens bigint); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.sam_budget_limits(b public.task_budgets, p_limits jsonb, OUT turns integer, OUT wall_ms bigint, OUT tokens bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.sam_budget_limits(b public.task_budgets, p_limits jsonb, OUT turns integer, OUT wall_ms bigint, OUT tokens bigint) TO service_role;
+
+-- Name: FUNCTION sam_budget_pause(p_task uuid, p_reason text); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.sam_budget_pause(p_task uuid, p_reason text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.sam_budget_pause(p_task uuid, p_reason text) TO service_role;
+
+-- Name: FUNCTION sam_budget_reached(b public.task_budgets); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.sam_budget_reached(b public.task_budgets) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.sam_budget_reached(b public.task_budgets) TO service_role;
+
+-- Name: FUNCTION sam_budget_view(b public.task_budgets); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.sam_budget_view(b public.task_budgets) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.sam_budget_view(b public.task_budgets) TO service_role;
+
 -- Name: FUNCTION sam_caller(); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.sam_caller() FROM PUBLIC;
 GRANT ALL ON FUNCTION public.sam_caller() TO sam_node;
@@ -4910,6 +5529,10 @@ GRANT ALL ON FUNCTION public.sam_create_task(p_project public.projects, p_messag
 REVOKE ALL ON FUNCTION public.sam_credential_provider_ok(p_type text, p_provider text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.sam_credential_provider_ok(p_type text, p_provider text) TO service_role;
 
+-- Name: FUNCTION sam_directive_prompt_taken(); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.sam_directive_prompt_taken() FROM PUBLIC;
+GRANT ALL ON FUNCTION public.sam_directive_prompt_taken() TO service_role;
+
 -- Name: FUNCTION sam_enqueue_job(p_kind text, p_owner uuid, p_project uuid, p_task uuid, p_node uuid, p_payload jsonb, p_dedupe text); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.sam_enqueue_job(p_kind text, p_owner uuid, p_project uuid, p_task uuid, p_node uuid, p_payload jsonb, p_dedupe text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.sam_enqueue_job(p_kind text, p_owner uuid, p_project uuid, p_task uuid, p_node uuid, p_payload jsonb, p_dedupe text) TO service_role;
@@ -4925,6 +5548,10 @@ GRANT ALL ON FUNCTION public.sam_fail_workspace(p_ws uuid, p_reason text) TO ser
 -- Name: FUNCTION sam_guard_project_github(); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.sam_guard_project_github() FROM PUBLIC;
 GRANT ALL ON FUNCTION public.sam_guard_project_github() TO service_role;
+
+-- Name: FUNCTION sam_inherit_budget(); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.sam_inherit_budget() FROM PUBLIC;
+GRANT ALL ON FUNCTION public.sam_inherit_budget() TO service_role;
 
 -- Name: FUNCTION sam_initial_title(p_message text); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.sam_initial_title(p_message text) FROM PUBLIC;
@@ -4970,6 +5597,14 @@ GRANT ALL ON FUNCTION public.sam_notify(p_owner uuid, p_project uuid, p_task uui
 REVOKE ALL ON FUNCTION public.sam_orchestrator_jobs_wake() FROM PUBLIC;
 GRANT ALL ON FUNCTION public.sam_orchestrator_jobs_wake() TO service_role;
 
+-- Name: TABLE permission_requests; Type: ACL; Schema: public
+GRANT ALL ON TABLE public.permission_requests TO service_role;
+GRANT SELECT ON TABLE public.permission_requests TO authenticated;
+
+-- Name: FUNCTION sam_permission_outcome_note(r public.permission_requests, p_status text); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.sam_permission_outcome_note(r public.permission_requests, p_status text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.sam_permission_outcome_note(r public.permission_requests, p_status text) TO service_role;
+
 -- Name: FUNCTION sam_project_defaults(); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.sam_project_defaults() FROM PUBLIC;
 GRANT ALL ON FUNCTION public.sam_project_defaults() TO service_role;
@@ -5004,6 +5639,10 @@ GRANT ALL ON TABLE public.settings TO service_role;
 -- Name: FUNCTION sam_setting_problem(p_def public.settings, p_value jsonb, p_for_project boolean); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.sam_setting_problem(p_def public.settings, p_value jsonb, p_for_project boolean) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.sam_setting_problem(p_def public.settings, p_value jsonb, p_for_project boolean) TO service_role;
+
+-- Name: FUNCTION sam_task_budget(p_task uuid); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.sam_task_budget(p_task uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.sam_task_budget(p_task uuid) TO service_role;
 
 -- Name: FUNCTION sam_task_move(p_task uuid, p_from public.task_status[], p_to public.task_status, p_step public.task_step, p_reason text); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.sam_task_move(p_task uuid, p_from public.task_status[], p_to public.task_status, p_step public.task_step, p_reason text) FROM PUBLIC;
@@ -5053,6 +5692,11 @@ GRANT ALL ON FUNCTION public.set_generated_title(p_task uuid, p_title text) TO s
 REVOKE ALL ON FUNCTION public.set_project_github_repository(p_owner uuid, p_project uuid, p_installation_id bigint, p_repository_id bigint, p_full_name text, p_clone_url text, p_default_branch text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.set_project_github_repository(p_owner uuid, p_project uuid, p_installation_id bigint, p_repository_id bigint, p_full_name text, p_clone_url text, p_default_branch text) TO service_role;
 
+-- Name: FUNCTION set_task_budget(p_task uuid, p_limits jsonb); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.set_task_budget(p_task uuid, p_limits jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.set_task_budget(p_task uuid, p_limits jsonb) TO service_role;
+GRANT ALL ON FUNCTION public.set_task_budget(p_task uuid, p_limits jsonb) TO authenticated;
+
 -- Name: FUNCTION setting(p_key text, p_project uuid); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.setting(p_key text, p_project uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.setting(p_key text, p_project uuid) TO service_role;
@@ -5079,6 +5723,11 @@ REVOKE ALL ON FUNCTION public.stop_agent_session(p_id uuid, p_reason text) FROM 
 GRANT ALL ON FUNCTION public.stop_agent_session(p_id uuid, p_reason text) TO service_role;
 GRANT ALL ON FUNCTION public.stop_agent_session(p_id uuid, p_reason text) TO sam_workspace;
 GRANT ALL ON FUNCTION public.stop_agent_session(p_id uuid, p_reason text) TO authenticated;
+
+-- Name: FUNCTION stop_task_budget(p_task uuid); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.stop_task_budget(p_task uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.stop_task_budget(p_task uuid) TO service_role;
+GRANT ALL ON FUNCTION public.stop_task_budget(p_task uuid) TO authenticated;
 
 -- Name: FUNCTION stop_workspace(p_workspace uuid, p_reason text); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.stop_workspace(p_workspace uuid, p_reason text) FROM PUBLIC;
@@ -5109,6 +5758,10 @@ GRANT ALL ON FUNCTION public.sweep_node_lifetime() TO service_role;
 -- Name: FUNCTION sweep_orchestrator_jobs(); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.sweep_orchestrator_jobs() FROM PUBLIC;
 GRANT ALL ON FUNCTION public.sweep_orchestrator_jobs() TO service_role;
+
+-- Name: FUNCTION sweep_permission_requests(); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.sweep_permission_requests() FROM PUBLIC;
+GRANT ALL ON FUNCTION public.sweep_permission_requests() TO service_role;
 
 -- Name: FUNCTION sweep_stale_heartbeats(); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.sweep_stale_heartbeats() FROM PUBLIC;

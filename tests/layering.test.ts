@@ -45,8 +45,8 @@ describe('layering', () => {
     }
   });
 
-  it('lets the vm-agent and the web chat reach the functions only through functions/_shared/common', () => {
-    for (const file of [...sources('vm-agent'), ...sources('web/src')]) {
+  it('lets the vm-agent, the web chat and the CLI reach the functions only through functions/_shared/common', () => {
+    for (const file of [...sources('vm-agent'), ...sources('web/src'), ...sources('cli')]) {
       for (const target of localImports(file)) {
         if (target.startsWith('functions/')) {
           expect(target.startsWith('functions/_shared/common/'), `${file} imports ${target}`).toBe(true);

@@ -8,6 +8,7 @@
  *                         `credential_missing` when the agent needs a key none is stored for)
  *   POST /:id/status      {status, error?}
  *   POST /:id/messages    a MessageBatch → {persisted, duplicates}
+ *   …and the permission-request and budget routes of cards.ts
  */
 import { Hono } from 'hono';
 import { MAX_BATCH_BYTES, MessageBatch } from '../_shared/common/contracts/messages.ts';
@@ -22,6 +23,7 @@ import { signSamToken } from '../_shared/sam-tokens.ts';
 import { agentLaunchSettings } from '../_shared/vm-agent/agent-launch.ts';
 import { asCaller, isoTime } from '../_shared/vm-agent/identity.ts';
 import { toMessageRows } from '../_shared/vm-agent/messages.ts';
+import { mountCardRoutes } from './cards.ts';
 import { tokenAuth, uuidParam, vmAgentError, type Env, type VmAgentDeps } from './context.ts';
 
 type Row = Record<string, unknown>;
@@ -51,6 +53,7 @@ export function sessionsApp(deps: VmAgentDeps): Hono<Env> {
     return limitBody(64 * 1024)(c, next);
   });
   app.use('*', tokenAuth(secret, 'workspace'));
+  mountCardRoutes(app, deps);
 
   app.post('/', async (c) => {
     const req = await jsonBody(c, StartSessionRequest);

@@ -28,6 +28,8 @@ insert into targets values
   ('installation', $$singleton$$, false),
   ('agent_profiles', $$project_id = '22222222-0000-0000-0000-000000000001'$$, false),
   ('github_installations', $$owner_id = '11111111-0000-0000-0000-000000000001'$$, false),
+  ('permission_requests', $$agent_session_id = '77777777-0000-0000-0000-000000000001'$$, false),
+  ('task_budgets', $$task_id = '44444444-0000-0000-0000-000000000001'$$, false),
   ('github_installation_states', $$installation_id = 4201$$, false);
 
 -- Insert candidates: the target row with fresh keys, so only privileges and policies can refuse it.
@@ -117,7 +119,9 @@ insert into user_rpcs values
   ('fork_task(uuid,text,jsonb)'), ('destroy_node(uuid,text)'), ('stop_workspace(uuid,text)'), ('stop_agent_session(uuid,text)'),
   ('revoke_token(uuid,text)'), ('post_message(uuid,text,text)'), ('answer_human_input(uuid,text)'),
   ('send_directive(uuid,text,text,jsonb)'), ('create_idea(text,text,integer,uuid)'), ('update_idea(uuid,jsonb)'),
-  ('get_session_messages(uuid,integer,bigint,bigint)'), ('sam_can_use_topic(text)');
+  ('get_session_messages(uuid,integer,bigint,bigint)'), ('sam_can_use_topic(text)'),
+  ('answer_permission_request(uuid,text)'), ('set_task_budget(uuid,jsonb)'), ('continue_task_budget(uuid,jsonb)'),
+  ('stop_task_budget(uuid)');
 create function pg_temp.executable_by(p_role text) returns table (fn text, definer boolean) language sql as $$
   select replace(replace(p.oid::regprocedure::text, 'public.', ''), ' ', ''), p.prosecdef from pg_proc p
    where p.pronamespace = 'public'::regnamespace and has_function_privilege(p_role, p.oid, 'execute')
@@ -144,6 +148,9 @@ grant execute on all functions in schema public to anon, authenticated;
 alter default privileges for role postgres in schema public grant execute on functions to anon, authenticated;
 set local role postgres;
 \ir ../migrations/20261202000900_revoke_function_defaults.sql
+-- What later migrations grant to users themselves (they run after the revoke migration, in order).
+grant execute on function public.answer_permission_request(uuid, text), public.set_task_budget(uuid, jsonb),
+  public.continue_task_budget(uuid, jsonb), public.stop_task_budget(uuid) to authenticated;
 reset role;
 select * from pg_temp.function_privilege_checks('after permissive grants and the revoke migration');
 set local role postgres;

@@ -40,6 +40,10 @@ const USER_RPCS = [
   'update_idea(uuid,jsonb)',
   'get_session_messages(uuid,integer,bigint,bigint)',
   'sam_can_use_topic(text)',
+  'answer_permission_request(uuid,text)',
+  'set_task_budget(uuid,jsonb)',
+  'continue_task_budget(uuid,jsonb)',
+  'stop_task_budget(uuid)',
 ].sort();
 
 const cluster = clusterConfig();

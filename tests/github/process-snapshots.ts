@@ -14,6 +14,9 @@ export class ProcessSnapshots {
   duringGit = 0;
   private timer: NodeJS.Timeout | undefined;
 
+  /** `watched`: the processes (by argv) whose environment is read too. */
+  constructor(private readonly watched: RegExp = /git|credential|helper/) {}
+
   take(): void {
     for (const entry of readdirSync('/proc')) {
       if (!/^\d+$/.test(entry)) continue;
@@ -24,7 +27,7 @@ export class ProcessSnapshots {
         continue; // gone
       }
       this.argv.add(cmdline);
-      if (!/git|credential|helper/.test(cmdline)) continue;
+      if (!this.watched.test(cmdline)) continue;
       try {
         this.environ.add(readFileSync(`/proc/${entry}/environ`, 'utf8'));
       } catch {

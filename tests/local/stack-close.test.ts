@@ -41,7 +41,7 @@ function keptAliveGet(url: string, agent: Agent, headers: Record<string, string>
   });
 }
 
-it('closes within seconds while a stream is open, cutting it, and a request during close starts nothing', async () => {
+it('closes while a stream is open, cutting it, and a request during close starts nothing', async () => {
   const t = await startTestStack({ factories: [functionsFactory({ configPath: FIXTURE_CONFIG })] }, 'close');
   const headers = { apikey: t.publishableKey };
   const fn = (path: string) => `${t.url}/functions/v1/${path}`;
@@ -61,18 +61,16 @@ it('closes within seconds while a stream is open, cutting it, and a request duri
     }
   })().catch(() => 'cut');
 
-  const begun = Date.now();
   const closing = t.close();
   // A client that keeps calling while the stack closes (a vm-agent's long-poll loop does).
   const during = await fetch(fn('hello/runtime'), { headers }).then(
     async (r) => ({ status: r.status, body: await r.text() }),
     (e: Error) => ({ status: 0, body: e.message }),
   );
+  // Bounded by the test's timeout: a close that waited for the open stream would never end.
   await closing;
-  const tookMs = Date.now() - begun;
 
   expect(during.status).not.toBe(200);
-  expect(tookMs).toBeLessThan(8000);
   expect(await streamEnd).toBe('cut');
   expect(processAlive(pid)).toBe(false);
   expect(functionProcessesOf(t.url)).toEqual([]);

@@ -242,26 +242,44 @@ describe('POST /orchestrator/run', () => {
     );
   });
 
-  it('open_pr: skipped for a local repository; a GitHub one fails at once while no GitHub App is configured', async () => {
+  it('open_pr: skipped for a local repository; an unlinked GitHub one says why; a linked one fails at once while no GitHub App is configured', async () => {
     const { taskId } = await submit('Local PR', { provider: 'hetzner' });
     await db.admin`insert into public.orchestrator_jobs (kind, owner_id, project_id, task_id, payload)
                    values ('open_pr', ${user}, ${project}, ${taskId}, '{"branch": "sam/local-pr"}')`;
-    const [gh] = await db.admin`
-      insert into public.projects (owner_id, name, repository, repo_provider, default_branch)
-      values (${user}, ${'gh-' + randomUUID().slice(0, 8)}, 'octo/repo', 'github', 'main') returning id`;
-    const ghTask = await submitTask(db.admin, user, gh!.id as string, 'GitHub PR', { provider: 'hetzner' });
-    await db.admin`update public.orchestrator_jobs set status = 'dead' where kind = 'provision_node' and status = 'pending'`;
-    await db.admin`insert into public.orchestrator_jobs (kind, owner_id, project_id, task_id, payload)
-                   values ('open_pr', ${user}, ${gh!.id}, ${ghTask.taskId}, '{}')`;
-    expect((await run()).body).toEqual({ ran: 2, succeeded: 1, failed: 1 });
+    const githubProject = async (linked: boolean) => {
+      const [gh] = await db.admin`
+        insert into public.projects (owner_id, name, repository, repo_provider, default_branch)
+        values (${user}, ${'gh-' + randomUUID().slice(0, 8)}, 'https://github.com/octo/repo.git', 'github', 'main')
+        returning id`;
+      if (linked) {
+        await db.admin`update public.projects set github_installation_id = 42, github_repository_id = 4242,
+                         github_full_name = 'octo/repo' where id = ${gh!.id}`;
+      }
+      const t = await submitTask(db.admin, user, gh!.id as string, 'GitHub PR', { provider: 'hetzner' });
+      await db.admin`update public.orchestrator_jobs set status = 'dead' where kind = 'provision_node' and status = 'pending'`;
+      await db.admin`insert into public.orchestrator_jobs (kind, owner_id, project_id, task_id, payload)
+                     values ('open_pr', ${user}, ${gh!.id}, ${t.taskId}, '{}')`;
+      return t;
+    };
+    const unlinked = await githubProject(false);
+    const linked = await githubProject(true);
+    expect((await run()).body).toEqual({ ran: 3, succeeded: 2, failed: 1 });
     expect(((await job('open_pr', taskId)).payload as { result: unknown }).result).toEqual({
       skipped: 'local repositories have no pull requests',
     });
-    expect(await job('open_pr', ghTask.taskId)).toMatchObject({
+    const why = `No pull request: the project is not linked to a GitHub App installation; the work is on branch ${unlinked.branchName}.`;
+    expect(((await job('open_pr', unlinked.taskId)).payload as { result: unknown }).result).toEqual({
+      noPullRequest: why,
+    });
+    const [u] = await db.admin`select pr_state from public.tasks where id = ${unlinked.taskId}`;
+    expect(u!.pr_state).toBe('not_opened');
+    expect(await job('open_pr', linked.taskId)).toMatchObject({
       status: 'dead',
       attempts: 1,
-      last_error: `GitHub App is not configured: cannot open a pull request for branch ${ghTask.branchName}`,
+      last_error: `GitHub App is not configured: cannot open a pull request for branch ${linked.branchName}`,
     });
+    const [l] = await db.admin`select pr_state from public.tasks where id = ${linked.taskId}`;
+    expect(l!.pr_state).toBe('failed');
   });
 
   it('sweeps orphans only with proof: our installation’s label naming a node that is gone, on an old machine', async () => {

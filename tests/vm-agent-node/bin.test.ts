@@ -92,7 +92,7 @@ describe('the vm-agent command', () => {
     expect(run.output()).not.toMatch(/Bearer|eyJ/);
   }, 90_000);
 
-  it('exits 0 within seconds when its node is destroyed in the middle of a task, leaving no agent running', async () => {
+  it('exits 0 when its node is destroyed in the middle of a task, leaving no agent running', async () => {
     const machine = await machineFor('Add a greeting to README.md [stream:20000]', { SAM_DEMO_AGENT_DELAY_MS: '2' });
     const run = runMachine(machine);
     await waitFor('the agent to be prompting', async () => {
@@ -101,11 +101,14 @@ describe('the vm-agent command', () => {
     });
     expect(processesIn(machine.dir).length).toBeGreaterThan(0);
 
-    const destroyedAt = Date.now();
     await stack.db.admin`select public.destroy_node(${machine.nodeId}, 'test')`;
     expect(await run.exited).toBe(0);
-    expect(Date.now() - destroyedAt).toBeLessThan(8000);
+    // It stopped because its node was destroyed, not because the turn (20 000 chunks) ran out.
     expect(run.output()).toContain('vm-agent: stopped (token_revoked)');
+    const [finished] = await stack.db.admin`
+      select count(*)::int as n from public.messages m join public.tasks t on t.chat_session_id = m.session_id
+       where t.id = ${machine.task.taskId} and m.content like 'Done: appended%'`;
+    expect(finished!.n).toBe(0);
     expect(processesIn(machine.dir)).toEqual([]);
     const t = await taskView(stack.db.admin, machine.task.taskId);
     expect(t.node_status).toBe('destroying');

@@ -33,12 +33,15 @@ export async function prepareMachine(
   message: string,
   options: Record<string, unknown> = {},
   agentEnv: Record<string, string> = { SAM_DEMO_AGENT_DELAY_MS: '1' },
+  /** Runs before the task is submitted (a profile, project settings). */
+  beforeSubmit?: (owner: string, project: string) => Promise<unknown>,
 ): Promise<PreparedMachine> {
   const owner = await createUser(admin);
   const project = await createProject(admin, owner);
   const { root, bare } = await makeRemote();
   await admin`update public.projects set repository = ${bare}, repo_provider = 'local', default_branch = 'main'
                where id = ${project}`;
+  await beforeSubmit?.(owner, project);
   const task = await submitTask(admin, owner, project, message, { agentType: 'demo', ...options });
   const [t] = await admin`select auto_provisioned_node_id from public.tasks where id = ${task.taskId}`;
   const nodeId = t!.auto_provisioned_node_id as string;

@@ -207,4 +207,37 @@ describe('permission requests', () => {
     expect(seen).toEqual(['rm -rf build']);
     expect(await ask('reject', options.slice(0, 2))).toEqual({ outcome: 'cancelled' });
   });
+
+  it('the policy may choose "always" or leave the request unanswered (cancelled)', async () => {
+    expect(await ask(() => 'approve_always', options)).toEqual({ outcome: 'selected', optionId: 'always' });
+    expect(await ask(() => 'approve_always', options.slice(1))).toEqual({ outcome: 'selected', optionId: 'once' });
+    expect(await ask(() => 'cancelled', options)).toEqual({ outcome: 'cancelled' });
+  });
+});
+
+describe('the demo agent asks before it edits ([permission]) and reports token usage', () => {
+  it('edits once the policy allows it, leaves the file alone when refused, and reports the tokens of each turn', async () => {
+    const asked: acp.RequestPermissionRequest[] = [];
+    let answer: 'approve' | 'reject' = 'reject';
+    const { client, records } = await connect({
+      permissionPolicy: (request) => {
+        asked.push(request);
+        return answer;
+      },
+    });
+    await client.newSession();
+    expect(await client.prompt('note the plan in README.md [permission] [tokens:1234]')).toBe('end_turn');
+    expect(asked).toHaveLength(1);
+    expect(asked[0]!.toolCall).toMatchObject({ kind: 'edit', title: 'Append a line to README.md' });
+    expect(await readFile(path.join(workspace, 'README.md'), 'utf8')).toBe('# Demo\n');
+    const refused = records.filter((r) => r.toolCallId === 'call-1-edit').at(-1);
+    expect(refused).toMatchObject({ toolStatus: 'failed' });
+    expect(client.lastTurnTokens).toBe(1234);
+
+    answer = 'approve';
+    expect(await client.prompt('note the plan in README.md [permission]')).toBe('end_turn');
+    expect(asked).toHaveLength(2);
+    expect(await readFile(path.join(workspace, 'README.md'), 'utf8')).toBe('# Demo\n- note the plan in README.md\n');
+    expect(client.lastTurnTokens).toBeGreaterThan(0);
+  });
 });

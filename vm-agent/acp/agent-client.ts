@@ -36,6 +36,12 @@ export type AgentClientOptions = {
   log?: (line: string) => void;
 };
 
+/** `usage.totalTokens` of a prompt response (an experimental ACP field some agents send). */
+function turnTokens(response: unknown): number | null {
+  const total = (response as { usage?: { totalTokens?: unknown } | null }).usage?.totalTokens;
+  return typeof total === 'number' && Number.isFinite(total) && total >= 0 ? Math.round(total) : null;
+}
+
 /** The mcpServers entry SAM gives every agent: its MCP URL with the agent token as a header. */
 export function samMcpServerEntry(mcp: SamMcpServer): acp.McpServer {
   return {
@@ -54,6 +60,8 @@ export class AgentClient {
   private early: acp.SessionNotification[] | null = null;
   private chain: Promise<void> = Promise.resolve();
   private sinkError: unknown = null;
+  /** Tokens the agent reported for the last turn (the prompt response's `usage.totalTokens`), if it did. */
+  lastTurnTokens: number | null = null;
   private constructor(
     private readonly options: AgentClientOptions,
     private readonly connection: acp.ClientConnection,
@@ -163,11 +171,13 @@ export class AgentClient {
   async prompt(text: string): Promise<acp.StopReason> {
     const sessionId = this.requireSession();
     const timer = setInterval(() => this.recorder.flush(), this.options.flushIntervalMs ?? 250);
+    this.lastTurnTokens = null;
     try {
       const response = await this.connection.agent.request(acp.methods.agent.session.prompt, {
         sessionId,
         prompt: [{ type: 'text', text }],
       });
+      this.lastTurnTokens = turnTokens(response);
       this.recorder.system(`Turn ended: ${response.stopReason}`, {
         event: 'turn_end',
         stopReason: response.stopReason,

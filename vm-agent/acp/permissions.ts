@@ -1,11 +1,15 @@
 /**
- * Answers `session/request_permission`. SAM runs agents unattended, so the default policy approves
- * (preferring a one-time approval); `reject` denies everything; a function decides per request.
+ * Answers `session/request_permission`. A policy decides per request: `approve` (a one-time
+ * approval preferred), `approve_always` (the "always" option preferred), `reject`, or `cancelled`
+ * (the turn ended while the request waited: ACP's `cancelled` outcome). A fixed policy answers
+ * every request the same way.
  */
 import type { PermissionOption, RequestPermissionRequest, RequestPermissionResponse } from '@agentclientprotocol/sdk';
 
+export type PermissionDecision = 'approve' | 'approve_always' | 'reject' | 'cancelled';
+
 export type PermissionPolicy =
-  'approve' | 'reject' | ((request: RequestPermissionRequest) => 'approve' | 'reject' | Promise<'approve' | 'reject'>);
+  'approve' | 'reject' | ((request: RequestPermissionRequest) => PermissionDecision | Promise<PermissionDecision>);
 
 function pick(options: PermissionOption[], kinds: PermissionOption['kind'][]): PermissionOption | undefined {
   for (const kind of kinds) {
@@ -15,15 +19,19 @@ function pick(options: PermissionOption[], kinds: PermissionOption['kind'][]): P
   return undefined;
 }
 
+const PREFERRED: Record<Exclude<PermissionDecision, 'cancelled'>, PermissionOption['kind'][]> = {
+  approve: ['allow_once', 'allow_always'],
+  approve_always: ['allow_always', 'allow_once'],
+  reject: ['reject_once', 'reject_always'],
+};
+
 export async function answerPermission(
   policy: PermissionPolicy,
   request: RequestPermissionRequest,
 ): Promise<RequestPermissionResponse> {
   const decision = typeof policy === 'function' ? await policy(request) : policy;
-  const option =
-    decision === 'approve'
-      ? pick(request.options, ['allow_once', 'allow_always'])
-      : pick(request.options, ['reject_once', 'reject_always']);
+  if (decision === 'cancelled') return { outcome: { outcome: 'cancelled' } };
+  const option = pick(request.options, PREFERRED[decision]);
   // No matching option: the only honest answer left is to not choose.
   if (!option) return { outcome: { outcome: 'cancelled' } };
   return { outcome: { outcome: 'selected', optionId: option.optionId } };

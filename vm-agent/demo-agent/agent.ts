@@ -10,6 +10,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as acp from '@agentclientprotocol/sdk';
 import { SessionHistory } from './history.ts';
+import { askPermission, delegate } from './asks.ts';
 import { callSamTool } from './mcp-tools.ts';
 import { appendLine, planTurn } from './scenario.ts';
 
@@ -159,8 +160,25 @@ export function createDemoAgent(options: DemoAgentOptions = {}): acp.AgentApp {
             locations: [{ path: file }],
             rawInput: { path: file, line: plan.line },
           });
-          await send({ sessionUpdate: 'tool_call_update', toolCallId: editId, status: 'in_progress' });
-          if (!cancelled()) {
+          // `[permission]`: the edit waits for the client's permission (SAM asks the user in `ask` mode).
+          const allowed =
+            !plan.askPermission || (await askPermission(client, sessionId, file, plan, editId, turn.signal));
+          if (!allowed && !cancelled()) {
+            await send({
+              sessionUpdate: 'tool_call_update',
+              toolCallId: editId,
+              status: 'failed',
+              content: [
+                {
+                  type: 'content',
+                  content: { type: 'text', text: `Permission refused: ${plan.targetFile} is unchanged.` },
+                },
+              ],
+            });
+          }
+          if (allowed && !cancelled())
+            await send({ sessionUpdate: 'tool_call_update', toolCallId: editId, status: 'in_progress' });
+          if (allowed && !cancelled()) {
             const failure = await writeTarget(client, clientCaps, sessionId, file, next).then(
               () => null,
               (error: unknown) => (error instanceof Error ? error.message : String(error)),
@@ -197,6 +215,10 @@ export function createDemoAgent(options: DemoAgentOptions = {}): acp.AgentApp {
             content: [{ type: 'content', content: { type: 'text', text: result?.text ?? 'no MCP server' } }],
           });
         };
+        // `{{subtask: …}}` / `{{tell: …}}`: hand work to a sub-task and message it while it runs.
+        if (plan.subtask && !cancelled() && session.mcpServers.length > 0) {
+          await delegate(session.mcpServers, plan.subtask, plan.tell, n, send, turn.signal);
+        }
         await mcpStep('update_task_status', { message: `Appended a line to ${plan.targetFile}` }, `call-${n}-status`);
         if (!cancelled()) await send({ sessionUpdate: 'plan', entries: entries(3) });
         for (const chunk of plan.summary) {
@@ -204,7 +226,9 @@ export function createDemoAgent(options: DemoAgentOptions = {}): acp.AgentApp {
         }
         await mcpStep('complete_task', { summary: plan.summary.join('') }, `call-${n}-complete`);
         if (!cancelled()) await send({ sessionUpdate: 'plan', entries: entries(4) });
-        return { stopReason: cancelled() ? 'cancelled' : 'end_turn' };
+        // Token usage as some agents report it (ACP's experimental `usage`): SAM counts it against budgets.
+        const usage = { inputTokens: plan.tokens, outputTokens: 0, totalTokens: plan.tokens };
+        return { stopReason: cancelled() ? 'cancelled' : 'end_turn', usage } as acp.PromptResponse;
       } finally {
         signal.removeEventListener('abort', abort);
         if (turns.get(sessionId) === turn) turns.delete(sessionId);

@@ -17,10 +17,24 @@ export type DemoTurn = {
   /** Extra thought chunks `[#1]…[#N]` requested with `[stream:N]`, to make a turn last N × delay. */
   extraChunks: number;
   plan: string[];
+  /** `[permission]`: ask the client before editing. */
+  askPermission: boolean;
+  /** Tokens the turn reports as used: `[tokens:N]`, else one per word it streams. */
+  tokens: number;
+  /** `{{subtask: …}}`: dispatch a sub-task with this description (over SAM's MCP tools). */
+  subtask: string | null;
+  /** `{{tell: …}}`: once that sub-task runs, send it this message (send_message_to_subtask). */
+  tell: string | null;
 };
 
 const FILE_PATTERN = /(?:^|\s)([\w./-]+\.(?:md|txt|json|ts|js|py|yml|yaml|toml|rst))\b/i;
 const STREAM_PATTERN = /\[stream:(\d{1,5})\]/i;
+const PERMISSION_PATTERN = /\[permission\]/i;
+const TOKENS_PATTERN = /\[tokens:(\d{1,9})\]/i;
+const SUBTASK_PATTERN = /\{\{subtask:\s*([^}]*)\}\}/i;
+const TELL_PATTERN = /\{\{tell:\s*([^}]*)\}\}/i;
+/** Markers a prompt may carry; they steer the turn and are left out of the line it writes. */
+const MARKERS = /\[(?:stream:\d{1,5}|permission|tokens:\d{1,9})\]|\{\{(?:subtask|tell):[^}]*\}\}/gi;
 
 /** Splits text into word-sized chunks, the way a model streams tokens (spaces kept). */
 export function chunkWords(text: string): string[] {
@@ -39,15 +53,23 @@ export function planTurn(promptText: string): DemoTurn {
   const mentioned = FILE_PATTERN.exec(text)?.[1];
   const targetFile = (mentioned && safeRelative(mentioned)) || 'README.md';
   const greeting = /greet|hello/i.test(text);
-  const line = greeting ? DEMO_GREETING : `- ${text.replace(STREAM_PATTERN, '').replace(/\s+/g, ' ').trim()}`;
+  const line = greeting ? DEMO_GREETING : `- ${text.replace(MARKERS, '').replace(/\s+/g, ' ').trim()}`;
   const extraChunks = Number(STREAM_PATTERN.exec(text)?.[1] ?? 0);
+  const thoughts = chunkWords(`The request is: "${text}". I will update ${targetFile} and report progress to SAM.`);
+  const intro = chunkWords(`I'll ${greeting ? 'add a greeting to' : 'note the request in'} ${targetFile}. `);
+  const summary = chunkWords(`Done: appended "${line}" to ${targetFile}.`);
+  const tokens = Number(TOKENS_PATTERN.exec(text)?.[1] ?? thoughts.length + intro.length + summary.length);
   return {
+    askPermission: PERMISSION_PATTERN.test(text),
+    subtask: SUBTASK_PATTERN.exec(text)?.[1]?.trim() || null,
+    tell: TELL_PATTERN.exec(text)?.[1]?.trim() || null,
+    tokens,
     targetFile,
     line,
     extraChunks,
-    thoughts: chunkWords(`The request is: "${text}". I will update ${targetFile} and report progress to SAM.`),
-    intro: chunkWords(`I'll ${greeting ? 'add a greeting to' : 'note the request in'} ${targetFile}. `),
-    summary: chunkWords(`Done: appended "${line}" to ${targetFile}.`),
+    thoughts,
+    intro,
+    summary,
     plan: [`Read ${targetFile}`, `Append a line to ${targetFile}`, 'Report progress to SAM', 'Complete the task'],
   };
 }

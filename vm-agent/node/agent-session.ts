@@ -44,6 +44,8 @@ export type AgentSessionStart = {
   onRecord: (record: MessageRecord) => Promise<void>;
   log: (line: string) => void;
   startTimeoutMs?: number;
+  /** How permission mode `ask` asks (the workspace's permission broker); without it `ask` approves. */
+  askPermission?: PermissionPolicy;
 };
 
 export type RunningAgent = {
@@ -62,9 +64,14 @@ export function exitText(exit: AgentExit, stderr: string): string {
   return `the agent exited (${how})${tail ? `: ${tail}` : ''}`;
 }
 
-/** `read-only` refuses whatever the agent asks to do; every other mode approves (SAM runs unattended). */
-export function permissionPolicy(mode: string | null | undefined): PermissionPolicy {
-  return mode === 'read-only' ? 'reject' : 'approve';
+/**
+ * The profile's permission mode: `read-only` refuses whatever the agent asks to do, `ask` puts each
+ * request to the user (`ask`, a card in the chat), `auto` (and anything else) approves.
+ */
+export function permissionPolicy(mode: string | null | undefined, ask?: PermissionPolicy): PermissionPolicy {
+  if (mode === 'read-only') return 'reject';
+  if (mode === 'ask' && ask) return ask;
+  return 'approve';
 }
 
 /** The machine's agent settings without SAM's own (the cache dir): what every agent's environment starts from. */
@@ -153,7 +160,7 @@ export async function startAgentSession(options: AgentSessionStart): Promise<Run
         workspaceRoot: options.repoDir,
         sessionId: options.agentSessionId,
         mcp: options.mcp,
-        permissionPolicy: permissionPolicy(launch?.permissionMode),
+        permissionPolicy: permissionPolicy(launch?.permissionMode, options.askPermission),
         onRecord: options.onRecord,
         log: options.log,
       }),

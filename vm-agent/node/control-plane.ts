@@ -30,6 +30,13 @@ import {
   type VmAgentErrorCode,
 } from '../../functions/_shared/common/contracts/vm-agent.ts';
 import { SendError } from '../outbox/delivery-errors.ts';
+import {
+  BudgetView,
+  PermissionRequestResponse,
+  type PermissionClosing,
+  type PermissionRequestBody,
+  type TurnReport,
+} from '../../functions/_shared/common/contracts/cards.ts';
 
 export class ControlPlaneError extends SendError {
   constructor(
@@ -171,6 +178,40 @@ export class ControlPlaneClient {
   sendMessages(workspaceToken: string, agentSessionId: string, batch: MessageBatch, options: CallOptions = {}) {
     const path = `/sessions/${encodeURIComponent(agentSessionId)}/messages`;
     return this.call('POST', path, workspaceToken, batch, MessageBatchResult, options);
+  }
+
+  /** An agent's permission request: a card in the chat; the answer comes as a `permission_answer` command. */
+  requestPermission(
+    workspaceToken: string,
+    agentSessionId: string,
+    body: PermissionRequestBody,
+    options: CallOptions = {},
+  ) {
+    const path = `/sessions/${encodeURIComponent(agentSessionId)}/permission-requests`;
+    return this.call('POST', path, workspaceToken, body, PermissionRequestResponse, options);
+  }
+
+  closePermission(
+    workspaceToken: string,
+    agentSessionId: string,
+    requestId: string,
+    outcome: PermissionClosing,
+    options: CallOptions = {},
+  ) {
+    const path = `/sessions/${encodeURIComponent(agentSessionId)}/permission-requests/${encodeURIComponent(requestId)}/close`;
+    return this.call('POST', path, workspaceToken, { outcome }, z.object({ changed: z.boolean() }), options);
+  }
+
+  /** The task's budget before a turn (a budget at its limit pauses on this call). */
+  budget(workspaceToken: string, agentSessionId: string, options: CallOptions = {}) {
+    const path = `/sessions/${encodeURIComponent(agentSessionId)}/budget`;
+    return this.call('GET', path, workspaceToken, undefined, BudgetView, options);
+  }
+
+  /** A finished turn's wall time and tokens, counted once per `seq`. */
+  recordTurn(workspaceToken: string, agentSessionId: string, body: TurnReport, options: CallOptions = {}) {
+    const path = `/sessions/${encodeURIComponent(agentSessionId)}/turns`;
+    return this.call('POST', path, workspaceToken, body, BudgetView, options);
   }
 
   private async call<T extends z.ZodType>(

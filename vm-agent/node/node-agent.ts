@@ -17,6 +17,7 @@ import type {
   HeartbeatResponse,
   NodeCommand,
 } from '../../functions/_shared/common/contracts/vm-agent.ts';
+import { PermissionAnswerPayload } from '../../functions/_shared/common/contracts/cards.ts';
 import type { RepositoryPolicy } from '../git/policy.ts';
 import type { BackoffOptions } from '../outbox/delivery-errors.ts';
 import { ControlPlaneClient, isUnauthorized } from './control-plane.ts';
@@ -301,6 +302,14 @@ export class NodeAgent {
       case 'stop_agent':
         if (!runner.endAgent()) return refuse(`the agent is not running (${runner.phase})`);
         return void this.ack(command.id, true, { stopping: true });
+      case 'permission_answer': {
+        const answer = PermissionAnswerPayload.safeParse(command.payload);
+        if (!answer.success) return refuse('a permission answer names its request and decision');
+        const applied = runner.answerPermission(answer.data.requestId, answer.data.decision);
+        return void this.ack(command.id, true, { applied });
+      }
+      case 'resume_agent':
+        return void this.ack(command.id, true, { resumed: runner.resume() });
       default:
         return refuse(`${command.kind} is not supported by this vm-agent (agents start with their workspace)`);
     }

@@ -7,6 +7,11 @@
  */
 import type { MessageRecord } from '../../functions/_shared/common/contracts/messages.ts';
 import type { CompleteWorkspaceRequest } from '../../functions/_shared/common/contracts/vm-agent.ts';
+import type {
+  PermissionClosing,
+  PermissionRequestBody,
+  TurnReport,
+} from '../../functions/_shared/common/contracts/cards.ts';
 import { isCredentialRefusal, type BackoffOptions } from '../outbox/delivery-errors.ts';
 import { Outbox } from '../outbox/outbox.ts';
 import type { ControlPlaneClient } from './control-plane.ts';
@@ -108,6 +113,31 @@ export class WorkspaceChannel {
 
   failed(error: string, deadlineMs?: number) {
     return this.call('workspace failed', (c, t, signal) => c.workspaceFailed(t, error, { signal }), deadlineMs);
+  }
+
+  /** Asks the user (a permission card); retried for up to `deadlineMs`. */
+  requestPermission(body: PermissionRequestBody, deadlineMs = 30_000) {
+    const id = this.agentSessionId!;
+    return this.call('permission request', (c, t, signal) => c.requestPermission(t, id, body, { signal }), deadlineMs);
+  }
+
+  closePermission(requestId: string, outcome: PermissionClosing) {
+    const id = this.agentSessionId!;
+    return this.call(
+      'close permission request',
+      (c, t, signal) => c.closePermission(t, id, requestId, outcome, { signal }),
+      60_000,
+    );
+  }
+
+  budget(deadlineMs = 60_000) {
+    const id = this.agentSessionId!;
+    return this.call('budget', (c, t, signal) => c.budget(t, id, { signal }), deadlineMs);
+  }
+
+  recordTurn(turn: TurnReport, deadlineMs = 60_000) {
+    const id = this.agentSessionId!;
+    return this.call('record turn', (c, t, signal) => c.recordTurn(t, id, turn, { signal }), deadlineMs);
   }
 
   /** Durably queues a record for delivery. */

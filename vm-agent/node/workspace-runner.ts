@@ -18,6 +18,8 @@ import type { BackoffOptions } from '../outbox/delivery-errors.ts';
 import { AGENT_CACHE_SETTING, startAgentSession, type RunningAgent } from './agent-session.ts';
 import { ControlPlaneError, type ControlPlaneClient } from './control-plane.ts';
 import { errorText, scrub } from './machine.ts';
+import { PermissionBroker } from './permission-broker.ts';
+import { TurnBudget } from './turn-budget.ts';
 import { WorkspaceChannel } from './workspace-channel.ts';
 import { takesPrompts, type WorkspacePhase } from './workspace-phases.ts';
 
@@ -45,6 +47,10 @@ type Stop = { reason: string; machineStopping: boolean };
 
 const FAILURE_REPORT_MS = 5 * 60_000;
 
+/** The prompt that resumes a turn the agent-time budget cut. */
+export const CONTINUE_PROMPT =
+  'Continue where you left off: your previous turn was stopped when the task reached its time budget, which has been raised.';
+
 export class WorkspaceRunner {
   readonly id: string;
   phase: WorkspacePhase = 'preparing';
@@ -62,6 +68,10 @@ export class WorkspaceRunner {
   /** The agent's own HOME for this session: below the machine's HOME, so the host's sweep by HOME finds its processes. */
   private readonly agentHome: string;
   private installNotes = 0;
+  /** Permission mode `ask`: requests wait for the user's answer (a `permission_answer` command). */
+  private readonly permissions: PermissionBroker;
+  /** The task's budget, checked at every turn boundary. */
+  private readonly budget: TurnBudget;
   /** git's credential helper for a GitHub repository (tokens from the control plane's git-token). */
   private credentialHelper: GitCredentialHelper | null = null;
 
@@ -81,6 +91,27 @@ export class WorkspaceRunner {
       flushDelayMs: options.outboxFlushDelayMs,
       onCredentialRefused: options.onCredentialRefused,
     });
+    this.permissions = new PermissionBroker({
+      ask: (body) => this.channel.requestPermission(body),
+      close: (id, outcome) => this.channel.closePermission(id, outcome),
+      scrub: (text) => scrub(text, this.secrets),
+      log: (l) => this.log(l),
+    });
+    this.budget = new TurnBudget({
+      budget: () => this.channel.budget(),
+      recordTurn: (turn) => this.channel.recordTurn(turn),
+      log: (l) => this.log(l),
+    });
+  }
+
+  /** The user's answer to a permission request; false when none waits for it. */
+  answerPermission(requestId: string, decision: Parameters<PermissionBroker['answer']>[1]): boolean {
+    return this.permissions.answer(requestId, decision);
+  }
+
+  /** The owner continued a task paused at its budget; false when it was not waiting. */
+  resume(): boolean {
+    return this.budget.resume();
   }
 
   /** A fresh workspace token (from the node's heartbeat): every later call and batch uses it. */
@@ -114,6 +145,7 @@ export class WorkspaceRunner {
   /** Cancels the running turn, if any. */
   async cancelPrompt(): Promise<boolean> {
     if (this.phase !== 'prompting' || !this.agent) return false;
+    this.permissions.cancelAll();
     await this.agent.client.cancel();
     return true;
   }
@@ -123,6 +155,7 @@ export class WorkspaceRunner {
     if (!this.live) return false;
     this.agentEnded = true;
     this.prompts.length = 0;
+    this.permissions.cancelAll();
     void this.agent?.client.cancel().catch(() => {});
     this.poke();
     return true;
@@ -136,6 +169,7 @@ export class WorkspaceRunner {
       if (machineStopping) {
         setTimeout(() => this.channel.abort.abort(), this.options.stopGraceMs ?? 6000).unref();
       }
+      this.permissions.cancelAll();
       void this.agent?.client.cancel().catch(() => {});
       this.poke();
     }
@@ -150,6 +184,7 @@ export class WorkspaceRunner {
     const wake = this.wake;
     this.wake = null;
     wake?.();
+    this.budget.poke();
   }
 
   private async run(): Promise<void> {
@@ -218,6 +253,7 @@ export class WorkspaceRunner {
       machineEnv: this.options.machineEnv,
       onRecord: (record) => this.record(record),
       log: (l) => this.log(l),
+      askPermission: this.permissions.decide,
     });
     this.secrets.push(...this.agent.secrets);
     const agent = this.agent;
@@ -277,11 +313,27 @@ export class WorkspaceRunner {
   }
 
   private async turn(text: string): Promise<void> {
+    // The budget is asked at the turn boundary: paused, the turn waits for the owner.
+    const allowed = await this.budget.beforeTurn(() => Boolean(this.stopRequest || this.agentEnded));
+    if (!allowed.go) return;
     await this.channel.status('prompting');
     this.phase = 'prompting';
     this.summary = '';
     this.lastRole = '';
-    const stopReason = await this.agent!.client.prompt(text);
+    const client = this.agent!.client;
+    const endTurn = this.budget.startTurn(allowed.wallMsLeft, () => {
+      this.permissions.cancelAll();
+      void client.cancel().catch(() => {});
+    });
+    let stopReason: string | undefined;
+    try {
+      stopReason = await client.prompt(text);
+    } finally {
+      this.permissions.cancelAll();
+      const cut = await endTurn(client.lastTurnTokens, stopReason);
+      // Cut by the time budget: the next turn (after the owner continued) picks the work up again.
+      if (cut && !this.stopRequest && !this.agentEnded) this.prompts.unshift(CONTINUE_PROMPT);
+    }
     this.log(`turn ended (${stopReason})`);
     this.phase = 'idle';
     await this.channel.status('ready');

@@ -9,6 +9,7 @@
  * a permanent `GitHubError` after the task says so in words; rate limits throw one that carries the
  * reset, so the runner waits for it.
  */
+import { getRepositoryById } from '../github/app.ts';
 import { GitHubError } from '../github/errors.ts';
 import { openPullRequest } from '../github/pulls.ts';
 import type { Job, JobContext, JobResult } from './jobs.ts';
@@ -93,8 +94,8 @@ export async function openPr(ctx: JobContext, job: Job): Promise<JobResult> {
 
   try {
     // By id: the repository may have been renamed or transferred since the project was linked.
-    const repo = await github.repositoryById(installationId, repositoryId);
     const { token } = await github.installationToken(installationId, repositoryId);
+    const repo = await getRepositoryById(github.rest, token, repositoryId);
     const result = await openPullRequest(github.rest, token, {
       owner: repo.owner.login,
       repo: repo.name,

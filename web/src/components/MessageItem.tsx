@@ -1,5 +1,7 @@
 import { For, Match, Switch } from 'solid-js';
+import { cardOf } from '../lib/cards.ts';
 import { type ChatItem, planItems } from '../lib/messages.ts';
+import { ChatCard } from './Cards.tsx';
 
 type MessageEntry = Extract<ChatItem, { kind: 'message' }>;
 type ToolEntry = Extract<ChatItem, { kind: 'tool' }>;
@@ -64,6 +66,7 @@ export function MessageItem(props: { item: MessageEntry }) {
             </ul>
           </div>
         </Match>
+        <Match when={cardOf(m())}>{(card) => <ChatCard message={m()} view={card()} />}</Match>
         <Match when={m().role === 'system'}>
           <div class="msg-text system-line">{m().content}</div>
         </Match>

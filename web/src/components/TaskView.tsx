@@ -1,4 +1,5 @@
 import { createEffect, onCleanup, Show } from 'solid-js';
+import { waitingCard } from '../lib/cards.ts';
 import { isTerminal, STATUS_LABELS, taskProgress } from '../lib/steps.ts';
 import { chat, closeTask, openTask, taskById } from '../stores/chat.ts';
 import { MessageList } from './MessageList.tsx';
@@ -32,7 +33,7 @@ export function TaskView(props: { taskId: string }) {
               </span>{' '}
               <Show when={!isTerminal(t().status) && t().executionStep}>
                 <span class="step" data-testid="task-step">
-                  {taskProgress(t())}
+                  {waitingCard(chat.messages) ?? taskProgress(t())}
                 </span>
               </Show>
             </p>

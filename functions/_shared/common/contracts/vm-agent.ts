@@ -188,6 +188,9 @@ export const OTHER_COMMAND_KINDS = [
   'cancel_prompt',
   'stop_agent',
   'shutdown',
+  // contracts/cards.ts: an answer to an agent's permission request; a budget pause ended.
+  'permission_answer',
+  'resume_agent',
 ] as const;
 
 export const NodeCommand = z.discriminatedUnion('kind', [

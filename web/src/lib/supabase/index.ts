@@ -10,4 +10,5 @@ export * from './tasks.ts';
 export * from './messages.ts';
 export * from './realtime.ts';
 export * from './credentials.ts';
+export * from './cards.ts';
 export * from './github.ts';

@@ -1,0 +1,67 @@
+import { BudgetCard, PermissionCard, type BudgetLimits } from '../../../functions/_shared/common/contracts/cards.ts';
+import type { Message } from './types.ts';
+
+export type CardView = { kind: 'permission'; card: PermissionCard } | { kind: 'budget'; card: BudgetCard };
+
+/** The card a message carries (a `system` message whose metadata is a card), or null. */
+export function cardOf(m: Message): CardView | null {
+  if (m.role !== 'system' || !m.metadata) return null;
+  const permission = PermissionCard.safeParse(m.metadata);
+  if (permission.success) return { kind: 'permission', card: permission.data };
+  const budget = BudgetCard.safeParse(m.metadata);
+  if (budget.success) return { kind: 'budget', card: budget.data };
+  return null;
+}
+
+/** The outcome line of a card (SAM writes it as `<card's message id>:outcome`), if there is one yet. */
+export function outcomeOf(messages: readonly Message[], card: Message): Message | undefined {
+  const id = `${card.messageId}:outcome`;
+  return messages.find((m) => m.messageId === id);
+}
+
+/** Agent time in words: 90000 → "1 min 30 s". */
+export function durationWords(ms: number): string {
+  const s = Math.round(ms / 1000);
+  if (s < 60) return `${s} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return s % 60 ? `${m} min ${s % 60} s` : `${m} min`;
+  const h = Math.floor(m / 60);
+  return m % 60 ? `${h} h ${m % 60} min` : `${h} h`;
+}
+
+/** What the budget card's form suggests: each limit that was reached, doubled (at least one more). */
+export function suggestedLimits(card: BudgetCard): BudgetLimits {
+  const more = (limit: number | null, used: number) => (limit === null ? null : Math.max(limit * 2, used + 1));
+  return {
+    turns: more(card.limits.turns, card.used.turns),
+    wallMs: more(card.limits.wallMs, card.used.wallMs),
+    tokens: more(card.limits.tokens, card.used.tokens),
+  };
+}
+
+/** The form's fields (turns, minutes, tokens; empty = no limit) as limits; a word when one is not a number. */
+export function limitsFromForm(fields: { turns: string; minutes: string; tokens: string }): BudgetLimits | string {
+  const read = (text: string, what: string, scale = 1): number | null | string => {
+    const t = text.trim();
+    if (t === '') return null;
+    const n = Number(t);
+    if (!Number.isFinite(n) || n <= 0) return `${what} is a number above 0, or empty for no limit.`;
+    return Math.round(n * scale);
+  };
+  const turns = read(fields.turns, 'The turn limit');
+  const wallMs = read(fields.minutes, 'The time limit', 60_000);
+  const tokens = read(fields.tokens, 'The token limit');
+  for (const v of [turns, wallMs, tokens]) if (typeof v === 'string') return v;
+  return { turns: turns as number | null, wallMs: wallMs as number | null, tokens: tokens as number | null };
+}
+
+/** What the task waits for while a card is unanswered, in words (the newest such card); else null. */
+export function waitingCard(messages: readonly Message[]): string | null {
+  for (let i = messages.length - 1; i >= 0; i--) {
+    const m = messages[i]!;
+    const view = cardOf(m);
+    if (!view || outcomeOf(messages, m)) continue;
+    return view.kind === 'budget' ? 'Paused at its budget: waiting for you' : 'Waiting for your permission';
+  }
+  return null;
+}
