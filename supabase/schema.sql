@@ -1011,6 +1011,43 @@ begin
                             'project_id', w.project_id, 'exp', extract(epoch from exp)::bigint);
 end $$;
 
+-- Name: github_installations; Type: TABLE; Schema: public
+CREATE TABLE public.github_installations (
+    id uuid DEFAULT extensions.gen_random_uuid() NOT NULL,
+    owner_id uuid NOT NULL,
+    installation_id bigint NOT NULL,
+    account_id bigint NOT NULL,
+    account_login text NOT NULL,
+    account_type text NOT NULL,
+    repository_selection text DEFAULT 'all'::text NOT NULL,
+    created_at timestamp with time zone DEFAULT public.sam_now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT public.sam_now() NOT NULL,
+    CONSTRAINT github_installations_account_id_check CHECK ((account_id >= 0)),
+    CONSTRAINT github_installations_account_login_check CHECK (((length(account_login) >= 1) AND (length(account_login) <= 100))),
+    CONSTRAINT github_installations_account_type_check CHECK ((account_type = ANY (ARRAY['User'::text, 'Organization'::text, 'Enterprise'::text]))),
+    CONSTRAINT github_installations_installation_id_check CHECK ((installation_id > 0)),
+    CONSTRAINT github_installations_repository_selection_check CHECK ((repository_selection = ANY (ARRAY['all'::text, 'selected'::text])))
+);
+
+-- Name: link_github_installation(uuid, bigint, bigint, text, text, text); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.link_github_installation(p_owner uuid, p_installation_id bigint, p_account_id bigint, p_account_login text, p_account_type text, p_repository_selection text) RETURNS public.github_installations
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  v_row public.github_installations;
+begin
+  insert into public.github_installations as g
+    (owner_id, installation_id, account_id, account_login, account_type, repository_selection)
+  values (p_owner, p_installation_id, p_account_id, p_account_login, p_account_type, p_repository_selection)
+  on conflict (owner_id, installation_id) do update
+    set account_id = excluded.account_id, account_login = excluded.account_login,
+        account_type = excluded.account_type, repository_selection = excluded.repository_selection,
+        updated_at = public.sam_now()
+  returning g.* into v_row;
+  return v_row;
+end $$;
+
 -- Name: mark_node_destroyed(uuid); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.mark_node_destroyed(p_node uuid) RETURNS boolean
     LANGUAGE sql SECURITY DEFINER
@@ -2363,6 +2400,7 @@ CREATE TABLE public.projects (
     CONSTRAINT projects_default_agent_type_check CHECK (((length(default_agent_type) >= 1) AND (length(default_agent_type) <= 64))),
     CONSTRAINT projects_default_branch_check CHECK (((length(default_branch) >= 1) AND (length(default_branch) <= 255))),
     CONSTRAINT projects_default_provider_check CHECK (((length(default_provider) >= 1) AND (length(default_provider) <= 64))),
+    CONSTRAINT projects_github_link_check CHECK ((((github_installation_id IS NULL) AND (github_repository_id IS NULL) AND (github_full_name IS NULL)) OR ((github_installation_id > 0) AND (github_repository_id > 0) AND (github_full_name ~ '^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$'::text) AND (length(github_full_name) <= 200)))),
     CONSTRAINT projects_machine_choice_ok CHECK ((public.sam_machine_choice_problem(default_provider, default_location) IS NULL)),
     CONSTRAINT projects_machine_types_ok CHECK (public.sam_machine_types_ok(machine_types)),
     CONSTRAINT projects_name_check CHECK (((length(name) >= 1) AND (length(name) <= 200))),
@@ -2539,6 +2577,24 @@ begin
     perform public.sam_fail_task(tid, p_reason);
   end if;
   return moved;
+end $$;
+
+-- Name: sam_guard_project_github(); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.sam_guard_project_github() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+begin
+  if current_user in ('authenticated', 'anon') and (
+       (tg_op = 'INSERT' and (new.github_installation_id is not null or new.github_repository_id is not null
+                              or new.github_full_name is not null))
+    or (tg_op = 'UPDATE' and (new.github_installation_id is distinct from old.github_installation_id
+                              or new.github_repository_id is distinct from old.github_repository_id
+                              or new.github_full_name is distinct from old.github_full_name))) then
+    raise exception 'a project''s GitHub repository is set through the github function'
+      using errcode = '42501';
+  end if;
+  return new;
 end $$;
 
 -- Name: sam_inherit_budget(); Type: FUNCTION; Schema: public
@@ -3251,6 +3307,31 @@ begin
   return true;
 end $$;
 
+-- Name: set_project_github_repository(uuid, uuid, bigint, bigint, text, text, text); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.set_project_github_repository(p_owner uuid, p_project uuid, p_installation_id bigint, p_repository_id bigint, p_full_name text, p_clone_url text, p_default_branch text) RETURNS public.projects
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  v_row public.projects;
+begin
+  if not exists (
+    select 1 from public.github_installations where owner_id = p_owner and installation_id = p_installation_id
+  ) then
+    raise exception 'GitHub installation % is not linked to your account', p_installation_id using errcode = '42501';
+  end if;
+  update public.projects
+     set github_installation_id = p_installation_id, github_repository_id = p_repository_id,
+         github_full_name = p_full_name, repository = p_clone_url, repo_provider = 'github',
+         default_branch = coalesce(nullif(p_default_branch, ''), default_branch), updated_at = public.sam_now()
+   where id = p_project and owner_id = p_owner
+  returning * into v_row;
+  if not found then
+    raise exception 'project % is not yours', p_project using errcode = 'P0002';
+  end if;
+  return v_row;
+end $$;
+
 -- Name: set_task_budget(uuid, jsonb); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.set_task_budget(p_task uuid, p_limits jsonb) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
@@ -3655,6 +3736,20 @@ begin
                             order by created_at, id), '[]')
   into result from taken;
   return result;
+end $$;
+
+-- Name: unlink_github_installation(uuid, bigint); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.unlink_github_installation(p_owner uuid, p_installation_id bigint) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+  update public.projects
+     set github_installation_id = null, github_repository_id = null, github_full_name = null,
+         updated_at = public.sam_now()
+   where owner_id = p_owner and github_installation_id = p_installation_id;
+  delete from public.github_installations where owner_id = p_owner and installation_id = p_installation_id;
+  return found;
 end $$;
 
 -- Name: update_idea(uuid, jsonb); Type: FUNCTION; Schema: public
@@ -4195,6 +4290,14 @@ ALTER TABLE ONLY public.directives
 ALTER TABLE ONLY public.github_installation_states
     ADD CONSTRAINT github_installation_states_pkey PRIMARY KEY (installation_id);
 
+-- Name: github_installations github_installations_owner_id_installation_id_key; Type: CONSTRAINT; Schema: public
+ALTER TABLE ONLY public.github_installations
+    ADD CONSTRAINT github_installations_owner_id_installation_id_key UNIQUE (owner_id, installation_id);
+
+-- Name: github_installations github_installations_pkey; Type: CONSTRAINT; Schema: public
+ALTER TABLE ONLY public.github_installations
+    ADD CONSTRAINT github_installations_pkey PRIMARY KEY (id);
+
 -- Name: human_input_requests human_input_requests_pkey; Type: CONSTRAINT; Schema: public
 ALTER TABLE ONLY public.human_input_requests
     ADD CONSTRAINT human_input_requests_pkey PRIMARY KEY (id);
@@ -4343,6 +4446,9 @@ CREATE INDEX directives_pending_idx ON public.directives USING btree (task_id, c
 
 -- Name: directives_project_idx; Type: INDEX; Schema: public
 CREATE INDEX directives_project_idx ON public.directives USING btree (project_id);
+
+-- Name: github_installations_installation_idx; Type: INDEX; Schema: public
+CREATE INDEX github_installations_installation_idx ON public.github_installations USING btree (installation_id);
 
 -- Name: human_input_agent_idx; Type: INDEX; Schema: public
 CREATE INDEX human_input_agent_idx ON public.human_input_requests USING btree (agent_session_id) WHERE (agent_session_id IS NOT NULL);
@@ -4542,6 +4648,9 @@ CREATE TRIGGER orchestrator_jobs_wake AFTER INSERT ON public.orchestrator_jobs R
 -- Name: projects projects_default_profile_check; Type: TRIGGER; Schema: public
 CREATE TRIGGER projects_default_profile_check BEFORE INSERT OR UPDATE OF default_agent_profile_id ON public.projects FOR EACH ROW EXECUTE FUNCTION public.sam_check_agent_profile();
 
+-- Name: projects projects_github_guard; Type: TRIGGER; Schema: public
+CREATE TRIGGER projects_github_guard BEFORE INSERT OR UPDATE ON public.projects FOR EACH ROW EXECUTE FUNCTION public.sam_guard_project_github();
+
 -- Name: tasks tasks_broadcast_change; Type: TRIGGER; Schema: public
 CREATE TRIGGER tasks_broadcast_change AFTER UPDATE OF status, execution_step, branch, pr_url, pr_number, pr_state, completion_evidence, title ON public.tasks FOR EACH ROW WHEN (((old.status IS DISTINCT FROM new.status) OR (old.execution_step IS DISTINCT FROM new.execution_step) OR (old.branch IS DISTINCT FROM new.branch) OR (old.pr_url IS DISTINCT FROM new.pr_url) OR (old.pr_number IS DISTINCT FROM new.pr_number) OR (old.pr_state IS DISTINCT FROM new.pr_state) OR (old.title IS DISTINCT FROM new.title) OR ((old.completion_evidence -> 'gitPush'::text) IS DISTINCT FROM (new.completion_evidence -> 'gitPush'::text)))) EXECUTE FUNCTION public.sam_broadcast_task();
 
@@ -4642,6 +4751,10 @@ ALTER TABLE ONLY public.directives
 -- Name: directives directives_task_id_fkey; Type: FK CONSTRAINT; Schema: public
 ALTER TABLE ONLY public.directives
     ADD CONSTRAINT directives_task_id_fkey FOREIGN KEY (task_id) REFERENCES public.tasks(id) ON DELETE CASCADE;
+
+-- Name: github_installations github_installations_owner_id_fkey; Type: FK CONSTRAINT; Schema: public
+ALTER TABLE ONLY public.github_installations
+    ADD CONSTRAINT github_installations_owner_id_fkey FOREIGN KEY (owner_id) REFERENCES auth.users(id) ON DELETE CASCADE;
 
 -- Name: human_input_requests human_input_requests_agent_session_id_fkey; Type: FK CONSTRAINT; Schema: public
 ALTER TABLE ONLY public.human_input_requests
@@ -4990,6 +5103,9 @@ CREATE POLICY "Users can delete their notifications" ON public.notifications FOR
 -- Name: notifications Users can mark their notifications read; Type: POLICY; Schema: public
 CREATE POLICY "Users can mark their notifications read" ON public.notifications FOR UPDATE TO authenticated USING ((owner_id = ( SELECT auth.uid() AS uid))) WITH CHECK ((owner_id = ( SELECT auth.uid() AS uid)));
 
+-- Name: github_installations Users can read the GitHub installations they linked; Type: POLICY; Schema: public
+CREATE POLICY "Users can read the GitHub installations they linked" ON public.github_installations FOR SELECT TO authenticated USING ((owner_id = ( SELECT auth.uid() AS uid)));
+
 -- Name: notifications Users can read their notifications; Type: POLICY; Schema: public
 CREATE POLICY "Users can read their notifications" ON public.notifications FOR SELECT TO authenticated USING ((owner_id = ( SELECT auth.uid() AS uid)));
 
@@ -5033,6 +5149,9 @@ ALTER TABLE public.directives ENABLE ROW LEVEL SECURITY;
 
 -- Name: github_installation_states; Type: ROW SECURITY; Schema: public
 ALTER TABLE public.github_installation_states ENABLE ROW LEVEL SECURITY;
+
+-- Name: github_installations; Type: ROW SECURITY; Schema: public
+ALTER TABLE public.github_installations ENABLE ROW LEVEL SECURITY;
 
 -- Name: human_input_requests; Type: ROW SECURITY; Schema: public
 ALTER TABLE public.human_input_requests ENABLE ROW LEVEL SECURITY;
@@ -5384,6 +5503,14 @@ GRANT ALL ON FUNCTION public.issue_bootstrap_token(p_node uuid) TO service_role;
 -- Name: FUNCTION issue_workspace_token(p_workspace uuid); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.issue_workspace_token(p_workspace uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.issue_workspace_token(p_workspace uuid) TO service_role;
+
+-- Name: TABLE github_installations; Type: ACL; Schema: public
+GRANT SELECT ON TABLE public.github_installations TO authenticated;
+GRANT ALL ON TABLE public.github_installations TO service_role;
+
+-- Name: FUNCTION link_github_installation(p_owner uuid, p_installation_id bigint, p_account_id bigint, p_account_login text, p_account_type text, p_repository_selection text); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.link_github_installation(p_owner uuid, p_installation_id bigint, p_account_id bigint, p_account_login text, p_account_type text, p_repository_selection text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.link_github_installation(p_owner uuid, p_installation_id bigint, p_account_id bigint, p_account_login text, p_account_type text, p_repository_selection text) TO service_role;
 
 -- Name: FUNCTION mark_node_destroyed(p_node uuid); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.mark_node_destroyed(p_node uuid) FROM PUBLIC;
@@ -5797,6 +5924,10 @@ GRANT ALL ON FUNCTION public.sam_fail_task(p_task uuid, p_error text) TO service
 REVOKE ALL ON FUNCTION public.sam_fail_workspace(p_ws uuid, p_reason text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.sam_fail_workspace(p_ws uuid, p_reason text) TO service_role;
 
+-- Name: FUNCTION sam_guard_project_github(); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.sam_guard_project_github() FROM PUBLIC;
+GRANT ALL ON FUNCTION public.sam_guard_project_github() TO service_role;
+
 -- Name: FUNCTION sam_inherit_budget(); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.sam_inherit_budget() FROM PUBLIC;
 GRANT ALL ON FUNCTION public.sam_inherit_budget() TO service_role;
@@ -5945,6 +6076,10 @@ GRANT ALL ON FUNCTION public.send_directive(p_task uuid, p_kind text, p_content 
 REVOKE ALL ON FUNCTION public.set_generated_title(p_task uuid, p_title text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.set_generated_title(p_task uuid, p_title text) TO service_role;
 
+-- Name: FUNCTION set_project_github_repository(p_owner uuid, p_project uuid, p_installation_id bigint, p_repository_id bigint, p_full_name text, p_clone_url text, p_default_branch text); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.set_project_github_repository(p_owner uuid, p_project uuid, p_installation_id bigint, p_repository_id bigint, p_full_name text, p_clone_url text, p_default_branch text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.set_project_github_repository(p_owner uuid, p_project uuid, p_installation_id bigint, p_repository_id bigint, p_full_name text, p_clone_url text, p_default_branch text) TO service_role;
+
 -- Name: FUNCTION set_task_budget(p_task uuid, p_limits jsonb); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.set_task_budget(p_task uuid, p_limits jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.set_task_budget(p_task uuid, p_limits jsonb) TO service_role;
@@ -6032,6 +6167,10 @@ GRANT ALL ON FUNCTION public.sweep_warm_nodes() TO service_role;
 REVOKE ALL ON FUNCTION public.take_pending_directives() FROM PUBLIC;
 GRANT ALL ON FUNCTION public.take_pending_directives() TO service_role;
 GRANT ALL ON FUNCTION public.take_pending_directives() TO sam_agent;
+
+-- Name: FUNCTION unlink_github_installation(p_owner uuid, p_installation_id bigint); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.unlink_github_installation(p_owner uuid, p_installation_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.unlink_github_installation(p_owner uuid, p_installation_id bigint) TO service_role;
 
 -- Name: FUNCTION update_idea(p_idea uuid, p_changes jsonb); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.update_idea(p_idea uuid, p_changes jsonb) FROM PUBLIC;

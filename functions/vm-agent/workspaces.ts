@@ -6,8 +6,9 @@
  *   POST /failed     {error}
  *   POST /stopped    {}
  *   POST /complete   {gitPushResult, summary?} → the task's state
- *   POST /git-token  {host, path} → {token, expiresAt}: a GitHub installation token for the task's
- *                    own repository only (403 for any other), minted for that repository's id
+ *   POST /git-token  {host, path} → {token, expiresAt, username?}: a GitHub installation token for
+ *                    the task's own repository only (403 for any other), minted for that repository's
+ *                    id — or, for a repository on another host, the project's deploy credential
  */
 import { Hono, type Context } from 'hono';
 import type { z } from 'zod';
@@ -18,6 +19,7 @@ import {
   type GitTokenResponse,
   WorkspaceFailedRequest,
 } from '../_shared/common/contracts/vm-agent.ts';
+import { deployCredentialFor } from '../_shared/credentials/deploy.ts';
 import { GitHubError } from '../_shared/github/errors.ts';
 import { assertTaskRepository, type GitTarget, GitTargetRefusal } from '../_shared/github/task-tokens.ts';
 import type { Tx } from '../_shared/db.ts';
@@ -72,6 +74,20 @@ export function workspacesApp(deps: VmAgentDeps): Hono<Env> {
       assertTaskRepository(target, req);
     } catch (e) {
       if (!(e instanceof GitTargetRefusal)) throw e;
+      // Not a linked GitHub repository, but the task's own: its host's deploy credential, if stored.
+      if (e.reason === 'not_linked' && target.installationId === null && deps.credentialKey) {
+        const projectId = (target as GitTarget & { projectId: string }).projectId;
+        const deploy = await deployCredentialFor(sql, deps.credentialKey, projectId, req.host);
+        if (deploy) {
+          c.header('cache-control', 'no-store');
+          const body: GitTokenResponse = {
+            token: deploy.token,
+            username: deploy.username,
+            expiresAt: new Date(deploy.expiresAt).toISOString(),
+          };
+          return c.json(body);
+        }
+      }
       throw vmAgentError(
         e.reason === 'not_allowed' ? 403 : 409,
         e.reason === 'not_allowed' ? 'not_allowed' : 'invalid_state',

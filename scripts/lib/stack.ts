@@ -107,6 +107,7 @@ export async function runStack(): Promise<void> {
     runtimeDir,
     emailConfirmation: config.emailConfirmation,
     jwtExpiry: config.jwtExpiry,
+    authGitHub: config.authGitHub,
     watchFunctions: true,
   }).catch(async (e: unknown) => {
     await machines.close();

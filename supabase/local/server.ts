@@ -54,6 +54,7 @@ export async function startLocalStack(options: StartOptions): Promise<LocalStack
     emailConfirmation: options.emailConfirmation ?? true,
     watchFunctions: options.watchFunctions ?? false,
     jwtExpiry: options.jwtExpiry ?? 3600,
+    authGitHub: options.authGitHub,
   };
   const ctx: StackContext = {
     url,

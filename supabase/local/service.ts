@@ -25,6 +25,20 @@ export interface StackOptions {
   watchFunctions: boolean;
   /** Access token lifetime in seconds (config.toml [auth] jwt_expiry). */
   jwtExpiry: number;
+  /** Auth's GitHub provider (config.toml [auth.external.github]); absent: turned off. */
+  authGitHub?: GitHubProviderConfig;
+}
+
+/** `[auth.external.github]`: the OAuth client (the GitHub App's) and where GitHub lives. */
+export interface GitHubProviderConfig {
+  clientId: string;
+  secret: string;
+  /** GitHub's web origin (`https://github.com`, or a fake's): `/login/oauth/…` live there. */
+  url: string;
+  /** GitHub's REST API (`https://api.github.com`, or a fake's). */
+  apiUrl: string;
+  /** The callback GitHub sends the browser back to (default `<SUPABASE_URL>/auth/v1/callback`). */
+  redirectUri?: string;
 }
 
 /**

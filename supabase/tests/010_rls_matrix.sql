@@ -27,6 +27,7 @@ insert into targets values
   ('mcp_request_windows', $$jti = '88888888-0000-0000-0000-000000000021'$$, false),
   ('installation', $$singleton$$, false),
   ('agent_profiles', $$project_id = '22222222-0000-0000-0000-000000000001'$$, false),
+  ('github_installations', $$owner_id = '11111111-0000-0000-0000-000000000001'$$, false),
   ('permission_requests', $$agent_session_id = '77777777-0000-0000-0000-000000000001'$$, false),
   ('task_budgets', $$task_id = '44444444-0000-0000-0000-000000000001'$$, false),
   ('github_installation_states', $$installation_id = 4201$$, false),

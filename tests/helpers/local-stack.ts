@@ -10,6 +10,7 @@ import { functionsService } from '../../supabase/local/functions/index.ts';
 import { netService } from '../../supabase/local/net/index.ts';
 import { startLocalStack, type LocalStack, type StartOptions } from '../../supabase/local/server.ts';
 import { builtBundleFromEnv, publishVmAgentBundle } from '../../vm-agent/bundle/publish.ts';
+import type { GitHubProviderConfig } from '../../supabase/local/service.ts';
 import { createTestDatabase, type TestDatabase } from './test-database.ts';
 
 export interface TestStack {
@@ -132,6 +133,8 @@ export interface FunctionsStackOptions {
    * pg_net), for tests that start where a user starts: in the browser or with supabase-js.
    */
   allServices?: boolean;
+  /** With `allServices`: Auth's GitHub provider (read when the stack starts, e.g. a fake's URL). */
+  authGitHub?: () => GitHubProviderConfig;
 }
 
 /** A running functions stack (see {@link startFunctionsStack}), with the way to stop it. */
@@ -167,7 +170,7 @@ export async function startFunctionsStack(
   try {
     current = await startTestStack(
       options.allServices
-        ? { emailConfirmation: false }
+        ? { emailConfirmation: false, authGitHub: options.authGitHub?.() }
         : { factories: options.machines ? [functionsService, netService] : [functionsService] },
       label,
     );

@@ -218,7 +218,9 @@ export class WorkspaceRunner {
     const gitLog = (l: string) => this.log(l);
     this.log(`cloning ${payload.repository}`);
     const policy = this.options.repositoryPolicy;
-    if (payload.repoProvider === 'github' && /^https?:\/\//i.test(payload.repository)) {
+    // Any http(s) repository: a linked GitHub one gets installation tokens, another host its deploy
+    // credential; a public one needs none (git asks the helper only when the server wants credentials).
+    if (/^https?:\/\//i.test(payload.repository)) {
       this.credentialHelper = await startCredentialHelper((q) => this.gitToken(q));
     }
     const credentialHelper = this.credentialHelper;
@@ -274,7 +276,7 @@ export class WorkspaceRunner {
       60_000,
     );
     if (!this.secrets.includes(answer.token)) this.secrets.push(answer.token);
-    return { token: answer.token };
+    return { token: answer.token, ...(answer.username ? { username: answer.username } : {}) };
   }
 
   /** Only lightweight workspaces exist here; a `full` request says why it runs lightweight. */

@@ -2,6 +2,7 @@ import { Match, onMount, Show, Switch } from 'solid-js';
 import { AuthScreen } from './components/AuthScreen.tsx';
 import { CredentialsSettings } from './components/CredentialsSettings.tsx';
 import { NodesPage } from './components/NodesPage.tsx';
+import { GitHubSettings } from './components/GitHubSettings.tsx';
 import { ProjectChat } from './components/ProjectChat.tsx';
 import { ProfilesPage } from './components/ProfilesPage.tsx';
 import { ProjectsScreen } from './components/ProjectsScreen.tsx';
@@ -10,6 +11,7 @@ import { session, signOut, startSession } from './stores/session.ts';
 import { resetProjects } from './stores/projects.ts';
 import { closeProject } from './stores/chat.ts';
 import { resetProfiles } from './stores/profiles.ts';
+import { resetGitHub } from './stores/github.ts';
 
 export function App() {
   onMount(() => void startSession());
@@ -17,6 +19,10 @@ export function App() {
   const projectRoute = () => {
     const r = route();
     return r.name === 'project' ? r : undefined;
+  };
+  const projectsRoute = () => {
+    const r = route();
+    return r.name === 'projects' ? r : undefined;
   };
   const profilesRoute = () => {
     const r = route();
@@ -27,6 +33,7 @@ export function App() {
     closeProject();
     resetProjects();
     resetProfiles();
+    resetGitHub();
     await signOut();
   };
 
@@ -66,11 +73,10 @@ export function App() {
           </Match>
           <Match when={session.state() === 'signed-in'}>
             <Switch>
-              <Match when={route().name === 'projects'}>
-                <ProjectsScreen />
-              </Match>
+              <Match when={projectsRoute()}>{(r) => <ProjectsScreen pick={r().pick} />}</Match>
               <Match when={route().name === 'settings'}>
                 <CredentialsSettings />
+                <GitHubSettings />
               </Match>
               <Match when={route().name === 'nodes'}>
                 <NodesPage />

@@ -18,14 +18,7 @@ import { resolveCredential } from '../credentials/store.ts';
 import type { GitHubApp } from '../github/app.ts';
 import type { Sql } from '../db.ts';
 import { HttpError } from '../http-error.ts';
-import {
-  installationLabels,
-  machineLabels,
-  machineName,
-  nodeLabels,
-  ProviderError,
-  type VmSize,
-} from '../providers/provider.ts';
+import { installationLabels, machineLabels, machineName, nodeLabels, type VmSize } from '../providers/provider.ts';
 import type { CloudFactoryOptions, ProviderRegistry } from '../providers/registry.ts';
 import { defaultBaseUrl, titleConfigFrom, type TitleApi, type TitleConfig, type TitleModel } from '../titles/config.ts';
 import { generateTitle as titleFor, type Clock } from '../titles/generate.ts';

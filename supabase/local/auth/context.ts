@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type postgres from 'postgres';
+import type { GitHubProviderConfig } from '../service.ts';
 import type { Mailbox } from './mailer.ts';
 import type { TokenConfig } from './sessions.ts';
 
@@ -13,6 +14,10 @@ export interface AuthContext {
   emailConfirmation: boolean;
   /** Where confirmation links land when no (or no allowed) `redirect_to` is given. */
   siteUrl: string;
+  /** The gateway's URL (`SUPABASE_URL`): the default OAuth callback is below it. */
+  apiUrl: string;
+  /** The GitHub provider, when turned on. */
+  github?: GitHubProviderConfig;
 }
 
 export type Handler = (req: IncomingMessage, res: ServerResponse, url: URL, auth: AuthContext) => Promise<void>;

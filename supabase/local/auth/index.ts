@@ -5,6 +5,7 @@ import type { Service, StackContext } from '../service.ts';
 import { createUser, deleteUserById, getUserById, listUsers, updateUserById } from './admin.ts';
 import type { AuthContext, Handler } from './context.ts';
 import { AuthError, sendError } from './http.ts';
+import { authorize, callback } from './external.ts';
 import { Mailbox } from './mailer.ts';
 import { health, jwks, settings } from './meta.ts';
 import { resend, signup } from './signup.ts';
@@ -26,6 +27,8 @@ const ROUTES: Route[] = [
   { method: 'POST', path: '/signup', handler: signup },
   { method: 'POST', path: '/resend', handler: resend },
   { method: 'POST', path: '/token', handler: token },
+  { method: 'GET', path: '/authorize', handler: authorize },
+  { method: 'GET', path: '/callback', handler: callback },
   { method: 'GET', path: '/user', handler: getUser },
   { method: 'PUT', path: '/user', handler: updateUser },
   { method: 'POST', path: '/logout', handler: logout },
@@ -68,6 +71,8 @@ export function authService(options: AuthServiceOptions = {}): ServiceFactory {
       mailbox: new Mailbox(ctx.runtimeDir, ctx.keys.issuer),
       emailConfirmation: ctx.options.emailConfirmation,
       siteUrl: ctx.url,
+      apiUrl: ctx.url,
+      github: ctx.options.authGitHub,
     };
 
     async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -29,7 +29,7 @@ export const settings: Handler = async (req, res, _url, auth) => {
       email: true,
       facebook: false,
       figma: false,
-      github: false,
+      github: auth.github !== undefined,
       gitlab: false,
       google: false,
       keycloak: false,

@@ -66,6 +66,8 @@ export async function exchangeAuthCode(auth: AuthContext, body: Record<string, u
         code_challenge: string;
         code_challenge_method: string;
         authentication_method: AuthMethod;
+        provider_access_token: string | null;
+        provider_refresh_token: string | null;
         fresh: boolean;
       }[]
     >`
@@ -80,6 +82,11 @@ export async function exchangeAuthCode(auth: AuthContext, body: Record<string, u
     const [user] = await tx<UserRow[]>`select * from auth.users where id = ${flow.user_id}`;
     if (!user) throw new AuthError(404, 'user_not_found', 'User not found');
     const s = await createSession(tx, user, flow.authentication_method);
-    return sessionJson(tx, auth.tokens, s.user, s.sessionId, s.refreshToken);
+    // An OAuth sign-in hands the provider's tokens over once, here (GoTrue does not keep them).
+    const provider = {
+      ...(flow.provider_access_token ? { provider_token: flow.provider_access_token } : {}),
+      ...(flow.provider_refresh_token ? { provider_refresh_token: flow.provider_refresh_token } : {}),
+    };
+    return sessionJson(tx, auth.tokens, s.user, s.sessionId, s.refreshToken, provider);
   });
 }

@@ -13,7 +13,7 @@ export interface TokenConfig {
 }
 
 /** GoTrue's authentication methods, as they appear in the `amr` claim. */
-export type AuthMethod = 'password' | 'otp' | 'email/signup' | 'email_change';
+export type AuthMethod = 'password' | 'otp' | 'email/signup' | 'email_change' | 'oauth';
 
 interface RefreshTokenRow {
   id: string;

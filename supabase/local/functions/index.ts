@@ -27,10 +27,21 @@ export interface FunctionsOptions {
 const DENO_PASSTHROUGH = ['HOME', 'DENO_DIR', 'XDG_CACHE_HOME', 'NPM_CONFIG_REGISTRY', 'npm_config_registry'];
 
 /**
- * Optional settings a function reads when they are set (hosted: `supabase secrets set`), passed on
- * from the stack's environment: other cloud API roots (tests: the fakes).
+ * Function secrets an operator may leave unset, passed on from the stack's environment when set:
+ * the GitHub App's (functions/_shared/github/config.ts) and other cloud API roots (tests: the fakes).
  */
-const OPTIONAL_SECRETS = ['SAM_HETZNER_API_URL', 'SAM_SCALEWAY_API_URL'];
+const OPTIONAL_SECRETS = new Set([
+  'GITHUB_APP_ID',
+  'GITHUB_APP_CLIENT_ID',
+  'GITHUB_APP_CLIENT_SECRET',
+  'GITHUB_APP_PRIVATE_KEY',
+  'GITHUB_APP_SLUG',
+  'GITHUB_WEBHOOK_SECRET',
+  'GITHUB_API_URL',
+  'GITHUB_WEB_URL',
+  'SAM_HETZNER_API_URL',
+  'SAM_SCALEWAY_API_URL',
+]);
 
 /**
  * The environment of a function, the variables hosted Supabase sets (below), with the gateway's
@@ -42,9 +53,15 @@ export function functionEnvironment(
   secrets: Record<string, string> = {},
 ): Record<string, string> {
   const env: Record<string, string> = {};
-  for (const name of [...DENO_PASSTHROUGH, ...OPTIONAL_SECRETS]) {
+  for (const name of DENO_PASSTHROUGH) {
     const value = process.env[name];
     if (value !== undefined) env[name] = value;
+  }
+  // Optional secrets (hosted: `supabase secrets set` only when the operator configures GitHub), so
+  // not in config.toml's [edge_runtime.secrets], which fails a function without them.
+  for (const name of OPTIONAL_SECRETS) {
+    const value = process.env[name];
+    if (value) env[name] = value;
   }
   return {
     ...env,

@@ -146,6 +146,11 @@ export async function route(fake: FakeGitHub, call: Call): Promise<Reply> {
     if (path === '/user' && method === 'GET') {
       return { status: 200, body: privateUser(fake.url, fake.url, user.account, user.createdAt) };
     }
+    if (path === '/user/emails' && method === 'GET') {
+      const emails = [{ email: user.email, primary: true, verified: true, visibility: 'private' }];
+      const { page, headers } = paginate(fake, url, emails);
+      return { status: 200, headers, body: page };
+    }
     const visible = [...user.installationIds].map((id) => fake.installations.get(id)!).filter(Boolean);
     if (path === '/user/installations' && method === 'GET') {
       const { page, headers } = paginate(fake, url, visible);

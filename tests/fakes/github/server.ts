@@ -23,6 +23,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createBareRepo, setBranch } from './bare-repos.ts';
 import { handleGit } from './git-auth.ts';
+import { type OAuthCode, webRoute } from './oauth.ts';
 import { authenticate, type Credential } from './rest-auth.ts';
 import { RateLimits } from './rate-limits.ts';
 import { errorBody, type Reply } from './replies.ts';
@@ -53,6 +54,8 @@ export interface FakeToken {
 export interface FakeUser {
   account: Account;
   token: string;
+  /** The primary, verified email (`GET /user/emails`). */
+  email: string;
   installationIds: Set<number>;
   createdAt: string;
 }
@@ -60,6 +63,8 @@ export interface FakeUser {
 export interface FakeApp {
   id: number;
   clientId: string;
+  /** The OAuth client secret (`POST /login/oauth/access_token`). */
+  clientSecret: string;
   slug: string;
   /** PEM PKCS#1, as GitHub hands it out. */
   privateKeyPem: string;
@@ -81,6 +86,17 @@ export class FakeGitHub {
   readonly users = new Map<string, FakeUser>();
   readonly tokens = new Map<string, FakeToken>();
   readonly pulls: Pull[] = [];
+  /** OAuth: the codes handed out and not yet exchanged, and live refresh tokens (oauth.ts). */
+  readonly oauthCodes = new Map<string, OAuthCode>();
+  readonly refreshTokens = new Map<string, FakeUser>();
+  /** The App's registered callback URLs (≤ 10); the authorize page accepts only these. */
+  oauthCallbackUrls: string[] = [];
+  /** The App's Setup URL: where the install page sends the browser. */
+  setupUrl: string | undefined;
+  /** Who the browser is signed in to GitHub as: the authorize and install pages approve as them. */
+  signedIn: FakeUser | undefined;
+  /** The installation the install page completes (default: the user's first, else a new one). */
+  installTarget: Installation | undefined;
   /** Every request the fake answered: method, path, status (for assertions on call patterns). */
   readonly log: { method: string; path: string; status: number }[] = [];
   private nextId = 1000;
@@ -96,6 +112,7 @@ export class FakeGitHub {
     this.app = {
       id: this.id(),
       clientId: `Iv23${randomBytes(8).toString('hex')}`,
+      clientSecret: randomBytes(20).toString('hex'),
       slug: 'sam-test-app',
       privateKeyPem: privateKey.export({ type: 'pkcs1', format: 'pem' }).toString(),
       publicKey,
@@ -141,6 +158,7 @@ export class FakeGitHub {
     const user = {
       account: this.addAccount(login, 'User'),
       token: `ghu_${randomBytes(18).toString('base64url')}`,
+      email: `${login.toLowerCase()}@users.example.com`,
       installationIds: new Set<number>(),
       createdAt: this.iso(),
     };
@@ -239,7 +257,10 @@ export class FakeGitHub {
         res.on('finish', () => done(res.statusCode));
         return;
       }
-      const reply = await this.rest(req, url);
+      const web = /^\/(login\/oauth|apps)\//.test(path)
+        ? (webRoute(this, req, url, await readBody(req)) ?? { status: 404, text: 'Not Found' })
+        : undefined;
+      const reply = web ? { ...web, headers: web.headers ?? {} } : await this.rest(req, url);
       res.writeHead(reply.status, reply.headers);
       res.end(reply.text ?? (reply.body === undefined ? undefined : JSON.stringify(reply.body)));
       done(reply.status);

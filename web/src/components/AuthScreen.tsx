@@ -1,5 +1,6 @@
-import { createSignal, Show } from 'solid-js';
-import { signIn, signUp } from '../stores/session.ts';
+import { createResource, createSignal, Show } from 'solid-js';
+import { githubSignInEnabled, signInWithGitHub } from '../stores/github.ts';
+import { session, signIn, signUp } from '../stores/session.ts';
 
 type Mode = 'sign-in' | 'sign-up';
 
@@ -8,7 +9,7 @@ export function AuthScreen() {
   const [email, setEmail] = createSignal('');
   const [password, setPassword] = createSignal('');
   const [busy, setBusy] = createSignal(false);
-  const [error, setError] = createSignal<string | null>(null);
+  const [error, setError] = createSignal<string | null>(session.startupNotice());
   const [notice, setNotice] = createSignal<string | null>(null);
 
   const onSubmit = async (e: SubmitEvent) => {
@@ -29,6 +30,18 @@ export function AuthScreen() {
         }
       }
     } finally {
+      setBusy(false);
+    }
+  };
+
+  const [github] = createResource(githubSignInEnabled);
+
+  const withGitHub = async () => {
+    setBusy(true);
+    setError(null);
+    const problem = await signInWithGitHub();
+    if (problem) {
+      setError(problem);
       setBusy(false);
     }
   };
@@ -79,6 +92,11 @@ export function AuthScreen() {
           {mode() === 'sign-in' ? 'Sign in' : 'Sign up'}
         </button>
       </form>
+      <Show when={github()}>
+        <button type="button" class="github" disabled={busy()} onClick={() => void withGitHub()}>
+          Sign in with GitHub
+        </button>
+      </Show>
       <p class="muted">
         {mode() === 'sign-in' ? 'New here?' : 'Already have an account?'}{' '}
         <button type="button" class="link" onClick={switchMode}>

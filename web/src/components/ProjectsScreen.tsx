@@ -1,9 +1,14 @@
 import { createSignal, For, onMount, Show } from 'solid-js';
 import { AGENT_TYPES, DEFAULT_LOCAL_AGENT } from '../../../functions/_shared/common/contracts/agents.ts';
+import type { PickableRepository } from '../../../functions/_shared/common/contracts/github.ts';
 import { navigate } from '../lib/route.ts';
+import { attachRepository, github, loadInstallations } from '../stores/github.ts';
 import { createProject, loadProjects, projects } from '../stores/projects.ts';
+import { RepositoryPicker } from './RepositoryPicker.tsx';
 
-export function ProjectsScreen() {
+export function ProjectsScreen(props: { pick?: { installationId: number; page: number } }) {
+  /** The GitHub repository chosen in the picker (the project then stores its id). */
+  const [picked, setPicked] = createSignal<{ installationId: number; repo: PickableRepository } | null>(null);
   const [name, setName] = createSignal('');
   const [repository, setRepository] = createSignal('');
   const [branch, setBranch] = createSignal('main');
@@ -11,7 +16,15 @@ export function ProjectsScreen() {
   const [busy, setBusy] = createSignal(false);
   const [error, setError] = createSignal<string | null>(null);
 
-  onMount(() => void loadProjects());
+  onMount(() => void Promise.all([loadProjects(), loadInstallations()]));
+
+  const pick = (installationId: number, repo: PickableRepository) => {
+    setPicked({ installationId, repo });
+    setRepository(`${repo.htmlUrl}.git`);
+    setBranch(repo.defaultBranch);
+    if (!name().trim()) setName(repo.fullName.split('/')[1] ?? repo.fullName);
+    navigate({ name: 'projects' });
+  };
 
   const onSubmit = async (e: SubmitEvent) => {
     e.preventDefault();
@@ -24,6 +37,11 @@ export function ProjectsScreen() {
         defaultBranch: branch().trim() || 'main',
         defaultAgentType: agent(),
       });
+      const chosen = picked();
+      if (chosen && repository().trim() === `${chosen.repo.htmlUrl}.git`) {
+        await attachRepository(project.id, chosen.installationId, chosen.repo.id);
+      }
+      setPicked(null);
       setName('');
       setRepository('');
       navigate({ name: 'project', projectId: project.id, taskId: null });
@@ -65,6 +83,36 @@ export function ProjectsScreen() {
       </section>
       <section class="card" aria-labelledby="new-project-title">
         <h2 id="new-project-title">New project</h2>
+        <Show when={github.installations.length > 0}>
+          <div class="github-source">
+            <For each={github.installations}>
+              {(i) => (
+                <button
+                  type="button"
+                  onClick={() => navigate({ name: 'projects', pick: { installationId: i.installationId, page: 1 } })}
+                >
+                  Choose a repository from {i.accountLogin}
+                </button>
+              )}
+            </For>
+            <Show when={props.pick}>
+              {(p) => (
+                <RepositoryPicker
+                  installationId={p().installationId}
+                  page={p().page}
+                  onPick={(repo) => pick(p().installationId, repo)}
+                />
+              )}
+            </Show>
+            <Show when={picked()}>
+              {(c) => (
+                <p class="notice" role="status">
+                  GitHub repository {c().repo.fullName} (installation {c().installationId})
+                </p>
+              )}
+            </Show>
+          </div>
+        </Show>
         <form onSubmit={(e) => void onSubmit(e)}>
           <label>
             Name

@@ -78,7 +78,7 @@ export function TaskView(props: { taskId: string }) {
                   <p>
                     Pull request:{' '}
                     <a href={url()} target="_blank" rel="noreferrer" data-testid="task-pr">
-                      {url()}
+                      {t().prNumber ? `#${t().prNumber}` : url()}
                     </a>
                   </p>
                 )}

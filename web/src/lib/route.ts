@@ -3,10 +3,11 @@ import { createSignal } from 'solid-js';
 /**
  * Hash routes: `#/` projects, `#/p/<projectId>` project chat, `#/p/<projectId>/t/<taskId>` a task,
  * `#/p/<projectId>/profiles` its agent profiles (`?edit=<profileId|new>` with the form open),
- * `#/settings` the user's credentials, `#/nodes` the user's machines.
+ * `#/settings` the user's credentials and GitHub links, `#/nodes` the user's machines,
+ * `#/?pick=<installationId>&page=<n>` the projects page with the GitHub repository picker open.
  */
 export type Route =
-  | { name: 'projects' }
+  | { name: 'projects'; pick?: { installationId: number; page: number } }
   | { name: 'settings' }
   | { name: 'nodes' }
   | { name: 'project'; projectId: string; taskId: string | null }
@@ -17,6 +18,8 @@ const UUID = '[0-9a-f-]{36}';
 function parse(hash: string): Route {
   if (hash === '#/settings') return { name: 'settings' };
   if (hash === '#/nodes') return { name: 'nodes' };
+  const pick = /^#\/\?pick=(\d{1,15})(?:&page=(\d{1,4}))?$/.exec(hash);
+  if (pick) return { name: 'projects', pick: { installationId: Number(pick[1]), page: Number(pick[2] ?? 1) || 1 } };
   const m = new RegExp(`^#/p/(${UUID})(?:/t/(${UUID}))?$`).exec(hash);
   if (m) return { name: 'project', projectId: m[1]!, taskId: m[2] ?? null };
   const p = new RegExp(`^#/p/(${UUID})/profiles(?:\\?edit=(new|${UUID}))?$`).exec(hash);
@@ -27,7 +30,7 @@ function parse(hash: string): Route {
 export function hrefOf(to: Route): string {
   switch (to.name) {
     case 'projects':
-      return '#/';
+      return to.pick ? `#/?pick=${to.pick.installationId}&page=${to.pick.page}` : '#/';
     case 'settings':
       return '#/settings';
     case 'nodes':

@@ -41,6 +41,8 @@ export interface Task {
   sessionId: string | null;
   branch: string | null;
   prUrl: string | null;
+  /** The pull request's number on GitHub, once it is open. */
+  prNumber: number | null;
   /** Whether the agent's work is on the branch (set when the machine reports its push). */
   pushed: boolean;
   commitSha: string | null;
@@ -59,6 +61,7 @@ export interface TaskEvent {
   sessionId?: string | null;
   branch?: string | null;
   prUrl?: string | null;
+  prNumber?: number | null;
   pushed?: boolean | null;
   commitSha?: string | null;
   errorMessage?: string | null;

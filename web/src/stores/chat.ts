@@ -74,6 +74,7 @@ function applyTaskEvent(e: TaskEvent): void {
       executionStep: e.executionStep,
       branch: e.branch ?? t.branch,
       prUrl: e.prUrl ?? t.prUrl,
+      prNumber: e.prNumber ?? t.prNumber,
       pushed: e.pushed ?? t.pushed,
       commitSha: e.commitSha ?? t.commitSha,
       errorMessage: e.errorMessage ?? t.errorMessage,

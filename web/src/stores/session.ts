@@ -1,13 +1,16 @@
 import { createSignal } from 'solid-js';
 import * as api from '../lib/supabase/index.ts';
+import { captureGitHubRedirect } from './github.ts';
 
 export type SessionState = 'loading' | 'signed-out' | 'signed-in' | 'failed';
 
 const [state, setState] = createSignal<SessionState>('loading');
 const [user, setUser] = createSignal<api.AuthUser | null>(null);
 const [startupError, setStartupError] = createSignal<string | null>(null);
+/** A GitHub sign-in that came back refused, in words (shown on the sign-in screen). */
+const [startupNotice, setStartupNotice] = createSignal<string | null>(null);
 
-export const session = { state, user, startupError };
+export const session = { state, user, startupError, startupNotice };
 
 let started = false;
 
@@ -17,6 +20,8 @@ export async function startSession(): Promise<void> {
   started = true;
   try {
     await api.initSupabase();
+    const oauthError = await captureGitHubRedirect();
+    if (oauthError) setStartupNotice(oauthError);
     const restored = await api.currentUser();
     setUser(restored);
     setState(restored ? 'signed-in' : 'signed-out');

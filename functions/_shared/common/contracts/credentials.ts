@@ -23,6 +23,12 @@ const GitHost = z
 
 export const MAX_SECRET_LENGTH = 8192;
 
+/**
+ * A deploy credential's user name (`config.username`), sent with its secret over HTTPS; without
+ * one the secret goes as a token (user name `x-access-token`).
+ */
+const DeployUsername = z.string().regex(/^[^\s:\u0000-\u001f\u007f]{1,255}$/);
+
 const BaseUrl = z
   .url({ protocol: /^https?$/ })
   .max(2048)
@@ -55,6 +61,24 @@ export const StoreCredentialRequest = z
       'git-deploy': null,
     };
     const list = known[req.type];
+    if (req.type === 'git-deploy') {
+      // git's credential protocol is line based: a newline would let a value say more than itself.
+      if (/[\u0000-\u001f\u007f]/.test(req.secret)) {
+        ctx.addIssue({ code: 'custom', path: ['secret'], message: 'no control characters or line breaks' });
+      }
+      const extra = Object.keys(req.config ?? {}).filter((k) => k !== 'username');
+      const username = req.config?.username;
+      if (extra.length > 0) {
+        ctx.addIssue({ code: 'custom', path: ['config'], message: 'deploy credentials take only a username' });
+      }
+      if (username !== undefined && (typeof username !== 'string' || !DeployUsername.safeParse(username).success)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['config', 'username'],
+          message: 'a user name without spaces, colons or control characters',
+        });
+      }
+    }
     if (list ? !list.includes(req.provider) : !GitHost.safeParse(req.provider).success) {
       ctx.addIssue({
         code: 'custom',

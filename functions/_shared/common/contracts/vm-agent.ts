@@ -350,7 +350,14 @@ export const GitTokenRequest = z
   .strict();
 export type GitTokenRequest = z.infer<typeof GitTokenRequest>;
 
-export const GitTokenResponse = z.object({ token: z.string().min(1), expiresAt: Timestamp }).strict();
+export const GitTokenResponse = z
+  .object({
+    token: z.string().min(1),
+    expiresAt: Timestamp,
+    /** The user name to send with the token (a deploy credential's); absent: `x-access-token`. */
+    username: z.string().min(1).max(255).optional(),
+  })
+  .strict();
 export type GitTokenResponse = z.infer<typeof GitTokenResponse>;
 
 /** `POST /vm-agent/workspaces/complete`. */

@@ -11,7 +11,7 @@ export async function initSupabase(): Promise<void> {
   if (client) return;
   const config = await loadConfig();
   client = createClient(config.supabaseUrl, config.publishableKey, {
-    auth: { persistSession: true, autoRefreshToken: true, detectSessionInUrl: false },
+    auth: { persistSession: true, autoRefreshToken: true, detectSessionInUrl: false, flowType: 'pkce' },
   });
 }
 

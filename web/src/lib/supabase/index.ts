@@ -14,3 +14,4 @@ export * from './cards.ts';
 export * from './usage.ts';
 export * from './machines.ts';
 export * from './nodes.ts';
+export * from './github.ts';

@@ -10,6 +10,7 @@ interface TaskRow {
   chat_session_id: string | null;
   branch: string | null;
   pr_url: string | null;
+  pr_number: number | null;
   pushed: string | null;
   commit_sha: string | null;
   summary: string | null;
@@ -18,7 +19,7 @@ interface TaskRow {
 }
 
 const TASK_COLUMNS =
-  'id, project_id, title, status, execution_step, chat_session_id, branch, pr_url, summary, error_message, created_at, ' +
+  'id, project_id, title, status, execution_step, chat_session_id, branch, pr_url, pr_number, summary, error_message, created_at, ' +
   'pushed:completion_evidence->gitPush->>pushed, commit_sha:completion_evidence->gitPush->>commitSha';
 
 const toTask = (r: TaskRow): Task => ({
@@ -30,6 +31,7 @@ const toTask = (r: TaskRow): Task => ({
   sessionId: r.chat_session_id,
   branch: r.branch,
   prUrl: r.pr_url,
+  prNumber: r.pr_number,
   pushed: r.pushed === 'true',
   commitSha: r.commit_sha,
   summary: r.summary,
