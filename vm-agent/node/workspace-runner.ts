@@ -14,7 +14,8 @@ import { completeWork } from '../git/complete.ts';
 import type { RepositoryPolicy } from '../git/policy.ts';
 import { checkoutTaskBranch, cloneRepository } from '../git/workspace.ts';
 import type { BackoffOptions } from '../outbox/delivery-errors.ts';
-import { AGENT_CACHE_SETTING, startAgentSession, type RunningAgent } from './agent-session.ts';
+import { AGENT_CACHE_SETTING, type RunningAgent } from './agent-session.ts';
+import { AgentSupervisor } from './agent-supervisor.ts';
 import { ControlPlaneError, type ControlPlaneClient } from './control-plane.ts';
 import { errorText, scrub } from './machine.ts';
 import { WorkspaceChannel } from './workspace-channel.ts';
@@ -54,7 +55,9 @@ export class WorkspaceRunner {
   private agentEnded = false;
   private readonly secrets: string[];
   private readonly channel: WorkspaceChannel;
-  private agent: RunningAgent | null = null;
+  private supervisor: AgentSupervisor | null = null;
+  /** A crash was recovered: task mode waits for the user's follow-up instead of finishing. */
+  private awaitingFollowup = false;
   private summary = '';
   private lastRole = '';
   private readonly dir: string;
@@ -156,7 +159,7 @@ export class WorkspaceRunner {
         const text = await this.nextPrompt();
         if (text === null) break;
         await this.turn(text);
-        if (this.taskMode && this.prompts.length === 0 && !this.stopRequest) break;
+        if (this.taskMode && this.prompts.length === 0 && !this.stopRequest && !this.awaitingFollowup) break;
       }
       if (!this.stopRequest && this.taskMode) return await this.finish();
       if (!this.stopRequest) {
@@ -194,25 +197,29 @@ export class WorkspaceRunner {
     // The profile's extra instructions go ahead of the task's first message.
     if (session.agent?.instructions) this.prompts[0] = `${session.agent.instructions}\n\n${this.prompts[0]}`;
     const { agentEnv, machineEnv, machineDir } = this.options;
-    this.agent = await startAgentSession({
-      payload,
-      repoDir: repo,
-      stateDir: path.join(this.dir, 'agent-state'),
-      agentSessionId: session.agentSessionId,
-      mcp: { url: session.mcpUrl, token: session.agentToken },
-      launch: session.agent,
-      agentHome: this.agentHome,
-      cacheDir: agentEnv[AGENT_CACHE_SETTING] ?? path.join(machineEnv.HOME ?? machineDir, '.cache', 'sam', 'agents'),
-      onProgress: (line) =>
-        this.channel.system(`agent-install-${this.id}-${this.installNotes++}`, 'agent_install', line),
-      agentEnv: this.options.agentEnv,
-      machineEnv: this.options.machineEnv,
-      onRecord: (record) => this.record(record),
-      log: (l) => this.log(l),
+    this.supervisor = new AgentSupervisor({
+      secrets: () => this.secrets,
+      onRecovering: (reason) => this.channel.status('recovering', reason).then(() => {}),
+      start: {
+        payload,
+        repoDir: repo,
+        stateDir: path.join(this.dir, 'agent-state'),
+        agentSessionId: session.agentSessionId,
+        mcp: { url: session.mcpUrl, token: session.agentToken },
+        launch: session.agent,
+        agentHome: this.agentHome,
+        cacheDir: agentEnv[AGENT_CACHE_SETTING] ?? path.join(machineEnv.HOME ?? machineDir, '.cache', 'sam', 'agents'),
+        onProgress: (line) =>
+          this.channel.system(`agent-install-${this.id}-${this.installNotes++}`, 'agent_install', line),
+        agentEnv: this.options.agentEnv,
+        machineEnv: this.options.machineEnv,
+        onRecord: (record) => this.record(record),
+        log: (l) => this.log(l),
+      },
     });
-    this.secrets.push(...this.agent.secrets);
-    const agent = this.agent;
-    void agent.process.exited.then(() => this.agent === agent && this.poke());
+    const agent = await this.supervisor.start();
+    this.secrets.push(...agent.secrets);
+    this.watch(agent);
     await this.channel.status('ready');
     this.phase = 'idle';
     this.log(`${agent.title} started (agent session ${session.agentSessionId})`);
@@ -247,10 +254,15 @@ export class WorkspaceRunner {
       if (this.stopRequest || this.agentEnded) return null;
       const child = this.agent!.process.child;
       if (child.exitCode !== null || child.signalCode !== null) {
-        throw new Error(`the agent exited unexpectedly (${child.signalCode ?? `code ${child.exitCode}`})`);
+        // Died between turns: the same recovery as mid-turn.
+        await this.recovered(await this.supervisor!.revive());
+        continue;
       }
       const text = this.prompts.shift();
-      if (text !== undefined) return text;
+      if (text !== undefined) {
+        this.awaitingFollowup = false;
+        return text;
+      }
       await new Promise<void>((resolve) => (this.wake = resolve));
     }
   }
@@ -260,17 +272,37 @@ export class WorkspaceRunner {
     this.phase = 'prompting';
     this.summary = '';
     this.lastRole = '';
-    const stopReason = await this.agent!.client.prompt(text);
-    this.log(`turn ended (${stopReason})`);
+    const outcome = await this.supervisor!.prompt(text);
+    if (outcome.kind === 'recovered') return this.recovered(outcome);
+    this.log(`turn ended (${outcome.stopReason})`);
     this.phase = 'idle';
     await this.channel.status('ready');
   }
 
+  private get agent(): RunningAgent | null {
+    return this.supervisor?.agent ?? null;
+  }
+
+  /** Wakes the prompt loop when this agent's process dies between turns. */
+  private watch(agent: RunningAgent): void {
+    void agent.process.exited.then(() => this.agent === agent && this.poke());
+  }
+
+  /** After a recovered crash: the control plane hears of it and the task waits for a follow-up. */
+  private async recovered(outcome: Awaited<ReturnType<AgentSupervisor['revive']>>): Promise<void> {
+    const agent = this.agent!;
+    this.secrets.push(...agent.secrets);
+    this.watch(agent);
+    this.log(`the agent crashed and was recovered (session loaded): ${outcome.report.message}`);
+    this.awaitingFollowup = true;
+    this.phase = 'idle';
+    await this.channel.status('recovered', outcome.report.message);
+  }
+
   /** Ends the agent process (a running turn is cancelled first). */
   private async stopAgent(): Promise<void> {
-    const agent = this.agent;
-    this.agent = null;
-    if (agent) await agent.stop(this.stopRequest?.machineStopping ? 2000 : 5000);
+    const supervisor = this.supervisor;
+    if (supervisor) await supervisor.stop(this.stopRequest?.machineStopping ? 2000 : 5000);
   }
 
   /** Reports the agent session stopped (revoking the agent token); a failure is only logged. */
@@ -342,7 +374,7 @@ export class WorkspaceRunner {
   }
 
   private async close(phase: 'stopped' | 'failed'): Promise<void> {
-    this.agent = null;
+    await this.supervisor?.stop(1000).catch(() => {});
     this.phase = phase;
     const undelivered = await this.channel.close().catch(() => -1);
     await rm(this.agentHome, { recursive: true, force: true }).catch(() => {});
