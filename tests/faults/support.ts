@@ -50,8 +50,11 @@ export type DemoSession = {
 
 /** A demo-agent session with persisted history (what `session/load` reads after a restart). */
 export async function demoSession(
-  options: { agentEnv?: Record<string, string>; secrets?: string[] } & Partial<AgentSupervisorOptions> = {},
+  options: { agentEnv?: Record<string, string>; secrets?: string[] } & Partial<
+    Omit<AgentSupervisorOptions, 'secrets' | 'start'>
+  > = {},
 ): Promise<DemoSession> {
+  const { agentEnv, secrets, ...supervision } = options;
   const dir = await mkdtemp(path.join(tmpdir(), 'sam-faults-'));
   const repoDir = path.join(dir, 'repo');
   const stateDir = path.join(dir, 'agent-state');
@@ -67,7 +70,7 @@ export async function demoSession(
     mcp: { url: mcp.url, token: AGENT_TOKEN },
     agentHome: path.join(dir, 'home'),
     cacheDir: path.join(dir, 'cache'),
-    agentEnv: { SAM_DEMO_AGENT_DELAY_MS: '2', ...(options.agentEnv ?? {}) },
+    agentEnv: { SAM_DEMO_AGENT_DELAY_MS: '2', ...(agentEnv ?? {}) },
     machineEnv: { PATH: process.env.PATH, HOME: path.join(dir, 'home') },
     onRecord: async (record) => {
       records.push(record);
@@ -76,8 +79,8 @@ export async function demoSession(
   };
   const supervisor = new AgentSupervisor({
     start,
-    secrets: () => [WORKSPACE_TOKEN, AGENT_TOKEN, ...(options.secrets ?? [])],
-    ...options,
+    secrets: () => [WORKSPACE_TOKEN, AGENT_TOKEN, ...(secrets ?? [])],
+    ...supervision,
   });
   return {
     dir,

@@ -50,6 +50,8 @@ export class AgentSupervisor {
   agentType: string;
   crashes = 0;
   private reports = 0;
+  /** The last crash report filed. */
+  lastReport: CrashReport | null = null;
 
   constructor(private readonly options: AgentSupervisorOptions) {
     this.agentType = options.start.launch?.agentType ?? options.start.payload.agentType ?? 'demo';
@@ -157,7 +159,14 @@ export class AgentSupervisor {
     throw new RecoveryFailedError(report);
   }
 
+  /** Starts the agent by loading an earlier session quietly (no crash to report); throws when it cannot. */
+  async load(acpSessionId: string): Promise<RunningAgent> {
+    this.acpSessionId = acpSessionId;
+    return this.adopt(await this.launch(acpSessionId));
+  }
+
   private file(report: CrashReport): Promise<void> {
+    this.lastReport = report;
     const record: MessageRecord = {
       messageId: `crash-report-${Date.now().toString(36)}-${++this.reports}`,
       sessionId: this.options.start.agentSessionId,

@@ -9,7 +9,7 @@
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { MessageRecord } from '../../functions/_shared/common/contracts/messages.ts';
-import type { CreateWorkspacePayload } from '../../functions/_shared/common/contracts/vm-agent.ts';
+import type { AgentLaunchSettings, CreateWorkspacePayload } from '../../functions/_shared/common/contracts/vm-agent.ts';
 import { completeWork } from '../git/complete.ts';
 import type { RepositoryPolicy } from '../git/policy.ts';
 import { checkoutTaskBranch, cloneRepository } from '../git/workspace.ts';
@@ -20,6 +20,7 @@ import { ControlPlaneError, type ControlPlaneClient } from './control-plane.ts';
 import { errorText, scrub } from './machine.ts';
 import { WorkspaceChannel } from './workspace-channel.ts';
 import { takesPrompts, type WorkspacePhase } from './workspace-phases.ts';
+import { removeWorkspaceState, writeWorkspaceState, type WorkspaceState } from './machine-state.ts';
 
 export type WorkspaceRunnerOptions = {
   payload: CreateWorkspacePayload;
@@ -37,11 +38,18 @@ export type WorkspaceRunnerOptions = {
   stopGraceMs?: number;
   /** The workspace token was refused: a fresh one is wanted (the node heartbeats at once). */
   onCredentialRefused?: () => void;
+  /** What an earlier vm-agent on this machine left (machine-state.ts): resume instead of preparing. */
+  resume?: WorkspaceState;
 };
+
+/** Queued after a planned restart cut a turn short. */
+export const CONTINUE_PROMPT =
+  'The machine running this session restarted while you were working, so your last turn was cut short. Continue the task from where you left off.';
 
 export type { WorkspacePhase } from './workspace-phases.ts';
 
-type Stop = { reason: string; machineStopping: boolean };
+/** `suspend`: the vm-agent stops to start again (SIGTERM): state kept, nothing reported. */
+type Stop = { reason: string; machineStopping: boolean; suspend?: boolean };
 
 const FAILURE_REPORT_MS = 5 * 60_000;
 
@@ -56,6 +64,9 @@ export class WorkspaceRunner {
   private readonly secrets: string[];
   private readonly channel: WorkspaceChannel;
   private supervisor: AgentSupervisor | null = null;
+  private channelOpen = false;
+  /** Ended: nothing more is kept for a restart. */
+  private closed = false;
   /** A crash was recovered: task mode waits for the user's follow-up instead of finishing. */
   private awaitingFollowup = false;
   private summary = '';
@@ -88,6 +99,42 @@ export class WorkspaceRunner {
     // The token in use and the one before it are kept out of logs (older ones are no longer used).
     this.secrets.splice(0, 2, token, this.secrets[0]!);
     this.channel.setToken(token);
+    void this.persist();
+  }
+
+  /**
+   * Writes what a restarted vm-agent needs to resume this workspace (0600). Only once its agent
+   * runs; before that a restart prepares the workspace again.
+   */
+  private async persist(extra: Partial<WorkspaceState> = {}): Promise<void> {
+    const acpSessionId = this.supervisor?.acpSessionId ?? null;
+    if (!acpSessionId || !this.channel.agentSessionId || this.closed) return;
+    const state: WorkspaceState = {
+      payload: { ...this.options.payload, workspaceToken: this.secrets[0]! },
+      agentSessionId: this.channel.agentSessionId,
+      acpSessionId,
+      prompting: this.phase === 'prompting',
+      suspended: false,
+      awaitingFollowup: this.awaitingFollowup,
+      prompts: [...this.prompts],
+      ...extra,
+    };
+    await writeWorkspaceState(this.options.machineDir, state).catch((e: unknown) =>
+      this.log(`could not keep the workspace state: ${errorText(e)}`),
+    );
+  }
+
+  /** The machine's vm-agent stops to start again: the agent ends, the state stays for the next one. */
+  suspend(reason: string): Promise<void> {
+    if (!this.stopRequest) {
+      this.stopRequest = { reason, machineStopping: true, suspend: true };
+      this.log(`suspending (${reason})`);
+      setTimeout(() => this.channel.abort.abort(), this.options.stopGraceMs ?? 6000).unref();
+      // Kept before the turn is cancelled: the next vm-agent must know it was cut short.
+      void this.persist({ suspended: true }).then(() => this.agent?.client.cancel().catch(() => {}));
+      this.poke();
+    }
+    return this.done;
   }
 
   get taskMode(): boolean {
@@ -107,6 +154,7 @@ export class WorkspaceRunner {
   prompt(text: string): boolean {
     if (!this.live) return false;
     this.prompts.push(text);
+    void this.persist();
     this.poke();
     return true;
   }
@@ -154,7 +202,8 @@ export class WorkspaceRunner {
 
   private async run(): Promise<void> {
     try {
-      await this.prepare();
+      if (this.options.resume?.acpSessionId) await this.resumeSession(this.options.resume);
+      else await this.prepare();
       for (;;) {
         const text = await this.nextPrompt();
         if (text === null) break;
@@ -179,7 +228,8 @@ export class WorkspaceRunner {
     const repo = path.join(this.dir, 'repo');
     await rm(repo, { recursive: true, force: true });
     await mkdir(path.join(this.dir, 'agent-state'), { recursive: true });
-    await this.channel.open();
+    if (!this.channelOpen) await this.channel.open();
+    this.channelOpen = true;
     const gitLog = (l: string) => this.log(l);
     this.log(`cloning ${payload.repository}`);
     const policy = this.options.repositoryPolicy;
@@ -196,8 +246,65 @@ export class WorkspaceRunner {
     if (notice) await this.channel.system(`workspace-profile-${this.id}`, 'workspace_profile', notice);
     // The profile's extra instructions go ahead of the task's first message.
     if (session.agent?.instructions) this.prompts[0] = `${session.agent.instructions}\n\n${this.prompts[0]}`;
-    const { agentEnv, machineEnv, machineDir } = this.options;
-    this.supervisor = new AgentSupervisor({
+    const agent = await this.supervise(session).start();
+    this.secrets.push(...agent.secrets);
+    this.watch(agent);
+    await this.channel.status('ready');
+    this.phase = 'idle';
+    await this.persist();
+    this.log(`${agent.title} started (agent session ${session.agentSessionId})`);
+  }
+
+  /**
+   * After a vm-agent restart: the same agent session (start_agent_session resumes it with a fresh
+   * token), the agent started again with `session/load`. A turn the restart cut short is reported
+   * as a crash of the workspace runner and waits for the user; one cut by a planned stop is
+   * continued with {@link CONTINUE_PROMPT}. Loading that fails fails the workspace, honestly.
+   */
+  private async resumeSession(state: WorkspaceState): Promise<void> {
+    const { payload } = this.options;
+    this.channelOpen = true;
+    await this.channel.open();
+    const session = await this.channel.startSession(payload.agentType);
+    this.secrets.push(session.agentToken);
+    if (session.agent?.credential) this.secrets.push(session.agent.credential.secretApiKey);
+    if (session.agentSessionId !== state.agentSessionId) {
+      throw new Error(`the control plane started a new agent session instead of resuming ${state.agentSessionId}`);
+    }
+    this.prompts.splice(0, this.prompts.length, ...state.prompts);
+    this.awaitingFollowup = state.awaitingFollowup;
+    const supervisor = this.supervise(session);
+    this.log(`resuming agent session ${session.agentSessionId} (session/load)`);
+    if (state.prompting && !state.suspended) {
+      await supervisor.resume(state.acpSessionId!, 'the vm-agent restarted while the agent was working');
+      await this.recovered({ kind: 'recovered', report: supervisor.lastReport! });
+    } else {
+      const agent = await supervisor.load(state.acpSessionId!);
+      this.secrets.push(...agent.secrets);
+      this.watch(agent);
+      if (state.prompting) {
+        this.prompts.unshift(CONTINUE_PROMPT);
+        await this.channel.system(
+          `resumed-${this.id}-${Date.now().toString(36)}`,
+          'session_resumed',
+          'The machine restarted while the agent was working; its session was loaded again and it was asked to continue.',
+        );
+      }
+      await this.channel.status('ready');
+      this.phase = 'idle';
+      await this.persist();
+    }
+  }
+
+  private supervise(session: {
+    agentSessionId: string;
+    mcpUrl: string;
+    agentToken: string;
+    agent?: AgentLaunchSettings;
+  }): AgentSupervisor {
+    const { payload, agentEnv, machineEnv, machineDir } = this.options;
+    const repo = path.join(this.dir, 'repo');
+    return (this.supervisor = new AgentSupervisor({
       secrets: () => this.secrets,
       onRecovering: (reason) => this.channel.status('recovering', reason).then(() => {}),
       start: {
@@ -216,13 +323,7 @@ export class WorkspaceRunner {
         onRecord: (record) => this.record(record),
         log: (l) => this.log(l),
       },
-    });
-    const agent = await this.supervisor.start();
-    this.secrets.push(...agent.secrets);
-    this.watch(agent);
-    await this.channel.status('ready');
-    this.phase = 'idle';
-    this.log(`${agent.title} started (agent session ${session.agentSessionId})`);
+    }));
   }
 
   /** Only lightweight workspaces exist here; a `full` request says why it runs lightweight. */
@@ -270,13 +371,16 @@ export class WorkspaceRunner {
   private async turn(text: string): Promise<void> {
     await this.channel.status('prompting');
     this.phase = 'prompting';
+    await this.persist();
     this.summary = '';
     this.lastRole = '';
     const outcome = await this.supervisor!.prompt(text);
     if (outcome.kind === 'recovered') return this.recovered(outcome);
     this.log(`turn ended (${outcome.stopReason})`);
+    if (this.stopRequest?.suspend) return; // the turn was cut by the suspension: the state says so
     this.phase = 'idle';
     await this.channel.status('ready');
+    await this.persist();
   }
 
   private get agent(): RunningAgent | null {
@@ -297,6 +401,7 @@ export class WorkspaceRunner {
     this.awaitingFollowup = true;
     this.phase = 'idle';
     await this.channel.status('recovered', outcome.report.message);
+    await this.persist();
   }
 
   /** Ends the agent process (a running turn is cancelled first). */
@@ -340,6 +445,16 @@ export class WorkspaceRunner {
 
   /** A requested stop: end the agent, deliver, report stopped (or failed, when the machine goes mid-task). */
   private async shutdown(stop: Stop): Promise<void> {
+    if (stop.suspend) {
+      this.phase = 'stopping';
+      await this.stopAgent();
+      await this.channel.drain();
+      this.closed = true;
+      this.phase = 'stopped';
+      const undelivered = await this.channel.close().catch(() => -1);
+      this.log(`suspended; ${undelivered} message(s) wait in the outbox for the next vm-agent`);
+      return;
+    }
     this.phase = 'stopping';
     await this.stopAgent();
     await this.channel.drain();
@@ -374,6 +489,8 @@ export class WorkspaceRunner {
   }
 
   private async close(phase: 'stopped' | 'failed'): Promise<void> {
+    this.closed = true;
+    await removeWorkspaceState(this.options.machineDir, this.id).catch(() => {});
     await this.supervisor?.stop(1000).catch(() => {});
     this.phase = phase;
     const undelivered = await this.channel.close().catch(() => -1);

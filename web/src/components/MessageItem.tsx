@@ -1,5 +1,7 @@
 import { For, Match, Switch } from 'solid-js';
+import { crashReportOf } from '../../../functions/_shared/common/contracts/messages.ts';
 import { type ChatItem, planItems } from '../lib/messages.ts';
+import { CrashReport } from './CrashReport.tsx';
 
 type MessageEntry = Extract<ChatItem, { kind: 'message' }>;
 type ToolEntry = Extract<ChatItem, { kind: 'tool' }>;
@@ -63,6 +65,9 @@ export function MessageItem(props: { item: MessageEntry }) {
               </For>
             </ul>
           </div>
+        </Match>
+        <Match when={m().role === 'system' && crashReportOf(m())}>
+          {(report) => <CrashReport report={report()} />}
         </Match>
         <Match when={m().role === 'system'}>
           <div class="msg-text system-line">{m().content}</div>
