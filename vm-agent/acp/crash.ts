@@ -84,7 +84,10 @@ export function stderrTail(stderr: string, secrets: readonly string[]): { stderr
   const clean = redactSecrets(stderr, secrets);
   const bytes = Buffer.from(clean, 'utf8');
   if (bytes.byteLength <= MAX_CRASH_STDERR_BYTES) return { stderr: clean, truncated: false };
-  const cut = bytes.subarray(bytes.byteLength - MAX_CRASH_STDERR_BYTES).toString('utf8').replace(/^\uFFFD+/, '');
+  const cut = bytes
+    .subarray(bytes.byteLength - MAX_CRASH_STDERR_BYTES)
+    .toString('utf8')
+    .replace(/^\uFFFD+/, '');
   // Starting mid-line could show the tail of a secret whose head was cut off; start at a line.
   const newline = cut.indexOf('\n');
   return { stderr: newline >= 0 && newline < cut.length - 1 ? cut.slice(newline + 1) : cut, truncated: true };

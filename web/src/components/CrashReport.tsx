@@ -44,7 +44,9 @@ export function CrashReport(props: { report: Report }) {
       data-recovered={String(r().recovered)}
     >
       <header>
-        <strong>{r().recovered ? 'The agent crashed and was recovered' : 'The agent crashed and could not be recovered'}</strong>
+        <strong>
+          {r().recovered ? 'The agent crashed and was recovered' : 'The agent crashed and could not be recovered'}
+        </strong>
         <button type="button" class="crash-copy" onClick={() => void copy()}>
           {copied() === 'copied' ? 'Copied' : copied() === 'failed' ? 'Copy failed' : 'Copy report'}
         </button>
