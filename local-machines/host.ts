@@ -18,10 +18,16 @@
  * Which repositories it may clone is the host's setting (`SAM_LOCAL_REPO_ROOTS`, see
  * {@link localRepositoryPolicy}), passed in bootstrap.json `git` and enforced by the machine before
  * it clones (vm-agent/git/policy.ts). Machines still run as the host's OS user.
+ *
+ * A machine outlives a restart of the host (a stack restart): closing the host stops each machine's
+ * vm-agent with SIGTERM (it suspends its workspaces) and keeps its directory — outbox, dead letters,
+ * the identity and workspace state the vm-agent kept — and a host started again over the same
+ * `baseDir` starts the vm-agent of every machine that had registered (it holds `state/node.json`)
+ * again, which resumes its work. Directories of machines that never registered are removed.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
@@ -66,7 +72,10 @@ export interface MachineHost {
   readonly baseDir: string;
   /** The machines it runs now. */
   machines(): Machine[];
-  /** Stops every machine (SIGTERM, then SIGKILL) and the server. Directories stay for their logs. */
+  /**
+   * Stops every machine (SIGTERM, then SIGKILL) and the server. Directories stay: a host started
+   * again over the same `baseDir` starts their registered machines again.
+   */
   close(): Promise<void>;
 }
 
@@ -84,6 +93,22 @@ interface Running {
 }
 
 const ID = /^lm-[0-9a-f]{12}$/;
+/** What the host keeps of a machine (name, labels) for a restart: `<machineDir>/machine.json`. */
+const MACHINE_FILE = 'machine.json';
+interface MachineMeta {
+  name: string;
+  labels: Labels;
+  createdAt: string;
+}
+
+function readMeta(dir: string): MachineMeta | null {
+  try {
+    const meta = JSON.parse(readFileSync(join(dir, MACHINE_FILE), 'utf8')) as MachineMeta;
+    return typeof meta.name === 'string' && meta.labels && typeof meta.createdAt === 'string' ? meta : null;
+  } catch {
+    return null;
+  }
+}
 const MAX_BODY = 64 * 1024;
 
 class HostError extends Error {
@@ -174,16 +199,19 @@ export async function startMachineHost(options: MachineHostOptions): Promise<Mac
   if (command.length === 0) throw new Error('local machines: the command is empty');
 
   mkdirSync(baseDir, { recursive: true, mode: 0o700 });
-  // A restarted host starts empty: its machines stopped with it. Only directories it made go.
-  // Anything a machine of an earlier run left running (the host died without close()) goes too.
+  const machines = new Map<string, Running>();
+  let closed = false;
+  // Anything a machine of an earlier run left running (the host died without close()) ends. A
+  // machine that had registered starts again and resumes; the rest of the directories go (only
+  // directories this host made).
+  const resumable: { id: string; meta: MachineMeta }[] = [];
   for (const entry of readdirSync(baseDir)) {
     if (!ID.test(entry)) continue;
     for (const pid of processesWithEnv('HOME', join(baseDir, entry, 'home'))) signal(pid, 'SIGKILL');
-    rmSync(join(baseDir, entry), { recursive: true, force: true });
+    const meta = readMeta(join(baseDir, entry));
+    if (meta && existsSync(join(baseDir, entry, 'state', 'node.json'))) resumable.push({ id: entry, meta });
+    else rmSync(join(baseDir, entry), { recursive: true, force: true });
   }
-
-  const machines = new Map<string, Running>();
-  let closed = false;
 
   const view = (m: Running): Machine => ({
     id: m.id,
@@ -211,6 +239,15 @@ export async function startMachineHost(options: MachineHostOptions): Promise<Mac
       git: repositories,
     };
     writeFileSync(join(dir, 'bootstrap.json'), JSON.stringify(bootstrap, null, 2) + '\n', { mode: 0o600, flag: 'wx' });
+    const meta: MachineMeta = { name: req.name, labels: req.labels, createdAt: new Date().toISOString() };
+    writeFileSync(join(dir, MACHINE_FILE), JSON.stringify(meta) + '\n', { mode: 0o600, flag: 'wx' });
+    return launch(id, meta, true);
+  }
+
+  /** Starts (or, after a host restart, starts again) the vm-agent of machine `id`. */
+  async function launch(id: string, meta: MachineMeta, fresh: boolean): Promise<Machine> {
+    const dir = join(baseDir, id);
+    const home = join(dir, 'home');
     const out = openSync(join(dir, 'vm-agent.log'), 'a', 0o600);
     let child: ChildProcess;
     try {
@@ -240,7 +277,7 @@ export async function startMachineHost(options: MachineHostOptions): Promise<Mac
     });
     child.on('error', (e) => log(`machine ${id}: ${e.message}`));
     if (started) {
-      rmSync(dir, { recursive: true, force: true });
+      if (fresh) rmSync(dir, { recursive: true, force: true });
       throw new HostError(500, 'spawn_failed', `The machine's process could not start: ${started.message}`);
     }
     if (closed) {
@@ -250,16 +287,18 @@ export async function startMachineHost(options: MachineHostOptions): Promise<Mac
     }
     const machine: Running = {
       id,
-      name: req.name,
-      labels: req.labels,
+      name: meta.name,
+      labels: meta.labels,
       dir,
       child,
       exit,
-      createdAt: new Date().toISOString(),
+      createdAt: meta.createdAt,
       exited,
     };
     machines.set(id, machine);
-    log(`machine ${id} (${req.name}) started, pid ${child.pid}, labels ${JSON.stringify(req.labels)}`);
+    log(
+      `machine ${id} (${meta.name}) ${fresh ? 'started' : 'started again'}, pid ${child.pid}, labels ${JSON.stringify(meta.labels)}`,
+    );
     return view(machine);
   }
 
@@ -352,6 +391,9 @@ export async function startMachineHost(options: MachineHostOptions): Promise<Mac
     server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
+  for (const { id, meta } of resumable) {
+    await launch(id, meta, false).catch((e: Error) => log(`machine ${id} could not start again: ${e.message}`));
+  }
 
   // Last resort when the host process exits without close(): no machine outlives it.
   const onExit = () => {

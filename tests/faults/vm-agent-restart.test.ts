@@ -93,10 +93,14 @@ it('resumes after SIGKILL of the vm-agent mid-stream: the session is loaded agai
     120_000,
   );
   expect(t.status).toBe('in_progress');
-  const rows = (await stack.db.admin`
-    select id, message_id, role, content, tool_call_id, tool_status, tool_metadata, origin, produced_at, created_at
-      from public.messages where session_id = ${machine.task.sessionId} order by id`) as unknown as MessageRow[];
-  const reports = rows.map((r) => crashReportOf(toChatMessage(r))).filter((r) => r !== null);
+  // The report rides the outbox: it is stored once the batch holding it lands.
+  const reports = await waitFor('the crash report', async () => {
+    const rows = (await stack.db.admin`
+      select id, message_id, role, content, tool_call_id, tool_status, tool_metadata, origin, produced_at, created_at
+        from public.messages where session_id = ${machine.task.sessionId} order by id`) as unknown as MessageRow[];
+    const found = rows.map((r) => crashReportOf(toChatMessage(r))).filter((r) => r !== null);
+    return found.length > 0 ? found : null;
+  });
   expect(reports).toHaveLength(1);
   expect(reports[0]).toMatchObject({ recovered: true, attribution: 'workspace_runner', agentType: 'demo' });
   // One agent session throughout: resumed, not replaced.
