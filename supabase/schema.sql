@@ -1175,7 +1175,9 @@ begin
   update public.nodes set agent_version = p_info ->> 'agentVersion', ip_address = coalesce(p_info ->> 'ipAddress', ip_address),
          agent_ready_at = coalesce(agent_ready_at, now_), last_heartbeat_at = now_
    where id = nid;
-  perform public.sam_node_move(nid, array['provisioning']::public.node_status[], 'ready', 'registered');
+  if not again then
+    perform public.sam_node_move(nid, array['provisioning']::public.node_status[], 'ready', 'registered');
+  end if;
   select * into n from public.nodes where id = nid;
   insert into public.tokens (kind, owner_id, node_id, expires_at)
   values ('node', n.owner_id, nid, now_ + public.setting_interval('node_token_ttl')) returning jti into jti_;
