@@ -1,5 +1,14 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -251,6 +260,48 @@ describe('the local machine host', () => {
       expect(existsSync(join(dir, 'lm-0123456789ab'))).toBe(false);
     } finally {
       if (processAlive(pid)) process.kill(pid, 'SIGKILL');
+    }
+  });
+
+  it('keeps a registered machine across its own restart: directory, outbox and dead letters stay, its vm-agent starts again', async () => {
+    const dir = join(baseDir, 'stack-restart');
+    const first = await startMachineHost({ baseDir: dir, token: TOKEN, command: [process.execPath, STAND_IN] });
+    const provider = localProvider({ url: first.url, token: TOKEN });
+    const nodeId = '55555555-0000-0000-0000-000000000001';
+    const registered = await provider.createMachine({ nodeId, ...request(nodeId), vmSize: 'small' });
+    const unregistered = await provider.createMachine({
+      nodeId: '55555555-0000-0000-0000-000000000002',
+      ...request('55555555-0000-0000-0000-000000000002'),
+      vmSize: 'small',
+    });
+    const [machine] = first.machines().filter((m) => m.id === registered.providerInstanceId);
+    const machineDir = join(dir, machine!.id);
+    // What a registered vm-agent leaves on its machine: its identity, an outbox, dead letters.
+    mkdirSync(join(machineDir, 'state'), { recursive: true });
+    mkdirSync(join(machineDir, 'workspaces', 'w1', 'outbox'), { recursive: true });
+    writeFileSync(join(machineDir, 'state', 'node.json'), '{"nodeId":"n","nodeToken":"t"}', { mode: 0o600 });
+    writeFileSync(join(machineDir, 'workspaces', 'w1', 'outbox', 'journal.jsonl'), '{"kept":1}\n');
+    writeFileSync(join(machineDir, 'workspaces', 'w1', 'outbox', 'dead-letters.jsonl'), '{"dead":1}\n');
+    const oldPid = machine!.pid!;
+    await first.close();
+    expect(processAlive(oldPid)).toBe(false);
+
+    const second = await startMachineHost({ baseDir: dir, token: TOKEN, command: [process.execPath, STAND_IN] });
+    try {
+      const again = second.machines();
+      expect(again.map((m) => [m.id, m.labels, m.status])).toEqual([[machine!.id, machine!.labels, 'running']]);
+      expect(again[0]!.pid).not.toBe(oldPid);
+      expect(processAlive(again[0]!.pid!)).toBe(true);
+      expect(readFileSync(join(machineDir, 'workspaces', 'w1', 'outbox', 'journal.jsonl'), 'utf8')).toBe(
+        '{"kept":1}\n',
+      );
+      expect(readFileSync(join(machineDir, 'workspaces', 'w1', 'outbox', 'dead-letters.jsonl'), 'utf8')).toBe(
+        '{"dead":1}\n',
+      );
+      // A machine that never registered has nothing to resume: it is gone.
+      expect(existsSync(join(dir, unregistered.providerInstanceId))).toBe(false);
+    } finally {
+      await second.close();
     }
   });
 

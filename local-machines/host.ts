@@ -22,6 +22,12 @@
  * A host running as root gives each machine its own unprivileged OS user (users.ts): the machine's
  * directory and HOME belong to it (0700), its vm-agent and agents run as it, and deleting the
  * machine deletes the user. Not root, machines run as the host's own user (said once in the log).
+ *
+ * A machine outlives a restart of the host (a stack restart): closing the host stops each machine's
+ * vm-agent with SIGTERM (it suspends its workspaces) and keeps its directory — outbox, dead letters,
+ * the identity and workspace state the vm-agent kept — and a host started again over the same
+ * `baseDir` starts the vm-agent of every machine that had registered (it holds `state/node.json`)
+ * again, which resumes its work. Directories of machines that never registered are removed.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -30,10 +36,14 @@ import {
   chownSync,
   closeSync,
   existsSync,
+  lchownSync,
+  lstatSync,
   mkdirSync,
   openSync,
   readdirSync,
+  readFileSync,
   rmSync,
+  statSync,
   writeFileSync,
 } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -94,7 +104,10 @@ export interface MachineHost {
   readonly baseDir: string;
   /** The machines it runs now. */
   machines(): Machine[];
-  /** Stops every machine (SIGTERM, then SIGKILL) and the server. Directories stay for their logs. */
+  /**
+   * Stops every machine (SIGTERM, then SIGKILL) and the server. Directories stay: a host started
+   * again over the same `baseDir` starts their registered machines again.
+   */
   close(): Promise<void>;
 }
 
@@ -114,6 +127,22 @@ interface Running {
 }
 
 const ID = /^lm-[0-9a-f]{12}$/;
+/** What the host keeps of a machine (name, labels) for a restart: `<machineDir>/machine.json`. */
+const MACHINE_FILE = 'machine.json';
+interface MachineMeta {
+  name: string;
+  labels: Labels;
+  createdAt: string;
+}
+
+function readMeta(dir: string): MachineMeta | null {
+  try {
+    const meta = JSON.parse(readFileSync(join(dir, MACHINE_FILE), 'utf8')) as MachineMeta;
+    return typeof meta.name === 'string' && meta.labels && typeof meta.createdAt === 'string' ? meta : null;
+  } catch {
+    return null;
+  }
+}
 const MAX_BODY = 64 * 1024;
 
 class HostError extends Error {
@@ -204,6 +233,18 @@ async function waitForNoProcesses(uid: number): Promise<void> {
   }
 }
 
+/** Gives a machine kept across a host restart an OS user again, owning its directory as before. */
+async function userAgain(id: string, dir: string, home: string): Promise<MachineUser> {
+  const user = await createMachineUser(id, home);
+  const own = (path: string) => {
+    lchownSync(path, user.uid, user.gid);
+    if (!statSync(path, { throwIfNoEntry: false })?.isDirectory() || lstatSync(path).isSymbolicLink()) return;
+    for (const entry of readdirSync(path)) own(join(path, entry));
+  };
+  own(dir);
+  return user;
+}
+
 export async function startMachineHost(options: MachineHostOptions): Promise<MachineHost> {
   const baseDir = options.baseDir;
   const command = options.command ?? [process.execPath, join(paths.root, 'vm-agent', 'bin.mjs')];
@@ -230,9 +271,8 @@ export async function startMachineHost(options: MachineHostOptions): Promise<Mac
   } else {
     log("machines run as the host's own OS user (not root: no user per machine); they could read its files");
   }
-  // A restarted host starts empty: its machines stopped with it. Only directories it made go.
-  // Anything a machine of an earlier run left running (the host died without close()) goes too,
-  // and so do machine users whose directory is gone or is one of ours.
+  // Machine users of an earlier run go, with anything still running as them, when their directory
+  // is gone or is one of ours: a machine started again below gets its user anew (userAgain).
   if (ownUsers) {
     for (const u of machineUsers()) {
       if (!u.home.startsWith(baseDir + '/') && existsSync(u.home)) continue;
@@ -240,14 +280,19 @@ export async function startMachineHost(options: MachineHostOptions): Promise<Mac
       await removeMachineUser(u.name).catch((e: Error) => log(e.message));
     }
   }
+  const machines = new Map<string, Running>();
+  let closed = false;
+  // Anything a machine of an earlier run left running (the host died without close()) ends. A
+  // machine that had registered starts again and resumes; the rest of the directories go (only
+  // directories this host made).
+  const resumable: { id: string; meta: MachineMeta }[] = [];
   for (const entry of readdirSync(baseDir)) {
     if (!ID.test(entry)) continue;
     for (const pid of processesWithEnv('HOME', join(baseDir, entry, 'home'))) signal(pid, 'SIGKILL');
-    rmSync(join(baseDir, entry), { recursive: true, force: true });
+    const meta = readMeta(join(baseDir, entry));
+    if (meta && existsSync(join(baseDir, entry, 'state', 'node.json'))) resumable.push({ id: entry, meta });
+    else rmSync(join(baseDir, entry), { recursive: true, force: true });
   }
-
-  const machines = new Map<string, Running>();
-  let closed = false;
 
   const view = (m: Running): Machine => ({
     id: m.id,
@@ -290,6 +335,17 @@ export async function startMachineHost(options: MachineHostOptions): Promise<Mac
     writeFileSync(join(dir, 'bootstrap.json'), JSON.stringify(bootstrap, null, 2) + '\n', { mode: 0o600, flag: 'wx' });
     // The vm-agent reads it and drops the used bootstrap token from it.
     if (user) chownSync(join(dir, 'bootstrap.json'), user.uid, user.gid);
+    const meta: MachineMeta = { name: req.name, labels: req.labels, createdAt: new Date().toISOString() };
+    writeFileSync(join(dir, MACHINE_FILE), JSON.stringify(meta) + '\n', { mode: 0o600, flag: 'wx' });
+    return launch(id, meta, true, user);
+  }
+
+  /** Starts (or, after a host restart, starts again) the vm-agent of machine `id`. */
+  async function launch(id: string, meta: MachineMeta, fresh: boolean, made: MachineUser | null): Promise<Machine> {
+    const dir = join(baseDir, id);
+    const home = join(dir, 'home');
+    // A machine started again gets its user again (stopping the host removed it) and its files.
+    const user = made ?? (ownUsers ? await userAgain(id, dir, home) : null);
     // The log stays the host's: the machine writes it through the descriptor it is given.
     const out = openSync(join(dir, 'vm-agent.log'), 'a', 0o600);
     let child: ChildProcess;
@@ -321,8 +377,10 @@ export async function startMachineHost(options: MachineHostOptions): Promise<Mac
     });
     child.on('error', (e) => log(`machine ${id}: ${e.message}`));
     if (started) {
-      if (user) await removeMachineUser(user.name).catch(() => {});
-      rmSync(dir, { recursive: true, force: true });
+      if (fresh) {
+        if (user) await removeMachineUser(user.name).catch(() => {});
+        rmSync(dir, { recursive: true, force: true });
+      }
       throw new HostError(500, 'spawn_failed', `The machine's process could not start: ${started.message}`);
     }
     if (closed) {
@@ -332,18 +390,18 @@ export async function startMachineHost(options: MachineHostOptions): Promise<Mac
     }
     const machine: Running = {
       id,
-      name: req.name,
-      labels: req.labels,
+      name: meta.name,
+      labels: meta.labels,
       dir,
       user,
       child,
       exit,
-      createdAt: new Date().toISOString(),
+      createdAt: meta.createdAt,
       exited,
     };
     machines.set(id, machine);
     log(
-      `machine ${id} (${req.name}) started, pid ${child.pid}${user ? `, user ${user.name}` : ''}, labels ${JSON.stringify(req.labels)}`,
+      `machine ${id} (${meta.name}) ${fresh ? 'started' : 'started again'}, pid ${child.pid}${user ? `, user ${user.name}` : ''}, labels ${JSON.stringify(meta.labels)}`,
     );
     return view(machine);
   }
@@ -443,6 +501,9 @@ export async function startMachineHost(options: MachineHostOptions): Promise<Mac
     server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
+  for (const { id, meta } of resumable) {
+    await launch(id, meta, false, null).catch((e: Error) => log(`machine ${id} could not start again: ${e.message}`));
+  }
 
   // Last resort when the host process exits without close(): no machine outlives it.
   const onExit = () => {

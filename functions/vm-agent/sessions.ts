@@ -3,10 +3,11 @@
  * middleware); the path names the agent session, RLS and the SQL functions check it is this
  * workspace's.
  *
- *   POST /                {agentType?} → agent token (JWT exp = its hard cap) + MCP url + the
+ *   POST /                {agentType?} → the workspace's live agent session (a new one only when it has
+ *                         none: asking again resumes it with a fresh token) + agent token (JWT exp = its hard cap) + MCP url + the
  *                         agent's launch settings (profile, its one model credential; 409
  *                         `credential_missing` when the agent needs a key none is stored for)
- *   POST /:id/status      {status, error?}
+ *   POST /:id/status      {status, error?} (`recovered`: a crashed agent's session was loaded again)
  *   POST /:id/messages    a MessageBatch → {persisted, duplicates}
  *   POST /:id/usage       an AgentUsageReport (running totals) → {changed}
  *   …and the permission-request and budget routes of cards.ts
@@ -38,6 +39,8 @@ const sessionCall = (tx: Tx, id: string, req: SessionStatus): Promise<Row[]> => 
       return tx`select public.agent_session_prompting(${id}) as r`;
     case 'recovering':
       return tx`select public.agent_session_recovering(${id}, ${req.error ?? 'agent crashed'}) as r`;
+    case 'recovered':
+      return tx`select public.agent_session_recovered(${id}, ${req.error ?? 'agent recovered'}) as r`;
     case 'stopped':
       return tx`select public.stop_agent_session(${id}, ${req.error ?? 'stopped'}) as r`;
     case 'failed':
@@ -61,14 +64,14 @@ export function sessionsApp(deps: VmAgentDeps): Hono<Env> {
     const req = await jsonBody(c, StartSessionRequest);
     const { session, cap, agent } = await asCaller(sql, c.get('claims'), async (tx) => {
       const [row] = await tx`select public.start_agent_session(${req.agentType ?? null}) as r`;
-      const s = row!.r as { agentSessionId: string; jti: string; exp: number };
+      const s = row!.r as { agentSessionId: string; jti: string; exp: number; resumed?: boolean };
       const [capRow] = await tx`select public.agent_session_token_cap(${s.agentSessionId}) as cap`;
       // In the same transaction: no credential, no session (the refusal rolls the start back).
       const agent = await agentLaunchSettings(tx, sql, deps.credentialKey ?? null, s.agentSessionId);
       return { session: s, cap: capRow?.cap == null ? null : Number(capRow.cap), agent };
     });
     // The JWT lives until the row's hard cap; the row's sliding expiry (renewed by MCP calls) decides before.
-    const { agentSessionId, ...claims } = { ...session, exp: cap ?? session.exp };
+    const { agentSessionId, resumed: _resumed, ...claims } = { ...session, exp: cap ?? session.exp };
     return c.json({
       agentSessionId,
       agentToken: await signSamToken(secret, 'agent', claims),

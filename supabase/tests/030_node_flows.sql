@@ -1,4 +1,4 @@
--- Placement, warm claim, registration with a one-time bootstrap token, heartbeats, the workspace
+-- Placement, warm claim, registration with a bootstrap token (again within its lifetime: same node), heartbeats, the workspace
 -- and agent-session machine, message batches, questions, orchestrator jobs.
 begin;
 \ir _fixtures.psql
@@ -42,7 +42,13 @@ select is((select count(*)::int from public.tokens where node_id = :'nid' and ki
 select public.register_node(:'tok', '{"agentVersion": "1.0.0"}')::text as reg \gset
 select is((select count(*)::int from public.lifecycle_events where entity_id = :'nid' and from_state = 'provisioning' and to_state = 'ready'), 1,
   'registration moves the node provisioning → ready');
-select throws_ok(format($$select public.register_node(%L)$$, :'tok'), '28000', null, 'the bootstrap token works once');
+-- A machine that lost its node token before keeping it registers again, within the token's lifetime:
+-- the same node, a fresh node token, the first one revoked (20261202070000_sessions_survive.sql).
+select public.register_node(:'tok', '{"agentVersion": "1.0.0"}')::text as reg2 \gset
+select is((select string_agg((jti = ((:'reg2'::jsonb) ->> 'jti')::uuid)::text, ',') from public.tokens
+            where node_id = :'nid' and kind = 'node' and revoked_at is null), 'true',
+  'the bootstrap token again registers the same node once more, and only its newest node token counts');
+select :'reg2' as reg \gset
 select throws_ok($$select public.register_node('made-up')$$, '28000', null, 'an unknown token is refused');
 select is((select status::text || '/' || execution_step from public.tasks where id = ((:'b'::jsonb) ->> 'taskId')::uuid),
   'delegated/workspace_creation', 'the waiting task gets its workspace');

@@ -89,7 +89,7 @@ describe('node registration', () => {
     expect(notJson.status).toBe(400);
   });
 
-  it('registers once with the bootstrap token; a second use is refused', async () => {
+  it('registers with the bootstrap token; again within its lifetime, the same node with a fresh token (the first one revoked)', async () => {
     const r = await env.target.call('POST', '/nodes/register', undefined, {
       bootstrapToken,
       agentVersion: '1.0.0-test',
@@ -105,17 +105,26 @@ describe('node registration', () => {
     // Registration placed the waiting task: the node is active with a workspace being created.
     expect(n).toMatchObject({ status: 'active', agent_version: '1.0.0-test', ip_address: '10.0.0.7' });
 
+    // A machine that died before it kept its node token registers again: same node, fresh token.
     const again = await env.target.call('POST', '/nodes/register', undefined, {
       bootstrapToken,
       agentVersion: '1.0.0-test',
     });
-    expect(again.status).toBe(401);
+    expect(again.status).toBe(200);
+    const second = RegisterNodeResponse.parse(again.body);
+    expect(second.nodeId).toBe(nodeId);
+    const first = await env.target.call('POST', '/nodes/heartbeat', nodeToken, { agentVersion: '1.0.0-test' });
+    expect(first.status).toBe(401);
+    nodeToken = second.nodeToken;
+    const [still] = await env.db.admin`select status from public.nodes where id = ${nodeId}`;
+    expect(still!.status).toBe('active');
   });
 });
 
 describe('heartbeat and the command long-poll', () => {
   it('records the heartbeat and re-signs a node token whose expiry the database slid', async () => {
-    const [tok] = await env.db.admin`select jti from public.tokens where node_id = ${nodeId} and kind = 'node'`;
+    const [tok] = await env.db
+      .admin`select jti from public.tokens where node_id = ${nodeId} and kind = 'node' and revoked_at is null`;
     const shortLived = await signSamToken(env.target.secret, 'node', {
       jti: tok!.jti as string,
       node_id: nodeId,
@@ -181,7 +190,8 @@ describe('heartbeat and the command long-poll', () => {
     expect((await env.target.call('POST', '/nodes/heartbeat', ws1.workspaceToken, {})).status).toBe(401);
     expect((await env.target.call('GET', '/nodes/commands', ws1.workspaceToken)).status).toBe(401);
     expect((await env.target.call('GET', '/nodes/commands')).status).toBe(401);
-    const [tok] = await env.db.admin`select jti from public.tokens where node_id = ${nodeId} and kind = 'node'`;
+    const [tok] = await env.db
+      .admin`select jti from public.tokens where node_id = ${nodeId} and kind = 'node' and revoked_at is null`;
     const expired = await signSamToken(env.target.secret, 'node', {
       jti: tok!.jti as string,
       node_id: nodeId,

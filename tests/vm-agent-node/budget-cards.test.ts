@@ -7,7 +7,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { sh } from '../../vm-agent/test-support/git-repos.ts';
-import { CONTINUE_PROMPT } from '../../vm-agent/node/workspace-runner.ts';
+import { BUDGET_CONTINUE_PROMPT } from '../../vm-agent/node/workspace-runner.ts';
 import { useFunctionsStack } from '../helpers/local-stack.ts';
 import { chatMessages, prepareMachine, settled, waitFor } from './harness.ts';
 import { asOwner, startNodeAgent, type Cleanups } from './node-runner.ts';
@@ -94,7 +94,7 @@ describe('a task at its budget', () => {
     const done = await settled(admin, machine.task.taskId, 90_000);
     expect(done.status).toBe('completed');
     const readme = sh(machine.bare, 'show', `${machine.task.branchName}:README.md`);
-    expect(readme).toContain(`- ${CONTINUE_PROMPT}`);
+    expect(readme).toContain(`- ${BUDGET_CONTINUE_PROMPT}`);
     const [after] =
       await admin`select state, used_turns, max_wall_ms from public.task_budgets where task_id = ${machine.task.taskId}`;
     expect(after).toMatchObject({ state: 'running', used_turns: 2, max_wall_ms: '600000' });

@@ -22,14 +22,17 @@ export type DemoAgentOptions = {
   delayMs?: number;
   /** Directory to persist session history in, so `session/load` works after a restart. */
   stateDir?: string | null;
+  /** A line written to stderr at every prompt (diagnostics; tests plant secrets in it). */
+  stderrNote?: string | null;
 };
 
-/** Options from the environment: `SAM_DEMO_AGENT_DELAY_MS`, `SAM_DEMO_AGENT_STATE_DIR`. */
+/** Options from the environment: `SAM_DEMO_AGENT_DELAY_MS`, `SAM_DEMO_AGENT_STATE_DIR`, `SAM_DEMO_AGENT_STDERR`. */
 export function demoOptionsFromEnv(env: NodeJS.ProcessEnv): DemoAgentOptions {
   const delay = Number(env.SAM_DEMO_AGENT_DELAY_MS);
   return {
     delayMs: Number.isFinite(delay) && delay >= 0 ? delay : DEFAULT_DEMO_DELAY_MS,
     stateDir: env.SAM_DEMO_AGENT_STATE_DIR || null,
+    stderrNote: env.SAM_DEMO_AGENT_STDERR || null,
   };
 }
 
@@ -87,6 +90,7 @@ export function createDemoAgent(options: DemoAgentOptions = {}): acp.AgentApp {
     })
     .onRequest(acp.methods.agent.session.prompt, async ({ params, client, signal }) => {
       const sessionId = params.sessionId;
+      if (options.stderrNote) process.stderr.write(`${options.stderrNote}\n`);
       const session = history.load(sessionId);
       if (!session) throw acp.RequestError.sessionNotFound(sessionId);
       turns.get(sessionId)?.abort();

@@ -63,7 +63,7 @@ export class SessionHistory {
         session.updates.push(update);
         if (update.sessionUpdate === 'user_message_chunk') session.turns += 1;
       } catch {
-        break; // a torn last line after a crash
+        continue; // a torn line (a crash mid-write): the lines after it still count
       }
     }
     this.sessions.set(sessionId, session);

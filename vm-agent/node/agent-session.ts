@@ -19,6 +19,7 @@ import type {
   CreateWorkspacePayload,
 } from '../../functions/_shared/common/contracts/vm-agent.ts';
 import { AgentClient } from '../acp/agent-client.ts';
+import { AgentExitedError } from '../acp/crash.ts';
 import { spawnAgentProcess, type AgentExit, type AgentProcess } from '../acp/agent-process.ts';
 import type { PermissionPolicy } from '../acp/permissions.ts';
 import { planAgentLaunch, STDIO_MCP_AGENTS, type AgentLaunchPlan } from '../agents/catalog.ts';
@@ -59,12 +60,22 @@ export type AgentSessionStart = {
   startTimeoutMs?: number;
   /** How permission mode `ask` asks (the workspace's permission broker); without it `ask` approves. */
   askPermission?: PermissionPolicy;
+  /**
+   * Load this earlier ACP session (`session/load`) instead of starting a new one: after a crash or
+   * a vm-agent restart. Never falls back to a new session: an agent that cannot load it fails.
+   */
+  resumeAcpSessionId?: string;
 };
 
 export type RunningAgent = {
   title: string;
+  agentType: string;
+  /** The agent's own ACP session id (kept for `session/load`; never sent to the browser). */
+  acpSessionId: string;
   process: AgentProcess;
   client: AgentClient;
+  /** One prompt turn; rejects with {@link AgentExitedError} when the process dies first. */
+  prompt(text: string): Promise<string>;
   /** Values that must not appear in reports (the agent's credentials). */
   secrets: string[];
   /** The session's running token totals (ACP, or the agent's own session log), null while none. */
@@ -241,7 +252,10 @@ export async function startAgentSession(options: AgentSessionStart): Promise<Run
       timeout,
     ]);
     const initializedAt = Date.now();
-    await Promise.race([client.newSession(), died, timeout]);
+    const resume = options.resumeAcpSessionId;
+    const acpSessionId = resume
+      ? await Promise.race([client.loadSession(resume).then(() => resume), died, timeout])
+      : await Promise.race([client.newSession(), died, timeout]);
     died.catch(() => {});
     const timings: AgentStartTimings = {
       agent: plan.agentType,
@@ -253,12 +267,20 @@ export async function startAgentSession(options: AgentSessionStart): Promise<Run
       sessionNewMs: Date.now() - initializedAt,
     };
     options.log(`agent start timings ${JSON.stringify(timings)}`);
+    const exited = child.exited.then((exit) => {
+      throw new AgentExitedError(exit.signal ? `signal ${exit.signal}` : `code ${exit.code}`);
+    });
+    exited.catch(() => {});
     return {
       title: plan.title,
+      agentType: plan.agentType,
+      acpSessionId,
       process: child,
       client,
       secrets,
       usage: () => sessionUsage(type, client, options.agentHome),
+      // The process dying ends the turn at once, even before the connection notices.
+      prompt: (text) => Promise.race([client.prompt(text), exited]),
       async stop(graceMs = 5000) {
         // Harmless without a running turn; ends one that runs.
         await client.cancel().catch(() => {});

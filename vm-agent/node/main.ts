@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { markRegistered, readBootstrapFile } from './bootstrap-file.ts';
+import { readNodeState } from './machine-state.ts';
 import { NodeAgent } from './node-agent.ts';
 
 const log = (line: string) => process.stdout.write(`vm-agent: ${line}\n`);
@@ -34,7 +35,9 @@ async function main(): Promise<number> {
   const machineDir = path.resolve(arg);
   const { config, warning } = await readBootstrapFile(machineDir);
   if (warning) log(`warning: ${warning}`);
-  if (!config.bootstrapToken) {
+  // A restarted vm-agent resumes with the identity it kept; a new machine registers.
+  const resume = await readNodeState(machineDir);
+  if (!resume && !config.bootstrapToken) {
     throw new Error(
       `no bootstrap token in ${machineDir}/bootstrap.json (already registered as node ${config.nodeId ?? '?'}); ` +
         'a node registers once',
@@ -43,7 +46,8 @@ async function main(): Promise<number> {
   const agent = new NodeAgent({
     machineDir,
     controlPlaneUrl: config.controlPlaneUrl,
-    bootstrapToken: config.bootstrapToken,
+    bootstrapToken: config.bootstrapToken ?? '',
+    ...(resume ? { resume } : {}),
     agentVersion: agentVersion(),
     agentEnv: config.agentEnv ?? {},
     repositoryPolicy: config.git,

@@ -25,6 +25,7 @@ import { dockerAvailable, errorText, machineMetrics, primaryIpAddress } from './
 import { pause } from '../../functions/_shared/common/pause.ts';
 import { retrying } from './retry.ts';
 import { WorkspaceRunner } from './workspace-runner.ts';
+import { readWorkspaceStates, writeNodeState, type NodeState, type WorkspaceState } from './machine-state.ts';
 import { isActivePhase } from './workspace-phases.ts';
 
 type Acknowledgement = { ok: boolean; result: Record<string, unknown> };
@@ -57,6 +58,11 @@ export type NodeAgentOptions = {
   dockerAvailable?: () => Promise<boolean>;
   /** Called once registration succeeded (bin: drop the used bootstrap token from bootstrap.json). */
   onRegistered?: (nodeId: string) => Promise<void> | void;
+  /**
+   * The identity an earlier vm-agent on this machine kept (machine-state.ts): no registration; the
+   * workspaces it ran are resumed. Without it the node token is kept there once registered.
+   */
+  resume?: NodeState;
 };
 
 export class NodeAgent {
@@ -91,6 +97,15 @@ export class NodeAgent {
   /** Registers (retrying while the control plane is unreachable), then runs the loops. */
   async start(): Promise<void> {
     const o = this.options;
+    if (o.resume) {
+      this.nodeId = o.resume.nodeId;
+      this.nodeToken = o.resume.nodeToken;
+      this.log(`resuming as node ${o.resume.nodeId}`);
+      await this.resumeWorkspaces();
+      const interval = o.heartbeatIntervalMs ?? 60_000;
+      this.heartbeatNow(interval);
+      return;
+    }
     const ipAddress = primaryIpAddress();
     const registering = retrying(
       'register',
@@ -113,10 +128,34 @@ export class NodeAgent {
     this.nodeId = registered.nodeId;
     this.nodeToken = registered.nodeToken;
     this.log(`registered as node ${registered.nodeId}`);
+    await this.keepIdentity();
     await o.onRegistered?.(registered.nodeId);
     const interval = o.heartbeatIntervalMs ?? registered.heartbeatIntervalSeconds * 1000;
     void this.heartbeatLoop(interval);
     void this.pollLoop();
+  }
+
+  /** A resumed node beats at once (fresh workspace tokens, or a renewal), then on its interval. */
+  private heartbeatNow(intervalMs: number): void {
+    this.beatNow.abort();
+    void this.heartbeatLoop(intervalMs);
+    void this.pollLoop();
+  }
+
+  /** The node token on disk (0600), for a restarted vm-agent. */
+  private async keepIdentity(): Promise<void> {
+    if (!this.nodeId) return;
+    await writeNodeState(this.options.machineDir, { nodeId: this.nodeId, nodeToken: this.nodeToken }).catch(
+      (e: unknown) => this.log(`could not keep the node token: ${errorText(e)}`),
+    );
+  }
+
+  /** The workspaces an earlier vm-agent here was running, each resumed from its state. */
+  private async resumeWorkspaces(): Promise<void> {
+    for (const state of await readWorkspaceStates(this.options.machineDir)) {
+      this.log(`resuming workspace ${state.payload.workspaceId}`);
+      this.startRunner(state.payload, state);
+    }
   }
 
   /** Stops every workspace gracefully, then resolves `stopped` with `reason`. */
@@ -124,7 +163,13 @@ export class NodeAgent {
     this.stopping ??= (async () => {
       this.log(`stopping (${reason}); ${this.runners.size} workspace(s) to stop`);
       this.abort.abort();
-      await Promise.all([...this.runners.values()].map((r) => r.stop(reason, true).catch(() => {})));
+      // A signal (the machine's service restarting, the host stopping) suspends: the next vm-agent
+      // resumes. Anything else ends the workspaces for good.
+      await Promise.all(
+        [...this.runners.values()].map((r) =>
+          (reason === 'signal' ? r.suspend(reason) : r.stop(reason, true)).catch(() => {}),
+        ),
+      );
       this.log(`stopped (${reason})`);
       this.resolveStopped(reason);
     })();
@@ -162,6 +207,7 @@ export class NodeAgent {
       );
       this.nodeToken = renewed.nodeToken;
       this.log(`node token renewed (until ${renewed.expiresAt})`);
+      await this.keepIdentity();
       return true;
     } catch (error) {
       if (isUnauthorized(error)) {
@@ -191,7 +237,10 @@ export class NodeAgent {
           },
           { signal: this.abort.signal },
         );
-        if (beat.nodeToken) this.nodeToken = beat.nodeToken;
+        if (beat.nodeToken && beat.nodeToken !== this.nodeToken) {
+          this.nodeToken = beat.nodeToken;
+          await this.keepIdentity();
+        }
         this.applyWorkspaceTokens(beat);
         wait = intervalMs;
       } catch (error) {
@@ -321,7 +370,13 @@ export class NodeAgent {
       void this.ack(commandId, true, { workspaceId: payload.workspaceId, status: existing.phase });
       return;
     }
+    this.startRunner(payload);
+    void this.ack(commandId, true, { workspaceId: payload.workspaceId, status: 'creating' });
+  }
+
+  private startRunner(payload: CreateWorkspacePayload, resume?: WorkspaceState): void {
     const runner = new WorkspaceRunner({
+      resume,
       payload,
       client: this.client,
       machineDir: this.options.machineDir,
@@ -342,6 +397,5 @@ export class NodeAgent {
     void runner.start().done.finally(() => {
       if (this.runners.get(runner.id) === runner) this.runners.delete(runner.id);
     });
-    void this.ack(commandId, true, { workspaceId: payload.workspaceId, status: 'creating' });
   }
 }

@@ -89,9 +89,10 @@ export class WorkspaceChannel {
     return session;
   }
 
-  status(status: 'ready' | 'prompting' | 'stopped') {
+  status(status: 'ready' | 'prompting' | 'stopped' | 'recovering' | 'recovered', reason?: string) {
     const id = this.agentSessionId!;
-    return this.call(`session ${status}`, (c, t, signal) => c.sessionStatus(t, id, { status }, { signal }));
+    const body = reason === undefined ? { status } : { status, error: reason.slice(0, 4000) };
+    return this.call(`session ${status}`, (c, t, signal) => c.sessionStatus(t, id, body, { signal }));
   }
 
   /** The session's running token totals (retried within `deadlineMs`; usage is not worth a stuck task). */

@@ -9,19 +9,21 @@
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { MessageRecord } from '../../functions/_shared/common/contracts/messages.ts';
-import type { CreateWorkspacePayload } from '../../functions/_shared/common/contracts/vm-agent.ts';
+import type { AgentLaunchSettings, CreateWorkspacePayload } from '../../functions/_shared/common/contracts/vm-agent.ts';
 import { completeWork } from '../git/complete.ts';
 import { type CredentialQuestion, type GitCredentialHelper, startCredentialHelper } from '../git/credential-server.ts';
 import type { RepositoryPolicy } from '../git/policy.ts';
 import { checkoutTaskBranch, cloneRepository } from '../git/workspace.ts';
 import type { BackoffOptions } from '../outbox/delivery-errors.ts';
-import { AGENT_CACHE_SETTING, startAgentSession, type RunningAgent } from './agent-session.ts';
+import { AGENT_CACHE_SETTING, type RunningAgent } from './agent-session.ts';
+import { AgentSupervisor, type TurnOutcome } from './agent-supervisor.ts';
 import { ControlPlaneError, type ControlPlaneClient } from './control-plane.ts';
 import { errorText, scrub } from './machine.ts';
 import { PermissionBroker } from './permission-broker.ts';
 import { TurnBudget } from './turn-budget.ts';
 import { WorkspaceChannel } from './workspace-channel.ts';
 import { takesPrompts, type WorkspacePhase } from './workspace-phases.ts';
+import { removeWorkspaceState, writeWorkspaceState, type WorkspaceState } from './machine-state.ts';
 
 export type WorkspaceRunnerOptions = {
   payload: CreateWorkspacePayload;
@@ -39,16 +41,23 @@ export type WorkspaceRunnerOptions = {
   stopGraceMs?: number;
   /** The workspace token was refused: a fresh one is wanted (the node heartbeats at once). */
   onCredentialRefused?: () => void;
+  /** What an earlier vm-agent on this machine left (machine-state.ts): resume instead of preparing. */
+  resume?: WorkspaceState;
 };
+
+/** Queued after a planned restart cut a turn short. */
+export const CONTINUE_PROMPT =
+  'The machine running this session restarted while you were working, so your last turn was cut short. Continue the task from where you left off.';
 
 export type { WorkspacePhase } from './workspace-phases.ts';
 
-type Stop = { reason: string; machineStopping: boolean };
+/** `suspend`: the vm-agent stops to start again (SIGTERM): state kept, nothing reported. */
+type Stop = { reason: string; machineStopping: boolean; suspend?: boolean };
 
 const FAILURE_REPORT_MS = 5 * 60_000;
 
 /** The prompt that resumes a turn the agent-time budget cut. */
-export const CONTINUE_PROMPT =
+export const BUDGET_CONTINUE_PROMPT =
   'Continue where you left off: your previous turn was stopped when the task reached its time budget, which has been raised.';
 
 export class WorkspaceRunner {
@@ -61,7 +70,12 @@ export class WorkspaceRunner {
   private agentEnded = false;
   private readonly secrets: string[];
   private readonly channel: WorkspaceChannel;
-  private agent: RunningAgent | null = null;
+  private supervisor: AgentSupervisor | null = null;
+  private channelOpen = false;
+  /** Ended: nothing more is kept for a restart. */
+  private closed = false;
+  /** A crash was recovered: task mode waits for the user's follow-up instead of finishing. */
+  private awaitingFollowup = false;
   private summary = '';
   private lastRole = '';
   private readonly dir: string;
@@ -119,6 +133,42 @@ export class WorkspaceRunner {
     // The token in use and the one before it are kept out of logs (older ones are no longer used).
     this.secrets.splice(0, 2, token, this.secrets[0]!);
     this.channel.setToken(token);
+    void this.persist();
+  }
+
+  /**
+   * Writes what a restarted vm-agent needs to resume this workspace (0600). Only once its agent
+   * runs; before that a restart prepares the workspace again.
+   */
+  private async persist(extra: Partial<WorkspaceState> = {}): Promise<void> {
+    const acpSessionId = this.supervisor?.acpSessionId ?? null;
+    if (!acpSessionId || !this.channel.agentSessionId || this.closed) return;
+    const state: WorkspaceState = {
+      payload: { ...this.options.payload, workspaceToken: this.secrets[0]! },
+      agentSessionId: this.channel.agentSessionId,
+      acpSessionId,
+      prompting: this.phase === 'prompting',
+      suspended: false,
+      awaitingFollowup: this.awaitingFollowup,
+      prompts: [...this.prompts],
+      ...extra,
+    };
+    await writeWorkspaceState(this.options.machineDir, state).catch((e: unknown) =>
+      this.log(`could not keep the workspace state: ${errorText(e)}`),
+    );
+  }
+
+  /** The machine's vm-agent stops to start again: the agent ends, the state stays for the next one. */
+  suspend(reason: string): Promise<void> {
+    if (!this.stopRequest) {
+      this.stopRequest = { reason, machineStopping: true, suspend: true };
+      this.log(`suspending (${reason})`);
+      setTimeout(() => this.channel.abort.abort(), this.options.stopGraceMs ?? 6000).unref();
+      // Kept before the turn is cancelled: the next vm-agent must know it was cut short.
+      void this.persist({ suspended: true }).then(() => this.agent?.client.cancel().catch(() => {}));
+      this.poke();
+    }
+    return this.done;
   }
 
   get taskMode(): boolean {
@@ -138,6 +188,7 @@ export class WorkspaceRunner {
   prompt(text: string): boolean {
     if (!this.live) return false;
     this.prompts.push(text);
+    void this.persist();
     this.poke();
     return true;
   }
@@ -189,12 +240,13 @@ export class WorkspaceRunner {
 
   private async run(): Promise<void> {
     try {
-      await this.prepare();
+      if (this.options.resume?.acpSessionId) await this.resumeSession(this.options.resume);
+      else await this.prepare();
       for (;;) {
         const text = await this.nextPrompt();
         if (text === null) break;
         await this.turn(text);
-        if (this.taskMode && this.prompts.length === 0 && !this.stopRequest) break;
+        if (this.taskMode && this.prompts.length === 0 && !this.stopRequest && !this.awaitingFollowup) break;
       }
       if (!this.stopRequest && this.taskMode) return await this.finish();
       if (!this.stopRequest) {
@@ -214,7 +266,8 @@ export class WorkspaceRunner {
     const repo = path.join(this.dir, 'repo');
     await rm(repo, { recursive: true, force: true });
     await mkdir(path.join(this.dir, 'agent-state'), { recursive: true });
-    await this.channel.open();
+    if (!this.channelOpen) await this.channel.open();
+    this.channelOpen = true;
     const gitLog = (l: string) => this.log(l);
     this.log(`cloning ${payload.repository}`);
     const policy = this.options.repositoryPolicy;
@@ -237,33 +290,12 @@ export class WorkspaceRunner {
     if (notice) await this.channel.system(`workspace-profile-${this.id}`, 'workspace_profile', notice);
     // The profile's extra instructions go ahead of the task's first message.
     if (session.agent?.instructions) this.prompts[0] = `${session.agent.instructions}\n\n${this.prompts[0]}`;
-    const { agentEnv, machineEnv, machineDir } = this.options;
-    const ownCache = path.join(machineEnv.HOME ?? machineDir, '.cache', 'sam', 'agents');
-    this.agent = await startAgentSession({
-      payload,
-      repoDir: repo,
-      stateDir: path.join(this.dir, 'agent-state'),
-      agentSessionId: session.agentSessionId,
-      mcp: { url: session.mcpUrl, token: session.agentToken },
-      launch: session.agent,
-      agentHome: this.agentHome,
-      // The host's shared cache when it names one (read-only to a machine with its own OS user:
-      // what it lacks is installed into the machine's own cache).
-      cacheDir: agentEnv[AGENT_CACHE_SETTING] ?? ownCache,
-      fallbackCacheDir: ownCache,
-      onProgress: (line) =>
-        this.channel.system(`agent-install-${this.id}-${this.installNotes++}`, 'agent_install', line),
-      agentEnv: this.options.agentEnv,
-      machineEnv: this.options.machineEnv,
-      onRecord: (record) => this.record(record),
-      log: (l) => this.log(l),
-      askPermission: this.permissions.decide,
-    });
-    this.secrets.push(...this.agent.secrets);
-    const agent = this.agent;
-    void agent.process.exited.then(() => this.agent === agent && this.poke());
+    const agent = await this.supervise(session).start();
+    this.secrets.push(...agent.secrets);
+    this.watch(agent);
     await this.channel.status('ready');
     this.phase = 'idle';
+    await this.persist();
     this.log(`${agent.title} started (agent session ${session.agentSessionId})`);
   }
 
@@ -277,6 +309,82 @@ export class WorkspaceRunner {
     );
     if (!this.secrets.includes(answer.token)) this.secrets.push(answer.token);
     return { token: answer.token, ...(answer.username ? { username: answer.username } : {}) };
+  }
+
+  /**
+   * After a vm-agent restart: the same agent session (start_agent_session resumes it with a fresh
+   * token), the agent started again with `session/load`. A turn the restart cut short is reported
+   * as a crash of the workspace runner and waits for the user; one cut by a planned stop is
+   * continued with {@link CONTINUE_PROMPT}. Loading that fails fails the workspace, honestly.
+   */
+  private async resumeSession(state: WorkspaceState): Promise<void> {
+    const { payload } = this.options;
+    this.channelOpen = true;
+    await this.channel.open();
+    const session = await this.channel.startSession(payload.agentType);
+    this.secrets.push(session.agentToken);
+    if (session.agent?.credential) this.secrets.push(session.agent.credential.secretApiKey);
+    if (session.agentSessionId !== state.agentSessionId) {
+      throw new Error(`the control plane started a new agent session instead of resuming ${state.agentSessionId}`);
+    }
+    this.prompts.splice(0, this.prompts.length, ...state.prompts);
+    this.awaitingFollowup = state.awaitingFollowup;
+    const supervisor = this.supervise(session);
+    this.log(`resuming agent session ${session.agentSessionId} (session/load)`);
+    if (state.prompting && !state.suspended) {
+      await supervisor.resume(state.acpSessionId!, 'the vm-agent restarted while the agent was working');
+      await this.recovered({ kind: 'recovered', report: supervisor.lastReport! });
+    } else {
+      const agent = await supervisor.load(state.acpSessionId!);
+      this.secrets.push(...agent.secrets);
+      this.watch(agent);
+      if (state.prompting) {
+        this.prompts.unshift(CONTINUE_PROMPT);
+        await this.channel.system(
+          `resumed-${this.id}-${Date.now().toString(36)}`,
+          'session_resumed',
+          'The machine restarted while the agent was working; its session was loaded again and it was asked to continue.',
+        );
+      }
+      await this.channel.status('ready');
+      this.phase = 'idle';
+      await this.persist();
+    }
+  }
+
+  private supervise(session: {
+    agentSessionId: string;
+    mcpUrl: string;
+    agentToken: string;
+    agent?: AgentLaunchSettings;
+  }): AgentSupervisor {
+    const { payload, agentEnv, machineEnv, machineDir } = this.options;
+    const repo = path.join(this.dir, 'repo');
+    const ownCache = path.join(machineEnv.HOME ?? machineDir, '.cache', 'sam', 'agents');
+    return (this.supervisor = new AgentSupervisor({
+      secrets: () => this.secrets,
+      onRecovering: (reason) => this.channel.status('recovering', reason).then(() => {}),
+      start: {
+        payload,
+        repoDir: repo,
+        stateDir: path.join(this.dir, 'agent-state'),
+        agentSessionId: session.agentSessionId,
+        mcp: { url: session.mcpUrl, token: session.agentToken },
+        launch: session.agent,
+        agentHome: this.agentHome,
+        // The host's shared cache when it names one (read-only to a machine with its own OS user:
+        // what it lacks is installed into the machine's own cache).
+        cacheDir: agentEnv[AGENT_CACHE_SETTING] ?? ownCache,
+        fallbackCacheDir: ownCache,
+        onProgress: (line) =>
+          this.channel.system(`agent-install-${this.id}-${this.installNotes++}`, 'agent_install', line),
+        agentEnv: this.options.agentEnv,
+        machineEnv: this.options.machineEnv,
+        onRecord: (record) => this.record(record),
+        log: (l) => this.log(l),
+        askPermission: this.permissions.decide,
+      },
+    }));
   }
 
   /** Only lightweight workspaces exist here; a `full` request says why it runs lightweight. */
@@ -308,10 +416,15 @@ export class WorkspaceRunner {
       if (this.stopRequest || this.agentEnded) return null;
       const child = this.agent!.process.child;
       if (child.exitCode !== null || child.signalCode !== null) {
-        throw new Error(`the agent exited unexpectedly (${child.signalCode ?? `code ${child.exitCode}`})`);
+        // Died between turns: the same recovery as mid-turn.
+        await this.recovered(await this.supervisor!.revive());
+        continue;
       }
       const text = this.prompts.shift();
-      if (text !== undefined) return text;
+      if (text !== undefined) {
+        this.awaitingFollowup = false;
+        return text;
+      }
       await new Promise<void>((resolve) => (this.wake = resolve));
     }
   }
@@ -322,6 +435,7 @@ export class WorkspaceRunner {
     if (!allowed.go) return;
     await this.channel.status('prompting');
     this.phase = 'prompting';
+    await this.persist();
     this.summary = '';
     this.lastRole = '';
     const client = this.agent!.client;
@@ -329,19 +443,43 @@ export class WorkspaceRunner {
       this.permissions.cancelAll();
       void client.cancel().catch(() => {});
     });
-    let stopReason: string | undefined;
+    let outcome: TurnOutcome | undefined;
     try {
-      stopReason = await client.prompt(text);
+      outcome = await this.supervisor!.prompt(text);
     } finally {
       this.permissions.cancelAll();
-      const cut = await endTurn(client.lastTurnTokens, stopReason);
+      const cut = await endTurn(client.lastTurnTokens, outcome?.kind === 'ended' ? outcome.stopReason : undefined);
       // Cut by the time budget: the next turn (after the owner continued) picks the work up again.
-      if (cut && !this.stopRequest && !this.agentEnded) this.prompts.unshift(CONTINUE_PROMPT);
+      if (cut && !this.stopRequest && !this.agentEnded) this.prompts.unshift(BUDGET_CONTINUE_PROMPT);
     }
-    this.log(`turn ended (${stopReason})`);
+    if (outcome.kind === 'recovered') return this.recovered(outcome);
+    this.log(`turn ended (${outcome.stopReason})`);
     await this.reportUsage();
+    if (this.stopRequest?.suspend) return; // the turn was cut by the suspension: the state says so
     this.phase = 'idle';
     await this.channel.status('ready');
+    await this.persist();
+  }
+
+  private get agent(): RunningAgent | null {
+    return this.supervisor?.agent ?? null;
+  }
+
+  /** Wakes the prompt loop when this agent's process dies between turns. */
+  private watch(agent: RunningAgent): void {
+    void agent.process.exited.then(() => this.agent === agent && this.poke());
+  }
+
+  /** After a recovered crash: the control plane hears of it and the task waits for a follow-up. */
+  private async recovered(outcome: Awaited<ReturnType<AgentSupervisor['revive']>>): Promise<void> {
+    const agent = this.agent!;
+    this.secrets.push(...agent.secrets);
+    this.watch(agent);
+    this.log(`the agent crashed and was recovered (session loaded): ${outcome.report.message}`);
+    this.awaitingFollowup = true;
+    this.phase = 'idle';
+    await this.channel.status('recovered', outcome.report.message);
+    await this.persist();
   }
 
   /** The session's token totals so far, when its agent reported any; a failure is only logged. */
@@ -357,12 +495,11 @@ export class WorkspaceRunner {
 
   /** Ends the agent process (a running turn is cancelled first). */
   private async stopAgent(): Promise<void> {
+    const supervisor = this.supervisor;
     const agent = this.agent;
-    this.agent = null;
-    if (!agent) return;
-    await agent.stop(this.stopRequest?.machineStopping ? 2000 : 5000);
+    if (supervisor) await supervisor.stop(this.stopRequest?.machineStopping ? 2000 : 5000);
     // Once more with the agent gone: what it wrote to its own log after the last turn counts too.
-    if (!this.stopRequest?.machineStopping) await this.reportUsage(agent);
+    if (agent && !this.stopRequest?.machineStopping) await this.reportUsage(agent);
   }
 
   /** Reports the agent session stopped (revoking the agent token); a failure is only logged. */
@@ -401,6 +538,16 @@ export class WorkspaceRunner {
 
   /** A requested stop: end the agent, deliver, report stopped (or failed, when the machine goes mid-task). */
   private async shutdown(stop: Stop): Promise<void> {
+    if (stop.suspend) {
+      this.phase = 'stopping';
+      await this.stopAgent();
+      await this.channel.drain();
+      this.closed = true;
+      this.phase = 'stopped';
+      const undelivered = await this.channel.close().catch(() => -1);
+      this.log(`suspended; ${undelivered} message(s) wait in the outbox for the next vm-agent`);
+      return;
+    }
     this.phase = 'stopping';
     await this.stopAgent();
     await this.channel.drain();
@@ -435,7 +582,9 @@ export class WorkspaceRunner {
   }
 
   private async close(phase: 'stopped' | 'failed'): Promise<void> {
-    this.agent = null;
+    this.closed = true;
+    await removeWorkspaceState(this.options.machineDir, this.id).catch(() => {});
+    await this.supervisor?.stop(1000).catch(() => {});
     await this.credentialHelper?.close().catch(() => {});
     this.credentialHelper = null;
     this.phase = phase;

@@ -1,7 +1,9 @@
 import { For, Match, Switch } from 'solid-js';
+import { crashReportOf } from '../../../functions/_shared/common/contracts/messages.ts';
 import { cardOf } from '../lib/cards.ts';
 import { type ChatItem, planItems } from '../lib/messages.ts';
 import { ChatCard } from './Cards.tsx';
+import { CrashReport } from './CrashReport.tsx';
 
 type MessageEntry = Extract<ChatItem, { kind: 'message' }>;
 type ToolEntry = Extract<ChatItem, { kind: 'tool' }>;
@@ -67,6 +69,9 @@ export function MessageItem(props: { item: MessageEntry }) {
           </div>
         </Match>
         <Match when={cardOf(m())}>{(card) => <ChatCard message={m()} view={card()} />}</Match>
+        <Match when={m().role === 'system' && crashReportOf(m())}>
+          {(report) => <CrashReport report={report()} />}
+        </Match>
         <Match when={m().role === 'system'}>
           <div class="msg-text system-line">{m().content}</div>
         </Match>

@@ -171,3 +171,39 @@ export function toChatMessages(json: unknown): ChatMessage[] {
     .parse(json ?? [])
     .map(toChatMessage);
 }
+
+/**
+ * A crash report: what the chat shows when an agent died mid-turn. It rides on a `system` message
+ * with `metadata.event = 'crash_report'` and the report in `metadata.crashReport`; the vm-agent
+ * builds it (vm-agent/acp/crash.ts) with the stderr tail already redacted of every credential and
+ * token. The agent's own ACP session id is never part of it.
+ */
+export const CRASH_REPORT_EVENT = 'crash_report';
+export const MAX_CRASH_STDERR_BYTES = 4096;
+export const CRASH_ATTRIBUTIONS = ['agent_process', 'workspace_runner'] as const;
+export const CrashReport = z
+  .object({
+    agentType: z.string().min(1).max(64),
+    /** True when the agent was restarted and its session loaded again (`session/load`). */
+    recovered: z.boolean(),
+    occurredAt: z.iso.datetime({ offset: true }),
+    /** Who died: the agent's process, or the vm-agent running the workspace (a machine restart). */
+    attribution: z.enum(CRASH_ATTRIBUTIONS),
+    message: z.string().max(2000),
+    suggestion: z.string().max(2000),
+    /** Why `session/load` failed (recovered = false). */
+    recoveryError: z.string().max(2000).nullable(),
+    /** The last bytes of the agent's stderr, redacted. */
+    stderr: z.string().max(MAX_CRASH_STDERR_BYTES * 2),
+    /** Whether older stderr was cut off. */
+    stderrTruncated: z.boolean(),
+  })
+  .strict();
+export type CrashReport = z.infer<typeof CrashReport>;
+
+/** The crash report a message carries, or null (not a crash report, or malformed). */
+export function crashReportOf(message: Pick<ChatMessage, 'metadata'>): CrashReport | null {
+  if (message.metadata?.event !== CRASH_REPORT_EVENT) return null;
+  const parsed = CrashReport.safeParse(message.metadata.crashReport);
+  return parsed.success ? parsed.data : null;
+}

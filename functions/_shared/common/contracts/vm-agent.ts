@@ -278,7 +278,8 @@ export const StartSessionResponse = z
   .strict();
 export type StartSessionResponse = z.infer<typeof StartSessionResponse>;
 
-export const SESSION_STATUSES = ['ready', 'prompting', 'recovering', 'stopped', 'failed'] as const;
+/** `recovered`: a crashed agent was restarted and its session loaded again (the task awaits a follow-up). */
+export const SESSION_STATUSES = ['ready', 'prompting', 'recovering', 'recovered', 'stopped', 'failed'] as const;
 
 /** `POST /vm-agent/sessions/:id/status`. `failed` carries the error; others may carry a reason. */
 export const SessionStatusRequest = z
