@@ -6307,8 +6307,8 @@ GRANT SELECT ON TABLE public.agent_dispatches TO service_role;
 GRANT SELECT ON TABLE public.agent_dispatches TO authenticated;
 
 -- Name: TABLE agent_session_usage; Type: ACL; Schema: public
-GRANT SELECT ON TABLE public.agent_session_usage TO authenticated;
 GRANT ALL ON TABLE public.agent_session_usage TO service_role;
+GRANT SELECT ON TABLE public.agent_session_usage TO authenticated;
 
 -- Name: TABLE chat_sessions; Type: ACL; Schema: public
 GRANT ALL ON TABLE public.chat_sessions TO service_role;
