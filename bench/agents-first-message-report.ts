@@ -150,8 +150,9 @@ agent package runs through the vm-agent on the local provider; the scripted mode
   still revalidates the registry metadata over the network) and the agent's first start in a fresh HOME.
 - **warm**: the same user's next task with the same agent: the node the previous task left warm is claimed, the agent
   is installed in the machine's cache; the agent process is new (one per session) in a new per-session HOME.
-- Machines run with the start limit \`SAM_AGENT_START_TIMEOUT_MS\` at 240 s (default 60 s): on this loaded host
-  OpenCode's start (initialize + \`session/new\`) alone took over 60 s.
+- Machines run with the start limit \`SAM_AGENT_START_TIMEOUT_MS\` at 240 s (default 60 s): on a host at load
+  average 12–20 (an earlier run beside eight test suites) OpenCode's start (initialize + \`session/new\`) alone
+  took over 60 s, and the bench measures the agents, not the limit.
 - Rounds: each round runs, per agent, one cold run then one warm run; the results are rewritten after each round.
 - **first run**: the agent's first task in the bench (by the user whose node then stays warm for the warm series),
   installing when the shared agent cache lacks it; part of neither series.
