@@ -16,6 +16,7 @@ const leaving = new Map<string, Promise<unknown>>();
 function leaveChannel(topic: string, channel: RealtimeChannel): void {
   const left: Promise<unknown> = sb()
     .removeChannel(channel)
+    .catch(() => 'error')
     .finally(() => {
       if (leaving.get(topic) === left) leaving.delete(topic);
     });
