@@ -962,6 +962,21 @@ begin
   return n;
 end $$;
 
+-- Name: idea_stage(public.task_status); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.idea_stage(p_status public.task_status) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO ''
+    AS $$
+  select case p_status
+    when 'draft' then 'exploring'
+    when 'ready' then 'ready'
+    when 'completed' then 'done'
+    when 'cancelled' then 'parked'
+    when 'failed' then 'parked'
+    else 'executing'
+  end
+$$;
+
 -- Name: is_active(public.task_status); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.is_active(s public.task_status) RETURNS boolean
     LANGUAGE sql IMMUTABLE
@@ -1069,6 +1084,24 @@ begin
   return v_row;
 end $$;
 
+-- Name: list_ideas(uuid, uuid); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.list_ideas(p_project uuid, p_idea uuid DEFAULT NULL::uuid) RETURNS TABLE(id uuid, title text, content text, priority integer, status public.task_status, stage text, execution_step public.task_step, session_id uuid, triggered_by public.task_trigger, error_message text, pr_url text, created_at timestamp with time zone, updated_at timestamp with time zone)
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  select t.id, t.title, t.description, t.priority, t.status, public.idea_stage(t.status), t.execution_step,
+         t.chat_session_id, t.triggered_by, t.error_message, t.pr_url, t.created_at, t.updated_at
+    from public.tasks t
+   where t.project_id = p_project
+     and (p_idea is null or t.id = p_idea)
+     and t.parent_task_id is null
+     and (t.status in ('draft', 'ready')
+          or exists (select 1 from public.task_events e
+                      where e.task_id = t.id and e.from_status is null and e.to_status in ('draft', 'ready')))
+   order by t.priority desc, t.created_at desc
+   limit 500
+$$;
+
 -- Name: mark_node_destroyed(uuid); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.mark_node_destroyed(p_node uuid) RETURNS boolean
     LANGUAGE sql SECURITY DEFINER
@@ -1104,6 +1137,45 @@ begin
       'retryAfterSeconds', greatest(1, ceil(extract(epoch from (w + interval '1 minute' - public.sam_now())))::integer));
   end if;
   return jsonb_build_object('ok', true, 'remaining', p_limit - n);
+end $$;
+
+-- Name: move_idea(uuid, text); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.move_idea(p_idea uuid, p_stage text) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare t public.tasks; prompt text;
+begin
+  if p_stage is null or p_stage not in ('exploring', 'ready', 'executing', 'done', 'parked') then
+    raise exception 'an idea''s stage is exploring, ready, executing, done or parked' using errcode = '22023';
+  end if;
+  select * into t from public.tasks where id = p_idea for update;
+  perform public.sam_authorize_task(t, array['owner']);
+  if public.idea_stage(t.status) = p_stage then return false; end if;
+  if p_stage = 'exploring' and (t.status = 'ready' or (t.status = 'cancelled' and t.chat_session_id is null)) then
+    -- Back to exploring: from ready, or parked before it ever ran.
+    return public.sam_task_move(t.id, array[t.status], 'draft', null, 'idea exploring');
+  elsif p_stage = 'ready' and t.status in ('draft', 'cancelled', 'failed') then
+    return public.sam_task_move(t.id, array[t.status], 'ready', null, 'idea ready');
+  elsif p_stage = 'parked' and t.status in ('draft', 'ready') then
+    return public.sam_task_move(t.id, array[t.status], 'cancelled', null, 'idea parked');
+  elsif p_stage = 'done' and t.status = 'ready' then
+    -- Done without running it here (as update_idea's ready → completed).
+    return public.sam_task_move(t.id, array['ready']::public.task_status[], 'completed', null, 'idea done');
+  elsif p_stage = 'executing' and t.status in ('draft', 'ready') then
+    if t.status = 'draft' then
+      perform public.sam_task_move(t.id, array['draft']::public.task_status[], 'ready', null, 'idea ready');
+    end if;
+    perform public.run_task(t.id);
+    -- The agent's first prompt, and the chat's first line: the idea itself.
+    select * into t from public.tasks where id = t.id;
+    prompt := left(t.title || coalesce(nullif(E'\n\n' || btrim(t.description), E'\n\n'), ''), 16000);
+    insert into public.messages (session_id, project_id, owner_id, message_id, role, content, origin)
+    values (t.chat_session_id, t.project_id, t.owner_id, 'initial', 'user', prompt, 'user')
+    on conflict (session_id, message_id) do nothing;
+    return true;
+  end if;
+  raise exception 'an idea cannot go from % to %', public.idea_stage(t.status), p_stage using errcode = '55000';
 end $$;
 
 -- Name: node_heartbeat(jsonb); Type: FUNCTION; Schema: public
@@ -4742,6 +4814,9 @@ CREATE TRIGGER projects_github_guard BEFORE INSERT OR UPDATE ON public.projects 
 -- Name: tasks tasks_broadcast_change; Type: TRIGGER; Schema: public
 CREATE TRIGGER tasks_broadcast_change AFTER UPDATE OF status, execution_step, branch, pr_url, pr_number, pr_state, completion_evidence, title ON public.tasks FOR EACH ROW WHEN (((old.status IS DISTINCT FROM new.status) OR (old.execution_step IS DISTINCT FROM new.execution_step) OR (old.branch IS DISTINCT FROM new.branch) OR (old.pr_url IS DISTINCT FROM new.pr_url) OR (old.pr_number IS DISTINCT FROM new.pr_number) OR (old.pr_state IS DISTINCT FROM new.pr_state) OR (old.title IS DISTINCT FROM new.title) OR ((old.completion_evidence -> 'gitPush'::text) IS DISTINCT FROM (new.completion_evidence -> 'gitPush'::text)))) EXECUTE FUNCTION public.sam_broadcast_task();
 
+-- Name: tasks tasks_broadcast_idea_edit; Type: TRIGGER; Schema: public
+CREATE TRIGGER tasks_broadcast_idea_edit AFTER UPDATE OF description, priority ON public.tasks FOR EACH ROW WHEN ((((old.description IS DISTINCT FROM new.description) OR (old.priority IS DISTINCT FROM new.priority)) AND (old.status = new.status) AND (NOT (old.title IS DISTINCT FROM new.title)) AND (new.status = ANY (ARRAY['draft'::public.task_status, 'ready'::public.task_status])))) EXECUTE FUNCTION public.sam_broadcast_task();
+
 -- Name: tasks tasks_broadcast_insert; Type: TRIGGER; Schema: public
 CREATE TRIGGER tasks_broadcast_insert AFTER INSERT ON public.tasks FOR EACH ROW EXECUTE FUNCTION public.sam_broadcast_task();
 
@@ -5525,6 +5600,11 @@ GRANT ALL ON FUNCTION public.github_installation_repositories_event(p_installati
 REVOKE ALL ON FUNCTION public.github_pull_request_closed(p_repository bigint, p_number integer, p_merged boolean, p_merge_sha text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.github_pull_request_closed(p_repository bigint, p_number integer, p_merged boolean, p_merge_sha text) TO service_role;
 
+-- Name: FUNCTION idea_stage(p_status public.task_status); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.idea_stage(p_status public.task_status) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.idea_stage(p_status public.task_status) TO service_role;
+GRANT ALL ON FUNCTION public.idea_stage(p_status public.task_status) TO authenticated;
+
 -- Name: FUNCTION is_active(s public.task_status); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.is_active(s public.task_status) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.is_active(s public.task_status) TO sam_node;
@@ -5605,6 +5685,11 @@ GRANT ALL ON TABLE public.github_installations TO service_role;
 REVOKE ALL ON FUNCTION public.link_github_installation(p_owner uuid, p_installation_id bigint, p_account_id bigint, p_account_login text, p_account_type text, p_repository_selection text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.link_github_installation(p_owner uuid, p_installation_id bigint, p_account_id bigint, p_account_login text, p_account_type text, p_repository_selection text) TO service_role;
 
+-- Name: FUNCTION list_ideas(p_project uuid, p_idea uuid); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.list_ideas(p_project uuid, p_idea uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.list_ideas(p_project uuid, p_idea uuid) TO service_role;
+GRANT ALL ON FUNCTION public.list_ideas(p_project uuid, p_idea uuid) TO authenticated;
+
 -- Name: FUNCTION mark_node_destroyed(p_node uuid); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.mark_node_destroyed(p_node uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.mark_node_destroyed(p_node uuid) TO service_role;
@@ -5617,6 +5702,11 @@ GRANT ALL ON FUNCTION public.mark_node_unhealthy(p_node uuid, p_reason text) TO 
 REVOKE ALL ON FUNCTION public.mcp_begin_request(p_limit integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.mcp_begin_request(p_limit integer) TO service_role;
 GRANT ALL ON FUNCTION public.mcp_begin_request(p_limit integer) TO sam_agent;
+
+-- Name: FUNCTION move_idea(p_idea uuid, p_stage text); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.move_idea(p_idea uuid, p_stage text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.move_idea(p_idea uuid, p_stage text) TO service_role;
+GRANT ALL ON FUNCTION public.move_idea(p_idea uuid, p_stage text) TO authenticated;
 
 -- Name: FUNCTION node_heartbeat(p_info jsonb); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.node_heartbeat(p_info jsonb) FROM PUBLIC;

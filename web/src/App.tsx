@@ -3,6 +3,7 @@ import { AuthScreen } from './components/AuthScreen.tsx';
 import { CredentialsSettings } from './components/CredentialsSettings.tsx';
 import { NodesPage } from './components/NodesPage.tsx';
 import { GitHubSettings } from './components/GitHubSettings.tsx';
+import { IdeasBoard } from './components/IdeasBoard.tsx';
 import { ProjectChat } from './components/ProjectChat.tsx';
 import { ProfilesPage } from './components/ProfilesPage.tsx';
 import { ProjectsScreen } from './components/ProjectsScreen.tsx';
@@ -27,6 +28,11 @@ export function App() {
   const profilesRoute = () => {
     const r = route();
     return r.name === 'profiles' ? r : undefined;
+  };
+
+  const ideasRoute = () => {
+    const r = route();
+    return r.name === 'ideas' ? r : undefined;
   };
 
   const leave = async () => {
@@ -85,6 +91,7 @@ export function App() {
                 {(r) => <ProjectChat projectId={r().projectId} taskId={r().taskId} />}
               </Match>
               <Match when={profilesRoute()}>{(r) => <ProfilesPage projectId={r().projectId} edit={r().edit} />}</Match>
+              <Match when={ideasRoute()}>{(r) => <IdeasBoard projectId={r().projectId} ideaId={r().idea} />}</Match>
             </Switch>
           </Match>
         </Switch>

@@ -1,6 +1,7 @@
 import { createSignal, For, onCleanup, onMount, Show } from 'solid-js';
 import { addMachine, loadNodes, nodes, removeNode, resetNodes } from '../stores/nodes.ts';
 import type { NodeRow } from '../lib/supabase/index.ts';
+import { NodeWorkspaces } from './NodeWorkspaces.tsx';
 
 const when = (iso: string | null) => (iso ? new Date(iso).toLocaleString() : '—');
 
@@ -18,12 +19,16 @@ function warmUntil(n: NodeRow): string {
 }
 
 const providerName = (p: string) => (p === 'byo' ? 'your machine' : p);
+/** A machine the user brought is removed (SAM stops using it); a cloud machine is destroyed. */
+const removeVerb = (n: NodeRow) => (n.provider === 'byo' ? 'Remove' : 'Destroy');
 
 /** `#/nodes`: the user's machines, and "Add a machine" with the one command that enrols one. */
 export function NodesPage() {
   const [name, setName] = createSignal('');
   const [size, setSize] = createSignal('medium');
   const [busy, setBusy] = createSignal(false);
+  /** The node whose removal waits for the user's confirmation. */
+  const [confirming, setConfirming] = createSignal<string | null>(null);
   onMount(() => void loadNodes());
   // Health is about heartbeats: re-read while the page is open.
   const timer = setInterval(() => void loadNodes(), 10_000);
@@ -116,12 +121,43 @@ export function NodesPage() {
                     <td data-testid="node-status">{n.status}</td>
                     <td>{health(n)}</td>
                     <td>{warmUntil(n)}</td>
-                    <td>{n.workspaces}</td>
+                    <td>
+                      <NodeWorkspaces node={n} />
+                    </td>
                     <td>
                       <Show when={!['destroying', 'destroyed'].includes(n.status)}>
-                        <button type="button" class="link" onClick={() => void removeNode(n.id)}>
-                          Remove {n.name}
-                        </button>
+                        <Show
+                          when={confirming() === n.id}
+                          fallback={
+                            <button type="button" class="link" onClick={() => setConfirming(n.id)}>
+                              {removeVerb(n)} {n.name}
+                            </button>
+                          }
+                        >
+                          <div role="alertdialog" aria-label={`${removeVerb(n)} ${n.name}?`} class="confirm">
+                            <p>
+                              {n.provider === 'byo'
+                                ? `SAM stops using ${n.name}; the machine itself stays.`
+                                : `${n.name} is shut down and deleted.`}
+                              {n.workspaces > 0
+                                ? ` Its ${n.workspaces} running workspace(s) stop and their tasks fail.`
+                                : ''}
+                            </p>
+                            <button
+                              type="button"
+                              class="danger"
+                              onClick={() => {
+                                setConfirming(null);
+                                void removeNode(n.id);
+                              }}
+                            >
+                              Yes, {removeVerb(n).toLowerCase()} {n.name}
+                            </button>
+                            <button type="button" onClick={() => setConfirming(null)}>
+                              Cancel
+                            </button>
+                          </div>
+                        </Show>
                       </Show>
                     </td>
                   </tr>

@@ -98,6 +98,8 @@ export function ProjectChat(props: { projectId: string; taskId: string | null })
         <Show when={project()}>{(p) => <p class="muted repo">{p().repository}</p>}</Show>
         <p>
           <a href={hrefOf({ name: 'profiles', projectId: props.projectId, edit: null })}>Agent profiles</a>
+          {' · '}
+          <a href={hrefOf({ name: 'ideas', projectId: props.projectId, idea: null })}>Ideas board</a>
         </p>
         <ProjectMachineSettings projectId={props.projectId} />
         <h2 class="sr-only">Tasks</h2>

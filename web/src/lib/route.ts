@@ -4,14 +4,16 @@ import { createSignal } from 'solid-js';
  * Hash routes: `#/` projects, `#/p/<projectId>` project chat, `#/p/<projectId>/t/<taskId>` a task,
  * `#/p/<projectId>/profiles` its agent profiles (`?edit=<profileId|new>` with the form open),
  * `#/settings` the user's credentials and GitHub links, `#/nodes` the user's machines,
- * `#/?pick=<installationId>&page=<n>` the projects page with the GitHub repository picker open.
+ * `#/?pick=<installationId>&page=<n>` the projects page with the GitHub repository picker open,
+ * `#/p/<projectId>/ideas` its ideas board (`?idea=<ideaId>` with that idea's editor open).
  */
 export type Route =
   | { name: 'projects'; pick?: { installationId: number; page: number } }
   | { name: 'settings' }
   | { name: 'nodes' }
   | { name: 'project'; projectId: string; taskId: string | null }
-  | { name: 'profiles'; projectId: string; edit: string | null };
+  | { name: 'profiles'; projectId: string; edit: string | null }
+  | { name: 'ideas'; projectId: string; idea: string | null };
 
 const UUID = '[0-9a-f-]{36}';
 
@@ -24,6 +26,8 @@ function parse(hash: string): Route {
   if (m) return { name: 'project', projectId: m[1]!, taskId: m[2] ?? null };
   const p = new RegExp(`^#/p/(${UUID})/profiles(?:\\?edit=(new|${UUID}))?$`).exec(hash);
   if (p) return { name: 'profiles', projectId: p[1]!, edit: p[2] ?? null };
+  const ideas = new RegExp(`^#/p/(${UUID})/ideas(?:\\?idea=(${UUID}))?$`).exec(hash);
+  if (ideas) return { name: 'ideas', projectId: ideas[1]!, idea: ideas[2] ?? null };
   return { name: 'projects' };
 }
 
@@ -39,6 +43,8 @@ export function hrefOf(to: Route): string {
       return `#/p/${to.projectId}${to.taskId ? `/t/${to.taskId}` : ''}`;
     case 'profiles':
       return `#/p/${to.projectId}/profiles${to.edit ? `?edit=${to.edit}` : ''}`;
+    case 'ideas':
+      return `#/p/${to.projectId}/ideas${to.idea ? `?idea=${to.idea}` : ''}`;
   }
 }
 

@@ -17,6 +17,41 @@ export interface NodeRow {
   created_at: string;
   /** Live workspaces on it. */
   workspaces: number;
+  /** Its live workspaces and the latest ended ones, each with its task. */
+  workspaceList: NodeWorkspace[];
+}
+
+export interface NodeWorkspace {
+  id: string;
+  status: string;
+  projectId: string;
+  createdAt: string;
+  task: { id: string; title: string; status: string } | null;
+}
+
+const LIVE_WORKSPACE = ['creating', 'ready', 'stopping'];
+/** Ended workspaces listed per node besides the live ones. */
+const ENDED_SHOWN = 3;
+
+interface WorkspaceRow {
+  id: string;
+  status: string;
+  project_id: string;
+  created_at: string;
+  task: { id: string; title: string; status: string } | null;
+}
+
+function workspaceList(rows: WorkspaceRow[]): NodeWorkspace[] {
+  const newest = [...rows].sort((a, b) => b.created_at.localeCompare(a.created_at));
+  const live = newest.filter((w) => LIVE_WORKSPACE.includes(w.status));
+  const ended = newest.filter((w) => !LIVE_WORKSPACE.includes(w.status)).slice(0, ENDED_SHOWN);
+  return [...live, ...ended].map((w) => ({
+    id: w.id,
+    status: w.status,
+    projectId: w.project_id,
+    createdAt: w.created_at,
+    task: w.task,
+  }));
 }
 
 /** The user's nodes that are not gone, newest first. */
@@ -24,18 +59,20 @@ export async function listNodes(): Promise<NodeRow[]> {
   const { data, error } = await sb()
     .from('nodes')
     .select(
-      'id, name, provider, vm_size, location, status, last_heartbeat_at, warm_until, agent_version, error_message, created_at, workspaces(id, status)',
+      'id, name, provider, vm_size, location, status, last_heartbeat_at, warm_until, agent_version, error_message, created_at, ' +
+        'workspaces(id, status, project_id, created_at, task:tasks!workspaces_task_id_fkey(id, title, status))',
     )
     .not('status', 'in', '(destroyed)')
     .order('created_at', { ascending: false });
   if (error) throw new Error(error.message);
   return (data ?? []).map((n) => {
-    const { workspaces, ...rest } = n as unknown as Omit<NodeRow, 'workspaces'> & {
-      workspaces: { status: string }[];
+    const { workspaces, ...rest } = n as unknown as Omit<NodeRow, 'workspaces' | 'workspaceList'> & {
+      workspaces: WorkspaceRow[];
     };
     return {
       ...rest,
-      workspaces: workspaces.filter((w) => ['creating', 'ready', 'stopping'].includes(w.status)).length,
+      workspaces: workspaces.filter((w) => LIVE_WORKSPACE.includes(w.status)).length,
+      workspaceList: workspaceList(workspaces),
     };
   });
 }

@@ -10,6 +10,19 @@ export interface TopicHandlers {
   onStatus(status: ChannelStatus, error?: string): void;
 }
 
+/** Channels being left, by topic: joining the same topic again waits for the leave (supabase-js keeps one channel per topic). */
+const leaving = new Map<string, Promise<unknown>>();
+
+function leaveChannel(topic: string, channel: RealtimeChannel): void {
+  const left: Promise<unknown> = sb()
+    .removeChannel(channel)
+    .catch(() => 'error')
+    .finally(() => {
+      if (leaving.get(topic) === left) leaving.delete(topic);
+    });
+  leaving.set(topic, left);
+}
+
 /**
  * Joins the private channel `topic` (`project:<id>` or `session:<id>`); returns the leave function.
  * A channel the server closed (e.g. its token expired) is joined again after a second.
@@ -21,6 +34,7 @@ export function joinTopic(topic: string, handlers: TopicHandlers): () => void {
 
   const join = async () => {
     handlers.onStatus('connecting');
+    await leaving.get(topic);
     await sb().realtime.setAuth();
     if (left) return;
     const channel = sb().channel(topic, { config: { private: true } });
@@ -40,7 +54,7 @@ export function joinTopic(topic: string, handlers: TopicHandlers): () => void {
       else if (status === 'CLOSED') {
         handlers.onStatus('reconnecting');
         current = undefined;
-        void sb().removeChannel(channel);
+        leaveChannel(topic, channel);
         retry = setTimeout(() => void join(), 1000);
       } else handlers.onStatus('reconnecting', err?.message);
     });
@@ -50,7 +64,7 @@ export function joinTopic(topic: string, handlers: TopicHandlers): () => void {
   return () => {
     left = true;
     clearTimeout(retry);
-    if (current) void sb().removeChannel(current);
+    if (current) leaveChannel(topic, current);
     current = undefined;
   };
 }
