@@ -168,7 +168,7 @@ describe('the task tree', () => {
     expect(await page.locator(`ul.task-tree > li.tree-node[data-task-id="${retryId}"]`).count()).toBe(0);
 
     await row(childId, parentId).click();
-    await page.getByRole('heading', { name: 'Write the docs in DOCS.md' }).waitFor();
+    await page.getByRole('heading', { name: 'Write the docs in DOCS.md', exact: true }).waitFor();
     expect(openTaskId()).toBe(childId);
     expect(await row(childId, parentId).getAttribute('aria-current')).toBe('page');
     expect(page.errors).toEqual([]);
@@ -189,7 +189,7 @@ describe('the task tree', () => {
     await expect.poll(shown).toEqual([cancelledId]);
 
     await page.reload();
-    await page.getByRole('heading', { name: 'Write the docs in DOCS.md' }).waitFor();
+    await page.getByRole('heading', { name: 'Write the docs in DOCS.md', exact: true }).waitFor();
     await expect.poll(shown).toEqual([cancelledId]);
     expect(await filters.getByRole('link', { name: /^Failed/ }).getAttribute('aria-current')).toBe('true');
 
