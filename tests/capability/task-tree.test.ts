@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { createClient, type SupabaseClient } from '@supabase/supabase-js';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
+import WebSocket from 'ws';
 import { useBrowser } from '../helpers/browser.ts';
 import { useFunctionsStack } from '../helpers/local-stack.ts';
 import { makeWorkingRepo } from '../helpers/user-client.ts';
@@ -123,7 +124,10 @@ describe('the task tree', () => {
 
   it('groups a retry with the task it retries, as its second attempt, live', async () => {
     explainFailure();
-    user = createClient(stack.url, stack.publishableKey, { auth: { persistSession: false, autoRefreshToken: false } });
+    user = createClient(stack.url, stack.publishableKey, {
+      auth: { persistSession: false, autoRefreshToken: false },
+      realtime: { transport: WebSocket as never },
+    });
     const signedIn = await user.auth.signInWithPassword({ email: EMAIL, password: PASSWORD });
     expect(signedIn.error).toBeNull();
 
