@@ -4,7 +4,8 @@
  * vm-agent and the demo agent): a task whose agent dispatches a sub-task over SAM's MCP server, and
  * a cancelled task the user retries (retry_task, called as the user through supabase-js), both
  * appear nested in the sidebar while they run, with their live status; both are still nested after
- * a reload; a filter picked in the sidebar is in the URL and survives a reload; a node opens its task.
+ * a reload; a filter picked in the sidebar is in the URL and survives a reload; a node opens its task;
+ * a task whose agent asks permission shows under "Needs me" live and leaves it once answered.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -204,4 +205,42 @@ describe('the task tree', () => {
     await expect.poll(() => new URL(page.url()).hash).toBe(`#/p/${projectId}/t/${childId}`);
     expect(page.errors).toEqual([]);
   }, 60_000);
+
+  it('marks a task whose agent asks permission as needing the user, live, and clears it once answered', async () => {
+    explainFailure();
+    await page.getByRole('link', { name: 'Agent profiles' }).click();
+    await page.getByRole('link', { name: 'New profile' }).click();
+    const form = page.locator('form.profile-form');
+    await form.getByLabel('Name').fill('careful');
+    await form.getByLabel('Permissions').selectOption('ask');
+    await form.getByRole('button', { name: 'Save profile' }).click();
+    await page.locator('li.profile').filter({ hasText: 'careful' }).waitFor();
+    await page.getByRole('link', { name: '← treed' }).click();
+    await page.getByLabel('Profile').selectOption({ label: 'careful' });
+    const askingId = await submit('Note the plan in README.md [permission]');
+
+    // The permission request reaches the tree over `project:<id>` (event `attention`).
+    await expect
+      .poll(
+        () =>
+          row(askingId)
+            .getByTestId('tree-needs')
+            .textContent()
+            .catch(() => null),
+        { timeout: 120_000 },
+      )
+      .toBe('Asks your permission');
+    const filters = page.getByRole('navigation', { name: 'Filter tasks' });
+    await filters.getByRole('link', { name: /^Needs me/ }).click();
+    const shown = () =>
+      page.locator('ul.task-tree li.tree-node').evaluateAll((els) => els.map((e) => e.getAttribute('data-task-id')));
+    await expect.poll(shown).toEqual([askingId]);
+    const [request] = await stack.db.admin`select status from public.permission_requests where task_id = ${askingId}`;
+    expect(request).toMatchObject({ status: 'pending' });
+
+    await page.getByTestId('permission-card').getByRole('button', { name: 'Allow once' }).click();
+    await expect.poll(shown, { timeout: 60_000 }).toEqual([]);
+    await page.getByText('No tasks match this filter.').waitFor();
+    expect(page.errors).toEqual([]);
+  }, 240_000);
 });
