@@ -2176,6 +2176,30 @@ CREATE FUNCTION public.sam_branch_name(p_message text, p_task uuid) RETURNS text
   from slug
 $$;
 
+-- Name: sam_broadcast_attention(); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.sam_broadcast_attention() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  now_row jsonb := to_jsonb(new);
+  was_row jsonb := case when tg_op = 'UPDATE' then to_jsonb(old) end;
+  kind text := case tg_table_name when 'human_input_requests' then 'question'
+                                  when 'permission_requests' then 'permission' else 'budget' end;
+  pending boolean;
+  was boolean;
+begin
+  if new.task_id is null then return null; end if;
+  pending := case when kind = 'budget' then now_row ->> 'state' = 'paused' else now_row ->> 'status' = 'pending' end;
+  was := case when was_row is null then false
+              when kind = 'budget' then was_row ->> 'state' = 'paused' else was_row ->> 'status' = 'pending' end;
+  if pending is not distinct from was then return null; end if;
+  perform realtime.send(jsonb_build_object('taskId', new.task_id, 'projectId', new.project_id, 'kind', kind,
+                                           'pending', pending, 'at', public.sam_now()),
+                        'attention', 'project:' || new.project_id, true);
+  return null;
+end $$;
+
 -- Name: sam_broadcast_messages(); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.sam_broadcast_messages() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
@@ -4790,6 +4814,9 @@ CREATE TRIGGER agent_profiles_check BEFORE INSERT OR UPDATE ON public.agent_prof
 -- Name: human_input_requests human_input_answered_directive; Type: TRIGGER; Schema: public
 CREATE TRIGGER human_input_answered_directive AFTER UPDATE OF status ON public.human_input_requests FOR EACH ROW WHEN (((old.status = 'pending'::public.human_input_status) AND (new.status = 'answered'::public.human_input_status))) EXECUTE FUNCTION public.sam_answer_to_directive();
 
+-- Name: human_input_requests human_input_requests_broadcast_attention; Type: TRIGGER; Schema: public
+CREATE TRIGGER human_input_requests_broadcast_attention AFTER INSERT OR UPDATE OF status ON public.human_input_requests FOR EACH ROW EXECUTE FUNCTION public.sam_broadcast_attention();
+
 -- Name: messages messages_broadcast; Type: TRIGGER; Schema: public
 CREATE TRIGGER messages_broadcast AFTER INSERT ON public.messages REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.sam_broadcast_messages();
 
@@ -4805,11 +4832,17 @@ CREATE TRIGGER nodes_byo_warm_until BEFORE UPDATE OF status, warm_until ON publi
 -- Name: orchestrator_jobs orchestrator_jobs_wake; Type: TRIGGER; Schema: public
 CREATE TRIGGER orchestrator_jobs_wake AFTER INSERT ON public.orchestrator_jobs REFERENCING NEW TABLE AS new_jobs FOR EACH STATEMENT EXECUTE FUNCTION public.sam_orchestrator_jobs_wake();
 
+-- Name: permission_requests permission_requests_broadcast_attention; Type: TRIGGER; Schema: public
+CREATE TRIGGER permission_requests_broadcast_attention AFTER INSERT OR UPDATE OF status ON public.permission_requests FOR EACH ROW EXECUTE FUNCTION public.sam_broadcast_attention();
+
 -- Name: projects projects_default_profile_check; Type: TRIGGER; Schema: public
 CREATE TRIGGER projects_default_profile_check BEFORE INSERT OR UPDATE OF default_agent_profile_id ON public.projects FOR EACH ROW EXECUTE FUNCTION public.sam_check_agent_profile();
 
 -- Name: projects projects_github_guard; Type: TRIGGER; Schema: public
 CREATE TRIGGER projects_github_guard BEFORE INSERT OR UPDATE ON public.projects FOR EACH ROW EXECUTE FUNCTION public.sam_guard_project_github();
+
+-- Name: task_budgets task_budgets_broadcast_attention; Type: TRIGGER; Schema: public
+CREATE TRIGGER task_budgets_broadcast_attention AFTER INSERT OR UPDATE OF state ON public.task_budgets FOR EACH ROW EXECUTE FUNCTION public.sam_broadcast_attention();
 
 -- Name: tasks tasks_broadcast_change; Type: TRIGGER; Schema: public
 CREATE TRIGGER tasks_broadcast_change AFTER UPDATE OF status, execution_step, branch, pr_url, pr_number, pr_state, completion_evidence, title ON public.tasks FOR EACH ROW WHEN (((old.status IS DISTINCT FROM new.status) OR (old.execution_step IS DISTINCT FROM new.execution_step) OR (old.branch IS DISTINCT FROM new.branch) OR (old.pr_url IS DISTINCT FROM new.pr_url) OR (old.pr_number IS DISTINCT FROM new.pr_number) OR (old.pr_state IS DISTINCT FROM new.pr_state) OR (old.title IS DISTINCT FROM new.title) OR ((old.completion_evidence -> 'gitPush'::text) IS DISTINCT FROM (new.completion_evidence -> 'gitPush'::text)))) EXECUTE FUNCTION public.sam_broadcast_task();
@@ -5960,6 +5993,10 @@ GRANT ALL ON FUNCTION public.sam_authorize_workspace(p_workspace uuid, p_owner_o
 -- Name: FUNCTION sam_branch_name(p_message text, p_task uuid); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.sam_branch_name(p_message text, p_task uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.sam_branch_name(p_message text, p_task uuid) TO service_role;
+
+-- Name: FUNCTION sam_broadcast_attention(); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.sam_broadcast_attention() FROM PUBLIC;
+GRANT ALL ON FUNCTION public.sam_broadcast_attention() TO service_role;
 
 -- Name: FUNCTION sam_broadcast_messages(); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.sam_broadcast_messages() FROM PUBLIC;

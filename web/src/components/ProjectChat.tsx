@@ -1,13 +1,13 @@
 import { createEffect, createSignal, For, on, onCleanup, Show } from 'solid-js';
 import { AGENT_TYPES } from '../../../functions/_shared/common/contracts/agents.ts';
 import { hrefOf, navigate } from '../lib/route.ts';
-import { taskProgress } from '../lib/steps.ts';
 import { chat, closeProject, openProject, submit } from '../stores/chat.ts';
 import { loadProfiles, profileById, profiles } from '../stores/profiles.ts';
 import { loadMachineDefaults, machines } from '../stores/machines.ts';
 import { loadProjects, projectById, projects } from '../stores/projects.ts';
 import { MachineChoice, NO_PICK, type MachinePick } from './MachineChoice.tsx';
 import { ProjectMachineSettings } from './ProjectMachineSettings.tsx';
+import { TaskTree } from './TaskTree.tsx';
 import { TaskView } from './TaskView.tsx';
 
 export function ProjectChat(props: { projectId: string; taskId: string | null }) {
@@ -103,25 +103,7 @@ export function ProjectChat(props: { projectId: string; taskId: string | null })
         </p>
         <ProjectMachineSettings projectId={props.projectId} />
         <h2 class="sr-only">Tasks</h2>
-        <ul class="task-list" aria-label="Tasks">
-          <For each={chat.tasks}>
-            {(task) => (
-              <li>
-                <a
-                  href={`#/p/${props.projectId}/t/${task.id}`}
-                  aria-current={task.id === props.taskId ? 'page' : undefined}
-                  data-task-id={task.id}
-                >
-                  <span class="task-title">{task.title}</span>
-                  <span class={`badge status-${task.status}`}>{taskProgress(task)}</span>
-                </a>
-              </li>
-            )}
-          </For>
-        </ul>
-        <Show when={chat.tasksLoaded && chat.tasks.length === 0}>
-          <p class="muted">No tasks yet.</p>
-        </Show>
+        <TaskTree projectId={props.projectId} taskId={props.taskId} />
       </aside>
       <section class="main-pane">
         <Show when={chat.error}>

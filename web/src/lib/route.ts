@@ -1,7 +1,9 @@
 import { createSignal } from 'solid-js';
+import { isTaskFilter, type TaskFilter } from './task-tree.ts';
 
 /**
  * Hash routes: `#/` projects, `#/p/<projectId>` project chat, `#/p/<projectId>/t/<taskId>` a task,
+ * either with `?filter=<active|needs-me|done|failed>` narrowing the task tree,
  * `#/p/<projectId>/profiles` its agent profiles (`?edit=<profileId|new>` with the form open),
  * `#/settings` the user's credentials and GitHub links, `#/nodes` the user's machines,
  * `#/?pick=<installationId>&page=<n>` the projects page with the GitHub repository picker open,
@@ -11,7 +13,7 @@ export type Route =
   | { name: 'projects'; pick?: { installationId: number; page: number } }
   | { name: 'settings' }
   | { name: 'nodes' }
-  | { name: 'project'; projectId: string; taskId: string | null }
+  | { name: 'project'; projectId: string; taskId: string | null; filter?: TaskFilter }
   | { name: 'profiles'; projectId: string; edit: string | null }
   | { name: 'ideas'; projectId: string; idea: string | null };
 
@@ -22,8 +24,11 @@ function parse(hash: string): Route {
   if (hash === '#/nodes') return { name: 'nodes' };
   const pick = /^#\/\?pick=(\d{1,15})(?:&page=(\d{1,4}))?$/.exec(hash);
   if (pick) return { name: 'projects', pick: { installationId: Number(pick[1]), page: Number(pick[2] ?? 1) || 1 } };
-  const m = new RegExp(`^#/p/(${UUID})(?:/t/(${UUID}))?$`).exec(hash);
-  if (m) return { name: 'project', projectId: m[1]!, taskId: m[2] ?? null };
+  const m = new RegExp(`^#/p/(${UUID})(?:/t/(${UUID}))?(?:\\?(.*))?$`).exec(hash);
+  if (m) {
+    const filter = new URLSearchParams(m[3] ?? '').get('filter');
+    return { name: 'project', projectId: m[1]!, taskId: m[2] ?? null, ...(isTaskFilter(filter) ? { filter } : {}) };
+  }
   const p = new RegExp(`^#/p/(${UUID})/profiles(?:\\?edit=(new|${UUID}))?$`).exec(hash);
   if (p) return { name: 'profiles', projectId: p[1]!, edit: p[2] ?? null };
   const ideas = new RegExp(`^#/p/(${UUID})/ideas(?:\\?idea=(${UUID}))?$`).exec(hash);
@@ -40,7 +45,7 @@ export function hrefOf(to: Route): string {
     case 'nodes':
       return '#/nodes';
     case 'project':
-      return `#/p/${to.projectId}${to.taskId ? `/t/${to.taskId}` : ''}`;
+      return `#/p/${to.projectId}${to.taskId ? `/t/${to.taskId}` : ''}${to.filter && to.filter !== 'all' ? `?filter=${to.filter}` : ''}`;
     case 'profiles':
       return `#/p/${to.projectId}/profiles${to.edit ? `?edit=${to.edit}` : ''}`;
     case 'ideas':

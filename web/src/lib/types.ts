@@ -49,6 +49,10 @@ export interface Task {
   summary: string | null;
   errorMessage: string | null;
   createdAt: string;
+  /** Lineage (web/src/lib/task-tree.ts): the task it is a sub-task, retry or fork of, and how it began. */
+  parentTaskId: string | null;
+  sourceTaskId: string | null;
+  triggeredBy: string;
 }
 
 /** A change broadcast on `project:<id>` / `session:<id>` (event `task`). */

@@ -8,6 +8,7 @@ import { mergeMessages } from '../lib/messages.ts';
 import { isTerminal } from '../lib/steps.ts';
 import * as api from '../lib/supabase/index.ts';
 import type { ChannelStatus, Message, Task, TaskEvent } from '../lib/types.ts';
+import { applyAttention, forgetAttention, loadAttention } from './tree.ts';
 
 interface ChatState {
   projectId: string | null;
@@ -97,10 +98,12 @@ export function openProject(projectId: string): void {
   void reloadTasks(projectId).catch(failed);
   leaveProject = api.joinTopic(`project:${projectId}`, {
     onTask: applyTaskEvent,
+    onAttention: applyAttention,
     onStatus(status) {
       setState('projectChannel', status);
       // Task changes missed while the channel was down: read the list again.
       if (status === 'live') void reloadTasks(projectId).catch(failed);
+      if (status === 'live') void loadAttention(projectId);
     },
   });
 }
@@ -109,6 +112,7 @@ export function closeProject(): void {
   closeTask();
   leaveProject();
   leaveProject = () => {};
+  forgetAttention();
   setState({ projectId: null, tasks: [], tasksLoaded: false, projectChannel: 'closed' });
 }
 

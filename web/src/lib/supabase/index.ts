@@ -7,6 +7,7 @@ export * from './auth.ts';
 export * from './projects.ts';
 export * from './profiles.ts';
 export * from './tasks.ts';
+export * from './attention.ts';
 export * from './messages.ts';
 export * from './realtime.ts';
 export * from './credentials.ts';

@@ -1,11 +1,14 @@
 import type { RealtimeChannel } from '@supabase/supabase-js';
 import { toChatMessages } from '../../../../functions/_shared/common/contracts/messages.ts';
 import type { ChannelStatus, Message, TaskEvent } from '../types.ts';
+import type { AttentionEvent } from './attention.ts';
 import { sb } from './client.ts';
 
 export interface TopicHandlers {
   onTask?(event: TaskEvent): void;
   onMessages?(messages: Message[]): void;
+  /** A question, permission request or budget pause of a project's task opened or closed. */
+  onAttention?(event: AttentionEvent): void;
   /** `live` after every (re)join: the moment to re-read what may have been missed. */
   onStatus(status: ChannelStatus, error?: string): void;
 }
@@ -40,6 +43,7 @@ export function joinTopic(topic: string, handlers: TopicHandlers): () => void {
     const channel = sb().channel(topic, { config: { private: true } });
     current = channel;
     channel.on('broadcast', { event: 'task' }, (m) => handlers.onTask?.(m.payload as TaskEvent));
+    channel.on('broadcast', { event: 'attention' }, (m) => handlers.onAttention?.(m.payload as AttentionEvent));
     channel.on('broadcast', { event: 'messages' }, (m) => {
       // The same rows as get_session_messages returns, mapped alike; one that does not parse is left to the re-read.
       try {

@@ -16,10 +16,14 @@ interface TaskRow {
   summary: string | null;
   error_message: string | null;
   created_at: string;
+  parent_task_id: string | null;
+  source_task_id: string | null;
+  triggered_by: string;
 }
 
 const TASK_COLUMNS =
   'id, project_id, title, status, execution_step, chat_session_id, branch, pr_url, pr_number, summary, error_message, created_at, ' +
+  'parent_task_id, source_task_id, triggered_by, ' +
   'pushed:completion_evidence->gitPush->>pushed, commit_sha:completion_evidence->gitPush->>commitSha';
 
 const toTask = (r: TaskRow): Task => ({
@@ -37,8 +41,20 @@ const toTask = (r: TaskRow): Task => ({
   summary: r.summary,
   errorMessage: r.error_message,
   createdAt: r.created_at,
+  parentTaskId: r.parent_task_id,
+  sourceTaskId: r.source_task_id,
+  triggeredBy: r.triggered_by,
 });
 
+/** How many trees the sidebar reads: the newest root tasks, each with everything under it. */
+const ROOTS = 50;
+/** Tasks read by id per request (keeps the URL short). */
+const BY_ID = 100;
+
+/**
+ * The project's newest root tasks and every task in their trees (sub-tasks, retries, forks, at any
+ * depth, as the `task_lineage` view walks them), newest roots first; web/src/lib/task-tree.ts nests them.
+ */
 export async function listTasks(projectId: string): Promise<Task[]> {
   const { data, error } = await sb()
     .from('tasks')
@@ -46,9 +62,32 @@ export async function listTasks(projectId: string): Promise<Task[]> {
     .eq('project_id', projectId)
     .is('parent_task_id', null)
     .order('created_at', { ascending: false })
-    .limit(50);
+    .limit(ROOTS);
   if (error) throw new Error(error.message);
-  return (data as unknown as TaskRow[]).map(toTask);
+  const roots = (data as unknown as TaskRow[]).map(toTask);
+  if (roots.length === 0) return roots;
+  const lineage = await sb()
+    .from('task_lineage')
+    .select('task_id')
+    .eq('project_id', projectId)
+    .in(
+      'root_task_id',
+      roots.map((t) => t.id),
+    )
+    .gt('tree_depth', 0)
+    .limit(2000);
+  if (lineage.error) throw new Error(lineage.error.message);
+  const ids = (lineage.data as { task_id: string }[]).map((r) => r.task_id);
+  const below: Task[] = [];
+  for (let i = 0; i < ids.length; i += BY_ID) {
+    const page = await sb()
+      .from('tasks')
+      .select(TASK_COLUMNS)
+      .in('id', ids.slice(i, i + BY_ID));
+    if (page.error) throw new Error(page.error.message);
+    below.push(...(page.data as unknown as TaskRow[]).map(toTask));
+  }
+  return [...roots, ...below];
 }
 
 export async function getTask(taskId: string): Promise<Task | null> {
