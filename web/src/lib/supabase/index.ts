@@ -15,3 +15,5 @@ export * from './usage.ts';
 export * from './machines.ts';
 export * from './nodes.ts';
 export * from './github.ts';
+export * from './questions.ts';
+export * from './notifications.ts';
