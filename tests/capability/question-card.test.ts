@@ -107,7 +107,7 @@ describe('questions in the chat', () => {
     explainFailure();
     const [project] = await stack.db.admin`select id from public.projects where name = 'asker'`;
     await stack.db.admin`insert into public.project_settings (project_id, key, value)
-      values (${project!.id}, 'human_input_ttl', '"3 seconds"')`;
+      values (${project!.id}, 'human_input_ttl', '"10 seconds"')`;
     await submit('Note the style in README.md {{ask: Tabs or spaces?}}');
     const card = page.getByTestId('question-card');
     await card.waitFor({ timeout: 120_000 });

@@ -64,7 +64,10 @@ window.addEventListener('popstate', () => setInboxOpenSignal(inboxInUrl()));
 export { inboxOpen };
 
 export function setInboxOpen(open: boolean): void {
-  if (open === inboxInUrl()) return setInboxOpenSignal(open);
+  if (open === inboxInUrl()) {
+    setInboxOpenSignal(open);
+    return;
+  }
   const query = new URLSearchParams(location.search);
   if (open) query.set('inbox', '');
   else query.delete('inbox');
