@@ -7,7 +7,8 @@ begin;
 \ir _fixtures.psql
 select plan(28);
 
--- An agent in its turn asks.
+-- An agent in its turn asks (T1's other agent session, of the revoked-token tests, is over).
+update public.agent_sessions set status = 'stopped' where id = '77777777-0000-0000-0000-000000000004';
 update public.agent_sessions set status = 'prompting' where id = '77777777-0000-0000-0000-000000000001';
 create temp table q (name text primary key, id uuid);
 insert into q values ('first', (pg_temp.run_as('agent A1',
