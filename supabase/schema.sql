@@ -338,8 +338,12 @@ CREATE FUNCTION public.answer_human_input(p_request uuid, p_answer text) RETURNS
 declare r public.human_input_requests;
 begin
   select * into r from public.human_input_requests where id = p_request;
-  if r.id is null or not (public.sam_caller() = 'system' or (public.sam_caller() = 'user' and r.owner_id = auth.uid())) then
+  if r.id is null or not coalesce(public.sam_caller() = 'system'
+                                  or (public.sam_caller() = 'user' and r.owner_id = auth.uid()), false) then
     raise exception 'not allowed to answer %', p_request using errcode = '42501';
+  end if;
+  if p_answer is null or length(btrim(p_answer)) = 0 or length(p_answer) > 16000 then
+    raise exception 'an answer is 1 to 16000 characters' using errcode = '22023';
   end if;
   update public.human_input_requests set status = 'answered', answer = p_answer, answered_by = auth.uid(),
          answered_at = public.sam_now()
@@ -353,8 +357,14 @@ begin
   values ('human_input', r.id, r.owner_id, r.project_id, 'pending', 'answered', coalesce(public.sam_caller(), 'system'),
           public.sam_actor_id());
   if r.chat_session_id is not null then
-    perform public.post_message(r.chat_session_id, p_answer, 'answer:' || r.id);
+    insert into public.messages (session_id, project_id, owner_id, message_id, role, content, tool_metadata, origin)
+    values (r.chat_session_id, r.project_id, r.owner_id, 'answer:' || r.id, 'user', p_answer,
+            jsonb_build_object('kind', 'human_input_answer', 'humanInputRequestId', r.id), 'user')
+    on conflict (session_id, message_id) do nothing;
   end if;
+  if r.task_id is not null then perform public.sam_prompt_unread_answers(r.task_id); end if;
+  update public.notifications set read_at = public.sam_now()
+   where owner_id = r.owner_id and dedupe_key = 'needs_input:' || r.id and read_at is null;
   return true;
 end $$;
 
@@ -1806,22 +1816,24 @@ CREATE FUNCTION public.request_human_input(p_context text, p_category text DEFAU
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     AS $$
-declare a public.tokens; t public.tasks; rid uuid;
+declare a public.tokens; t public.tasks; rid uuid; expires timestamptz;
 begin
   select * into a from public.sam_token('agent');
   if a.jti is null then raise exception 'an agent token is required' using errcode = '42501'; end if;
   select * into t from public.tasks where id = a.task_id;
+  expires := public.sam_now() + public.setting_interval('human_input_ttl', a.project_id);
   insert into public.human_input_requests (project_id, owner_id, task_id, chat_session_id, agent_session_id, category,
                                            context, options, expires_at)
   values (a.project_id, a.owner_id, a.task_id, t.chat_session_id, a.agent_session_id, p_category, p_context,
-          coalesce(p_options, '[]'), public.sam_now() + public.setting_interval('human_input_ttl', a.project_id))
+          coalesce(p_options, '[]'), expires)
   returning id into rid;
   insert into public.lifecycle_events (entity, entity_id, owner_id, project_id, to_state, actor_type, actor_id, reason)
   values ('human_input', rid, a.owner_id, a.project_id, 'pending', 'agent', a.agent_session_id::text, p_category);
   if t.chat_session_id is not null then
     insert into public.messages (session_id, project_id, owner_id, message_id, role, content, tool_metadata, origin)
     values (t.chat_session_id, a.project_id, a.owner_id, 'question:' || rid, 'system', p_context,
-            jsonb_build_object('humanInputRequestId', rid, 'category', p_category, 'options', p_options), 'agent');
+            jsonb_build_object('kind', 'human_input', 'humanInputRequestId', rid, 'category', p_category,
+                               'options', coalesce(p_options, '[]'), 'expiresAt', expires), 'agent');
   end if;
   perform public.sam_notify(a.owner_id, a.project_id, a.task_id, 'needs_input', coalesce(t.title, 'Question'), p_context,
                             'needs_input:' || rid, jsonb_build_object('humanInputRequestId', rid));
@@ -1960,6 +1972,16 @@ CREATE FUNCTION public.sam_actor_id() RETURNS text
     else coalesce(nullif(current_setting('sam.actor', true), ''), public.sam_role())
   end
 $$;
+
+-- Name: sam_agent_idle_answers(); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.sam_agent_idle_answers() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+  perform public.sam_prompt_unread_answers(new.task_id);
+  return null;
+end $$;
 
 -- Name: sam_agent_session_move(uuid, public.agent_session_status[], public.agent_session_status, text); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.sam_agent_session_move(p_id uuid, p_from public.agent_session_status[], p_to public.agent_session_status, p_reason text DEFAULT NULL::text) RETURNS boolean
@@ -2217,6 +2239,19 @@ begin
   return null;
 end $$;
 
+-- Name: sam_broadcast_notifications(); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.sam_broadcast_notifications() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare r public.notifications;
+begin
+  for r in select * from new_rows where type <> 'progress' order by created_at, id loop
+    perform realtime.send(public.sam_notification_json(r), 'notification', 'user:' || r.owner_id, true);
+  end loop;
+  return null;
+end $$;
+
 -- Name: sam_broadcast_task(); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.sam_broadcast_task() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
@@ -2377,6 +2412,8 @@ CREATE FUNCTION public.sam_can_use_topic(p_topic text) RETURNS boolean
       exists (select 1 from public.projects where id = substr(p_topic, 9)::uuid and owner_id = auth.uid())
     when p_topic ~ '^session:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' then
       exists (select 1 from public.chat_sessions where id = substr(p_topic, 9)::uuid and owner_id = auth.uid())
+    when p_topic ~ '^user:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' then
+      coalesce(substr(p_topic, 6)::uuid = auth.uid(), false)
     else false
   end and public.sam_role() = 'authenticated'
 $_$;
@@ -2866,6 +2903,34 @@ begin
   return true;
 end $$;
 
+-- Name: notifications; Type: TABLE; Schema: public
+CREATE TABLE public.notifications (
+    id uuid DEFAULT extensions.gen_random_uuid() NOT NULL,
+    owner_id uuid NOT NULL,
+    project_id uuid,
+    task_id uuid,
+    type public.notification_type NOT NULL,
+    urgency public.urgency NOT NULL,
+    title text NOT NULL,
+    body text DEFAULT ''::text NOT NULL,
+    metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
+    dedupe_key text,
+    read_at timestamp with time zone,
+    created_at timestamp with time zone DEFAULT public.sam_now() NOT NULL,
+    CONSTRAINT notifications_body_check CHECK ((length(body) <= 500)),
+    CONSTRAINT notifications_title_check CHECK ((length(title) <= 80))
+);
+
+-- Name: sam_notification_json(public.notifications); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.sam_notification_json(n public.notifications) RETURNS jsonb
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  select jsonb_build_object('id', n.id, 'type', n.type, 'urgency', n.urgency, 'title', n.title, 'body', n.body,
+    'projectId', n.project_id, 'taskId', n.task_id, 'metadata', n.metadata, 'readAt', n.read_at,
+    'createdAt', n.created_at)
+$$;
+
 -- Name: sam_notify(uuid, uuid, uuid, public.notification_type, text, text, text, jsonb); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.sam_notify(p_owner uuid, p_project uuid, p_task uuid, p_type public.notification_type, p_title text, p_body text, p_dedupe text DEFAULT NULL::text, p_metadata jsonb DEFAULT '{}'::jsonb) RETURNS void
     LANGUAGE sql SECURITY DEFINER
@@ -2952,6 +3017,35 @@ CREATE FUNCTION public.sam_project_defaults() RETURNS trigger
 begin
   new.default_agent_type := coalesce(new.default_agent_type, public.setting_text('default_agent_type'));
   return new;
+end $$;
+
+-- Name: sam_prompt_unread_answers(uuid); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.sam_prompt_unread_answers(p_task uuid) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare a public.agent_sessions; d record; n integer := 0;
+begin
+  select * into a from public.agent_sessions where task_id = p_task and status = 'idle'
+   order by created_at desc limit 1;
+  if a.id is null then return 0; end if;
+  for d in select id, kind, content, metadata from public.directives
+            where task_id = p_task and delivered_at is null and metadata ? 'humanInputRequestId'
+            order by created_at, id loop
+    insert into public.node_commands (node_id, owner_id, workspace_id, kind, payload, dedupe_key)
+    select w.node_id, a.owner_id, w.id, 'prompt',
+           jsonb_build_object('agentSessionId', a.id, 'messageId', 'directive:' || d.id, 'directiveId', d.id,
+                              'content', case when d.kind = 'answer'
+                                then 'The answer to your question "' || left(d.metadata ->> 'question', 500) || '": '
+                                     || d.content
+                                else d.content end),
+           'directive:' || d.id
+      from public.workspaces w where w.id = a.workspace_id and not public.is_terminal(w.status)
+    on conflict (dedupe_key) do nothing;
+    if found then n := n + 1; end if;
+  end loop;
+  if n > 0 then perform public.sam_touch_activity(a.workspace_id); end if;
+  return n;
 end $$;
 
 -- Name: sam_provider_locations(text); Type: FUNCTION; Schema: public
@@ -3674,9 +3768,9 @@ CREATE FUNCTION public.sweep_human_input() RETURNS integer
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     AS $$
-declare r record; n integer := 0;
+declare r record; n integer := 0; t public.tasks;
 begin
-  for r in select id, owner_id, project_id from public.human_input_requests
+  for r in select id, owner_id, project_id, task_id, chat_session_id, context from public.human_input_requests
             where status = 'pending' and expires_at <= public.sam_now()
             order by expires_at limit public.setting_int('sweep_batch') for update skip locked loop
     begin
@@ -3684,6 +3778,22 @@ begin
       if found then
         insert into public.lifecycle_events (entity, entity_id, owner_id, project_id, from_state, to_state, actor_type, actor_id)
         values ('human_input', r.id, r.owner_id, r.project_id, 'pending', 'expired', 'system', public.sam_actor_id());
+        if r.chat_session_id is not null then
+          insert into public.messages (session_id, project_id, owner_id, message_id, role, content, tool_metadata, origin)
+          values (r.chat_session_id, r.project_id, r.owner_id, 'question:' || r.id || ':outcome', 'system',
+                  'Nobody answered in time: the question expired.',
+                  jsonb_build_object('kind', 'human_input_expired', 'humanInputRequestId', r.id), 'system')
+          on conflict (session_id, message_id) do nothing;
+        end if;
+        select * into t from public.tasks where id = r.task_id;
+        if t.id is not null and not public.is_terminal(t.status) then
+          insert into public.directives (project_id, owner_id, task_id, kind, content, metadata)
+          values (r.project_id, r.owner_id, r.task_id, 'message',
+                  'Nobody answered your question "' || left(r.context, 500) || '" in time; it expired. '
+                  || 'Go on with your best judgement.',
+                  jsonb_build_object('humanInputRequestId', r.id, 'expired', true));
+          perform public.sam_prompt_unread_answers(r.task_id);
+        end if;
         n := n + 1;
       end if;
     exception when others then
@@ -4279,24 +4389,6 @@ CREATE TABLE public.nodes (
     CONSTRAINT nodes_warm_has_deadline CHECK (((status <> 'warm'::public.node_status) OR (warm_until IS NOT NULL)))
 );
 
--- Name: notifications; Type: TABLE; Schema: public
-CREATE TABLE public.notifications (
-    id uuid DEFAULT extensions.gen_random_uuid() NOT NULL,
-    owner_id uuid NOT NULL,
-    project_id uuid,
-    task_id uuid,
-    type public.notification_type NOT NULL,
-    urgency public.urgency NOT NULL,
-    title text NOT NULL,
-    body text DEFAULT ''::text NOT NULL,
-    metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
-    dedupe_key text,
-    read_at timestamp with time zone,
-    created_at timestamp with time zone DEFAULT public.sam_now() NOT NULL,
-    CONSTRAINT notifications_body_check CHECK ((length(body) <= 500)),
-    CONSTRAINT notifications_title_check CHECK ((length(title) <= 80))
-);
-
 -- Name: project_settings; Type: TABLE; Schema: public
 CREATE TABLE public.project_settings (
     project_id uuid NOT NULL,
@@ -4811,6 +4903,9 @@ CREATE TRIGGER "New projects get the default agent setting" BEFORE INSERT ON pub
 -- Name: agent_profiles agent_profiles_check; Type: TRIGGER; Schema: public
 CREATE TRIGGER agent_profiles_check BEFORE INSERT OR UPDATE ON public.agent_profiles FOR EACH ROW EXECUTE FUNCTION public.sam_check_agent_profile();
 
+-- Name: agent_sessions agent_sessions_idle_answers; Type: TRIGGER; Schema: public
+CREATE TRIGGER agent_sessions_idle_answers AFTER UPDATE OF status ON public.agent_sessions FOR EACH ROW WHEN (((new.status = 'idle'::public.agent_session_status) AND (old.status IS DISTINCT FROM 'idle'::public.agent_session_status) AND (new.task_id IS NOT NULL))) EXECUTE FUNCTION public.sam_agent_idle_answers();
+
 -- Name: human_input_requests human_input_answered_directive; Type: TRIGGER; Schema: public
 CREATE TRIGGER human_input_answered_directive AFTER UPDATE OF status ON public.human_input_requests FOR EACH ROW WHEN (((old.status = 'pending'::public.human_input_status) AND (new.status = 'answered'::public.human_input_status))) EXECUTE FUNCTION public.sam_answer_to_directive();
 
@@ -4828,6 +4923,9 @@ CREATE TRIGGER nodes_byo_ready AFTER UPDATE OF status ON public.nodes FOR EACH R
 
 -- Name: nodes nodes_byo_warm_until; Type: TRIGGER; Schema: public
 CREATE TRIGGER nodes_byo_warm_until BEFORE UPDATE OF status, warm_until ON public.nodes FOR EACH ROW WHEN ((new.provider = 'byo'::text)) EXECUTE FUNCTION public.sam_byo_node_warm_forever();
+
+-- Name: notifications notifications_broadcast; Type: TRIGGER; Schema: public
+CREATE TRIGGER notifications_broadcast AFTER INSERT ON public.notifications REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.sam_broadcast_notifications();
 
 -- Name: orchestrator_jobs orchestrator_jobs_wake; Type: TRIGGER; Schema: public
 CREATE TRIGGER orchestrator_jobs_wake AFTER INSERT ON public.orchestrator_jobs REFERENCING NEW TABLE AS new_jobs FOR EACH STATEMENT EXECUTE FUNCTION public.sam_orchestrator_jobs_wake();
@@ -5933,6 +6031,10 @@ GRANT ALL ON FUNCTION public.sam_actor_id() TO sam_workspace;
 GRANT ALL ON FUNCTION public.sam_actor_id() TO sam_agent;
 GRANT ALL ON FUNCTION public.sam_actor_id() TO service_role;
 
+-- Name: FUNCTION sam_agent_idle_answers(); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.sam_agent_idle_answers() FROM PUBLIC;
+GRANT ALL ON FUNCTION public.sam_agent_idle_answers() TO service_role;
+
 -- Name: FUNCTION sam_agent_session_move(p_id uuid, p_from public.agent_session_status[], p_to public.agent_session_status, p_reason text); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.sam_agent_session_move(p_id uuid, p_from public.agent_session_status[], p_to public.agent_session_status, p_reason text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.sam_agent_session_move(p_id uuid, p_from public.agent_session_status[], p_to public.agent_session_status, p_reason text) TO service_role;
@@ -6001,6 +6103,10 @@ GRANT ALL ON FUNCTION public.sam_broadcast_attention() TO service_role;
 -- Name: FUNCTION sam_broadcast_messages(); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.sam_broadcast_messages() FROM PUBLIC;
 GRANT ALL ON FUNCTION public.sam_broadcast_messages() TO service_role;
+
+-- Name: FUNCTION sam_broadcast_notifications(); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.sam_broadcast_notifications() FROM PUBLIC;
+GRANT ALL ON FUNCTION public.sam_broadcast_notifications() TO service_role;
 
 -- Name: FUNCTION sam_broadcast_task(); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.sam_broadcast_task() FROM PUBLIC;
@@ -6188,6 +6294,17 @@ GRANT ALL ON FUNCTION public.sam_node_go_warm(p_node uuid, p_reason text) TO ser
 REVOKE ALL ON FUNCTION public.sam_node_move(p_node uuid, p_from public.node_status[], p_to public.node_status, p_reason text, p_warm_until timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.sam_node_move(p_node uuid, p_from public.node_status[], p_to public.node_status, p_reason text, p_warm_until timestamp with time zone) TO service_role;
 
+-- Name: TABLE notifications; Type: ACL; Schema: public
+GRANT ALL ON TABLE public.notifications TO service_role;
+GRANT SELECT,DELETE ON TABLE public.notifications TO authenticated;
+
+-- Name: COLUMN notifications.read_at; Type: ACL; Schema: public
+GRANT UPDATE(read_at) ON TABLE public.notifications TO authenticated;
+
+-- Name: FUNCTION sam_notification_json(n public.notifications); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.sam_notification_json(n public.notifications) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.sam_notification_json(n public.notifications) TO service_role;
+
 -- Name: FUNCTION sam_notify(p_owner uuid, p_project uuid, p_task uuid, p_type public.notification_type, p_title text, p_body text, p_dedupe text, p_metadata jsonb); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.sam_notify(p_owner uuid, p_project uuid, p_task uuid, p_type public.notification_type, p_title text, p_body text, p_dedupe text, p_metadata jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.sam_notify(p_owner uuid, p_project uuid, p_task uuid, p_type public.notification_type, p_title text, p_body text, p_dedupe text, p_metadata jsonb) TO service_role;
@@ -6207,6 +6324,10 @@ GRANT ALL ON FUNCTION public.sam_permission_outcome_note(r public.permission_req
 -- Name: FUNCTION sam_project_defaults(); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.sam_project_defaults() FROM PUBLIC;
 GRANT ALL ON FUNCTION public.sam_project_defaults() TO service_role;
+
+-- Name: FUNCTION sam_prompt_unread_answers(p_task uuid); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.sam_prompt_unread_answers(p_task uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.sam_prompt_unread_answers(p_task uuid) TO service_role;
 
 -- Name: FUNCTION sam_provider_locations(p_provider text); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.sam_provider_locations(p_provider text) FROM PUBLIC;
@@ -6469,13 +6590,6 @@ GRANT SELECT ON TABLE public.lifecycle_events TO authenticated;
 GRANT ALL ON TABLE public.nodes TO service_role;
 GRANT SELECT ON TABLE public.nodes TO authenticated;
 GRANT SELECT ON TABLE public.nodes TO sam_node;
-
--- Name: TABLE notifications; Type: ACL; Schema: public
-GRANT ALL ON TABLE public.notifications TO service_role;
-GRANT SELECT,DELETE ON TABLE public.notifications TO authenticated;
-
--- Name: COLUMN notifications.read_at; Type: ACL; Schema: public
-GRANT UPDATE(read_at) ON TABLE public.notifications TO authenticated;
 
 -- Name: TABLE project_settings; Type: ACL; Schema: public
 GRANT ALL ON TABLE public.project_settings TO service_role;

@@ -10,9 +10,9 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as acp from '@agentclientprotocol/sdk';
 import { SessionHistory } from './history.ts';
-import { askPermission, delegate } from './asks.ts';
+import { askHuman, askPermission, delegate } from './asks.ts';
 import { callSamTool } from './mcp-tools.ts';
-import { appendLine, planTurn } from './scenario.ts';
+import { appendLine, planTurn, withAnswer } from './scenario.ts';
 
 export const DEMO_AGENT_NAME = 'sam-demo-agent';
 export const DEFAULT_DEMO_DELAY_MS = 5;
@@ -108,7 +108,7 @@ export function createDemoAgent(options: DemoAgentOptions = {}): acp.AgentApp {
         return true;
       };
       const text = promptText(params.prompt);
-      const plan = planTurn(text);
+      let plan = planTurn(text);
       const n = session.turns + 1;
       const file = path.join(session.cwd, plan.targetFile);
       const entries = (done: number): acp.PlanEntry[] =>
@@ -131,6 +131,12 @@ export function createDemoAgent(options: DemoAgentOptions = {}): acp.AgentApp {
         if (!cancelled()) await send({ sessionUpdate: 'plan', entries: entries(0) });
         for (const chunk of plan.intro) {
           if (!(await send({ sessionUpdate: 'agent_message_chunk', content: { type: 'text', text: chunk } }))) break;
+        }
+
+        // `{{ask: …}}`: the human's answer first (over SAM's MCP tools); it goes into the line.
+        if (plan.ask && !cancelled() && session.mcpServers.length > 0) {
+          const answer = await askHuman(session.mcpServers, plan.ask, n, send, turn.signal);
+          if (answer !== null) plan = withAnswer(plan, answer);
         }
 
         // Tool call 1: read the target file.

@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { linkedStreams } from '../test-support/linked-streams.ts';
 import { startTestMcpServer, type TestMcpServer } from '../test-support/mcp-server.ts';
 import { createDemoAgent, demoOptionsFromEnv } from './agent.ts';
-import { appendLine, DEMO_GREETING, planTurn, safeRelative } from './scenario.ts';
+import { appendLine, DEMO_GREETING, planTurn, safeRelative, withAnswer } from './scenario.ts';
 
 let cwd: string;
 let mcp: TestMcpServer;
@@ -104,6 +104,21 @@ describe('demo scenario', () => {
       line: '- write docs/guide.md',
       extraChunks: 7,
     });
+  });
+
+  it('asks the human with {{ask: question | choice | …}} and writes the answer into its line', () => {
+    const turn = planTurn('Note the database in README.md {{ask: Which database? | Postgres | SQLite}}');
+    expect(turn).toMatchObject({
+      ask: { question: 'Which database?', options: ['Postgres', 'SQLite'] },
+      line: '- Note the database in README.md',
+    });
+    expect(planTurn('Note it {{ask: Tabs or spaces?}}').ask).toEqual({ question: 'Tabs or spaces?', options: [] });
+    expect(planTurn('Note it').ask).toBeNull();
+    const answered = withAnswer(turn, 'Postgres');
+    expect(answered.line).toBe('- Note the database in README.md (answer: Postgres)');
+    expect(answered.summary.join('')).toBe(
+      'Done: appended "- Note the database in README.md (answer: Postgres)" to README.md.',
+    );
   });
 
   it('keeps targets inside the cwd and appends lines cleanly', () => {

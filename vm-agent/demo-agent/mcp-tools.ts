@@ -16,7 +16,7 @@ export function httpServers(servers: McpServer[]): HttpServer[] {
   return servers.filter((s): s is McpServer & HttpServer => 'type' in s && s.type === 'http');
 }
 
-function resultText(result: unknown): string {
+export function resultText(result: unknown): string {
   const content = (result as { content?: unknown }).content;
   if (!Array.isArray(content)) return JSON.stringify(result);
   return content

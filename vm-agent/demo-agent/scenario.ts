@@ -25,6 +25,8 @@ export type DemoTurn = {
   subtask: string | null;
   /** `{{tell: …}}`: once that sub-task runs, send it this message (send_message_to_subtask). */
   tell: string | null;
+  /** `{{ask: question | choice | …}}`: ask the human first (request_human_input) and wait for the answer. */
+  ask: { question: string; options: string[] } | null;
 };
 
 const FILE_PATTERN = /(?:^|\s)([\w./-]+\.(?:md|txt|json|ts|js|py|yml|yaml|toml|rst))\b/i;
@@ -33,8 +35,9 @@ const PERMISSION_PATTERN = /\[permission\]/i;
 const TOKENS_PATTERN = /\[tokens:(\d{1,9})\]/i;
 const SUBTASK_PATTERN = /\{\{subtask:\s*([^}]*)\}\}/i;
 const TELL_PATTERN = /\{\{tell:\s*([^}]*)\}\}/i;
+const ASK_PATTERN = /\{\{ask:\s*([^}]*)\}\}/i;
 /** Markers a prompt may carry; they steer the turn and are left out of the line it writes. */
-const MARKERS = /\[(?:stream:\d{1,5}|permission|tokens:\d{1,9})\]|\{\{(?:subtask|tell):[^}]*\}\}/gi;
+const MARKERS = /\[(?:stream:\d{1,5}|permission|tokens:\d{1,9})\]|\{\{(?:subtask|tell|ask):[^}]*\}\}/gi;
 
 /** Splits text into word-sized chunks, the way a model streams tokens (spaces kept). */
 export function chunkWords(text: string): string[] {
@@ -63,6 +66,7 @@ export function planTurn(promptText: string): DemoTurn {
     askPermission: PERMISSION_PATTERN.test(text),
     subtask: SUBTASK_PATTERN.exec(text)?.[1]?.trim() || null,
     tell: TELL_PATTERN.exec(text)?.[1]?.trim() || null,
+    ask: askOf(ASK_PATTERN.exec(text)?.[1]),
     tokens,
     targetFile,
     line,
@@ -72,6 +76,18 @@ export function planTurn(promptText: string): DemoTurn {
     summary,
     plan: [`Read ${targetFile}`, `Append a line to ${targetFile}`, 'Report progress to SAM', 'Complete the task'],
   };
+}
+
+/** `question | choice | …` as a question and its choices; null without a question. */
+function askOf(marker: string | undefined): DemoTurn['ask'] {
+  const [question, ...options] = (marker ?? '').split('|').map((part) => part.trim());
+  return question ? { question, options: options.filter(Boolean) } : null;
+}
+
+/** The turn once the human answered its question: the answer goes into the line and the summary. */
+export function withAnswer(turn: DemoTurn, answer: string): DemoTurn {
+  const line = `${turn.line} (answer: ${answer})`;
+  return { ...turn, line, summary: chunkWords(`Done: appended "${line}" to ${turn.targetFile}.`) };
 }
 
 /** The new file content after appending `line` (keeps exactly one newline between lines). */

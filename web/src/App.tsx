@@ -4,6 +4,7 @@ import { CredentialsSettings } from './components/CredentialsSettings.tsx';
 import { NodesPage } from './components/NodesPage.tsx';
 import { GitHubSettings } from './components/GitHubSettings.tsx';
 import { IdeasBoard } from './components/IdeasBoard.tsx';
+import { Inbox } from './components/Inbox.tsx';
 import { ProjectChat } from './components/ProjectChat.tsx';
 import { ProfilesPage } from './components/ProfilesPage.tsx';
 import { ProjectsScreen } from './components/ProjectsScreen.tsx';
@@ -52,6 +53,7 @@ export function App() {
         <Show when={session.user()}>
           {(user) => (
             <div class="account">
+              <Inbox userId={user().id} />
               <a href="#/nodes">Machines</a>
               <a href="#/settings">Settings</a>
               <span class="muted">{user().email}</span>

@@ -8,6 +8,7 @@ import { durationWords, limitsFromForm, outcomeOf, suggestedLimits, type CardVie
 import * as cards from '../stores/cards.ts';
 import type { Message } from '../lib/types.ts';
 import { chat } from '../stores/chat.ts';
+import { QuestionCard } from './QuestionCard.tsx';
 
 /** Runs `fn` once at a time, showing its refusal in words. */
 function useAction() {
@@ -156,10 +157,12 @@ export function BudgetCard(props: { message: Message; card: BudgetCardData }) {
 export function ChatCard(props: { message: Message; view: CardView }) {
   const permission = () => (props.view.kind === 'permission' ? props.view.card : undefined);
   const budget = () => (props.view.kind === 'budget' ? props.view.card : undefined);
+  const question = () => (props.view.kind === 'question' ? props.view.card : undefined);
   return (
     <Switch>
       <Match when={permission()}>{(card) => <PermissionCard message={props.message} card={card()} />}</Match>
       <Match when={budget()}>{(card) => <BudgetCard message={props.message} card={card()} />}</Match>
+      <Match when={question()}>{(card) => <QuestionCard message={props.message} card={card()} />}</Match>
     </Switch>
   );
 }

@@ -1,7 +1,11 @@
 import { BudgetCard, PermissionCard, type BudgetLimits } from '../../../functions/_shared/common/contracts/cards.ts';
+import { answerMessageId, QuestionCard } from '../../../functions/_shared/common/contracts/questions.ts';
 import type { Message } from './types.ts';
 
-export type CardView = { kind: 'permission'; card: PermissionCard } | { kind: 'budget'; card: BudgetCard };
+export type CardView =
+  | { kind: 'permission'; card: PermissionCard }
+  | { kind: 'budget'; card: BudgetCard }
+  | { kind: 'question'; card: QuestionCard };
 
 /** The card a message carries (a `system` message whose metadata is a card), or null. */
 export function cardOf(m: Message): CardView | null {
@@ -10,6 +14,8 @@ export function cardOf(m: Message): CardView | null {
   if (permission.success) return { kind: 'permission', card: permission.data };
   const budget = BudgetCard.safeParse(m.metadata);
   if (budget.success) return { kind: 'budget', card: budget.data };
+  const question = m.messageId.startsWith('question:') ? QuestionCard.safeParse(m.metadata) : null;
+  if (question?.success) return { kind: 'question', card: question.data };
   return null;
 }
 
@@ -61,6 +67,11 @@ export function waitingCard(messages: readonly Message[]): string | null {
     const m = messages[i]!;
     const view = cardOf(m);
     if (!view || outcomeOf(messages, m)) continue;
+    if (view.kind === 'question') {
+      const answer = answerMessageId(view.card.humanInputRequestId);
+      if (messages.some((a) => a.messageId === answer)) continue;
+      return 'The agent asks you a question';
+    }
     return view.kind === 'budget' ? 'Paused at its budget: waiting for you' : 'Waiting for your permission';
   }
   return null;

@@ -63,3 +63,26 @@ export function navigate(to: Route): void {
   if (location.hash !== hash) location.hash = hash;
   setRoute(parse(hash));
 }
+
+/**
+ * The inbox, open over any view: `?inbox` in the query, before the hash (`/?inbox#/p/<id>/t/<id>`),
+ * so it survives reload and a copied link, and the hash routes above stay as they are.
+ */
+const inboxInUrl = () => new URLSearchParams(location.search).has('inbox');
+const [inboxOpen, setInboxOpenSignal] = createSignal(inboxInUrl());
+window.addEventListener('popstate', () => setInboxOpenSignal(inboxInUrl()));
+
+export { inboxOpen };
+
+export function setInboxOpen(open: boolean): void {
+  if (open === inboxInUrl()) {
+    setInboxOpenSignal(open);
+    return;
+  }
+  const query = new URLSearchParams(location.search);
+  if (open) query.set('inbox', '');
+  else query.delete('inbox');
+  const search = query.toString().replace(/=(?=&|$)/g, '');
+  history.pushState(null, '', `${location.pathname}${search ? `?${search}` : ''}${location.hash}`);
+  setInboxOpenSignal(open);
+}

@@ -101,7 +101,7 @@ export const completeTask = defineTool({
 export const requestHumanInput = defineTool({
   name: 'request_human_input',
   description:
-    'Ask the human a question you cannot answer yourself (a decision, a clarification, an approval). Returns at once; the answer arrives later through get_pending_messages.',
+    'Ask the human a question you cannot answer yourself (a decision, a clarification, an approval). Returns at once; the answer arrives later through get_pending_messages: call it every few seconds until the answer (or word that the question expired) comes, without ending your turn, since a task that ends its turn is finished. If your turn does end first, the answer comes as your next prompt.',
   async run(ctx, input) {
     const [row] = await ctx.tx`
       select public.request_human_input(${input.context}, ${input.category ?? 'clarification'},

@@ -17,3 +17,5 @@ export * from './machines.ts';
 export * from './nodes.ts';
 export * from './github.ts';
 export * from './ideas.ts';
+export * from './questions.ts';
+export * from './notifications.ts';

@@ -1,0 +1,110 @@
+// The user's notifications: read under RLS, marked read through the owner-only update of read_at,
+// and live on the private topic `user:<id>` (event `notification`, every type but `progress`).
+import type { RealtimeChannel } from '@supabase/supabase-js';
+import type { ChannelStatus } from '../types.ts';
+import { sb } from './client.ts';
+
+export type NotificationType =
+  'task_complete' | 'needs_input' | 'error' | 'progress' | 'session_ended' | 'pr_created' | 'budget_reached';
+
+export interface InboxNotification {
+  id: string;
+  type: NotificationType;
+  urgency: 'low' | 'medium' | 'high';
+  title: string;
+  body: string;
+  projectId: string | null;
+  taskId: string | null;
+  readAt: string | null;
+  createdAt: string;
+}
+
+const COLUMNS = 'id, type, urgency, title, body, project_id, task_id, read_at, created_at';
+
+type Row = {
+  id: string;
+  type: NotificationType;
+  urgency: InboxNotification['urgency'];
+  title: string;
+  body: string;
+  project_id: string | null;
+  task_id: string | null;
+  read_at: string | null;
+  created_at: string;
+};
+
+const fromRow = (r: Row): InboxNotification => ({
+  id: r.id,
+  type: r.type,
+  urgency: r.urgency,
+  title: r.title,
+  body: r.body,
+  projectId: r.project_id,
+  taskId: r.task_id,
+  readAt: r.read_at,
+  createdAt: r.created_at,
+});
+
+/** The newest notifications (progress lines stay in the chat), newest first. */
+export async function fetchNotifications(limit = 50): Promise<InboxNotification[]> {
+  const { data, error } = await sb()
+    .from('notifications')
+    .select(COLUMNS)
+    .neq('type', 'progress')
+    .order('created_at', { ascending: false })
+    .limit(limit);
+  if (error) throw new Error(error.message);
+  return (data as Row[]).map(fromRow);
+}
+
+/** Marks these notifications read (RLS lets a user change only their own). */
+export async function markNotificationsRead(ids: string[]): Promise<void> {
+  if (ids.length === 0) return;
+  const { error } = await sb().from('notifications').update({ read_at: new Date().toISOString() }).in('id', ids);
+  if (error) throw new Error(error.message);
+}
+
+/** Marks every unread notification of the user read. */
+export async function markAllNotificationsRead(): Promise<void> {
+  const { error } = await sb().from('notifications').update({ read_at: new Date().toISOString() }).is('read_at', null);
+  if (error) throw new Error(error.message);
+}
+
+/** Joins `user:<userId>`; returns the leave function. A channel the server closed is joined again after a second. */
+export function joinNotifications(
+  userId: string,
+  onNotification: (n: InboxNotification) => void,
+  onStatus: (status: ChannelStatus) => void,
+): () => void {
+  let left = false;
+  let current: RealtimeChannel | undefined;
+  let retry: ReturnType<typeof setTimeout> | undefined;
+  const join = async () => {
+    onStatus('connecting');
+    await sb().realtime.setAuth();
+    if (left) return;
+    const channel = sb().channel(`user:${userId}`, { config: { private: true } });
+    current = channel;
+    channel.on('broadcast', { event: 'notification' }, (m) => {
+      const n = m.payload as Partial<InboxNotification>;
+      if (typeof n.id === 'string' && typeof n.title === 'string') onNotification(n as InboxNotification);
+    });
+    channel.subscribe((status) => {
+      if (left || current !== channel) return;
+      if (status === 'SUBSCRIBED') onStatus('live');
+      else if (status === 'CLOSED') {
+        onStatus('reconnecting');
+        current = undefined;
+        void sb().removeChannel(channel);
+        retry = setTimeout(() => void join(), 1000);
+      } else onStatus('reconnecting');
+    });
+  };
+  void join();
+  return () => {
+    left = true;
+    clearTimeout(retry);
+    if (current) void sb().removeChannel(current);
+    current = undefined;
+  };
+}
