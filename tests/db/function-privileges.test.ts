@@ -45,6 +45,7 @@ const USER_RPCS = [
   'continue_task_budget(uuid,jsonb)',
   'stop_task_budget(uuid)',
   'add_byo_node(text,vm_size)',
+  'stop_task(uuid,integer,text)',
 ].sort();
 
 const cluster = clusterConfig();
