@@ -24,11 +24,7 @@ export async function stopTask(taskId: string, graceSeconds: number, reason?: st
 
 /** The task's stop, as its row says (under RLS). */
 export async function getStopState(taskId: string): Promise<StopState | null> {
-  const { data, error } = await sb()
-    .from('tasks')
-    .select('id, status, stop_deadline')
-    .eq('id', taskId)
-    .maybeSingle();
+  const { data, error } = await sb().from('tasks').select('id, status, stop_deadline').eq('id', taskId).maybeSingle();
   if (error) throw new Error(error.message);
   if (!data) return null;
   const r = data as { id: string; status: string; stop_deadline: string | null };
