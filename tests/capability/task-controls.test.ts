@@ -48,6 +48,7 @@ function explainFailure(): void {
 }
 
 const openTaskId = () => new URL(page.url()).hash.split('/t/')[1] ?? null;
+const composer = () => page.locator('form.composer');
 const status = () => page.getByTestId('task-status').textContent();
 
 async function stopNow(): Promise<void> {
@@ -74,7 +75,7 @@ describe('controls on a task', () => {
     await page.getByRole('heading', { name: 'steered' }).waitFor();
 
     // A conversation: the agent stays until stopped, so only the stop can end this task.
-    await page.getByLabel('Mode', { exact: true }).selectOption('conversation');
+    await composer().getByLabel('Mode', { exact: true }).selectOption('conversation');
     await page.getByLabel('Message').fill('Note the plan in README.md');
     await page.getByRole('button', { name: 'Start task' }).click();
     await page.getByRole('heading', { name: 'Note the plan in README.md' }).waitFor();
@@ -195,8 +196,10 @@ describe('controls on a task', () => {
     );
     await page.goto(`${site.url}#/p/${projectId}`);
     await page.reload();
-    await page.getByLabel('Node', { exact: true }).selectOption(idle.id as string);
-    await page.getByLabel('Mode', { exact: true }).selectOption('task');
+    await composer()
+      .getByLabel('Node', { exact: true })
+      .selectOption(idle.id as string);
+    await composer().getByLabel('Mode', { exact: true }).selectOption('task');
     await page.getByLabel('Message').fill('Run this on my idle node');
     await page.getByRole('button', { name: 'Start task' }).click();
     await page.getByRole('heading', { name: 'Run this on my idle node' }).waitFor();
@@ -206,11 +209,11 @@ describe('controls on a task', () => {
     expect(onNode).toMatchObject({ node_id: idle.id, task_mode: 'task', workspace_node: idle.id });
     await stopNow();
 
-    await page.getByLabel('Profile').selectOption({ label: 'steady' });
-    await page.getByLabel('Agent', { exact: true }).selectOption('demo');
-    await page.getByLabel('Mode', { exact: true }).selectOption('conversation');
-    await page.getByLabel('Machine').selectOption('local');
-    await page.getByLabel('Size').selectOption('small');
+    await composer().getByLabel('Profile', { exact: true }).selectOption({ label: 'steady' });
+    await composer().getByLabel('Agent', { exact: true }).selectOption('demo');
+    await composer().getByLabel('Mode', { exact: true }).selectOption('conversation');
+    await composer().getByLabel('Machine', { exact: true }).selectOption('local');
+    await composer().getByLabel('Size', { exact: true }).selectOption('small');
     await page.getByLabel('Message').fill('Run this with my choices');
     await page.getByRole('button', { name: 'Start task' }).click();
     await page.getByRole('heading', { name: 'Run this with my choices' }).waitFor();
