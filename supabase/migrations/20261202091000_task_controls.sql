@@ -89,9 +89,9 @@ begin
   insert into public.node_commands (node_id, owner_id, workspace_id, kind, payload, dedupe_key)
   select w.node_id, t.owner_id, w.id, 'prompt',
          jsonb_build_object('agentSessionId', a.id, 'messageId', 'directive:' || did, 'directiveId', did,
-           'content', format(E'The user is stopping this task (%s). You have %s seconds: commit your work now '
-                             'on the current branch (git add -A, then git commit) and finish. After that the '
-                             'task is cancelled.', reason, grace)),
+           'content', format('The user is stopping this task (%s). You have %s seconds: commit your work now '
+                             || 'on the current branch (git add -A, then git commit) and finish. After that the '
+                             || 'task is cancelled.', reason, grace)),
          'directive:' || did
     from public.workspaces w where w.id = a.workspace_id and w.node_id is not null
   on conflict (dedupe_key) do nothing;
@@ -164,9 +164,9 @@ begin
     convo := public.sam_conversation_text(s.chat_session_id, upto);
     insert into public.messages (session_id, project_id, owner_id, message_id, role, content, tool_metadata, origin)
     values (t.chat_session_id, t.project_id, t.owner_id, 'fork-context', 'user',
-            format(E'This task continues an earlier conversation (task %s), forked after one of its messages. '
-                   'The work so far is on branch %s, where this task starts. The conversation up to that point:'
-                   E'\n\n%s', s.id, coalesce(s.branch, p.default_branch), coalesce(convo, '(no messages)')),
+            format('This task continues an earlier conversation (task %s), forked after one of its messages. '
+                   || 'The work so far is on branch %s, where this task starts. The conversation up to that point:'
+                   || E'\n\n%s', s.id, coalesce(s.branch, p.default_branch), coalesce(convo, '(no messages)')),
             jsonb_build_object('kind', 'fork_context', 'sourceTaskId', s.id, 'fromMessageId', upto), 'system');
     perform public.sam_task_note(t, format('forked from task %s after message %s', s.id, upto));
   end if;
