@@ -135,7 +135,7 @@ describe('controls on a task', () => {
     await page.getByTestId('retry-task').click();
     await page.getByLabel('Note for the new attempt (optional)').fill('Keep the README short this time');
     await page.getByRole('button', { name: 'Start new attempt' }).click();
-    await expect.poll(openTaskId).not.toBe(first);
+    await expect.poll(openTaskId, { timeout: 20_000 }).not.toBe(first);
     const retry = openTaskId()!;
     await page.locator(`article.task[data-task-id="${retry}"]`).waitFor();
     await page.locator('ol.messages > li.msg-user').filter({ hasText: 'Keep the README short this time' }).waitFor();
@@ -162,7 +162,7 @@ describe('controls on a task', () => {
     await point.getByLabel('New message from this point').fill('Write it in French instead');
     await point.getByRole('button', { name: 'Fork', exact: true }).click();
 
-    await expect.poll(openTaskId).not.toBe(first);
+    await expect.poll(openTaskId, { timeout: 20_000 }).not.toBe(first);
     const forked = openTaskId()!;
     await page.locator(`article.task[data-task-id="${forked}"]`).waitFor();
     await page.locator('ol.messages > li.msg-user').filter({ hasText: 'Write it in French instead' }).waitFor();
