@@ -829,18 +829,39 @@ CREATE FUNCTION public.fork_task(p_task uuid, p_message text, p_options jsonb DE
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     AS $$
-declare s public.tasks; p public.projects; t public.tasks;
+declare s public.tasks; p public.projects; t public.tasks; upto bigint; convo text;
 begin
   select * into s from public.tasks where id = p_task;
   perform public.sam_authorize_task(s, array['owner']);
   if s.status in ('draft', 'ready') then
     raise exception 'task % has not run and cannot be forked', s.id using errcode = '55000';
   end if;
+  if coalesce(p_options, '{}') ? 'fromMessageId' then
+    if jsonb_typeof(p_options -> 'fromMessageId') <> 'number' then
+      raise exception 'fromMessageId is a message id (a number)' using errcode = '22023';
+    end if;
+    select m.id into upto from public.messages m
+     where m.id = (p_options ->> 'fromMessageId')::bigint and m.session_id = s.chat_session_id;
+    if upto is null then
+      raise exception 'message % is not part of task %''s conversation', p_options ->> 'fromMessageId', s.id
+        using errcode = '22023';
+    end if;
+  end if;
   select * into p from public.projects where id = s.project_id;
   t := public.sam_create_task(p, p_message,
        jsonb_build_object('baseBranch', coalesce(s.branch, p.default_branch), 'agentType', s.agent_type,
-                          'vmSize', s.vm_size) || coalesce(p_options, '{}'),
+                          'vmSize', s.vm_size) || (coalesce(p_options, '{}') - 'fromMessageId'),
        'fork', s.id, s.id, s.dispatch_depth, null);
+  if upto is not null then
+    convo := public.sam_conversation_text(s.chat_session_id, upto);
+    insert into public.messages (session_id, project_id, owner_id, message_id, role, content, tool_metadata, origin)
+    values (t.chat_session_id, t.project_id, t.owner_id, 'fork-context', 'user',
+            format('This task continues an earlier conversation (task %s), forked after one of its messages. '
+                   || 'The work so far is on branch %s, where this task starts. The conversation up to that point:'
+                   || E'\n\n%s', s.id, coalesce(s.branch, p.default_branch), coalesce(convo, '(no messages)')),
+            jsonb_build_object('kind', 'fork_context', 'sourceTaskId', s.id, 'fromMessageId', upto), 'system');
+    perform public.sam_task_note(t, format('forked from task %s after message %s', s.id, upto));
+  end if;
   perform public.place_task(t.id);
   return jsonb_build_object('taskId', t.id, 'sessionId', t.chat_session_id, 'branchName', t.branch);
 end $$;
@@ -1304,6 +1325,7 @@ CREATE FUNCTION public.node_workspace_bootstrap(p_workspace uuid) RETURNS jsonb
     SET search_path TO ''
     AS $$
 declare nid uuid := public.current_node_id(); w public.workspaces; t public.tasks; p public.projects; prompt text;
+  context text;
 begin
   if nid is null then raise exception 'a node token is required' using errcode = '42501'; end if;
   select * into w from public.workspaces where id = p_workspace;
@@ -1315,6 +1337,12 @@ begin
   select * into p from public.projects where id = w.project_id;
   select m.content into prompt from public.messages m
    where m.session_id = w.chat_session_id and m.message_id = 'initial';
+  select m.content into context from public.messages m
+   where m.session_id = w.chat_session_id and m.message_id = 'fork-context' and m.origin = 'system';
+  prompt := coalesce(prompt, t.description, '');
+  if context is not null then
+    prompt := context || E'\n\n---\n\nThe user''s new message:\n\n' || prompt;
+  end if;
   return jsonb_build_object(
     'token', public.issue_workspace_token(w.id),
     'workspace', jsonb_build_object(
@@ -1323,7 +1351,7 @@ begin
       'baseBranch', coalesce(w.base_branch, p.default_branch), 'branch', w.branch,
       'workspaceProfile', w.workspace_profile, 'lightweight', w.workspace_profile = 'lightweight',
       'agentType', coalesce(t.agent_type, p.default_agent_type), 'taskMode', coalesce(t.task_mode, 'task'),
-      'title', t.title, 'initialPrompt', coalesce(prompt, t.description, '')));
+      'title', t.title, 'initialPrompt', prompt));
 end $$;
 
 -- Name: orphan_sweep_policy(); Type: FUNCTION; Schema: public
@@ -2101,6 +2129,9 @@ CREATE TABLE public.tasks (
     pr_number integer,
     pr_state text,
     location text,
+    stop_requested_at timestamp with time zone,
+    stop_deadline timestamp with time zone,
+    stop_reason text,
     CONSTRAINT tasks_branch_check CHECK (((branch IS NULL) OR (length(branch) <= 255))),
     CONSTRAINT tasks_description_check CHECK ((length(description) <= 32000)),
     CONSTRAINT tasks_dispatch_depth_check CHECK ((dispatch_depth >= 0)),
@@ -2112,12 +2143,16 @@ CREATE TABLE public.tasks (
     CONSTRAINT tasks_pr_url_check CHECK (((pr_url IS NULL) OR (length(pr_url) <= 500))),
     CONSTRAINT tasks_priority_check CHECK (((priority >= 0) AND (priority <= 100))),
     CONSTRAINT tasks_step_only_when_running CHECK (((execution_step IS NULL) OR (status = ANY (ARRAY['queued'::public.task_status, 'delegated'::public.task_status, 'in_progress'::public.task_status])))),
+    CONSTRAINT tasks_stop_reason_check CHECK (((stop_reason IS NULL) OR (length(stop_reason) <= 500))),
     CONSTRAINT tasks_summary_check CHECK (((summary IS NULL) OR (length(summary) <= 10000))),
     CONSTRAINT tasks_title_check CHECK (((length(title) >= 1) AND (length(title) <= 100)))
 );
 
 -- Name: COLUMN tasks.location; Type: COMMENT; Schema: public
 COMMENT ON COLUMN public.tasks.location IS 'Where the task''s machine runs (a Hetzner location or a Scaleway zone); null: the provider''s default.';
+
+-- Name: COLUMN tasks.stop_deadline; Type: COMMENT; Schema: public
+COMMENT ON COLUMN public.tasks.stop_deadline IS 'A graceful stop: when the task is cancelled unless it finished before (stop_task, sweep_task_stops).';
 
 -- Name: sam_authorize_task(public.tasks, text[]); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.sam_authorize_task(p_task public.tasks, p_allow text[]) RETURNS void
@@ -2534,6 +2569,24 @@ CREATE FUNCTION public.sam_claim_uuid(p_name text) RETURNS uuid
   select case when v ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' then v::uuid end
   from (select auth.jwt() ->> p_name as v) c
 $_$;
+
+-- Name: sam_conversation_text(uuid, bigint); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.sam_conversation_text(p_session uuid, p_upto bigint) RETURNS text
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+  with src as (
+    select m.id, m.content, case when m.role = 'user' then 'User' else 'Agent' end as who
+      from public.messages m
+     where m.session_id = p_session and m.id <= p_upto and m.role in ('user', 'assistant')
+       and m.message_id <> 'fork-context' and coalesce(m.tool_metadata ->> 'echo', '') <> 'user'),
+  marked as (
+    select *, case when who is distinct from lag(who) over (order by id) then 1 else 0 end as turn_start from src),
+  grouped as (select *, sum(turn_start) over (order by id) as turn from marked),
+  turns as (select turn, min(who) || ': ' || string_agg(content, '' order by id) as block from grouped group by turn),
+  whole as (select string_agg(block, E'\n\n' order by turn) as body from turns)
+  select case when length(body) > 60000 then '…' || right(body, 60000) else body end from whole
+$$;
 
 -- Name: sam_machine_types_ok(jsonb); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.sam_machine_types_ok(p jsonb) RETURNS boolean
@@ -3009,6 +3062,34 @@ begin
   on conflict (session_id, message_id) do nothing;
 end $$;
 
+-- Name: sam_place_on_node(uuid, uuid); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.sam_place_on_node(p_task uuid, p_node uuid) RETURNS uuid
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare t public.tasks; n public.nodes; now_ timestamptz := public.sam_now();
+begin
+  select * into t from public.tasks where id = p_task for update;
+  select * into n from public.nodes where id = p_node for update;
+  if n.id is null or n.owner_id is distinct from t.owner_id then
+    raise exception 'node % is not one of yours', p_node using errcode = '42501';
+  end if;
+  if n.status <> 'warm' or n.warm_until <= now_
+     or n.last_heartbeat_at is null or n.last_heartbeat_at <= now_ - public.setting_interval('heartbeat_stale', t.project_id) then
+    raise exception 'node % is % and cannot take a task now: pick an idle node, or let SAM choose', coalesce(n.name, n.id::text),
+      case when n.status = 'warm' then 'not responding' else n.status::text end using errcode = '55000';
+  end if;
+  perform public.sam_node_move(n.id, array['warm']::public.node_status[], 'active', 'claimed by task ' || p_task);
+  update public.nodes set claimed_by_task_id = p_task where id = n.id;
+  update public.tasks set claimed_warm_node_id = n.id, node_id = n.id, vm_size = n.vm_size,
+         provider = case when n.provider = 'byo' then provider else n.provider end,
+         location = case when n.provider = 'byo' then location else n.location end
+   where id = p_task;
+  perform public.sam_task_note(t, format('placed on the chosen node %s', n.id));
+  perform public.sam_request_workspace(p_task, n.id);
+  return n.id;
+end $$;
+
 -- Name: sam_project_defaults(); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.sam_project_defaults() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
@@ -3282,6 +3363,16 @@ begin
   end if;
   return null;
 end $$;
+
+-- Name: sam_stop_view(uuid); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.sam_stop_view(p_task uuid) RETURNS jsonb
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+  select jsonb_build_object('taskId', t.id, 'status', t.status, 'stopping', t.stop_deadline is not null
+           and public.is_active(t.status), 'deadline', t.stop_deadline, 'requestedAt', t.stop_requested_at)
+    from public.tasks t where t.id = p_task
+$$;
 
 -- Name: sam_task_budget(uuid); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.sam_task_budget(p_task uuid) RETURNS public.task_budgets
@@ -3669,6 +3760,70 @@ CREATE FUNCTION public.stop_agent_session(p_id uuid, p_reason text DEFAULT 'stop
   select public.sam_agent_session_move(p_id, array['starting', 'idle', 'prompting', 'recovering']::public.agent_session_status[], 'stopped', p_reason)
 $$;
 
+-- Name: stop_task(uuid, integer, text); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.stop_task(p_task uuid, p_grace_seconds integer DEFAULT 0, p_reason text DEFAULT NULL::text) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  t public.tasks; a public.agent_sessions; did uuid; now_ timestamptz := public.sam_now();
+  grace integer := coalesce(p_grace_seconds, 0); most integer;
+  reason text := coalesce(nullif(btrim(p_reason), ''), 'stopped by the user');
+begin
+  select * into t from public.tasks where id = p_task for update;
+  perform public.sam_authorize_task(t, array['owner']);
+  most := public.setting_int('max_stop_grace_seconds', t.project_id);
+  if grace < 0 or grace > most then
+    raise exception 'a stop''s grace is 0 to % seconds', most using errcode = '22023';
+  end if;
+  if length(reason) > 500 then raise exception 'a stop reason is at most 500 characters' using errcode = '22023'; end if;
+  if public.is_terminal(t.status) then
+    -- Already over (it finished, failed or was stopped): nothing to stop.
+    return public.sam_stop_view(t.id) || jsonb_build_object('changed', false);
+  end if;
+  if grace > 0 and public.is_active(t.status) then
+    select * into a from public.agent_sessions s
+     where s.task_id = t.id and s.status in ('idle', 'prompting', 'recovering')
+       and exists (select 1 from public.workspaces w where w.id = s.workspace_id and not public.is_terminal(w.status))
+     order by s.created_at desc limit 1;
+  end if;
+  if a.id is null then
+    -- No grace asked, or no agent to wrap up: cancelled now.
+    perform public.cancel_task(t.id, reason);
+    return public.sam_stop_view(t.id) || jsonb_build_object('changed', true);
+  end if;
+  if t.stop_deadline is not null then
+    -- Already stopping: no second warning; a shorter grace brings the end forward.
+    update public.tasks set stop_deadline = least(stop_deadline, now_ + make_interval(secs => grace)), updated_at = now_
+     where id = t.id and stop_deadline > now_ + make_interval(secs => grace);
+    return public.sam_stop_view(t.id) || jsonb_build_object('changed', found);
+  end if;
+  update public.tasks set stop_requested_at = now_, stop_deadline = now_ + make_interval(secs => grace),
+         stop_reason = reason, updated_at = now_
+   where id = t.id;
+  perform public.sam_task_note(t, format('stop requested with %s s of grace: %s', grace, reason));
+  insert into public.directives (project_id, owner_id, task_id, kind, content, metadata)
+  values (t.project_id, t.owner_id, t.id, 'stop_warning', reason,
+          jsonb_build_object('by', 'user', 'graceSeconds', grace))
+  returning id into did;
+  perform public.sam_chat_note(t, 'directive:' || did, 'system',
+    format('Stop requested (%s). The agent has %s seconds to commit its work and finish; then the task is cancelled.',
+           reason, grace),
+    jsonb_build_object('kind', 'stop_request', 'directiveId', did, 'graceSeconds', grace,
+                       'deadline', now_ + make_interval(secs => grace)), 'sam');
+  insert into public.node_commands (node_id, owner_id, workspace_id, kind, payload, dedupe_key)
+  select w.node_id, t.owner_id, w.id, 'prompt',
+         jsonb_build_object('agentSessionId', a.id, 'messageId', 'directive:' || did, 'directiveId', did,
+           'content', format('The user is stopping this task (%s). You have %s seconds: commit your work now '
+                             || 'on the current branch (git add -A, then git commit) and finish. After that the '
+                             || 'task is cancelled.', reason, grace)),
+         'directive:' || did
+    from public.workspaces w where w.id = a.workspace_id and w.node_id is not null
+  on conflict (dedupe_key) do nothing;
+  perform public.sam_touch_activity(a.workspace_id);
+  return public.sam_stop_view(t.id) || jsonb_build_object('changed', true);
+end $$;
+
 -- Name: stop_task_budget(uuid); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.stop_task_budget(p_task uuid) RETURNS boolean
     LANGUAGE plpgsql SECURITY DEFINER
@@ -3746,8 +3901,8 @@ end $$;
 CREATE FUNCTION public.submit_task(p_project uuid, p_message text, p_options jsonb DEFAULT '{}'::jsonb) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
-    AS $$
-declare p public.projects; t public.tasks; trig public.task_trigger := 'user';
+    AS $_$
+declare p public.projects; t public.tasks; trig public.task_trigger := 'user'; node_pick text;
 begin
   select * into p from public.projects where id = p_project;
   if p.id is null or not (public.sam_caller() = 'system' or p.owner_id = auth.uid() and public.sam_caller() = 'user') then
@@ -3756,12 +3911,17 @@ begin
   if public.sam_caller() = 'system' and p_options ? 'triggeredBy' then
     trig := (p_options ->> 'triggeredBy')::public.task_trigger;
   end if;
-  t := public.sam_create_task(p, p_message, coalesce(p_options, '{}'), trig, null, null, 0, null);
+  node_pick := nullif(btrim(coalesce(p_options, '{}') ->> 'nodeId'), '');
+  if node_pick is not null and node_pick !~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' then
+    raise exception 'nodeId is a node''s id' using errcode = '22023';
+  end if;
+  t := public.sam_create_task(p, p_message, coalesce(p_options, '{}') - 'nodeId', trig, null, null, 0, null);
+  if node_pick is not null then perform public.sam_place_on_node(t.id, node_pick::uuid); end if;
   perform public.place_task(t.id);
   select * into t from public.tasks where id = t.id;
   return jsonb_build_object('taskId', t.id, 'sessionId', t.chat_session_id, 'branchName', t.branch,
                             'title', t.title, 'status', t.status, 'executionStep', t.execution_step);
-end $$;
+end $_$;
 
 -- Name: sweep_human_input(); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.sweep_human_input() RETURNS integer
@@ -3989,6 +4149,27 @@ begin
       if public.destroy_node(r.id, 'provisioning timeout') then n := n + 1; end if;
     exception when others then
       raise warning 'sweep_step_timeouts: node % skipped: % (SQLSTATE %)', r.id, sqlerrm, sqlstate;
+    end;
+  end loop;
+  return n;
+end $$;
+
+-- Name: sweep_task_stops(); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.sweep_task_stops() RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare r record; n integer := 0;
+begin
+  for r in select id, stop_reason from public.tasks
+            where stop_deadline <= public.sam_now() and status in ('queued', 'delegated', 'in_progress')
+            order by stop_deadline limit public.setting_int('sweep_batch') for update skip locked loop
+    begin
+      if public.cancel_task(r.id, coalesce(r.stop_reason, 'stopped by the user') || ' (grace ended)') then
+        n := n + 1;
+      end if;
+    exception when others then
+      raise warning 'sweep_task_stops: task % skipped: % (SQLSTATE %)', r.id, sqlerrm, sqlstate;
     end;
   end loop;
   return n;
@@ -4857,6 +5038,9 @@ CREATE INDEX tasks_source_idx ON public.tasks USING btree (source_task_id) WHERE
 
 -- Name: tasks_step_since_idx; Type: INDEX; Schema: public
 CREATE INDEX tasks_step_since_idx ON public.tasks USING btree (execution_step, step_changed_at) WHERE (status = ANY (ARRAY['queued'::public.task_status, 'delegated'::public.task_status, 'in_progress'::public.task_status]));
+
+-- Name: tasks_stop_deadline_idx; Type: INDEX; Schema: public
+CREATE INDEX tasks_stop_deadline_idx ON public.tasks USING btree (stop_deadline) WHERE ((stop_deadline IS NOT NULL) AND (status = ANY (ARRAY['queued'::public.task_status, 'delegated'::public.task_status, 'in_progress'::public.task_status])));
 
 -- Name: tasks_workspace_idx; Type: INDEX; Schema: public
 CREATE INDEX tasks_workspace_idx ON public.tasks USING btree (workspace_id) WHERE (workspace_id IS NOT NULL);
@@ -6183,6 +6367,10 @@ GRANT ALL ON FUNCTION public.sam_claim_uuid(p_name text) TO sam_workspace;
 GRANT ALL ON FUNCTION public.sam_claim_uuid(p_name text) TO sam_agent;
 GRANT ALL ON FUNCTION public.sam_claim_uuid(p_name text) TO service_role;
 
+-- Name: FUNCTION sam_conversation_text(p_session uuid, p_upto bigint); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.sam_conversation_text(p_session uuid, p_upto bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.sam_conversation_text(p_session uuid, p_upto bigint) TO service_role;
+
 -- Name: FUNCTION sam_machine_types_ok(p jsonb); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.sam_machine_types_ok(p jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.sam_machine_types_ok(p jsonb) TO service_role;
@@ -6321,6 +6509,10 @@ GRANT SELECT ON TABLE public.permission_requests TO authenticated;
 REVOKE ALL ON FUNCTION public.sam_permission_outcome_note(r public.permission_requests, p_status text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.sam_permission_outcome_note(r public.permission_requests, p_status text) TO service_role;
 
+-- Name: FUNCTION sam_place_on_node(p_task uuid, p_node uuid); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.sam_place_on_node(p_task uuid, p_node uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.sam_place_on_node(p_task uuid, p_node uuid) TO service_role;
+
 -- Name: FUNCTION sam_project_defaults(); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.sam_project_defaults() FROM PUBLIC;
 GRANT ALL ON FUNCTION public.sam_project_defaults() TO service_role;
@@ -6368,6 +6560,10 @@ GRANT ALL ON TABLE public.settings TO service_role;
 -- Name: FUNCTION sam_setting_problem(p_def public.settings, p_value jsonb, p_for_project boolean); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.sam_setting_problem(p_def public.settings, p_value jsonb, p_for_project boolean) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.sam_setting_problem(p_def public.settings, p_value jsonb, p_for_project boolean) TO service_role;
+
+-- Name: FUNCTION sam_stop_view(p_task uuid); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.sam_stop_view(p_task uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.sam_stop_view(p_task uuid) TO service_role;
 
 -- Name: FUNCTION sam_task_budget(p_task uuid); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.sam_task_budget(p_task uuid) FROM PUBLIC;
@@ -6453,6 +6649,11 @@ GRANT ALL ON FUNCTION public.stop_agent_session(p_id uuid, p_reason text) TO ser
 GRANT ALL ON FUNCTION public.stop_agent_session(p_id uuid, p_reason text) TO sam_workspace;
 GRANT ALL ON FUNCTION public.stop_agent_session(p_id uuid, p_reason text) TO authenticated;
 
+-- Name: FUNCTION stop_task(p_task uuid, p_grace_seconds integer, p_reason text); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.stop_task(p_task uuid, p_grace_seconds integer, p_reason text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.stop_task(p_task uuid, p_grace_seconds integer, p_reason text) TO service_role;
+GRANT ALL ON FUNCTION public.stop_task(p_task uuid, p_grace_seconds integer, p_reason text) TO authenticated;
+
 -- Name: FUNCTION stop_task_budget(p_task uuid); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.stop_task_budget(p_task uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.stop_task_budget(p_task uuid) TO service_role;
@@ -6499,6 +6700,10 @@ GRANT ALL ON FUNCTION public.sweep_stale_heartbeats() TO service_role;
 -- Name: FUNCTION sweep_step_timeouts(); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.sweep_step_timeouts() FROM PUBLIC;
 GRANT ALL ON FUNCTION public.sweep_step_timeouts() TO service_role;
+
+-- Name: FUNCTION sweep_task_stops(); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.sweep_task_stops() FROM PUBLIC;
+GRANT ALL ON FUNCTION public.sweep_task_stops() TO service_role;
 
 -- Name: FUNCTION sweep_warm_nodes(); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.sweep_warm_nodes() FROM PUBLIC;

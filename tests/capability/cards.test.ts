@@ -126,7 +126,7 @@ describe('cards in the chat', () => {
 
     // The held follow-up is the agent's next turn.
     await turnEnds.nth(1).waitFor({ timeout: 60_000 });
-    const said = await page.locator('ol.messages > li.msg-assistant').allTextContents();
+    const said = await page.locator('ol.messages > li.msg-assistant .msg-text').allTextContents();
     expect(said.join('')).toContain('Done: appended "- Note B in README.md" to README.md.');
     const [budget] = await stack.db.admin`
       select b.max_turns, b.used_turns, b.state from public.task_budgets b join public.tasks t on t.id = b.task_id

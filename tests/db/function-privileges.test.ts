@@ -46,6 +46,7 @@ const USER_RPCS = [
   'stop_task_budget(uuid)',
   'add_byo_node(text,vm_size)',
   'move_idea(uuid,text)',
+  'stop_task(uuid,integer,text)',
 ].sort();
 
 const cluster = clusterConfig();

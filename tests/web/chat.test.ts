@@ -36,13 +36,13 @@ function record(sessionId: string, messages: Record<string, unknown>[]) {
   return t.db.admin`select public.record_messages(${sessionId}, ${t.db.admin.json(batch as never)}) as r`;
 }
 
-/** The rendered conversation: one entry per row, with its database id and role. */
+/** The rendered conversation: one entry per row, with its database id, role and text (not the row's controls). */
 function rendered(page: Page) {
   return page.$$eval('ol.messages > li', (lis) =>
     lis.map((li) => ({
       id: Number((li as HTMLElement).dataset.id),
       role: (li as HTMLElement).dataset.role!,
-      text: (li.textContent ?? '').trim(),
+      text: ((li.querySelector('.msg-text') ?? li).textContent ?? '').trim(),
     })),
   );
 }

@@ -1,9 +1,10 @@
-import { For, Match, Switch } from 'solid-js';
+import { For, Match, Show, Switch } from 'solid-js';
 import { crashReportOf } from '../../../functions/_shared/common/contracts/messages.ts';
 import { cardOf } from '../lib/cards.ts';
 import { type ChatItem, planItems } from '../lib/messages.ts';
 import { ChatCard } from './Cards.tsx';
 import { CrashReport } from './CrashReport.tsx';
+import { ForkAction } from './ForkForm.tsx';
 
 type MessageEntry = Extract<ChatItem, { kind: 'message' }>;
 type ToolEntry = Extract<ChatItem, { kind: 'tool' }>;
@@ -76,6 +77,9 @@ export function MessageItem(props: { item: MessageEntry }) {
           <div class="msg-text system-line">{m().content}</div>
         </Match>
       </Switch>
+      <Show when={(m().role === 'user' || m().role === 'assistant') && m().origin !== 'system'}>
+        <ForkAction messageId={m().id} />
+      </Show>
     </li>
   );
 }

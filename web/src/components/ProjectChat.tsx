@@ -5,6 +5,7 @@ import { chat, closeProject, openProject, submit } from '../stores/chat.ts';
 import { loadProfiles, profileById, profiles } from '../stores/profiles.ts';
 import { loadMachineDefaults, machines } from '../stores/machines.ts';
 import { loadProjects, projectById, projects } from '../stores/projects.ts';
+import { ExecutionOptions, NO_EXECUTION_PICK, type ExecutionPick } from './ExecutionOptions.tsx';
 import { MachineChoice, NO_PICK, type MachinePick } from './MachineChoice.tsx';
 import { ProjectMachineSettings } from './ProjectMachineSettings.tsx';
 import { TaskTree } from './TaskTree.tsx';
@@ -18,6 +19,8 @@ export function ProjectChat(props: { projectId: string; taskId: string | null })
   const [picked, setPicked] = createSignal<string | null>(null);
   /** Where the next task's machine runs; '' fields: the profile's or the project's defaults. */
   const [machine, setMachine] = createSignal<MachinePick>(NO_PICK);
+  /** Task mode and node for the next task; '' fields: defaults, SAM places it. */
+  const [execution, setExecution] = createSignal<ExecutionPick>(NO_EXECUTION_PICK);
   const [busy, setBusy] = createSignal(false);
   const [error, setError] = createSignal<string | null>(null);
 
@@ -28,6 +31,7 @@ export function ProjectChat(props: { projectId: string; taskId: string | null })
       (projectId) => {
         setPicked(null);
         setMachine(NO_PICK);
+        setExecution(NO_EXECUTION_PICK);
         void loadProfiles(projectId);
         void loadMachineDefaults(projectId);
       },
@@ -72,7 +76,10 @@ export function ProjectChat(props: { projectId: string; taskId: string | null })
         provider: machine().provider || undefined,
         vmSize: machine().vmSize || undefined,
         location: machine().location || undefined,
+        taskMode: execution().taskMode || undefined,
+        nodeId: execution().nodeId || undefined,
       });
+      setExecution((e) => ({ ...e, nodeId: '' }));
       setDraft('');
       navigate({ name: 'project', projectId: props.projectId, taskId });
     } catch (err) {
@@ -167,6 +174,7 @@ export function ProjectChat(props: { projectId: string; taskId: string | null })
               onChange={setMachine}
               defaults={machines.projectId === props.projectId ? machines.defaults : null}
             />
+            <ExecutionOptions value={execution()} onChange={setExecution} />
             <button type="submit" class="primary" disabled={busy() || !draft().trim()}>
               Start task
             </button>

@@ -4,6 +4,7 @@ import { isTerminal, STATUS_LABELS, taskProgress } from '../lib/steps.ts';
 import { chat, closeTask, openTask, taskById } from '../stores/chat.ts';
 import { MessageList } from './MessageList.tsx';
 import { ReplyForm } from './ReplyForm.tsx';
+import { TaskControls } from './TaskControls.tsx';
 import { TaskUsage } from './TaskUsage.tsx';
 
 const CHANNEL_WORDS = {
@@ -47,6 +48,7 @@ export function TaskView(props: { taskId: string }) {
               taskId={t().id}
               version={`${t().status}:${t().executionStep ?? ''}:${t().pushed}:${turnsEnded()}`}
             />
+            <TaskControls task={t()} />
           </header>
           <MessageList />
           <Show when={!isTerminal(t().status) && t().sessionId}>

@@ -174,6 +174,11 @@ export async function submit(projectId: string, message: string, options: api.Su
   return submitted.taskId;
 }
 
+/** Reads one task (a new attempt or fork just started) into the open project's list. */
+export async function showTask(taskId: string): Promise<void> {
+  await refreshTask(taskId);
+}
+
 export function taskById(id: string): Task | undefined {
   return chat.tasks.find((t) => t.id === id);
 }

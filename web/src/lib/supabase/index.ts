@@ -19,3 +19,4 @@ export * from './github.ts';
 export * from './ideas.ts';
 export * from './questions.ts';
 export * from './notifications.ts';
+export * from './controls.ts';

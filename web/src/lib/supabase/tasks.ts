@@ -109,6 +109,10 @@ export interface SubmitOptions {
   provider?: string;
   vmSize?: string;
   location?: string;
+  /** 'task' (commits, pushes, opens a PR) or 'conversation'; absent: the profile's or the default. */
+  taskMode?: string;
+  /** One of the user's idle nodes to run on; absent: SAM places the task. */
+  nodeId?: string;
 }
 
 export async function submitTask(projectId: string, message: string, options: SubmitOptions = {}): Promise<Submitted> {
@@ -121,6 +125,8 @@ export async function submitTask(projectId: string, message: string, options: Su
       ...(options.provider ? { provider: options.provider } : {}),
       ...(options.vmSize ? { vmSize: options.vmSize } : {}),
       ...(options.location ? { location: options.location } : {}),
+      ...(options.taskMode ? { taskMode: options.taskMode } : {}),
+      ...(options.nodeId ? { nodeId: options.nodeId } : {}),
     },
   });
   if (error) throw new Error(error.message);
