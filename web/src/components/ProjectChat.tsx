@@ -8,6 +8,7 @@ import { loadMachineDefaults, machines } from '../stores/machines.ts';
 import { loadProjects, projectById, projects } from '../stores/projects.ts';
 import { MachineChoice, NO_PICK, type MachinePick } from './MachineChoice.tsx';
 import { ProjectMachineSettings } from './ProjectMachineSettings.tsx';
+import { ProjectBudgetSettings } from './ProjectBudgetSettings.tsx';
 import { TaskView } from './TaskView.tsx';
 
 export function ProjectChat(props: { projectId: string; taskId: string | null }) {
@@ -100,6 +101,7 @@ export function ProjectChat(props: { projectId: string; taskId: string | null })
           <a href={hrefOf({ name: 'profiles', projectId: props.projectId, edit: null })}>Agent profiles</a>
         </p>
         <ProjectMachineSettings projectId={props.projectId} />
+        <ProjectBudgetSettings projectId={props.projectId} />
         <h2 class="sr-only">Tasks</h2>
         <ul class="task-list" aria-label="Tasks">
           <For each={chat.tasks}>

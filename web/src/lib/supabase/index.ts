@@ -15,3 +15,4 @@ export * from './usage.ts';
 export * from './machines.ts';
 export * from './nodes.ts';
 export * from './github.ts';
+export * from './budgets.ts';
