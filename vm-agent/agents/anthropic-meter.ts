@@ -192,7 +192,7 @@ export class AnthropicMeter {
     const body: Buffer[] = [];
     const decoder = new TextDecoder();
     try {
-      for await (const chunk of upstream.body ?? []) {
+      for await (const chunk of (upstream.body ?? []) as unknown as AsyncIterable<Uint8Array>) {
         const buf = Buffer.from(chunk as Uint8Array);
         if (read) read(decoder.decode(buf, { stream: true }));
         else if (messages && type.includes('json')) body.push(buf);

@@ -307,7 +307,13 @@ export async function startAgentSession(options: AgentSessionStart): Promise<Run
       secrets,
       usage: () => sessionUsage(type, client, options.agentHome, meter),
       // The process dying ends the turn at once, even before the connection notices.
-      prompt: (text) => Promise.race([client.prompt(text), exited]),
+      async prompt(text) {
+        const before = meter?.totals()?.totalTokens ?? 0;
+        const stopReason = await Promise.race([client.prompt(text), exited]);
+        // Metered model calls are the turn's tokens (for the task's token budget).
+        if (meter) client.lastTurnTokens = (meter.totals()?.totalTokens ?? 0) - before;
+        return stopReason;
+      },
       async stop(graceMs = 5000) {
         // Harmless without a running turn; ends one that runs.
         await client.cancel().catch(() => {});
