@@ -71,7 +71,7 @@ describe('budget defaults and usage in the task view', () => {
     await expect.poll(() => settings.getByLabel('Turn limit').inputValue()).toBe('1');
     expect(await settings.getByLabel('Token limit').inputValue()).toBe('');
     // A value out of range is refused by the database, in words.
-    await settings.getByLabel('Token limit').fill('9999999999');
+    await settings.getByLabel('Token limit').fill('2100000000');
     await settings.getByRole('button', { name: 'Save budget defaults' }).click();
     await expect.poll(() => settings.getByRole('alert').textContent()).toContain('task_max_tokens is at most');
     await settings.getByLabel('Token limit').fill('');
@@ -99,7 +99,7 @@ describe('budget defaults and usage in the task view', () => {
     const usageLine = page.getByTestId('task-usage');
     await expect.poll(() => usageLine.getAttribute('data-input'), { timeout: 30_000 }).toBe('1234');
     const [recorded] = await stack.db.admin`
-      select u.input_tokens, u.output_tokens, u.turns from public.agent_session_usage u
+      select u.input_tokens::int, u.output_tokens::int, u.turns from public.agent_session_usage u
         join public.tasks t on t.id = u.task_id where t.description = ${message}`;
     expect(recorded).toMatchObject({ input_tokens: 1234, output_tokens: 0, turns: 1 });
     expect(await usageLine.textContent()).toBe('Tokens: 1,234 in · 0 out');
@@ -112,7 +112,7 @@ describe('budget defaults and usage in the task view', () => {
     expect(await card.textContent()).toContain('Paused: the budget of 1 agent turn is used.');
     await expect.poll(() => page.getByTestId('task-step').textContent()).toBe('Paused at its budget: waiting for you');
     const [budget] = await stack.db.admin`
-      select b.max_turns, b.max_tokens, b.used_turns, b.state from public.task_budgets b
+      select b.max_turns, b.max_tokens::int, b.used_turns, b.state from public.task_budgets b
         join public.tasks t on t.id = b.task_id where t.description = ${message}`;
     expect(budget).toMatchObject({ max_turns: 1, max_tokens: null, used_turns: 1, state: 'paused' });
     // The refused save is the one failed request the browser logged.
