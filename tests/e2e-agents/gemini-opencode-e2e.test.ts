@@ -19,7 +19,8 @@ import { createAgentProject, filesHolding, processesWithInArgv } from './support
 
 const stack = useFunctionsStack('e2e_gemini_opencode', {
   allServices: true,
-  machines: { agentEnv: { SAM_AGENT_CACHE_DIR: AGENT_CACHE } },
+  // A loaded test machine may take OpenCode (a large binary) past the default 60 s start; not what this tests.
+  machines: { agentEnv: { SAM_AGENT_CACHE_DIR: AGENT_CACHE, SAM_AGENT_START_TIMEOUT_MS: '180000' } },
 });
 let model: ScriptedModel | undefined;
 afterEach(async () => {
