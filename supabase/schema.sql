@@ -1804,8 +1804,9 @@ CREATE FUNCTION public.request_agent_permission(p_agent_session uuid, p_request 
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     AS $$
-declare a public.agent_sessions; t public.tasks; r public.permission_requests;
+declare a public.agent_sessions; t public.tasks; r public.permission_requests; standing uuid;
   title text := left(coalesce(nullif(btrim(p_request ->> 'title'), ''), 'Use a tool'), 500);
+  kind text := left(nullif(p_request ->> 'toolKind', ''), 32);
 begin
   select * into a from public.agent_sessions where id = p_agent_session;
   if a.id is null or not coalesce(public.sam_caller() = 'system' or a.workspace_id = public.current_workspace_id(), false) then
@@ -1815,10 +1816,23 @@ begin
     raise exception 'agent session % is %', a.id, a.status using errcode = '55000';
   end if;
   select * into t from public.tasks where id = a.task_id;
+  standing := public.sam_standing_permission(a, coalesce(kind, title));
+  if standing is not null then
+    insert into public.permission_requests (project_id, owner_id, task_id, chat_session_id, agent_session_id, workspace_id,
+                                            tool_call_id, title, tool_kind, detail, status, expires_at, answered_at, allowed_by)
+    values (a.project_id, a.owner_id, a.task_id, a.chat_session_id, a.id, a.workspace_id,
+            left(nullif(p_request ->> 'toolCallId', ''), 200), title, kind, left(coalesce(p_request ->> 'detail', ''), 2000),
+            'allowed_always', public.sam_now(), public.sam_now(), standing)
+    returning * into r;
+    insert into public.lifecycle_events (entity, entity_id, owner_id, project_id, to_state, actor_type, actor_id, reason)
+    values ('permission_request', r.id, r.owner_id, r.project_id, 'allowed_always', coalesce(public.sam_caller(), 'system'),
+            public.sam_actor_id(), left('always allowed (request ' || standing || '): ' || title, 200));
+    return jsonb_build_object('requestId', r.id, 'expiresAt', r.expires_at, 'decision', 'allow_always');
+  end if;
   insert into public.permission_requests (project_id, owner_id, task_id, chat_session_id, agent_session_id, workspace_id,
                                           tool_call_id, title, tool_kind, detail, expires_at)
   values (a.project_id, a.owner_id, a.task_id, a.chat_session_id, a.id, a.workspace_id,
-          left(nullif(p_request ->> 'toolCallId', ''), 200), title, left(nullif(p_request ->> 'toolKind', ''), 32),
+          left(nullif(p_request ->> 'toolCallId', ''), 200), title, kind,
           left(coalesce(p_request ->> 'detail', ''), 2000),
           public.sam_now() + public.setting_interval('permission_request_ttl', a.project_id))
   returning * into r;
@@ -3034,12 +3048,16 @@ CREATE TABLE public.permission_requests (
     answered_by uuid,
     answered_at timestamp with time zone,
     created_at timestamp with time zone DEFAULT public.sam_now() NOT NULL,
+    allowed_by uuid,
     CONSTRAINT permission_requests_detail_check CHECK ((length(detail) <= 2000)),
     CONSTRAINT permission_requests_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'allowed_once'::text, 'allowed_always'::text, 'rejected'::text, 'timed_out'::text, 'cancelled'::text]))),
     CONSTRAINT permission_requests_title_check CHECK (((length(title) >= 1) AND (length(title) <= 500))),
     CONSTRAINT permission_requests_tool_call_id_check CHECK (((tool_call_id IS NULL) OR ((length(tool_call_id) >= 1) AND (length(tool_call_id) <= 200)))),
     CONSTRAINT permission_requests_tool_kind_check CHECK (((tool_kind IS NULL) OR (length(tool_kind) <= 32)))
 );
+
+-- Name: COLUMN permission_requests.allowed_by; Type: COMMENT; Schema: public
+COMMENT ON COLUMN public.permission_requests.allowed_by IS 'allowed at once by this earlier request the owner answered "always" (null: put to the owner)';
 
 -- Name: sam_permission_outcome_note(public.permission_requests, text); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.sam_permission_outcome_note(r public.permission_requests, p_status text) RETURNS void
@@ -3052,7 +3070,7 @@ begin
   values (r.chat_session_id, r.project_id, r.owner_id, 'permission:' || r.id || ':outcome', 'system',
           case p_status
             when 'allowed_once' then 'Allowed once: ' || r.title
-            when 'allowed_always' then 'Always allowed in this session: ' || r.title
+            when 'allowed_always' then 'Always allowed for this task: ' || r.title
             when 'rejected' then 'Rejected: ' || r.title
             when 'timed_out' then format('No answer within %s, so the agent was refused: %s',
                                          public.setting_interval('permission_request_ttl', r.project_id), r.title)
@@ -3363,6 +3381,43 @@ begin
   end if;
   return null;
 end $$;
+
+-- Name: agent_sessions; Type: TABLE; Schema: public
+CREATE TABLE public.agent_sessions (
+    id uuid DEFAULT extensions.gen_random_uuid() NOT NULL,
+    project_id uuid NOT NULL,
+    owner_id uuid NOT NULL,
+    workspace_id uuid NOT NULL,
+    chat_session_id uuid,
+    task_id uuid,
+    agent_type text NOT NULL,
+    status public.agent_session_status DEFAULT 'starting'::public.agent_session_status NOT NULL,
+    status_changed_at timestamp with time zone DEFAULT public.sam_now() NOT NULL,
+    error_message text,
+    created_at timestamp with time zone DEFAULT public.sam_now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT public.sam_now() NOT NULL,
+    CONSTRAINT agent_sessions_agent_type_check CHECK (((length(agent_type) >= 1) AND (length(agent_type) <= 64)))
+);
+
+-- Name: sam_standing_permission(public.agent_sessions, text); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.sam_standing_permission(a public.agent_sessions, p_key text) RETURNS uuid
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+  with recursive lineage (id, depth) as (
+    select a.task_id, 0 where a.task_id is not null
+    union all
+    select t.source_task_id, l.depth + 1
+      from lineage l join public.tasks t on t.id = l.id
+     where t.triggered_by = 'retry' and t.source_task_id is not null and l.depth < 20
+  )
+  select p.id from public.permission_requests p
+   where p.status = 'allowed_always' and p.allowed_by is null and p.owner_id = a.owner_id
+     and coalesce(p.tool_kind, p.title) = p_key
+     and (p.agent_session_id = a.id or p.task_id in (select l.id from lineage l))
+   order by p.answered_at, p.id
+   limit 1
+$$;
 
 -- Name: sam_stop_view(uuid); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.sam_stop_view(p_task uuid) RETURNS jsonb
@@ -4353,23 +4408,6 @@ begin
   return public.sam_workspace_move(w.id, array['creating', 'ready', 'stopping']::public.workspace_status[], 'stopped', 'stopped');
 end $$;
 
--- Name: agent_sessions; Type: TABLE; Schema: public
-CREATE TABLE public.agent_sessions (
-    id uuid DEFAULT extensions.gen_random_uuid() NOT NULL,
-    project_id uuid NOT NULL,
-    owner_id uuid NOT NULL,
-    workspace_id uuid NOT NULL,
-    chat_session_id uuid,
-    task_id uuid,
-    agent_type text NOT NULL,
-    status public.agent_session_status DEFAULT 'starting'::public.agent_session_status NOT NULL,
-    status_changed_at timestamp with time zone DEFAULT public.sam_now() NOT NULL,
-    error_message text,
-    created_at timestamp with time zone DEFAULT public.sam_now() NOT NULL,
-    updated_at timestamp with time zone DEFAULT public.sam_now() NOT NULL,
-    CONSTRAINT agent_sessions_agent_type_check CHECK (((length(agent_type) >= 1) AND (length(agent_type) <= 64)))
-);
-
 -- Name: agent_dispatches; Type: VIEW; Schema: public
 CREATE VIEW public.agent_dispatches WITH (security_invoker='true') AS
  SELECT a.id AS agent_session_id,
@@ -4967,6 +5005,9 @@ CREATE INDEX orchestrator_jobs_due_idx ON public.orchestrator_jobs USING btree (
 -- Name: orchestrator_jobs_lease_idx; Type: INDEX; Schema: public
 CREATE INDEX orchestrator_jobs_lease_idx ON public.orchestrator_jobs USING btree (locked_until) WHERE (status = 'running'::public.job_status);
 
+-- Name: permission_requests_allowed_by_idx; Type: INDEX; Schema: public
+CREATE INDEX permission_requests_allowed_by_idx ON public.permission_requests USING btree (allowed_by);
+
 -- Name: permission_requests_owner_idx; Type: INDEX; Schema: public
 CREATE INDEX permission_requests_owner_idx ON public.permission_requests USING btree (owner_id);
 
@@ -5309,6 +5350,10 @@ ALTER TABLE ONLY public.orchestrator_jobs
 -- Name: permission_requests permission_requests_agent_session_id_fkey; Type: FK CONSTRAINT; Schema: public
 ALTER TABLE ONLY public.permission_requests
     ADD CONSTRAINT permission_requests_agent_session_id_fkey FOREIGN KEY (agent_session_id) REFERENCES public.agent_sessions(id) ON DELETE CASCADE;
+
+-- Name: permission_requests permission_requests_allowed_by_fkey; Type: FK CONSTRAINT; Schema: public
+ALTER TABLE ONLY public.permission_requests
+    ADD CONSTRAINT permission_requests_allowed_by_fkey FOREIGN KEY (allowed_by) REFERENCES public.permission_requests(id) ON DELETE SET NULL;
 
 -- Name: permission_requests permission_requests_chat_session_id_fkey; Type: FK CONSTRAINT; Schema: public
 ALTER TABLE ONLY public.permission_requests
@@ -6561,6 +6606,16 @@ GRANT ALL ON TABLE public.settings TO service_role;
 REVOKE ALL ON FUNCTION public.sam_setting_problem(p_def public.settings, p_value jsonb, p_for_project boolean) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.sam_setting_problem(p_def public.settings, p_value jsonb, p_for_project boolean) TO service_role;
 
+-- Name: TABLE agent_sessions; Type: ACL; Schema: public
+GRANT ALL ON TABLE public.agent_sessions TO service_role;
+GRANT SELECT ON TABLE public.agent_sessions TO authenticated;
+GRANT SELECT ON TABLE public.agent_sessions TO sam_workspace;
+GRANT SELECT ON TABLE public.agent_sessions TO sam_agent;
+
+-- Name: FUNCTION sam_standing_permission(a public.agent_sessions, p_key text); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.sam_standing_permission(a public.agent_sessions, p_key text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.sam_standing_permission(a public.agent_sessions, p_key text) TO service_role;
+
 -- Name: FUNCTION sam_stop_view(p_task uuid); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.sam_stop_view(p_task uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.sam_stop_view(p_task uuid) TO service_role;
@@ -6748,12 +6803,6 @@ GRANT ALL ON FUNCTION public.workspace_ready(p_workspace uuid) TO sam_workspace;
 REVOKE ALL ON FUNCTION public.workspace_stopped(p_workspace uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.workspace_stopped(p_workspace uuid) TO service_role;
 GRANT ALL ON FUNCTION public.workspace_stopped(p_workspace uuid) TO sam_workspace;
-
--- Name: TABLE agent_sessions; Type: ACL; Schema: public
-GRANT ALL ON TABLE public.agent_sessions TO service_role;
-GRANT SELECT ON TABLE public.agent_sessions TO authenticated;
-GRANT SELECT ON TABLE public.agent_sessions TO sam_workspace;
-GRANT SELECT ON TABLE public.agent_sessions TO sam_agent;
 
 -- Name: TABLE agent_dispatches; Type: ACL; Schema: public
 GRANT SELECT ON TABLE public.agent_dispatches TO service_role;

@@ -2,7 +2,7 @@
  * The card routes of `/vm-agent/sessions` (same workspace token and body limit as the rest of
  * sessions.ts, which mounts them): an agent's permission requests and its task's budget.
  *
- *   POST /:id/permission-requests              {toolCallId?, title, toolKind?, detail?} → {requestId, expiresAt}
+ *   POST /:id/permission-requests              {toolCallId?, title, toolKind?, detail?} → {requestId, expiresAt, decision?}
  *   POST /:id/permission-requests/:rid/close   {outcome: timed_out | cancelled} → {changed}
  *   GET  /:id/budget                           → the budget; at a limit it pauses here (before a turn)
  *   POST /:id/turns                            {seq, wallMs, tokens?, stopReason?} → the budget
@@ -31,8 +31,12 @@ export function mountCardRoutes(app: Hono<Env>, deps: VmAgentDeps): void {
       c.get('claims'),
       (tx) => tx`select public.request_agent_permission(${id}, ${tx.json(body)}) as r`,
     );
-    const r = row!.r as { requestId: string; expiresAt: string };
-    return c.json({ requestId: r.requestId, expiresAt: new Date(r.expiresAt).toISOString() });
+    const r = row!.r as { requestId: string; expiresAt: string; decision?: 'allow_always' };
+    return c.json({
+      requestId: r.requestId,
+      expiresAt: new Date(r.expiresAt).toISOString(),
+      ...(r.decision ? { decision: r.decision } : {}),
+    });
   });
 
   app.post('/:id/permission-requests/:rid/close', async (c) => {

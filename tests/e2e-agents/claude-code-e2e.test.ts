@@ -6,7 +6,7 @@
  * shared cache), configures it in the session's own HOME and runs it with the key in its
  * environment only. The agent writes a file with its own tool, calls update_task_status and
  * complete_task through SAM's real MCP function; the task completes with the commit on its
- * `sam/…` branch. The key reached the model, and nowhere else: no process's argv, no message, no
+ * `sam/…` branch, and its usage is what the model reported (final output counts included). The key reached the model, and nowhere else: no process's argv, no message, no
  * file under the machines' directory, no `.git/config`.
  *
  * A user without a key gets a failed task that says which key to add.
@@ -149,23 +149,33 @@ describe('Claude Code from the chat, offline', () => {
     const turns = model.turns('anthropic');
     expect(turns.length).toBeGreaterThanOrEqual(4);
 
-    // The usage Claude Code recorded per message is the task's usage, and its owner reads it.
-    // Claude Code writes each message to its transcript as the message starts: input and cache
-    // counts are the final ones, output is what `message_start` said (1 here, as the API says too);
-    // the rest of the output comes in `message_delta`, which the transcript does not keep.
-    const { data: usage, error: usageError } = await user.client
-      .from('agent_session_usage')
-      .select('input_tokens, output_tokens, cached_read_tokens, total_tokens, turns, source, agent_type')
-      .eq('task_id', taskId);
-    expect(usageError).toBeNull();
-    expect(usage).toEqual([
+    // The task's usage is what the scripted Anthropic API reported for every message it streamed:
+    // input and cache counts from `message_start`, the final output count from `message_delta`
+    // (Claude Code's transcript keeps only the first; the vm-agent meters the API's answers). Every
+    // model call counts, Claude Code's own small ones too; the owner reads it.
+    const messages = () => model.requests.filter((r) => r.api === 'anthropic').length;
+    const usage = await waitFor(
+      'the recorded usage to cover every model answer',
+      async () => {
+        const { data, error } = await user.client
+          .from('agent_session_usage')
+          .select('input_tokens, output_tokens, cached_read_tokens, total_tokens, turns, source, agent_type')
+          .eq('task_id', taskId);
+        expect(error).toBeNull();
+        const n = messages();
+        return data?.length === 1 && data[0]!.output_tokens === USAGE.output * n ? { rows: data, n } : null;
+      },
+      30_000,
+    );
+    expect(usage.n).toBeGreaterThanOrEqual(turns.length);
+    expect(usage.rows).toEqual([
       {
-        input_tokens: USAGE.input * turns.length,
-        output_tokens: turns.length,
-        cached_read_tokens: USAGE.cached * turns.length,
-        total_tokens: (USAGE.input + 1) * turns.length,
+        input_tokens: USAGE.input * usage.n,
+        output_tokens: USAGE.output * usage.n,
+        cached_read_tokens: USAGE.cached * usage.n,
+        total_tokens: (USAGE.input + USAGE.output) * usage.n,
         turns: 1,
-        source: 'claude-transcript',
+        source: 'anthropic-api',
         agent_type: 'claude-code',
       },
     ]);

@@ -3,7 +3,7 @@
  * for Claude Code: the user's key stored through the credentials function (base URL = the scripted
  * model speaking that vendor's API), a project with that agent, a task with a profile naming the
  * model; the real agent writes the file, calls SAM's MCP tools through the real function, and the
- * commit is pushed. The key went only to the model.
+ * commit is pushed, and the usage the agent reported over ACP is the task's. The key went only to the model.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -19,7 +19,8 @@ import { createAgentProject, filesHolding, processesWithInArgv } from './support
 
 const stack = useFunctionsStack('e2e_gemini_opencode', {
   allServices: true,
-  machines: { agentEnv: { SAM_AGENT_CACHE_DIR: AGENT_CACHE } },
+  // A loaded test machine may take OpenCode (a large binary) past the default 60 s start; not what this tests.
+  machines: { agentEnv: { SAM_AGENT_CACHE_DIR: AGENT_CACHE, SAM_AGENT_START_TIMEOUT_MS: '180000' } },
 });
 let model: ScriptedModel | undefined;
 afterEach(async () => {
@@ -40,7 +41,15 @@ type Case = {
   auth: (r: RecordedRequest) => unknown;
   authValue: (key: string) => string;
   tools: string[];
+  /**
+   * The usage the agent reports for the task, from what the scripted model sent (USAGE per answer)
+   * and how many model calls acted (`turns`), as the agent's ACP prompt result says it.
+   */
+  usage: (turns: number) => { input_tokens: number; output_tokens: number };
 };
+
+/** What every scripted answer says it used. */
+const USAGE = { input: 1200, output: 34 };
 
 const CASES: Case[] = [
   {
@@ -52,6 +61,8 @@ const CASES: Case[] = [
     auth: (r) => r.headers['x-goog-api-key'],
     authValue: (key) => key,
     tools: ['mcp_sam_update_task_status', 'mcp_sam_complete_task'],
+    // `_meta.quota.token_count`: the sum over the turn's model calls (its own side calls apart).
+    usage: (turns) => ({ input_tokens: USAGE.input * turns, output_tokens: USAGE.output * turns }),
   },
   {
     agentType: 'opencode',
@@ -62,6 +73,8 @@ const CASES: Case[] = [
     auth: (r) => r.headers.authorization,
     authValue: (key) => `Bearer ${key}`,
     tools: ['sam_update_task_status', 'sam_complete_task'],
+    // The prompt result's `usage`: OpenCode reports its last assistant message, the turn's last model call.
+    usage: () => ({ input_tokens: USAGE.input, output_tokens: USAGE.output }),
   },
 ];
 
@@ -78,6 +91,7 @@ describe.each(CASES)('$title from the chat, offline', (c) => {
     const git = (...args: string[]) => execFileSync('git', ['-C', repo, ...args], { encoding: 'utf8' }).trim();
     const scripted = await new ScriptedModel({
       cwd: checkoutIn,
+      usage: USAGE,
       steps: [
         { write: { file: 'GREETING.md', content: `Hello from ${c.title}\n` } },
         { mcp: { server: 'sam', tool: 'update_task_status', args: { message: 'Wrote the greeting' } } },
@@ -143,6 +157,22 @@ describe.each(CASES)('$title from the chat, offline', (c) => {
     expect(turns.length).toBeGreaterThanOrEqual(4);
     for (const t of turns) expect(t.tools).toEqual(expect.arrayContaining(c.tools));
     expect(JSON.stringify(turns.map((t) => [t.path, t.body.model]))).toContain(c.model);
+
+    // The usage the agent reported over ACP is the task's, and its owner reads it.
+    const expected = { ...c.usage(turns.length), turns: 1, source: 'acp', agent_type: c.agentType };
+    const usage = await waitFor(
+      'the usage to be recorded',
+      async () => {
+        const { data, error } = await user.client
+          .from('agent_session_usage')
+          .select('input_tokens, output_tokens, turns, source, agent_type')
+          .eq('task_id', taskId);
+        expect(error).toBeNull();
+        return data && data.length > 0 ? data : null;
+      },
+      30_000,
+    );
+    expect(usage).toEqual([expected]);
 
     const [leaks] = await admin`
       select count(*)::int as n from public.messages where row_to_json(messages)::text like ${'%' + key + '%'}`;

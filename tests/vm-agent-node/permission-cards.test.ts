@@ -2,7 +2,7 @@
  * Permission mode `ask`, end to end with a real vm-agent (in-process NodeAgent), the vm-agent and
  * mcp functions under Deno and the demo agent asking before its edit (`[permission]`): the request
  * becomes a card in the chat, the owner's answer reaches the agent through the machine's command
- * long-poll and the agent goes on; "always" is remembered for the session; a request nobody
+ * long-poll and the agent goes on; "always" is remembered for the task (by the control plane); a request nobody
  * answers times out with its outcome in the chat.
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -93,7 +93,7 @@ describe('permission mode ask', () => {
     expect(cmd).toMatchObject({ status: 'done', result: { applied: true } });
   }, 120_000);
 
-  it('remembers "always" for the rest of the session: the next edit is not asked again', async () => {
+  it('remembers "always" for the task: the next edit is allowed without a card', async () => {
     const admin = stack.db.admin;
     const machine = await askingMachine('Note A in README.md [permission]', { taskMode: 'conversation' });
     const { agent } = await startNodeAgent(cleanups, machine, stack.functionUrl('vm-agent'));
@@ -113,8 +113,21 @@ describe('permission mode ask', () => {
         (await chatMessages(admin, machine.task.sessionId)).filter((m) => m.content === 'Turn ended: end_turn')
           .length === 2,
     );
-    const requests = await admin`select status from public.permission_requests where task_id = ${machine.task.taskId}`;
-    expect(requests.map((r) => r.status)).toEqual(['allowed_always']);
+    // The vm-agent keeps no memory of its own: the control plane allowed the second edit at once,
+    // on the strength of the first answer, and put no card in the chat.
+    const requests = await admin`
+      select id, status, allowed_by from public.permission_requests where task_id = ${machine.task.taskId}
+       order by created_at`;
+    expect(requests.map((r) => r.status)).toEqual(['allowed_always', 'allowed_always']);
+    expect(requests[0]!.allowed_by).toBeNull();
+    expect(requests[1]!.allowed_by).toBe(requests[0]!.id);
+    const cards = (await chatMessages(admin, machine.task.sessionId)).filter((m) =>
+      m.message_id.startsWith('permission:'),
+    );
+    expect(cards.map((m) => m.content)).toEqual([
+      'The agent asks to: Append a line to README.md',
+      'Always allowed for this task: Append a line to README.md',
+    ]);
     const runner = [...agent.workspaces.values()][0]!;
     const readme = readFileSync(path.join(machine.dir, 'workspaces', runner.id, 'repo', 'README.md'), 'utf8');
     expect(readme).toBe('# Demo project\n- Note A in README.md\n- Note B in README.md\n');

@@ -43,12 +43,6 @@ export type AgentClientOptions = {
   log?: (line: string) => void;
 };
 
-/** `usage.totalTokens` of a prompt response (an experimental ACP field some agents send). */
-function turnTokens(response: unknown): number | null {
-  const total = (response as { usage?: { totalTokens?: unknown } | null }).usage?.totalTokens;
-  return typeof total === 'number' && Number.isFinite(total) && total >= 0 ? Math.round(total) : null;
-}
-
 /** The mcpServers entry SAM gives every agent: its MCP URL with the agent token as a header. */
 export function samMcpServerEntry(mcp: SamMcpServer): acp.McpServer {
   return {
@@ -72,7 +66,7 @@ export class AgentClient {
   private early: acp.SessionNotification[] | null = null;
   private chain: Promise<void> = Promise.resolve();
   private sinkError: unknown = null;
-  /** Tokens the agent reported for the last turn (the prompt response's `usage.totalTokens`), if it did. */
+  /** Tokens the agent reported for the last turn (its prompt result's usage: usage.ts), if it did. */
   lastTurnTokens: number | null = null;
   /** When the first prompt was sent (epoch ms), until its first update was logged. */
   private firstPromptAt: number | null = null;
@@ -194,8 +188,7 @@ export class AgentClient {
         sessionId,
         prompt: [{ type: 'text', text }],
       });
-      this.lastTurnTokens = turnTokens(response);
-      this.usage.onTurn(response);
+      this.lastTurnTokens = this.usage.onTurn(response)?.totalTokens ?? null;
       this.recorder.system(`Turn ended: ${response.stopReason}`, {
         event: 'turn_end',
         stopReason: response.stopReason,

@@ -1,10 +1,12 @@
 /**
  * Token usage of one agent session, from what the agent reports over ACP: `usage_update` session
- * updates (the context window in use and its size, the session's cost when given — Codex) and the
- * per-turn `usage` of a prompt result (OpenCode). Agents that report their tokens only in their
- * own session log (Claude Code's per-message usage, Codex's token counts) are read by
- * agents/usage-logs.ts; their totals then replace the ACP ones. The vm-agent reports the running
- * totals after each turn (`POST /vm-agent/sessions/:id/usage`).
+ * updates (the context window in use and its size, the session's cost when given — Codex), the
+ * per-turn `usage` of a prompt result (OpenCode) and, without it, the prompt result's
+ * `_meta.quota.token_count` (Gemini CLI: input and output tokens of the turn's model calls). Agents
+ * that report their tokens elsewhere (Claude Code: the Anthropic API's own usage, metered by
+ * agents/anthropic-meter.ts; Codex: its rollout log, agents/usage-logs.ts) have those totals
+ * replace the ACP ones. The vm-agent reports the running totals after each turn
+ * (`POST /vm-agent/sessions/:id/usage`).
  */
 import type { AgentUsageReport } from '../../functions/_shared/common/contracts/vm-agent.ts';
 
@@ -39,6 +41,30 @@ export function addTokens(a: TokenTotals, b: TokenTotals): TokenTotals {
   };
 }
 
+/** The tokens a prompt result reports: ACP's `usage`, else Gemini CLI's `_meta.quota.token_count`. */
+export function turnUsage(response: unknown): TokenTotals | null {
+  const r = response as { usage?: unknown; _meta?: { quota?: { token_count?: unknown } | null } | null } | null;
+  const usage = r?.usage as Record<string, unknown> | null | undefined;
+  if (usage && typeof usage === 'object') {
+    const t: TokenTotals = {
+      inputTokens: count(usage.inputTokens),
+      outputTokens: count(usage.outputTokens),
+      cachedReadTokens: count(usage.cachedReadTokens),
+      cachedWriteTokens: count(usage.cachedWriteTokens),
+      thoughtTokens: count(usage.thoughtTokens),
+      totalTokens: count(usage.totalTokens),
+    };
+    return { ...t, totalTokens: t.totalTokens || t.inputTokens + t.outputTokens };
+  }
+  const quota = r?._meta?.quota?.token_count as Record<string, unknown> | null | undefined;
+  if (quota && typeof quota === 'object') {
+    const input = count(quota.input_tokens);
+    const output = count(quota.output_tokens);
+    return { ...ZERO_TOKENS, inputTokens: input, outputTokens: output, totalTokens: input + output };
+  }
+  return null;
+}
+
 export class UsageMeter {
   private acpTokens: TokenTotals | null = null;
   private logTokens: { totals: TokenTotals; source: string } | null = null;
@@ -57,20 +83,15 @@ export class UsageMeter {
     }
   }
 
-  /** A finished turn; its prompt result's `usage` (ACP, unstable) counts when present. */
-  onTurn(response: unknown): void {
+  /**
+   * A finished turn; its prompt result's `usage` (ACP, unstable) counts when present, else Gemini
+   * CLI's `_meta.quota.token_count`. Returns the turn's tokens, or null when it reported none.
+   */
+  onTurn(response: unknown): TokenTotals | null {
     this.turns++;
-    const usage = (response as { usage?: Record<string, unknown> | null } | null)?.usage;
-    if (!usage || typeof usage !== 'object') return;
-    const turn: TokenTotals = {
-      inputTokens: count(usage.inputTokens),
-      outputTokens: count(usage.outputTokens),
-      cachedReadTokens: count(usage.cachedReadTokens),
-      cachedWriteTokens: count(usage.cachedWriteTokens),
-      thoughtTokens: count(usage.thoughtTokens),
-      totalTokens: count(usage.totalTokens),
-    };
-    this.acpTokens = addTokens(this.acpTokens ?? ZERO_TOKENS, turn);
+    const turn = turnUsage(response);
+    if (turn) this.acpTokens = addTokens(this.acpTokens ?? ZERO_TOKENS, turn);
+    return turn;
   }
 
   /** Totals read from the agent's own session log (they replace what ACP said). */

@@ -28,6 +28,7 @@ import { ensureAgentInstalled } from '../agents/install.ts';
 import { AGENT_PACKAGES, MCP_REMOTE } from '../agents/manifest.ts';
 import { samMcpBridgeEntry } from '../agents/amp.ts';
 import { claudeTranscriptUsage, codexRolloutUsage } from '../agents/usage-logs.ts';
+import { AnthropicMeter, ANTHROPIC_API } from '../agents/anthropic-meter.ts';
 
 /** The machine setting (bootstrap.json `agentEnv`) naming where agent packages are cached; not for agents. */
 export const AGENT_CACHE_SETTING = 'SAM_AGENT_CACHE_DIR';
@@ -117,7 +118,7 @@ async function planRealAgent(
   options: AgentSessionStart,
   launch: AgentLaunchSettings & { agentType: keyof typeof AGENT_PACKAGES },
   context: Record<string, string>,
-): Promise<AgentLaunchPlan & { secrets: string[]; installed: boolean }> {
+): Promise<AgentLaunchPlan & { secrets: string[]; installed: boolean; meter?: AnthropicMeter }> {
   const pkg = AGENT_PACKAGES[launch.agentType];
   const progress: Promise<void>[] = [];
   const installed = await ensureAgentInstalled(pkg, {
@@ -136,7 +137,19 @@ async function planRealAgent(
   });
   await Promise.all(progress);
   const configured = await configureAgent(launch.agentType, { home: options.agentHome, settings: launch });
+  // Claude Code's model calls go through the usage meter on their way (agents/anthropic-meter.ts).
+  let meter: AnthropicMeter | undefined;
+  if (launch.agentType === 'claude-code') {
+    meter = await AnthropicMeter.start({
+      upstream: configured.env.ANTHROPIC_BASE_URL ?? ANTHROPIC_API,
+      // The workspace's directory, the vm-agent's own (not the agent's HOME or state).
+      stateFile: path.join(path.dirname(options.stateDir), `model-usage-${options.agentSessionId}.json`),
+      log: options.log,
+    });
+    configured.env.ANTHROPIC_BASE_URL = meter.url;
+  }
   return {
+    ...(meter ? { meter } : {}),
     agentType: launch.agentType,
     title: pkg.title,
     command: installed.bin,
@@ -165,9 +178,20 @@ async function mcpBridge(options: AgentSessionStart): Promise<McpServerStdio> {
   });
 }
 
-/** The usage the agent reported; Claude Code's and Codex's own session logs count where they have it. */
-async function sessionUsage(type: string, client: AgentClient, home: string): Promise<AgentUsageReport | null> {
-  if (type === 'claude-code') {
+/**
+ * The usage the agent reported; Claude Code's model calls as metered on their way (its transcript
+ * without a meter), Codex's own session log, where they have it.
+ */
+async function sessionUsage(
+  type: string,
+  client: AgentClient,
+  home: string,
+  meter?: AnthropicMeter,
+): Promise<AgentUsageReport | null> {
+  const metered = meter?.totals();
+  if (metered) {
+    client.usage.fromLog(metered, 'anthropic-api');
+  } else if (type === 'claude-code') {
     const totals = await claudeTranscriptUsage(home);
     if (totals) client.usage.fromLog(totals, 'claude-transcript');
   } else if (type === 'codex') {
@@ -207,11 +231,13 @@ export async function startAgentSession(options: AgentSessionStart): Promise<Run
   const type = launch?.agentType ?? payload.agentType;
   let plan: AgentLaunchPlan;
   let secrets: string[];
+  let meter: AnthropicMeter | undefined;
   if (launch && isConfigurableAgent(type)) {
     const real = await planRealAgent(options, { ...launch, agentType: type }, context);
     plan = real;
     secrets = real.secrets;
     installed = real.installed;
+    meter = real.meter;
   } else {
     plan = planAgentLaunch(type, { ...agentSettings(options.agentEnv), ...context }, options.machineEnv);
     if (plan.agentType === 'demo') plan.env.SAM_DEMO_AGENT_STATE_DIR = options.stateDir;
@@ -223,6 +249,7 @@ export async function startAgentSession(options: AgentSessionStart): Promise<Run
   const mcp = STDIO_MCP_AGENTS.has(plan.agentType)
     ? { ...options.mcp, stdioBridge: await mcpBridge(options) }
     : options.mcp;
+  const closeMeter = () => meter?.close().catch((e: unknown) => options.log(`usage meter: ${String(e)}`));
   const spawnAt = Date.now();
   const child = spawnAgentProcess(
     { command: plan.command, args: plan.args, env: plan.env, cwd: options.repoDir },
@@ -278,20 +305,29 @@ export async function startAgentSession(options: AgentSessionStart): Promise<Run
       process: child,
       client,
       secrets,
-      usage: () => sessionUsage(type, client, options.agentHome),
+      usage: () => sessionUsage(type, client, options.agentHome, meter),
       // The process dying ends the turn at once, even before the connection notices.
-      prompt: (text) => Promise.race([client.prompt(text), exited]),
+      async prompt(text) {
+        const before = meter?.totals()?.totalTokens ?? 0;
+        const stopReason = await Promise.race([client.prompt(text), exited]);
+        // Metered model calls are the turn's tokens (for the task's token budget).
+        if (meter) client.lastTurnTokens = (meter.totals()?.totalTokens ?? 0) - before;
+        return stopReason;
+      },
       async stop(graceMs = 5000) {
         // Harmless without a running turn; ends one that runs.
         await client.cancel().catch(() => {});
         await client.settled().catch(() => {});
         client.close();
-        return child.stop(graceMs);
+        const exit = await child.stop(graceMs);
+        await closeMeter();
+        return exit;
       },
     };
   } catch (error) {
     died.catch(() => {});
     await child.stop(1000);
+    await closeMeter();
     throw error;
   } finally {
     clearTimeout(timer);

@@ -15,7 +15,8 @@ const request = (kind: 'edit' | 'execute', extra: Record<string, unknown> = {}):
   options: [],
 });
 
-function broker(expiresInMs = 60_000) {
+/** A broker whose control plane allows at once the kinds listed in `standing` (answered "always" before). */
+function broker(expiresInMs = 60_000, standing = new Set<string>()) {
   const asked: PermissionRequestBody[] = [];
   const closed: [string, string][] = [];
   let n = 0;
@@ -25,6 +26,7 @@ function broker(expiresInMs = 60_000) {
       return {
         requestId: `00000000-0000-4000-8000-00000000000${++n}`,
         expiresAt: new Date(Date.now() + expiresInMs).toISOString(),
+        ...(standing.has(body.toolKind ?? body.title) ? { decision: 'allow_always' as const } : {}),
       };
     },
     close: async (id, outcome) => closed.push([id, outcome]),
@@ -39,7 +41,7 @@ const until = async (check: () => boolean) => {
 };
 
 describe('PermissionBroker (permission mode ask)', () => {
-  it('puts a request to the user without its secrets and resolves with the answer; "always" is remembered per kind', async () => {
+  it('puts a request to the user without its secrets and resolves with the answer', async () => {
     const { b, asked } = broker();
     const first = b.decide(request('edit'));
     await until(() => b.pending === 1);
@@ -48,12 +50,22 @@ describe('PermissionBroker (permission mode ask)', () => {
     expect(asked[0]!.detail).not.toContain('sk-live-123');
     expect(b.answer('00000000-0000-4000-8000-000000000001', 'allow_always')).toBe(true);
     expect(await first).toBe('approve_always');
-    expect(await b.decide(request('edit'))).toBe('approve_always');
-    expect(asked).toHaveLength(1);
     const other = b.decide(request('execute'));
     await until(() => b.pending === 1);
     b.answer('00000000-0000-4000-8000-000000000002', 'reject');
     expect(await other).toBe('reject');
+  });
+
+  it('a kind the control plane says is allowed "always" goes on at once, without waiting for an answer', async () => {
+    // A fresh broker (a restarted vm-agent, another workspace of the task): the memory is the control plane's.
+    const { b, asked } = broker(60_000, new Set(['edit']));
+    expect(await b.decide(request('edit'))).toBe('approve_always');
+    expect(b.pending).toBe(0);
+    expect(asked).toHaveLength(1);
+    const other = b.decide(request('execute'));
+    await until(() => b.pending === 1);
+    b.answer('00000000-0000-4000-8000-000000000002', 'allow_once');
+    expect(await other).toBe('approve');
   });
 
   it('times a request out at its expiry (closing it) and cancels what waits when the turn ends', async () => {

@@ -1,9 +1,11 @@
 /**
  * Permission mode `ask`: an agent's `session/request_permission` becomes a card in the chat and
  * waits for the user's answer, which arrives as a `permission_answer` command (node-agent.ts →
- * WorkspaceRunner → {@link PermissionBroker.answer}). "Always" is remembered for the rest of the
- * session per kind of tool call (its ACP `kind`, else its title), so the same kind is not asked
- * again. Without an answer by the request's expiry the broker closes it as `timed_out` and refuses;
+ * WorkspaceRunner → {@link PermissionBroker.answer}). "Always" is remembered by the control plane
+ * (request_agent_permission) per kind of tool call (its ACP `kind`, else its title) for the task and
+ * its retries: every request is still sent, and one of a kind allowed "always" comes back allowed at
+ * once (`decision`), with no card, here or after a restart or in another workspace of the task.
+ * Without an answer by the request's expiry the broker closes it as `timed_out` and refuses;
  * a turn that ends first closes the requests still waiting as `cancelled`. A request that cannot
  * even be put to the user is refused.
  */
@@ -25,7 +27,7 @@ export type PermissionBrokerOptions = {
   now?: () => number;
 };
 
-type Waiting = { resolve: (decision: PermissionDecision) => void; timer: NodeJS.Timeout; key: string };
+type Waiting = { resolve: (decision: PermissionDecision) => void; timer: NodeJS.Timeout };
 
 /** How much of a tool call's input the card shows. */
 const DETAIL_CHARS = 1500;
@@ -44,8 +46,6 @@ export function describeToolCall(request: RequestPermissionRequest): string {
 
 export class PermissionBroker {
   private readonly waiting = new Map<string, Waiting>();
-  /** Kinds of tool call the user allowed for the rest of the session. */
-  private readonly always = new Set<string>();
   /** Answers that came before their request was known here (the command raced the request's answer). */
   private readonly early = new Map<string, PermissionAnswerPayload['decision']>();
 
@@ -54,8 +54,6 @@ export class PermissionBroker {
   /** The policy function for the ACP client. */
   readonly decide = async (request: RequestPermissionRequest): Promise<PermissionDecision> => {
     const call = request.toolCall;
-    const key = call.kind ?? call.title ?? 'tool';
-    if (this.always.has(key)) return 'approve_always';
     const title = (call.title ?? `Use a ${call.kind ?? ''} tool`.replace('  ', ' ')).slice(0, 500);
     let asked: PermissionRequestResponse;
     try {
@@ -70,12 +68,14 @@ export class PermissionBroker {
       return 'reject';
     }
     const { requestId } = asked;
+    // Allowed "always" earlier in the task: no card, no wait.
+    if (asked.decision === 'allow_always') return 'approve_always';
     return new Promise<PermissionDecision>((resolve) => {
       const now = this.options.now?.() ?? Date.now();
       const ms = Math.max(0, Date.parse(asked.expiresAt) - now);
       const timer = setTimeout(() => this.finish(requestId, 'timed_out'), ms);
       timer.unref?.();
-      this.waiting.set(requestId, { resolve, timer, key });
+      this.waiting.set(requestId, { resolve, timer });
       const early = this.early.get(requestId);
       if (early) {
         this.early.delete(requestId);
@@ -93,7 +93,6 @@ export class PermissionBroker {
     }
     this.waiting.delete(requestId);
     clearTimeout(waiting.timer);
-    if (decision === 'allow_always') this.always.add(waiting.key);
     waiting.resolve(
       decision === 'allow_once'
         ? 'approve'

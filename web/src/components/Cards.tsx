@@ -28,7 +28,10 @@ function useAction() {
   return { busy, error, run };
 }
 
-/** An agent asks before it acts: allow once, always (this session) or reject; its outcome once answered. */
+/**
+ * An agent asks before it acts: allow once, always (this kind of request, for the rest of the task
+ * and its retries: the control plane then allows it without a card) or reject; its outcome once answered.
+ */
 export function PermissionCard(props: { message: Message; card: PermissionCardData }) {
   const outcome = () => outcomeOf(chat.messages, props.message);
   const { busy, error, run } = useAction();
@@ -55,7 +58,12 @@ export function PermissionCard(props: { message: Message; card: PermissionCardDa
           <button type="button" class="primary" disabled={busy()} onClick={() => void answer('allow_once')}>
             Allow once
           </button>
-          <button type="button" disabled={busy()} onClick={() => void answer('allow_always')}>
+          <button
+            type="button"
+            disabled={busy()}
+            title="Allow this kind of request for the rest of this task"
+            onClick={() => void answer('allow_always')}
+          >
             Always allow
           </button>
           <button type="button" disabled={busy()} onClick={() => void answer('reject')}>

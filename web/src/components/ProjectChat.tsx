@@ -9,6 +9,7 @@ import { ExecutionOptions, NO_EXECUTION_PICK, type ExecutionPick } from './Execu
 import { MachineChoice, NO_PICK, type MachinePick } from './MachineChoice.tsx';
 import { ProjectMachineSettings } from './ProjectMachineSettings.tsx';
 import { TaskTree } from './TaskTree.tsx';
+import { ProjectBudgetSettings } from './ProjectBudgetSettings.tsx';
 import { TaskView } from './TaskView.tsx';
 
 export function ProjectChat(props: { projectId: string; taskId: string | null }) {
@@ -109,6 +110,7 @@ export function ProjectChat(props: { projectId: string; taskId: string | null })
           <a href={hrefOf({ name: 'ideas', projectId: props.projectId, idea: null })}>Ideas board</a>
         </p>
         <ProjectMachineSettings projectId={props.projectId} />
+        <ProjectBudgetSettings projectId={props.projectId} />
         <h2 class="sr-only">Tasks</h2>
         <TaskTree projectId={props.projectId} taskId={props.taskId} />
       </aside>

@@ -41,8 +41,16 @@ export const PermissionRequestBody = z
   .strict();
 export type PermissionRequestBody = z.infer<typeof PermissionRequestBody>;
 
+/**
+ * The request put to the user; or, when the owner already allowed this kind of request "always"
+ * for the task (or a task it retries), `decision: 'allow_always'`: allowed at once, no card.
+ */
 export const PermissionRequestResponse = z
-  .object({ requestId: z.uuid(), expiresAt: z.iso.datetime({ offset: true }) })
+  .object({
+    requestId: z.uuid(),
+    expiresAt: z.iso.datetime({ offset: true }),
+    decision: z.literal('allow_always').optional(),
+  })
   .strict();
 export type PermissionRequestResponse = z.infer<typeof PermissionRequestResponse>;
 

@@ -20,3 +20,4 @@ export * from './ideas.ts';
 export * from './questions.ts';
 export * from './notifications.ts';
 export * from './controls.ts';
+export * from './budgets.ts';
