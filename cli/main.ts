@@ -29,7 +29,7 @@ export const HELP = `sam — SAM (Simple Agent Manager) from a terminal
   sam task "<message>" [--project <name|id>] [--profile <name>] [--agent <type>] [--mode task|conversation] [--follow]
   sam follow <task-id>
   sam answer [<question-id> "<answer>"]       (without arguments: the agents' open questions)
-  sam stop <task-id> [--reason <words>]
+  sam stop <task-id> [--grace <seconds>] [--reason <words>]   (a grace lets the agent commit first)
   sam retry <task-id> [--note <words>] [--follow]
   sam fork <task-id> "<message>" [--follow]
 
@@ -48,6 +48,7 @@ const OPTIONS = {
   key: { type: 'string' },
   'password-stdin': { type: 'boolean' },
   reason: { type: 'string' },
+  grace: { type: 'string' },
   note: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -194,14 +195,18 @@ async function run(command: string, args: string[], flags: Flags, out: Out): Pro
       }
       case 'stop': {
         const id = checkId(args[0]);
-        const moved = await call<boolean>(
+        const grace = flags.grace === undefined ? 0 : Number(flags.grace);
+        if (!Number.isInteger(grace) || grace < 0) throw usageError('--grace is a whole number of seconds');
+        const stop = await call<{ status: string; stopping: boolean; deadline: string | null; changed: boolean }>(
           client,
-          'cancel_task',
-          { p_task: id, p_reason: flags.reason ?? 'stopped from the sam CLI' },
+          'stop_task',
+          { p_task: id, p_grace_seconds: grace, p_reason: flags.reason ?? 'stopped from the sam CLI' },
           'stop the task',
         );
-        if (out.json) out.data({ taskId: id, stopped: moved });
-        else out.line(moved ? `Stopped ${id}.` : `Task ${id} had already ended; nothing to stop.`);
+        if (out.json) out.data({ taskId: id, ...stop });
+        else if (stop.stopping) out.line(`Stopping ${id}: the agent has until ${stop.deadline} to commit and finish.`);
+        else if (stop.changed) out.line(`Stopped ${id}.`);
+        else out.line(`Task ${id} had already ended (${stop.status}); nothing to stop.`);
         return 0;
       }
       case 'retry': {

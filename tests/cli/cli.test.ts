@@ -121,7 +121,13 @@ describe('sam (the CLI)', () => {
     expect(streamed.split(`Done: appended "${DEMO_GREETING}"`)).toHaveLength(2);
 
     const tasks = await sam(['tasks', '--project', 'cli-greeter', '--json']);
-    expect(JSON.parse(tasks.stdout)).toEqual([expect.objectContaining({ status: 'completed', branch })]);
+    const listed = JSON.parse(tasks.stdout) as { id: string }[];
+    expect(listed).toEqual([expect.objectContaining({ status: 'completed', branch })]);
+
+    // Stopping a task that already ended changes nothing and says so.
+    const stop = await sam(['stop', listed[0]!.id, '--grace', '30']);
+    expect(stop.code).toBe(0);
+    expect(stop.stdout).toContain('had already ended (completed); nothing to stop');
   }, 240_000);
 
   it('exits non-zero when the followed task fails, saying why', async () => {
@@ -140,6 +146,9 @@ describe('sam (the CLI)', () => {
   it('says what is wrong with a command used wrongly (exit 2), and never takes a password as an argument', async () => {
     expect((await sam(['task'])).code).toBe(2);
     expect((await sam(['stop', 'not-a-uuid'])).stderr).toMatch(/not a task id/);
+    const badGrace = await sam(['stop', '00000000-0000-4000-8000-000000000000', '--grace', 'soon']);
+    expect(badGrace.code).toBe(2);
+    expect(badGrace.stderr).toMatch(/--grace is a whole number of seconds/);
     const unknown = await sam(['task', 'x', '--project', 'nope']);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(/No project "nope"/);
