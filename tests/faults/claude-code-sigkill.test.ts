@@ -101,7 +101,8 @@ function claudeSupervisor(): AgentSupervisor {
     launch: launchSettings(),
     agentHome: path.join(dir, 'home'),
     cacheDir: AGENT_CACHE,
-    agentEnv: {},
+    // The drill is about kills, not start speed: a loaded host may take long to start it again.
+    agentEnv: { SAM_AGENT_START_TIMEOUT_MS: '180000' },
     machineEnv: { PATH: process.env.PATH, HOME: path.join(dir, 'home') },
     onRecord: async (record) => {
       records.push(record);
