@@ -26,6 +26,8 @@ afterAll(async () => {
   await user?.close();
 });
 
+/** `text` as a regular expression matching itself (node names are the task's title). */
+const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 const thoughts = (w: SessionWatch) => w.ordered().filter((m) => m.role === 'thought').length;
 
 it("fails a silent machine's task in words the user sees in the chat", async () => {
@@ -70,7 +72,7 @@ it("fails a silent machine's task in words the user sees in the chat", async () 
   expect(n!.status).toBe('unhealthy');
   expect(failed.error_message).toMatch(
     new RegExp(
-      `^The machine ${n!.name} stopped sending heartbeats at \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d UTC ` +
+      `^The machine ${escape(n!.name as string)} stopped sending heartbeats at \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d UTC ` +
         `and has been silent for \\d\\d:\\d\\d:\\d\\d; the work on it is lost\\. Re-run the task to start again\\.$`,
     ),
   );
