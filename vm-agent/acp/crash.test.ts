@@ -88,3 +88,21 @@ it('builds a valid report without secrets', () => {
   expect(report.recoveryError).toContain('Session not found');
   expect(report.suggestion).toMatch(/could not be loaded/);
 });
+
+it("says what an ACP error's data says, not only its code's message, redacted", () => {
+  // What claude-code-acp answers to session/load of a session it saved nothing of.
+  const acpError = Object.assign(new Error('Internal error'), {
+    code: -32603,
+    data: { details: 'Query closed before response received (key sk-ant-api03-abcdefghijk)' },
+  });
+  const report = buildCrashReport({
+    agentType: 'claude-code',
+    recovered: false,
+    attribution: 'agent_process',
+    cause: new Error('ACP connection closed'),
+    recoveryError: acpError,
+    stderr: '',
+    secrets: [],
+  });
+  expect(report.recoveryError).toBe('Internal error: Query closed before response received (key [REDACTED])');
+});

@@ -107,7 +107,18 @@ export type CrashFacts = {
   at?: Date;
 };
 
-const text = (e: unknown) => (e instanceof Error ? e.message : String(e));
+/** An error's message, with the details an ACP error carries in `data` ("Internal error" alone says nothing). */
+const text = (e: unknown): string => {
+  if (!(e instanceof Error)) return String(e);
+  const data = (e as { data?: unknown }).data;
+  const details =
+    typeof data === 'string'
+      ? data
+      : data && typeof data === 'object' && typeof (data as { details?: unknown }).details === 'string'
+        ? (data as { details: string }).details
+        : null;
+  return details && !e.message.includes(details) ? `${e.message}: ${details}` : e.message;
+};
 
 function suggestionFor(facts: CrashFacts): string {
   if (facts.recovered) {

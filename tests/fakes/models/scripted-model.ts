@@ -20,8 +20,12 @@ export type Step =
   | { mcp: { server: string; tool: string; args: Record<string, unknown> } }
   /** Run a shell command with the agent's own shell tool (Bash, exec_command, …). */
   | { shell: { command: string } }
-  /** Answer with text and end the turn. */
-  | { text: string };
+  /**
+   * Answer with text and end the turn. With `stream` (Anthropic Messages only) the text is followed
+   * by `chunks` numbered deltas ` [#1]` … ` [#N]`, `delayMs` apart: a turn slow enough to be
+   * interrupted mid-stream.
+   */
+  | { text: string; stream?: { chunks: number; delayMs: number } };
 
 export interface RecordedRequest {
   api: 'anthropic' | 'responses' | 'chat' | 'gemini' | 'count_tokens' | 'other';
@@ -245,7 +249,7 @@ export class ScriptedModel {
   }
 
   private anthropic(res: ServerResponse, request: RecordedRequest) {
-    const step = request.tools.length > 0 ? this.step(request) : { text: 'Scripted title' };
+    const step: Step = request.tools.length > 0 ? this.step(request) : { text: 'Scripted title' };
     const call = this.toolCall(request, step);
     const id = `msg_${++this.callSeq}`;
     const usage = this.usage();
@@ -276,6 +280,8 @@ export class ScriptedModel {
         usage: { input_tokens: usage.input, cache_read_input_tokens: usage.cached, output_tokens: usage.output },
       });
     }
+    const stream = !call && 'text' in step ? step.stream : undefined;
+    if (stream) return this.slowAnthropic(res, message, block, delta, stream, usage.output);
     sse(res, [
       { event: 'message_start', data: { type: 'message_start', message } },
       { event: 'content_block_start', data: { type: 'content_block_start', index: 0, content_block: block } },
@@ -291,6 +297,47 @@ export class ScriptedModel {
       },
       { event: 'message_stop', data: { type: 'message_stop' } },
     ]);
+  }
+
+  /** A text answer streamed as numbered deltas, `delayMs` apart; stops when the client goes. */
+  private slowAnthropic(
+    res: ServerResponse,
+    message: Record<string, unknown>,
+    block: Record<string, unknown>,
+    first: Record<string, unknown>,
+    stream: { chunks: number; delayMs: number },
+    outputTokens: number,
+  ) {
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+    const send = (event: string, data: unknown) => {
+      if (!res.destroyed && !res.writableEnded) res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    };
+    send('message_start', { type: 'message_start', message });
+    send('content_block_start', { type: 'content_block_start', index: 0, content_block: block });
+    send('content_block_delta', { type: 'content_block_delta', index: 0, delta: first });
+    let n = 0;
+    const timer = setInterval(() => {
+      if (res.destroyed || res.writableEnded) return clearInterval(timer);
+      if (n < stream.chunks) {
+        n++;
+        send('content_block_delta', {
+          type: 'content_block_delta',
+          index: 0,
+          delta: { type: 'text_delta', text: ` [#${n}]` },
+        });
+        return;
+      }
+      clearInterval(timer);
+      send('content_block_stop', { type: 'content_block_stop', index: 0 });
+      send('message_delta', {
+        type: 'message_delta',
+        delta: { stop_reason: 'end_turn', stop_sequence: null },
+        usage: { output_tokens: outputTokens },
+      });
+      send('message_stop', { type: 'message_stop' });
+      res.end();
+    }, stream.delayMs);
+    res.once('close', () => clearInterval(timer));
   }
 
   private responses(res: ServerResponse, request: RecordedRequest) {
