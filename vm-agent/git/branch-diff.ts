@@ -60,17 +60,22 @@ function parseNameStatus(out: string): Entry[] {
 
 type Counts = { additions: number; deletions: number; binary: boolean };
 
-/** `--numstat -z` output: `a\td\tpath\0`, or `a\td\t\0old\0new\0` for a rename; `-\t-` is binary. */
-function parseNumstat(out: string): Counts[] {
+/** `--numstat -z` output by path: `a\td\tpath\0`, or `a\td\t\0old\0new\0` for a rename; `-\t-` is binary. */
+function parseNumstat(out: string): Map<string, Counts> {
   const parts = out.split('\0');
-  const counts: Counts[] = [];
+  const counts = new Map<string, Counts>();
   for (let i = 0; i < parts.length - 1;) {
     const field = parts[i++]!;
     if (!field) continue;
-    const [a, d, path] = field.split('\t');
-    if (path === '') i += 2; // a rename: the two paths follow
+    const [a, d, named] = field.split('\t');
+    let path = named!;
+    if (named === '') {
+      // A rename or copy: the old and the new path follow.
+      path = parts[i + 1]!;
+      i += 2;
+    }
     const binary = a === '-' && d === '-';
-    counts.push({ additions: binary ? 0 : Number(a), deletions: binary ? 0 : Number(d), binary });
+    counts.set(path, { additions: binary ? 0 : Number(a), deletions: binary ? 0 : Number(d), binary });
   }
   return counts;
 }
@@ -137,15 +142,15 @@ export async function branchDiff(options: BranchDiffOptions): Promise<BranchDiff
   const counts = parseNumstat(await raw(['diff', ...DIFF_FLAGS, '--numstat', '-z', baseSha, headSha]));
   let additions = 0;
   let deletions = 0;
-  for (const c of counts) {
+  for (const c of counts.values()) {
     additions += c.additions;
     deletions += c.deletions;
   }
   let spent = 0;
   let truncated = entries.length > limits.files;
   const files: DiffFile[] = [];
-  for (const [i, entry] of entries.slice(0, limits.files).entries()) {
-    const c = counts[i] ?? { additions: 0, deletions: 0, binary: false };
+  for (const entry of entries.slice(0, limits.files)) {
+    const c = counts.get(entry.path) ?? { additions: 0, deletions: 0, binary: false };
     const file: DiffFile = {
       path: redact(entry.path).slice(0, 1000),
       oldPath: entry.oldPath === null ? null : redact(entry.oldPath).slice(0, 1000),

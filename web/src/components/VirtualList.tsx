@@ -122,15 +122,21 @@ export function VirtualList<T>(props: VirtualListProps<T>) {
     if (scroller) setViewport(scroller.clientHeight);
   });
 
+  /** Where this list last scrolled itself to: the scroll event that follows is not the reader's. */
+  let ownTop = -1;
   const toBottom = () => {
     if (!scroller) return;
     scroller.scrollTop = scroller.scrollHeight;
-    setScrollTop(scroller.scrollTop);
+    ownTop = scroller.scrollTop;
+    setScrollTop(ownTop);
   };
   const onScroll = () => {
     if (!scroller) return;
-    setScrollTop(scroller.scrollTop);
-    pinned = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < FOLLOW_SLACK;
+    const top = scroller.scrollTop;
+    setScrollTop(top);
+    if (Math.abs(top - ownTop) < 1) return;
+    ownTop = -1;
+    pinned = scroller.scrollHeight - top - scroller.clientHeight < FOLLOW_SLACK;
   };
 
   onMount(() => {
