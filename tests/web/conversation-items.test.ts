@@ -40,15 +40,16 @@ const shape = (items: ChatItem[]) =>
 
 describe('plans', () => {
   it('revises one plan in place where it first appeared, with the latest entries and a count of revisions', () => {
-    const first = plan('in_progress', 'pending');
-    const items = chatItems([
+    const messages = [
       msg({ role: 'user', content: 'do it', origin: 'user' }),
-      first,
+      plan('in_progress', 'pending'),
       msg({ content: 'Working.' }),
       plan('completed', 'in_progress'),
       msg({ role: 'tool', content: 'Read a', toolCallId: 'c1', toolStatus: 'completed' }),
       plan('completed', 'completed'),
-    ]);
+    ];
+    const first = messages[1]!;
+    const items = chatItems(messages);
     expect(shape(items)).toEqual([
       ['user', 'do it'],
       ['plan', first.id, 2, 'completed,completed'],
@@ -57,7 +58,7 @@ describe('plans', () => {
     ]);
     const p = items[1] as Extract<ChatItem, { kind: 'plan' }>;
     expect(p.key).toBe(`plan:${first.id}`);
-    expect(p.plan.latestId).toBe(first.id + 4);
+    expect(p.plan.latestId).toBe(messages[5]!.id);
   });
 
   it("starts a new plan after the user's next message (a new turn), and reads plans without entries from their text", () => {

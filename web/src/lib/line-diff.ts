@@ -79,8 +79,10 @@ export function lineDiff(oldText: string | null, newText: string, context = 3, m
   let ai = start;
   let bi = start;
   for (const op of middleOps(a.slice(start, a.length - end), b.slice(start, b.length - end))) {
-    if (op === '=') push(' ', (bi++, a[ai++]!));
-    else if (op === '-') push('-', a[ai++]!);
+    if (op === '=') {
+      push(' ', a[ai++]!);
+      bi++;
+    } else if (op === '-') push('-', a[ai++]!);
     else push('+', b[bi++]!);
   }
   for (let k = a.length - end; k < a.length; k++) push(' ', a[k]!);
