@@ -48,7 +48,7 @@ function explainFailure(): void {
 /** The rows of one kind in the conversation, with what the test reads from them. */
 function rowsOf(role: string) {
   return page.$$eval(`ol.messages > li.msg-${role}`, (lis) =>
-    lis.map((li) => ({ ...(li as HTMLElement).dataset, text: li.textContent ?? '' })),
+    lis.map((li) => ({ ...(li as HTMLElement).dataset, text: li.textContent ?? '' }) as Record<string, string>),
   );
 }
 

@@ -33,7 +33,13 @@ afterEach(async () => {
 });
 
 const diffOf = (extra: Partial<Parameters<typeof branchDiff>[0]> = {}) =>
-  branchDiff({ dir, baseRef: 'origin/main', baseName: 'main', policy: { protocols: ['https', 'file'] }, ...extra });
+  branchDiff({
+    dir,
+    baseRef: 'origin/main',
+    baseName: 'main',
+    policy: { protocols: ['https', 'file'], localRoots: [root] },
+    ...extra,
+  });
 
 async function commitAgentWork(): Promise<void> {
   await writeFile(path.join(dir, 'README.md'), '# Demo project\nHello from the agent\n');

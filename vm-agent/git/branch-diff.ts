@@ -25,7 +25,7 @@ export type BranchDiffOptions = GitContext & {
   /** Its name as the user knows it, e.g. `main`. */
   baseName: string;
   redact?: (text: string) => string;
-  limits?: Partial<typeof DIFF_LIMITS>;
+  limits?: Partial<Record<keyof typeof DIFF_LIMITS, number>>;
 };
 
 /** Changed lines beyond which a file's hunks are not read (they could not fit its budget anyway). */
