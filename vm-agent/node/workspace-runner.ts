@@ -10,6 +10,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { MessageRecord } from '../../functions/_shared/common/contracts/messages.ts';
 import type { AgentLaunchSettings, CreateWorkspacePayload } from '../../functions/_shared/common/contracts/vm-agent.ts';
+import { shareBranchDiff } from '../git/branch-diff.ts';
 import { completeWork } from '../git/complete.ts';
 import { type CredentialQuestion, type GitCredentialHelper, startCredentialHelper } from '../git/credential-server.ts';
 import type { RepositoryPolicy } from '../git/policy.ts';
@@ -522,6 +523,18 @@ export class WorkspaceRunner {
       log: (l) => this.log(l),
       policy: this.options.repositoryPolicy,
       credentialHelper: this.credentialHelper,
+    });
+    // The agent's changes into the chat, as files and hunks of the branch (before the completion).
+    await shareBranchDiff({
+      dir: path.join(this.dir, 'repo'),
+      baseRef: `origin/${payload.baseBranch}`,
+      baseName: payload.baseBranch,
+      policy: this.options.repositoryPolicy,
+      sessionId: this.channel.agentSessionId!,
+      messageId: `branch-diff-${this.id}`,
+      redact: (text) => scrub(text, this.secrets),
+      append: (record) => this.channel.append(record),
+      log: (l) => this.log(l),
     });
     const gitPushResult = { ...result, error: result.error && scrub(result.error, this.secrets).slice(0, 4000) };
     this.log(

@@ -1,19 +1,21 @@
 import { Match, onMount, Show, Switch } from 'solid-js';
 import { AuthScreen } from './components/AuthScreen.tsx';
-import { CredentialsSettings } from './components/CredentialsSettings.tsx';
-import { NodesPage } from './components/NodesPage.tsx';
-import { GitHubSettings } from './components/GitHubSettings.tsx';
-import { IdeasBoard } from './components/IdeasBoard.tsx';
-import { Inbox } from './components/Inbox.tsx';
-import { ProjectChat } from './components/ProjectChat.tsx';
-import { ProfilesPage } from './components/ProfilesPage.tsx';
-import { ProjectsScreen } from './components/ProjectsScreen.tsx';
+import { lazyScreen } from './lib/lazy-screen.tsx';
 import { route } from './lib/route.ts';
 import { session, signOut, startSession } from './stores/session.ts';
-import { resetProjects } from './stores/projects.ts';
-import { closeProject } from './stores/chat.ts';
-import { resetProfiles } from './stores/profiles.ts';
 import { resetGitHub } from './stores/github.ts';
+
+// Screens past sign-in load when first shown (bench/web-bundle-size.ts: the first load stays small).
+const CredentialsSettings = lazyScreen(() =>
+  import('./components/CredentialsSettings.tsx').then((m) => m.CredentialsSettings),
+);
+const NodesPage = lazyScreen(() => import('./components/NodesPage.tsx').then((m) => m.NodesPage));
+const GitHubSettings = lazyScreen(() => import('./components/GitHubSettings.tsx').then((m) => m.GitHubSettings));
+const ProjectChat = lazyScreen(() => import('./components/ProjectChat.tsx').then((m) => m.ProjectChat));
+const ProfilesPage = lazyScreen(() => import('./components/ProfilesPage.tsx').then((m) => m.ProfilesPage));
+const ProjectsScreen = lazyScreen(() => import('./components/ProjectsScreen.tsx').then((m) => m.ProjectsScreen));
+const IdeasBoard = lazyScreen(() => import('./components/IdeasBoard.tsx').then((m) => m.IdeasBoard));
+const Inbox = lazyScreen(() => import('./components/Inbox.tsx').then((m) => m.Inbox));
 
 export function App() {
   onMount(() => void startSession());
@@ -37,9 +39,15 @@ export function App() {
   };
 
   const leave = async () => {
-    closeProject();
-    resetProjects();
-    resetProfiles();
+    // These stores load with their screens (not on the first load).
+    const [chat, projects, profiles] = await Promise.all([
+      import('./stores/chat.ts'),
+      import('./stores/projects.ts'),
+      import('./stores/profiles.ts'),
+    ]);
+    chat.closeProject();
+    projects.resetProjects();
+    profiles.resetProfiles();
     resetGitHub();
     await signOut();
   };

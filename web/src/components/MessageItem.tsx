@@ -1,41 +1,25 @@
-import { For, Match, Show, Switch } from 'solid-js';
+/**
+ * One message of the chat as its own row (`li.msg.msg-<role>`): the user's words, the agent's,
+ * a collapsed thought or system context, a card, a crash report, the branch's diff, or a system
+ * line. Tool calls and plans have rows of their own (ToolCallGroup.tsx, PlanView.tsx). To add
+ * something to every message (e.g. an action), add it beside the Switch.
+ */
+import { Match, Show, Switch } from 'solid-js';
+import { branchDiffOf } from '../../../functions/_shared/common/contracts/branch-diff.ts';
 import { crashReportOf } from '../../../functions/_shared/common/contracts/messages.ts';
 import { cardOf } from '../lib/cards.ts';
-import { type ChatItem, planItems } from '../lib/messages.ts';
+import type { ChatItem } from '../lib/messages.ts';
 import { ChatCard } from './Cards.tsx';
 import { CrashReport } from './CrashReport.tsx';
+import { DiffView } from './DiffView.tsx';
 import { ForkAction } from './ForkForm.tsx';
 
 type MessageEntry = Extract<ChatItem, { kind: 'message' }>;
-type ToolEntry = Extract<ChatItem, { kind: 'tool' }>;
 
-const TOOL_STATUS_WORDS: Record<string, string> = {
-  pending: 'Pending',
-  in_progress: 'Running',
-  completed: 'Done',
-  failed: 'Failed',
-};
-
-const PLAN_MARKS: Record<string, string> = { completed: '✓', in_progress: '◐', pending: '○' };
-
-export function ToolItem(props: { item: ToolEntry }) {
-  return (
-    <li class="msg msg-tool" data-role="tool" data-id={props.item.firstId} data-status={props.item.tool.status}>
-      <span class="tool-icon" aria-hidden="true">
-        ⚙
-      </span>
-      <span class="tool-title">{props.item.tool.title}</span>
-      <span class={`tool-status tool-${props.item.tool.status}`}>
-        {TOOL_STATUS_WORDS[props.item.tool.status] ?? props.item.tool.status}
-      </span>
-    </li>
-  );
-}
-
-export function MessageItem(props: { item: MessageEntry }) {
+export function MessageItem(props: { item: MessageEntry; ref?: (el: HTMLElement) => void }) {
   const m = () => props.item.message;
   return (
-    <li class={`msg msg-${m().role}`} data-role={m().role} data-id={m().id}>
+    <li ref={props.ref} class={`msg msg-${m().role}`} data-role={m().role} data-id={m().id}>
       <Switch fallback={<div class="msg-text">{m().content}</div>}>
         <Match when={m().origin === 'system' && m().role !== 'system'}>
           <details class="system-context">
@@ -53,26 +37,11 @@ export function MessageItem(props: { item: MessageEntry }) {
             <div class="msg-text">{m().content}</div>
           </details>
         </Match>
-        <Match when={m().role === 'plan'}>
-          <div class="plan">
-            <strong>Plan</strong>
-            <ul>
-              <For each={planItems(m())}>
-                {(entry) => (
-                  <li class={`plan-${entry.status}`}>
-                    <span aria-hidden="true">{PLAN_MARKS[entry.status] ?? '○'} </span>
-                    {entry.content}
-                    <span class="sr-only"> ({entry.status.replace('_', ' ')})</span>
-                  </li>
-                )}
-              </For>
-            </ul>
-          </div>
-        </Match>
         <Match when={cardOf(m())}>{(card) => <ChatCard message={m()} view={card()} />}</Match>
         <Match when={m().role === 'system' && crashReportOf(m())}>
           {(report) => <CrashReport report={report()} />}
         </Match>
+        <Match when={branchDiffOf(m())}>{(diff) => <DiffView diff={diff()} messageId={m().messageId} />}</Match>
         <Match when={m().role === 'system'}>
           <div class="msg-text system-line">{m().content}</div>
         </Match>

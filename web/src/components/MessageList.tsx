@@ -1,41 +1,58 @@
-import { createEffect, createMemo, Index, on, Show } from 'solid-js';
+/**
+ * The open task's conversation: the session's messages folded into chat items (tool calls with
+ * their results, one plan per turn; web/src/lib/messages.ts) in a windowed list, so a session of
+ * 10,000 messages renders only the rows near the viewport. The store merges live and re-read
+ * messages (stores/chat.ts); messages never change once stored, so the items are rebuilt from the
+ * plain array whenever it is replaced.
+ */
+import { createMemo, Match, Show, Switch } from 'solid-js';
+import { unwrap } from 'solid-js/store';
 import { type ChatItem, chatItems } from '../lib/messages.ts';
 import { chat } from '../stores/chat.ts';
-import { MessageItem, ToolItem } from './MessageItem.tsx';
+import { MessageItem } from './MessageItem.tsx';
+import { PlanView } from './PlanView.tsx';
+import { ToolCallGroup } from './ToolCallGroup.tsx';
+import { VirtualList } from './VirtualList.tsx';
+import './conversation.css';
 
 export function MessageList() {
-  let list: HTMLOListElement | undefined;
-  const items = createMemo(() => chatItems(chat.messages));
-
-  // Follow the stream while the reader is at the bottom.
-  createEffect(
-    on(
-      () => chat.messages.length,
-      () => {
-        const el = list?.parentElement;
-        if (el && el.scrollHeight - el.scrollTop - el.clientHeight < 120) el.scrollTop = el.scrollHeight;
-      },
-    ),
-  );
+  const items = createMemo(() => {
+    const messages = chat.messages;
+    void messages.length;
+    return chatItems(unwrap(messages));
+  });
 
   return (
-    <div class="messages-scroll">
-      <Show when={chat.messagesLoaded || chat.messages.length > 0} fallback={<p class="muted">Loading messages…</p>}>
-        <ol class="messages" ref={list} aria-label="Conversation" aria-live="polite" aria-relevant="additions">
-          <Index each={items()}>{(item) => <ChatRow item={item()} />}</Index>
-        </ol>
-      </Show>
-    </div>
+    <Show
+      when={chat.messagesLoaded || chat.messages.length > 0}
+      fallback={
+        <div class="messages-scroll">
+          <p class="muted">Loading messages…</p>
+        </div>
+      }
+    >
+      <VirtualList
+        items={items()}
+        key={(item) => item.key}
+        scrollClass="messages-scroll"
+        listClass="messages"
+        label="Conversation"
+      >
+        {(item, ref) => <ChatRow item={item()} ref={ref} />}
+      </VirtualList>
+    </Show>
   );
 }
 
-function ChatRow(props: { item: ChatItem }) {
+function ChatRow(props: { item: ChatItem; ref: (el: HTMLElement) => void }) {
   const tool = () => (props.item.kind === 'tool' ? props.item : undefined);
+  const plan = () => (props.item.kind === 'plan' ? props.item : undefined);
   const message = () => (props.item.kind === 'message' ? props.item : undefined);
   return (
-    <>
-      <Show when={tool()}>{(t) => <ToolItem item={t()} />}</Show>
-      <Show when={message()}>{(m) => <MessageItem item={m()} />}</Show>
-    </>
+    <Switch>
+      <Match when={tool()}>{(t) => <ToolCallGroup item={t()} ref={props.ref} />}</Match>
+      <Match when={plan()}>{(p) => <PlanView item={p()} ref={props.ref} />}</Match>
+      <Match when={message()}>{(m) => <MessageItem item={m()} ref={props.ref} />}</Match>
+    </Switch>
   );
 }
