@@ -3,7 +3,6 @@ import { AuthScreen } from './components/AuthScreen.tsx';
 import { lazyScreen } from './lib/lazy-screen.tsx';
 import { route } from './lib/route.ts';
 import { session, signOut, startSession } from './stores/session.ts';
-import { resetGitHub } from './stores/github.ts';
 
 // Screens past sign-in load when first shown (bench/web-bundle-size.ts: the first load stays small).
 const CredentialsSettings = lazyScreen(() =>
@@ -40,15 +39,16 @@ export function App() {
 
   const leave = async () => {
     // These stores load with their screens (not on the first load).
-    const [chat, projects, profiles] = await Promise.all([
+    const [chat, projects, profiles, github] = await Promise.all([
       import('./stores/chat.ts'),
       import('./stores/projects.ts'),
       import('./stores/profiles.ts'),
+      import('./stores/github.ts'),
     ]);
     chat.closeProject();
     projects.resetProjects();
     profiles.resetProfiles();
-    resetGitHub();
+    github.resetGitHub();
     await signOut();
   };
 

@@ -1,5 +1,5 @@
 import { createResource, createSignal, Show } from 'solid-js';
-import { githubSignInEnabled, signInWithGitHub } from '../stores/github.ts';
+import { githubSignInEnabled, signInWithGitHub } from '../stores/github-auth.ts';
 import { session, signIn, signUp } from '../stores/session.ts';
 
 type Mode = 'sign-in' | 'sign-up';

@@ -1,6 +1,13 @@
 import { createSignal } from 'solid-js';
 import { createStore } from 'solid-js/store';
 import * as api from '../lib/supabase/index.ts';
+import {
+  forgetGitHubToken,
+  githubSignInEnabled,
+  gitHubToken,
+  pendingInstallation,
+  settlePendingInstallation,
+} from './github-auth.ts';
 import type { LinkedInstallation, RepositoryPage } from '../../../functions/_shared/common/contracts/github.ts';
 
 /**
@@ -9,9 +16,6 @@ import type { LinkedInstallation, RepositoryPage } from '../../../functions/_sha
  * linking), an installation the App's Setup URL brought back (until it is linked), and the open
  * repository picker's page.
  */
-const TOKEN_KEY = 'sam.github.providerToken';
-const PENDING_KEY = 'sam.github.pendingInstallation';
-
 interface GitHubState {
   installations: LinkedInstallation[];
   loaded: boolean;
@@ -24,51 +28,7 @@ const [repoPage, setRepoPage] = createSignal<RepositoryPage | null>(null);
 const [repoError, setRepoError] = createSignal<string | null>(null);
 
 export { github, repoPage, repoError };
-
-const storage = () => {
-  try {
-    return window.sessionStorage;
-  } catch {
-    return undefined;
-  }
-};
-
-export const pendingInstallation = (): number | null => Number(storage()?.getItem(PENDING_KEY)) || null;
-export const hasGitHubToken = (): boolean => !!storage()?.getItem(TOKEN_KEY);
-
-/**
- * At start-up, before the session is read: takes what GitHub sent the browser back with — a
- * sign-in's `?code=` (exchanged for the session and GitHub's token) or the Setup URL's
- * `?installation_id=` — and clears it from the address bar. Returns a sign-in failure in words.
- */
-export async function captureGitHubRedirect(): Promise<string | null> {
-  const params = new URLSearchParams(location.search);
-  if (![...params.keys()].some((k) => ['code', 'error_description', 'installation_id'].includes(k))) return null;
-  let hash = location.hash;
-  const installation = Number(params.get('installation_id'));
-  if (installation > 0) {
-    storage()?.setItem(PENDING_KEY, String(installation));
-    hash = '#/settings';
-  }
-  const { providerToken, error } = await api.finishOAuthRedirect(params);
-  if (providerToken) storage()?.setItem(TOKEN_KEY, providerToken);
-  if (pendingInstallation()) hash = '#/settings';
-  history.replaceState(null, '', `${location.pathname}${hash}`);
-  // replaceState fires no hashchange: tell the router where we are now.
-  window.dispatchEvent(new HashChangeEvent('hashchange'));
-  return error;
-}
-
-let available: Promise<boolean> | undefined;
-/**
- * Whether this SAM offers GitHub (Auth's GitHub provider is the operator's GitHub App): asked
- * once, so pages without GitHub never call the `github` function.
- */
-export const githubSignInEnabled = (): Promise<boolean> => (available ??= api.githubSignInEnabled());
-
-export async function signInWithGitHub(): Promise<string | null> {
-  return api.signInWithGitHub();
-}
+export { githubSignInEnabled, hasGitHubToken, pendingInstallation, signInWithGitHub } from './github-auth.ts';
 
 export async function loadInstallations(): Promise<void> {
   if (!(await githubSignInEnabled())) {
@@ -85,15 +45,15 @@ export async function loadInstallations(): Promise<void> {
 /** Links the installation the Setup URL named, proven with this tab's GitHub token. */
 export async function linkPendingInstallation(): Promise<void> {
   const id = pendingInstallation();
-  const token = storage()?.getItem(TOKEN_KEY);
+  const token = gitHubToken();
   if (!id || !token) return;
   try {
     const linked = await api.linkGitHubInstallation(id, token);
-    storage()?.removeItem(PENDING_KEY);
+    settlePendingInstallation();
     setState({ notice: `Linked the GitHub installation on ${linked.accountLogin}.`, error: null });
     await loadInstallations();
   } catch (e) {
-    storage()?.removeItem(PENDING_KEY);
+    settlePendingInstallation();
     setState({ error: e instanceof Error ? e.message : String(e), notice: null });
   }
 }
@@ -129,7 +89,7 @@ export async function loadRepositoryPage(installationId: number, page: number): 
 export const attachRepository = api.attachGitHubRepository;
 
 export function resetGitHub(): void {
-  storage()?.removeItem(TOKEN_KEY);
+  forgetGitHubToken();
   setState({ installations: [], loaded: false, error: null, notice: null });
   setRepoPage(null);
 }

@@ -1,6 +1,8 @@
 import { createSignal } from 'solid-js';
-import * as api from '../lib/supabase/index.ts';
-import { captureGitHubRedirect } from './github.ts';
+// The slices themselves (not index.ts): the first load carries only what signing in needs.
+import * as api from '../lib/supabase/auth.ts';
+import { initSupabase } from '../lib/supabase/client.ts';
+import { captureGitHubRedirect } from './github-auth.ts';
 
 export type SessionState = 'loading' | 'signed-out' | 'signed-in' | 'failed';
 
@@ -19,7 +21,7 @@ export async function startSession(): Promise<void> {
   if (started) return;
   started = true;
   try {
-    await api.initSupabase();
+    await initSupabase();
     const oauthError = await captureGitHubRedirect();
     if (oauthError) setStartupNotice(oauthError);
     const restored = await api.currentUser();

@@ -16,6 +16,7 @@ export * from './usage.ts';
 export * from './machines.ts';
 export * from './nodes.ts';
 export * from './github.ts';
+export * from './github-auth.ts';
 export * from './ideas.ts';
 export * from './questions.ts';
 export * from './notifications.ts';
