@@ -2,6 +2,7 @@ import { Match, onMount, Show, Switch } from 'solid-js';
 import { AuthScreen } from './components/AuthScreen.tsx';
 import { CredentialsSettings } from './components/CredentialsSettings.tsx';
 import { NodesPage } from './components/NodesPage.tsx';
+import { OfflineNotice } from './components/OfflineNotice.tsx';
 import { GitHubSettings } from './components/GitHubSettings.tsx';
 import { ProjectChat } from './components/ProjectChat.tsx';
 import { ProfilesPage } from './components/ProfilesPage.tsx';
@@ -56,6 +57,7 @@ export function App() {
           )}
         </Show>
       </header>
+      <OfflineNotice />
       <main class="content">
         <Switch>
           <Match when={session.state() === 'loading'}>

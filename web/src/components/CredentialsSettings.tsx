@@ -2,6 +2,7 @@ import { createSignal, For, onMount, Show } from 'solid-js';
 import type { CredentialType } from '../../../functions/_shared/common/contracts/credentials.ts';
 import { credentials, loadCredentials, removeCredential, saveCredential } from '../stores/credentials.ts';
 import { loadProjects, projects } from '../stores/projects.ts';
+import { navigate, route } from '../lib/route.ts';
 
 interface Slot {
   type: CredentialType;
@@ -41,8 +42,16 @@ const when = (iso: string) => new Date(iso).toLocaleString();
 const filled = (config: Record<string, string>) =>
   Object.fromEntries(Object.entries(config).flatMap(([k, v]) => (v.trim() ? [[k, v.trim()]] : [])));
 
+/** The credential form open on the page, from the URL (`#/settings?set=<provider>`): a link to it opens it. */
+const openForm = () => {
+  const r = route();
+  return r.name === 'settings' ? (r.set ?? null) : null;
+};
+
 function SlotRow(props: { slot: Slot }) {
-  const [editing, setEditing] = createSignal(false);
+  const editing = () => openForm() === props.slot.provider;
+  const setEditing = (open: boolean) =>
+    navigate(open ? { name: 'settings', set: props.slot.provider } : { name: 'settings' });
   const [secret, setSecret] = createSignal('');
   const [baseUrl, setBaseUrl] = createSignal('');
   const [projectId, setProjectId] = createSignal('');
