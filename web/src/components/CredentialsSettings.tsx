@@ -87,13 +87,15 @@ function SlotRow(props: { slot: Slot }) {
       ...(projectId() ? { projectId: projectId() } : {}),
       ...(props.slot.config ? { config: filled(config()) } : {}),
     };
+    let saved = false;
     await act(async () => {
       await saveCredential(input);
       setSecret('');
       setBaseUrl('');
       setConfig({});
-      setEditing(false);
+      saved = true;
     });
+    if (saved) setEditing(false);
   };
 
   return (
