@@ -52,9 +52,10 @@ async function signIn(page: Page): Promise<void> {
   await page.getByRole('heading', { name: 'Projects' }).waitFor();
 }
 
-/** A fake `webkitSpeechRecognition` that hears one sentence each time it starts. */
+/** A fake `webkitSpeechRecognition` (the only speech recognition left) that hears one sentence each time it starts. */
 const FAKE_SPEECH = `(() => {
   window.__listened = 0;
+  delete window.SpeechRecognition; // so the prefixed one, Chromium's name, is the one used
   window.webkitSpeechRecognition = class {
     constructor() { this.onresult = null; this.onerror = null; this.onend = null; }
     start() {

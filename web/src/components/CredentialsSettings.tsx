@@ -136,7 +136,12 @@ function SlotRow(props: { slot: Slot }) {
           </button>
         }
       >
-        <form class="credential-form" onSubmit={(e) => void onSave(e)}>
+        <form
+          class="credential-form"
+          // Opened from a link (`#/settings?set=…`): brought into view.
+          ref={(el) => queueMicrotask(() => el.scrollIntoView?.({ block: 'nearest' }))}
+          onSubmit={(e) => void onSave(e)}
+        >
           <label for={`${id()}-secret`}>
             {props.slot.label} {props.slot.help === 'secret key' ? 'secret key' : 'key'}
           </label>
