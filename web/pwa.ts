@@ -36,7 +36,8 @@ self.addEventListener('install', (event) => {
       const cache = await caches.open(CACHE);
       await cache.addAll(SHELL);
       try {
-        const config = await fetch(CONFIG, { cache: 'no-store' });
+        // Under its own URL: a worker fetching the very URL the starting page is fetching can stall in Chromium.
+        const config = await fetch(CONFIG + '?worker', { cache: 'no-store' });
         if (config.ok) await cache.put(CONFIG, config);
       } catch {
         // offline while installing: the app's own fetch will store it

@@ -7,7 +7,7 @@
  * caches the shell (and nothing of Supabase's), and serves it on a reload with no network at all,
  * where the app says it is offline and still knows who is signed in (the session is in cookies).
  */
-import type { BrowserContext, Page } from 'playwright-core';
+import type { BrowserContext, BrowserContextOptions, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useBrowser } from '../helpers/browser.ts';
 import { useFunctionsStack } from '../helpers/local-stack.ts';
@@ -35,8 +35,9 @@ afterAll(async () => {
   await site?.close();
 });
 
-async function newPage(options: Parameters<BrowserContext['newPage']>[0] & object = {}): Promise<Page> {
+async function newPage(options: BrowserContextOptions = {}): Promise<Page> {
   const context = await browser.browser.newContext(options);
+  context.setDefaultTimeout(30_000);
   contexts.push(context);
   return context.newPage();
 }
@@ -103,7 +104,7 @@ describe('SAM on a phone', () => {
     await page.getByRole('button', { name: 'Create project' }).click();
 
     // The project's chat: the task list folds behind "Tasks", the composer is right there.
-    const composer = page.getByLabel('Message');
+    const composer = page.getByRole('textbox', { name: 'Message' });
     await composer.waitFor();
     expect(await page.getByRole('heading', { name: 'pocket' }).isVisible()).toBe(false);
     expect(await pageWidth(page)).toBeLessThanOrEqual(375);
@@ -156,9 +157,9 @@ describe('SAM on a phone', () => {
     await page.addInitScript(FAKE_SPEECH);
     await signIn(page);
     await page.getByRole('link', { name: /pocket/ }).tap();
-    const composer = page.getByLabel('Message');
+    const composer = page.getByRole('textbox', { name: 'Message' });
     await composer.fill('Please');
-    await page.getByRole('button', { name: 'Speak your message' }).tap();
+    await page.getByRole('button', { name: 'Voice input' }).tap();
     await expect.poll(() => composer.inputValue()).toBe('Please add a health check endpoint');
     expect(await page.evaluate(() => (window as unknown as { __listened: number }).__listened)).toBe(1);
     // Heard, not sent: the user sends it.
@@ -169,7 +170,7 @@ describe('SAM on a phone', () => {
     await plain.addInitScript(NO_SPEECH);
     await signIn(plain);
     await plain.getByRole('link', { name: /pocket/ }).tap();
-    await plain.getByLabel('Message').waitFor();
+    await plain.getByRole('textbox', { name: 'Message' }).waitFor();
     expect(await plain.getByTestId('voice-input').count()).toBe(0);
   }, 120_000);
 

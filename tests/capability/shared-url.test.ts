@@ -82,7 +82,7 @@ describe('a copied URL in a new browser context', () => {
     await page.getByRole('button', { name: 'Create project' }).click();
     await page.getByRole('heading', { name: 'linked' }).waitFor();
 
-    await page.getByLabel('Message').fill(MESSAGE);
+    await page.getByRole('textbox', { name: 'Message' }).fill(MESSAGE);
     await page.getByRole('button', { name: 'Start task' }).click();
     await page.getByRole('heading', { name: MESSAGE }).waitFor();
     await expect.poll(() => page.getByTestId('task-status').textContent(), { timeout: 120_000 }).toBe('Completed');

@@ -85,7 +85,7 @@ export function VoiceInput(props: { onTranscript: (text: string) => void; disabl
         <button
           type="button"
           class="mic"
-          aria-label={listening() ? 'Stop listening' : 'Speak your message'}
+          aria-label={listening() ? 'Stop listening' : 'Voice input'}
           aria-pressed={listening()}
           data-testid="voice-input"
           disabled={props.disabled}
