@@ -45,6 +45,15 @@ async function newPage(options: BrowserContextOptions = {}): Promise<Page> {
 /** The page's layout width: more than the viewport means the user can scroll sideways. */
 const pageWidth = (page: Page) => page.evaluate(() => document.documentElement.scrollWidth);
 
+/** Rejects with what did not happen when `work` takes longer than `ms`. */
+function within<T>(what: string, work: Promise<T>, ms = 30_000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    work.finally(() => clearTimeout(timer)),
+    new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out: ${what}`)), ms))),
+  ]);
+}
+
 async function signIn(page: Page): Promise<void> {
   await page.goto(site.url);
   await page.getByLabel('Email').fill(EMAIL);
@@ -176,7 +185,12 @@ describe('SAM on a phone', () => {
 
   it('is an installable app: a valid linked manifest, and a service worker that serves the shell offline', async () => {
     const page = await newPage();
-    await signIn(page);
+    await page.goto(site.url);
+    await page.getByRole('button', { name: 'Create an account' }).click();
+    await page.getByLabel('Email').fill('installer@example.com');
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Sign up' }).click();
+    await page.getByRole('heading', { name: 'Projects' }).waitFor();
 
     // The manifest: linked from the page, served as a manifest, with what an install needs.
     const href = (await page.locator('link[rel="manifest"]').getAttribute('href'))!;
@@ -215,10 +229,24 @@ describe('SAM on a phone', () => {
     expect(sw.headers()['content-type']).toMatch(/javascript/);
     expect(sw.headers()['service-worker-allowed']).toBe('/');
     expect(sw.headers()['cache-control']).toBe('no-store');
-    const registration = await page.evaluate(async () => {
-      const r = await navigator.serviceWorker.ready;
-      return { scope: r.scope, script: r.active?.scriptURL };
-    });
+    page.context().on('console', (m) => console.log(`console ${m.type()}: ${m.text()}`));
+    const states = () =>
+      page.evaluate(async () =>
+        (await navigator.serviceWorker.getRegistrations()).map(
+          (r) => `${r.scope} installing=${r.installing?.state} waiting=${r.waiting?.state} active=${r.active?.state}`,
+        ),
+      );
+    for (let i = 0; i < 10; i++) {
+      console.log('sw states', await states());
+      await page.waitForTimeout(2000);
+    }
+    const registration = await within(
+      'the service worker to activate',
+      page.evaluate(async () => {
+        const r = await navigator.serviceWorker.ready;
+        return { scope: r.scope, script: r.active?.scriptURL };
+      }),
+    );
     expect(registration).toEqual({ scope: `${site.url}/`, script: `${site.url}/sw.js` });
     await page.waitForFunction(() => navigator.serviceWorker.controller !== null);
 
@@ -227,11 +255,14 @@ describe('SAM on a phone', () => {
       .getByText(/No projects yet|pocket/)
       .first()
       .waitFor();
-    const cached = await page.evaluate(async () => {
-      const names = await caches.keys();
-      const urls = await Promise.all(names.map(async (n) => (await (await caches.open(n)).keys()).map((r) => r.url)));
-      return { names, urls: urls.flat() };
-    });
+    const cached = await within(
+      'the caches to be read',
+      page.evaluate(async () => {
+        const names = await caches.keys();
+        const urls = await Promise.all(names.map(async (n) => (await (await caches.open(n)).keys()).map((r) => r.url)));
+        return { names, urls: urls.flat() };
+      }),
+    );
     expect(cached.names).toHaveLength(1);
     expect(cached.names[0]).toMatch(/^sam-shell-[0-9a-f]{16}$/);
     expect(cached.urls).toContain(`${site.url}/index.html`);
@@ -243,7 +274,7 @@ describe('SAM on a phone', () => {
     // No network at all: the browser is offline and the web server is gone. A reload still starts
     // the app from the worker's copy, says it is offline, and knows who is signed in.
     await page.context().setOffline(true);
-    await site.close();
+    await within('the web server to stop', site.close());
     expect(
       await fetch(`${site.url}/`).then(
         () => 'answered',
@@ -255,6 +286,6 @@ describe('SAM on a phone', () => {
     expect(await page.getByTestId('offline-notice').textContent()).toContain('You are offline');
     await page.getByRole('link', { name: 'SAM', exact: true }).waitFor();
     await page.getByRole('button', { name: 'Sign out' }).waitFor();
-    expect(await page.getByText(EMAIL).isVisible()).toBe(true);
+    expect(await page.getByText('installer@example.com').isVisible()).toBe(true);
   }, 120_000);
 });

@@ -86,7 +86,8 @@ describe('a copied URL in a new browser context', () => {
     await page.getByRole('button', { name: 'Start task' }).click();
     await page.getByRole('heading', { name: MESSAGE }).waitFor();
     await expect.poll(() => page.getByTestId('task-status').textContent(), { timeout: 120_000 }).toBe('Completed');
-    await page.locator('ol.messages > li.msg-assistant').first().waitFor();
+    // The conversation is whole once the agent's turn has ended.
+    await page.locator('ol.messages > li.msg-system').filter({ hasText: 'Turn ended: end_turn' }).waitFor();
     taskUrl = page.url();
     expect(new URL(taskUrl).hash).toMatch(/^#\/p\/[0-9a-f-]{36}\/t\/[0-9a-f-]{36}$/);
     shown = await taskView(page);
@@ -127,10 +128,10 @@ describe('a copied URL in a new browser context', () => {
     const { context, page } = await newContext();
     await context.addCookies(await first.context.cookies(site.url));
     await page.goto(taskUrl);
-    expect(await taskView(page)).toEqual(shown);
+    await expect.poll(() => taskView(page)).toEqual(shown);
     await page.locator('[data-channel="live"]').waitFor();
     await page.reload();
-    expect(await taskView(page)).toEqual(shown);
+    await expect.poll(() => taskView(page)).toEqual(shown);
 
     await page.goto(profileUrl);
     await page.getByRole('heading', { name: 'Edit “reviewer”' }).waitFor();
@@ -155,7 +156,7 @@ describe('a copied URL in a new browser context', () => {
     await page.getByLabel('Email').fill(EMAIL);
     await page.getByLabel('Password').fill(PASSWORD);
     await page.getByRole('button', { name: 'Sign in', exact: true }).click();
-    expect(await taskView(page)).toEqual(shown);
+    await expect.poll(() => taskView(page)).toEqual(shown);
     expect(page.url()).toBe(taskUrl);
     const store = await sessionStore(context, page);
     expect(store.cookies.length).toBeGreaterThan(0);
