@@ -229,17 +229,6 @@ describe('SAM on a phone', () => {
     expect(sw.headers()['content-type']).toMatch(/javascript/);
     expect(sw.headers()['service-worker-allowed']).toBe('/');
     expect(sw.headers()['cache-control']).toBe('no-store');
-    page.context().on('console', (m) => console.log(`console ${m.type()}: ${m.text()}`));
-    const states = () =>
-      page.evaluate(async () =>
-        (await navigator.serviceWorker.getRegistrations()).map(
-          (r) => `${r.scope} installing=${r.installing?.state} waiting=${r.waiting?.state} active=${r.active?.state}`,
-        ),
-      );
-    for (let i = 0; i < 10; i++) {
-      console.log('sw states', await states());
-      await page.waitForTimeout(2000);
-    }
     const registration = await within(
       'the service worker to activate',
       page.evaluate(async () => {

@@ -4,16 +4,15 @@
  */
 import { createSignal } from 'solid-js';
 
-/** Registers `/sw.js` once the page has loaded (production builds only: the dev server has none). */
+/**
+ * Registers `/sw.js` (production builds only: the dev server has none). At once, not on `load`:
+ * waiting for `load` left some pages without a worker (seen in Chromium under test).
+ */
 export function registerServiceWorker(): void {
   if (!import.meta.env.PROD || !('serviceWorker' in navigator)) return;
-  const register = () => {
-    navigator.serviceWorker
-      .register('/sw.js', { scope: '/' })
-      .catch((e: unknown) => console.warn('the app works without its offline copy:', e));
-  };
-  if (document.readyState === 'complete') register();
-  else window.addEventListener('load', register, { once: true });
+  navigator.serviceWorker
+    .register('/sw.js', { scope: '/' })
+    .catch((e: unknown) => console.warn('the app works without its offline copy:', e));
 }
 
 const [online, setOnline] = createSignal(navigator.onLine);
