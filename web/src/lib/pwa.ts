@@ -5,11 +5,11 @@
 import { createSignal } from 'solid-js';
 
 /**
- * Registers `/sw.js` (production builds only: the dev server has none). At once, not on `load`:
- * waiting for `load` left some pages without a worker (seen in Chromium under test).
+ * Registers `/sw.js` in what `vite build` made (the dev server has none). Checked by mode, not
+ * `PROD`: `PROD` follows NODE_ENV, which a build run under vitest has set to `test`.
  */
 export function registerServiceWorker(): void {
-  if (!import.meta.env.PROD || !('serviceWorker' in navigator)) return;
+  if (import.meta.env.MODE !== 'production' || !('serviceWorker' in navigator)) return;
   navigator.serviceWorker
     .register('/sw.js', { scope: '/' })
     .catch((e: unknown) => console.warn('the app works without its offline copy:', e));
