@@ -2,7 +2,10 @@
  * The web chat for the local stack: `vite build web` into a folder, then a small static server for
  * it with `/config.json` telling the bundle where Supabase is (the bundle carries no URL or key, so
  * one build serves any stack). Unknown paths without a file extension get `index.html`, so a
- * reload on a client-side route still loads the app.
+ * reload on a client-side route still loads the app. `/sw.js` (the service worker the build
+ * emits) is served as JavaScript, never cached by HTTP, for the scope `/`. The server sets no
+ * cookies and no headers about them: the session cookies the app writes itself
+ * (`@supabase/ssr`, `SameSite=Lax`, not `Secure` on http) work on `http://127.0.0.1`.
  */
 import { spawn } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
@@ -21,6 +24,7 @@ const TYPES: Record<string, string> = {
   '.png': 'image/png',
   '.ico': 'image/x-icon',
   '.json': 'application/json',
+  '.webmanifest': 'application/manifest+json',
   '.woff2': 'font/woff2',
 };
 
@@ -140,6 +144,8 @@ export async function serveWebApp(options: WebAppOptions): Promise<WebApp> {
     res.writeHead(200, {
       'content-type': TYPES[extname(file)] ?? 'application/octet-stream',
       'cache-control': hashed ? 'public, max-age=31536000, immutable' : 'no-store',
+      // The service worker (web/pwa.ts) controls the whole app from the root.
+      ...(path === '/sw.js' ? { 'service-worker-allowed': '/' } : {}),
     });
     res.end(req.method === 'HEAD' ? undefined : body);
   };

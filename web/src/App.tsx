@@ -1,6 +1,7 @@
 import { Match, onMount, Show, Switch } from 'solid-js';
 import { AuthScreen } from './components/AuthScreen.tsx';
 import { lazyScreen } from './lib/lazy-screen.tsx';
+import { OfflineNotice } from './components/OfflineNotice.tsx';
 import { route } from './lib/route.ts';
 import { session, signOut, startSession } from './stores/session.ts';
 
@@ -72,6 +73,7 @@ export function App() {
           )}
         </Show>
       </header>
+      <OfflineNotice />
       <main class="content">
         <Switch>
           <Match when={session.state() === 'loading'}>

@@ -2,6 +2,7 @@ import { createSignal, For, onMount, Show } from 'solid-js';
 import type { CredentialType } from '../../../functions/_shared/common/contracts/credentials.ts';
 import { credentials, loadCredentials, removeCredential, saveCredential } from '../stores/credentials.ts';
 import { loadProjects, projects } from '../stores/projects.ts';
+import { navigate, route } from '../lib/route.ts';
 
 interface Slot {
   type: CredentialType;
@@ -41,8 +42,16 @@ const when = (iso: string) => new Date(iso).toLocaleString();
 const filled = (config: Record<string, string>) =>
   Object.fromEntries(Object.entries(config).flatMap(([k, v]) => (v.trim() ? [[k, v.trim()]] : [])));
 
+/** The credential form open on the page, from the URL (`#/settings?set=<provider>`): a link to it opens it. */
+const openForm = () => {
+  const r = route();
+  return r.name === 'settings' ? (r.set ?? null) : null;
+};
+
 function SlotRow(props: { slot: Slot }) {
-  const [editing, setEditing] = createSignal(false);
+  const editing = () => openForm() === props.slot.provider;
+  const setEditing = (open: boolean) =>
+    navigate(open ? { name: 'settings', set: props.slot.provider } : { name: 'settings' });
   const [secret, setSecret] = createSignal('');
   const [baseUrl, setBaseUrl] = createSignal('');
   const [projectId, setProjectId] = createSignal('');
@@ -78,13 +87,15 @@ function SlotRow(props: { slot: Slot }) {
       ...(projectId() ? { projectId: projectId() } : {}),
       ...(props.slot.config ? { config: filled(config()) } : {}),
     };
+    let saved = false;
     await act(async () => {
       await saveCredential(input);
       setSecret('');
       setBaseUrl('');
       setConfig({});
-      setEditing(false);
+      saved = true;
     });
+    if (saved) setEditing(false);
   };
 
   return (
@@ -125,7 +136,12 @@ function SlotRow(props: { slot: Slot }) {
           </button>
         }
       >
-        <form class="credential-form" onSubmit={(e) => void onSave(e)}>
+        <form
+          class="credential-form"
+          // Opened from a link (`#/settings?set=…`): brought into view.
+          ref={(el) => queueMicrotask(() => el.scrollIntoView?.({ block: 'nearest' }))}
+          onSubmit={(e) => void onSave(e)}
+        >
           <label for={`${id()}-secret`}>
             {props.slot.label} {props.slot.help === 'secret key' ? 'secret key' : 'key'}
           </label>

@@ -11,6 +11,7 @@ import { ProjectMachineSettings } from './ProjectMachineSettings.tsx';
 import { TaskTree } from './TaskTree.tsx';
 import { ProjectBudgetSettings } from './ProjectBudgetSettings.tsx';
 import { TaskView } from './TaskView.tsx';
+import { VoiceInput } from './VoiceInput.tsx';
 
 export function ProjectChat(props: { projectId: string; taskId: string | null }) {
   const [draft, setDraft] = createSignal('');
@@ -24,6 +25,11 @@ export function ProjectChat(props: { projectId: string; taskId: string | null })
   const [execution, setExecution] = createSignal<ExecutionPick>(NO_EXECUTION_PICK);
   const [busy, setBusy] = createSignal(false);
   const [error, setError] = createSignal<string | null>(null);
+  /** On a phone the task list is folded behind a "Tasks" toggle (styles.css); following a link in it folds it again. */
+  const [tasksOpen, setTasksOpen] = createSignal(false);
+  const foldOnLink = (e: MouseEvent) => {
+    if ((e.target as Element | null)?.closest?.('#project-tasks a')) setTasksOpen(false);
+  };
 
   createEffect(() => openProject(props.projectId));
   createEffect(
@@ -97,8 +103,17 @@ export function ProjectChat(props: { projectId: string; taskId: string | null })
   };
 
   return (
-    <div class="project-chat">
-      <aside class="tasks" aria-labelledby="tasks-title">
+    <div class="project-chat" data-tasks-open={tasksOpen() ? 'true' : undefined} onClick={foldOnLink}>
+      <button
+        type="button"
+        class="tasks-toggle"
+        aria-expanded={tasksOpen()}
+        aria-controls="project-tasks"
+        onClick={() => setTasksOpen(!tasksOpen())}
+      >
+        {tasksOpen() ? 'Hide tasks' : 'Tasks'}
+      </button>
+      <aside class="tasks" id="project-tasks" aria-labelledby="tasks-title">
         <p>
           <a href="#/">← Projects</a>
         </p>
@@ -137,6 +152,7 @@ export function ProjectChat(props: { projectId: string; taskId: string | null })
             onInput={(e) => setDraft(e.currentTarget.value)}
             onKeyDown={onKeyDown}
           />
+          <VoiceInput onTranscript={(t) => setDraft((d) => (d.trim() ? `${d.trimEnd()} ${t}` : t))} disabled={busy()} />
           <Show when={error()}>
             <p class="error" role="alert">
               {error()}

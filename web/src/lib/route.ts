@@ -5,13 +5,14 @@ import { isTaskFilter, type TaskFilter } from './task-tree.ts';
  * Hash routes: `#/` projects, `#/p/<projectId>` project chat, `#/p/<projectId>/t/<taskId>` a task,
  * either with `?filter=<active|needs-me|done|failed>` narrowing the task tree,
  * `#/p/<projectId>/profiles` its agent profiles (`?edit=<profileId|new>` with the form open),
- * `#/settings` the user's credentials and GitHub links, `#/nodes` the user's machines,
+ * `#/settings` the user's credentials and GitHub links (`?set=<provider>` with that key's form open),
+ * `#/nodes` the user's machines,
  * `#/?pick=<installationId>&page=<n>` the projects page with the GitHub repository picker open,
  * `#/p/<projectId>/ideas` its ideas board (`?idea=<ideaId>` with that idea's editor open).
  */
 export type Route =
   | { name: 'projects'; pick?: { installationId: number; page: number } }
-  | { name: 'settings' }
+  | { name: 'settings'; set?: string }
   | { name: 'nodes' }
   | { name: 'project'; projectId: string; taskId: string | null; filter?: TaskFilter }
   | { name: 'profiles'; projectId: string; edit: string | null }
@@ -21,6 +22,8 @@ const UUID = '[0-9a-f-]{36}';
 
 function parse(hash: string): Route {
   if (hash === '#/settings') return { name: 'settings' };
+  const settings = /^#\/settings\?set=([a-z0-9-]{1,40})$/.exec(hash);
+  if (settings) return { name: 'settings', set: settings[1]! };
   if (hash === '#/nodes') return { name: 'nodes' };
   const pick = /^#\/\?pick=(\d{1,15})(?:&page=(\d{1,4}))?$/.exec(hash);
   if (pick) return { name: 'projects', pick: { installationId: Number(pick[1]), page: Number(pick[2] ?? 1) || 1 } };
@@ -41,7 +44,7 @@ export function hrefOf(to: Route): string {
     case 'projects':
       return to.pick ? `#/?pick=${to.pick.installationId}&page=${to.pick.page}` : '#/';
     case 'settings':
-      return '#/settings';
+      return to.set ? `#/settings?set=${to.set}` : '#/settings';
     case 'nodes':
       return '#/nodes';
     case 'project':

@@ -1,8 +1,15 @@
 /**
  * The Supabase client of the web app. Only the files of `lib/supabase/` use it; everything else
  * goes through the functions they export (re-exported by `lib/supabase/index.ts`).
+ *
+ * It is `@supabase/ssr`'s browser client: the session lives in cookies (`sb-<ref>-auth-token`,
+ * split into `.0`, `.1`, … when long), not in localStorage, so a server in front of the app could
+ * read it and a copied cookie jar carries the sign-in. The cookies are `SameSite=Lax`, `Path=/`,
+ * not `Secure` unless the page is https (so `http://127.0.0.1` works); requests to Supabase are
+ * cross-origin and never carry them.
  */
-import { createClient, type SupabaseClient } from '@supabase/supabase-js';
+import { createBrowserClient } from '@supabase/ssr';
+import type { SupabaseClient } from '@supabase/supabase-js';
 import { loadConfig } from '../config.ts';
 
 let client: SupabaseClient | undefined;
@@ -10,8 +17,11 @@ let client: SupabaseClient | undefined;
 export async function initSupabase(): Promise<void> {
   if (client) return;
   const config = await loadConfig();
-  client = createClient(config.supabaseUrl, config.publishableKey, {
+  client = createBrowserClient(config.supabaseUrl, config.publishableKey, {
+    // GitHub's redirect is exchanged by stores/github.ts (it also reads the installation it carries).
     auth: { persistSession: true, autoRefreshToken: true, detectSessionInUrl: false, flowType: 'pkce' },
+    cookieOptions: { path: '/', sameSite: 'lax', secure: location.protocol === 'https:' },
+    isSingleton: true,
   });
 }
 
