@@ -84,14 +84,12 @@ const VIEWS: View[] = [
     title: 'Ideas board',
     url: (d) => `/#/p/${d.projectId}/ideas`,
     ready: heading(/ideas/i),
-    optional: true,
   },
   {
     name: 'inbox',
     title: 'Inbox',
     url: (d) => `/?inbox#/p/${d.projectId}/t/${d.taskId}`,
-    ready: heading(/inbox|notifications/i),
-    optional: true,
+    ready: (page) => page.getByRole('region', { name: 'Notifications' }).waitFor(),
   },
 ];
 

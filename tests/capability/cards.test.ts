@@ -7,13 +7,12 @@
  * agent answering the follow-up.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { useBrowser } from '../helpers/browser.ts';
 import { useFunctionsStack } from '../helpers/local-stack.ts';
 import { makeWorkingRepo } from '../helpers/user-client.ts';
+import { printMachineLogs } from './support.ts';
 import { serveWeb, type WebSite } from '../web/site.ts';
 
 const stack = useFunctionsStack('capability_cards', {
@@ -37,10 +36,7 @@ afterAll(async () => {
 
 function explainFailure(): void {
   onTestFailed(async () => {
-    for (const dir of readdirSync(stack.machines.baseDir)) {
-      const log = join(stack.machines.baseDir, dir, 'vm-agent.log');
-      if (existsSync(log)) console.log(`--- ${dir}/vm-agent.log\n${readFileSync(log, 'utf8')}`);
-    }
+    printMachineLogs(stack.machines.baseDir);
     console.log(await stack.db.admin`select title, status, execution_step, error_message from public.tasks`);
   });
 }

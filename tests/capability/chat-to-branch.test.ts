@@ -8,7 +8,7 @@
  * timeout the pg_cron sweep destroys the node and its process exits.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
@@ -19,7 +19,7 @@ import { makeWorkingRepo } from '../helpers/user-client.ts';
 import { serveWeb, type WebSite } from '../web/site.ts';
 import { processAlive } from '../helpers/processes.ts';
 import { waitFor } from '../helpers/wait.ts';
-import { scheduleCronIn } from './support.ts';
+import { scheduleCronIn, printMachineLogs } from './support.ts';
 
 const stack = useFunctionsStack('capability', {
   allServices: true,
@@ -61,10 +61,7 @@ const WATCH_FIRST_TOOL = `(() => {
 /** On failure, what the machines said (their vm-agent logs) and where the tasks stood. */
 function explainFailure(): void {
   onTestFailed(async () => {
-    for (const dir of readdirSync(stack.machines.baseDir)) {
-      const log = join(stack.machines.baseDir, dir, 'vm-agent.log');
-      if (existsSync(log)) console.log(`--- ${dir}/vm-agent.log\n${readFileSync(log, 'utf8')}`);
-    }
+    printMachineLogs(stack.machines.baseDir);
     console.log(await stack.db.admin`select title, status, execution_step, branch, error_message from public.tasks`);
   });
 }

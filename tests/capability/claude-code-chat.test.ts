@@ -10,7 +10,7 @@
  * Claude model, SAM's MCP tools offered.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
@@ -19,6 +19,7 @@ import { ScriptedModel } from '../fakes/models/scripted-model.ts';
 import { useBrowser } from '../helpers/browser.ts';
 import { useFunctionsStack } from '../helpers/local-stack.ts';
 import { makeWorkingRepo } from '../helpers/user-client.ts';
+import { printMachineLogs } from './support.ts';
 import { serveWeb, type WebSite } from '../web/site.ts';
 
 const API_KEY = `sk-ant-chromium-${Math.random().toString(36).slice(2, 12)}-4242`;
@@ -80,10 +81,7 @@ const PAGE_TEXT = `(() => [
 
 function explainFailure(): void {
   onTestFailed(async () => {
-    for (const dir of readdirSync(stack.machines.baseDir)) {
-      const log = join(stack.machines.baseDir, dir, 'vm-agent.log');
-      if (existsSync(log)) console.log(`--- ${dir}/vm-agent.log\n${readFileSync(log, 'utf8')}`);
-    }
+    printMachineLogs(stack.machines.baseDir);
     console.log(await stack.db.admin`select title, status, execution_step, branch, error_message from public.tasks`);
     console.log(`model requests: ${model.requests.map((r) => `${r.api} ${r.path}`).join(', ')}`);
   });

@@ -6,7 +6,7 @@
  * agent printed to stderr is nowhere: not on the page (what the broadcast delivered), not in the
  * clipboard, not in the stored messages. The user's follow-up then finishes the task.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it, onTestFailed } from 'vitest';
@@ -15,6 +15,7 @@ import { useBrowser } from '../helpers/browser.ts';
 import { useFunctionsStack } from '../helpers/local-stack.ts';
 import { makeWorkingRepo } from '../helpers/user-client.ts';
 import { waitFor } from '../helpers/wait.ts';
+import { printMachineLogs } from './support.ts';
 import { serveWeb, type WebSite } from '../web/site.ts';
 
 const FAKE_KEY = 'sk-ant-api03-PLANTEDfake0123456789abcdef';
@@ -51,10 +52,7 @@ function demoAgents(): number[] {
 
 it('shows a recovered crash report that can be copied, waits for a follow-up, and leaks no key', async () => {
   onTestFailed(async () => {
-    for (const dir of readdirSync(stack.machines.baseDir)) {
-      const log = join(stack.machines.baseDir, dir, 'vm-agent.log');
-      if (existsSync(log)) console.log(`--- ${dir}/vm-agent.log\n${readFileSync(log, 'utf8')}`);
-    }
+    printMachineLogs(stack.machines.baseDir);
   });
   await page.goto(site.url);
   await page.getByRole('button', { name: 'Create an account' }).click();

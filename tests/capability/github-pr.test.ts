@@ -8,8 +8,6 @@
  * PostgREST, Realtime, the functions under Deno, pg_net, the local machine host, git).
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { DEMO_GREETING } from '../../vm-agent/demo-agent/scenario.ts';
@@ -17,6 +15,7 @@ import { FakeGitHub, type FakeUser } from '../fakes/github/server.ts';
 import type { Installation, Repo } from '../fakes/github/shapes.ts';
 import { useBrowser } from '../helpers/browser.ts';
 import { useFunctionsStack } from '../helpers/local-stack.ts';
+import { printMachineLogs } from './support.ts';
 import { serveWeb, type WebSite } from '../web/site.ts';
 
 let fake: FakeGitHub;
@@ -82,10 +81,7 @@ afterAll(async () => {
 /** On failure, what the machines said and where the tasks stood. */
 function explainFailure(): void {
   onTestFailed(async () => {
-    for (const dir of readdirSync(stack.machines.baseDir)) {
-      const log = join(stack.machines.baseDir, dir, 'vm-agent.log');
-      if (existsSync(log)) console.log(`--- ${dir}/vm-agent.log\n${readFileSync(log, 'utf8')}`);
-    }
+    printMachineLogs(stack.machines.baseDir);
     console.log(
       await stack.db.admin`
       select title, status, execution_step, branch, pr_number, pr_url, pr_state, error_message from public.tasks`,

@@ -129,8 +129,12 @@ describe('SAM on a phone', () => {
     // The agent's messages stream in, then the task completes.
     await page.locator('ol.messages > li.msg-assistant').first().waitFor({ timeout: 120_000 });
     await expect.poll(() => page.getByTestId('task-status').textContent(), { timeout: 120_000 }).toBe('Completed');
-    const said = (await page.locator('ol.messages > li.msg-assistant').allTextContents()).join('');
-    expect(said).toContain('Done: appended "- Note the phone in README.md" to README.md.');
+    const said = async () =>
+      (await page.locator('ol.messages > li.msg-assistant .msg-text').allTextContents()).join('');
+    // The status can arrive before the last stored messages: wait for them, not a moment.
+    await expect
+      .poll(said, { timeout: 60_000 })
+      .toContain('Done: appended "- Note the phone in README.md" to README.md.');
     expect(await pageWidth(page)).toBeLessThanOrEqual(375);
 
     // "Tasks" unfolds the list with the task in it; picking it folds the list again.
@@ -158,6 +162,12 @@ describe('SAM on a phone', () => {
     await page.getByRole('link', { name: 'New profile' }).tap();
     await page.getByRole('heading', { name: 'New profile' }).waitFor();
     expect(await pageWidth(page)).toBeLessThanOrEqual(375);
+
+    // The inbox opens within the screen (a panel hanging off the left edge adds no scroll width).
+    await page.getByRole('button', { name: /^Inbox/ }).tap();
+    const panel = await page.getByRole('region', { name: 'Notifications' }).boundingBox();
+    expect(panel!.x).toBeGreaterThanOrEqual(0);
+    expect(panel!.x + panel!.width).toBeLessThanOrEqual(375);
     expect(errors).toEqual([]);
   }, 300_000);
 

@@ -6,13 +6,12 @@
  * project's `human_input_ttl`: the card says it expired, and the sweep tells the agent to go on.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { useBrowser } from '../helpers/browser.ts';
 import { useFunctionsStack } from '../helpers/local-stack.ts';
 import { makeWorkingRepo } from '../helpers/user-client.ts';
+import { printMachineLogs } from './support.ts';
 import { serveWeb, type WebSite } from '../web/site.ts';
 
 const stack = useFunctionsStack('capability_questions', {
@@ -36,10 +35,7 @@ afterAll(async () => {
 
 function explainFailure(): void {
   onTestFailed(async () => {
-    for (const dir of readdirSync(stack.machines.baseDir)) {
-      const log = join(stack.machines.baseDir, dir, 'vm-agent.log');
-      if (existsSync(log)) console.log(`--- ${dir}/vm-agent.log\n${readFileSync(log, 'utf8')}`);
-    }
+    printMachineLogs(stack.machines.baseDir);
     console.log(await stack.db.admin`select title, status, execution_step, error_message from public.tasks`);
     console.log(await stack.db.admin`select context, status, answer from public.human_input_requests`);
   });
@@ -51,7 +47,7 @@ async function submit(message: string): Promise<void> {
   await page.getByRole('heading', { name: message }).waitFor();
 }
 
-const said = async () => (await page.locator('ol.messages > li.msg-assistant').allTextContents()).join('');
+const said = async () => (await page.locator('ol.messages > li.msg-assistant .msg-text').allTextContents()).join('');
 
 describe('questions in the chat', () => {
   it('shows the agent’s question with its choices; the click reaches the agent, which goes on with it', async () => {

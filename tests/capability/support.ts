@@ -1,3 +1,5 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import postgres from 'postgres';
 import { APP_DATABASE, clusterConfig, connectionUrl, SUPERUSER } from '../../supabase/local/postgres/cluster.ts';
 
@@ -23,4 +25,12 @@ export async function scheduleCronIn(database: string, name: string, command: st
       await cron.end();
     }
   };
+}
+
+/** A failed test's explanation: every machine's vm-agent log under `baseDir`, printed. */
+export function printMachineLogs(baseDir: string): void {
+  for (const dir of readdirSync(baseDir)) {
+    const log = join(baseDir, dir, 'vm-agent.log');
+    if (existsSync(log)) console.log(`--- ${dir}/vm-agent.log\n${readFileSync(log, 'utf8')}`);
+  }
 }

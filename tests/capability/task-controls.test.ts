@@ -7,8 +7,6 @@
  * grace, and the composer's execution options (profile, agent, mode, machine, size, a chosen node)
  * reaching the task row.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { useBrowser } from '../helpers/browser.ts';
@@ -16,7 +14,7 @@ import { useFunctionsStack } from '../helpers/local-stack.ts';
 import { makeWorkingRepo } from '../helpers/user-client.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { serveWeb, type WebSite } from '../web/site.ts';
-import { scheduleCronIn } from './support.ts';
+import { scheduleCronIn, printMachineLogs } from './support.ts';
 
 const stack = useFunctionsStack('capability_controls', {
   allServices: true,
@@ -39,10 +37,7 @@ afterAll(async () => {
 
 function explainFailure(): void {
   onTestFailed(async () => {
-    for (const dir of readdirSync(stack.machines.baseDir)) {
-      const log = join(stack.machines.baseDir, dir, 'vm-agent.log');
-      if (existsSync(log)) console.log(`--- ${dir}/vm-agent.log\n${readFileSync(log, 'utf8')}`);
-    }
+    printMachineLogs(stack.machines.baseDir);
     console.log(await stack.db.admin`select id, title, status, execution_step, error_message from public.tasks`);
   });
 }

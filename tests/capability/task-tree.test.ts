@@ -7,8 +7,6 @@
  * a reload; a filter picked in the sidebar is in the URL and survives a reload; a node opens its task;
  * a task whose agent asks permission shows under "Needs me" live and leaves it once answered.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { createClient, type SupabaseClient } from '@supabase/supabase-js';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
@@ -16,6 +14,7 @@ import WebSocket from 'ws';
 import { useBrowser } from '../helpers/browser.ts';
 import { useFunctionsStack } from '../helpers/local-stack.ts';
 import { makeWorkingRepo } from '../helpers/user-client.ts';
+import { printMachineLogs } from './support.ts';
 import { serveWeb, type WebSite } from '../web/site.ts';
 
 const stack = useFunctionsStack('capability_tree', {
@@ -42,10 +41,7 @@ afterAll(async () => {
 
 function explainFailure(): void {
   onTestFailed(async () => {
-    for (const dir of readdirSync(stack.machines.baseDir)) {
-      const log = join(stack.machines.baseDir, dir, 'vm-agent.log');
-      if (existsSync(log)) console.log(`--- ${dir}/vm-agent.log\n${readFileSync(log, 'utf8')}`);
-    }
+    printMachineLogs(stack.machines.baseDir);
     console.log(
       await stack.db.admin`select id, parent_task_id, source_task_id, triggered_by, title, status, execution_step,
                                   error_message from public.tasks order by created_at`,
