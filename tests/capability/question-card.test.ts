@@ -81,9 +81,9 @@ describe('questions in the chat', () => {
     expect(await card.getAttribute('data-state')).toBe('answered');
 
     await expect.poll(() => page.getByTestId('task-status').textContent(), { timeout: 90_000 }).toBe('Completed');
-    expect(await said()).toContain(
-      'Done: appended "- Note the database in README.md (answer: Postgres)" to README.md.',
-    );
+    await expect
+      .poll(said, { timeout: 60_000 })
+      .toContain('Done: appended "- Note the database in README.md (answer: Postgres)" to README.md.');
     await expect
       .poll(() => page.getByTestId('task-push').getAttribute('data-pushed'), { timeout: 30_000 })
       .toBe('true');
@@ -120,7 +120,9 @@ describe('questions in the chat', () => {
     expect(swept!.n).toBe(1);
 
     await expect.poll(() => page.getByTestId('task-status').textContent(), { timeout: 90_000 }).toBe('Completed');
-    expect(await said()).toContain('Done: appended "- Note the style in README.md" to README.md.');
+    await expect
+      .poll(said, { timeout: 60_000 })
+      .toContain('Done: appended "- Note the style in README.md" to README.md.');
     expect(await said()).not.toContain('(answer:');
     await page.reload();
     await page.getByTestId('question-card').waitFor();

@@ -50,7 +50,14 @@ async function taskView(page: Page) {
     title: await page.locator('#task-title').textContent(),
     status: await page.getByTestId('task-status').textContent(),
     current: await page.locator('ul.task-list a[aria-current="page"]').getAttribute('data-task-id'),
-    messages: await page.locator('ol.messages > li').allTextContents(),
+    // Each row's text without its Fork action.
+    messages: await page.locator('ol.messages > li').evaluateAll((rows) =>
+      rows.map((li) => {
+        const row = li.cloneNode(true) as HTMLElement;
+        row.querySelectorAll('.fork-action').forEach((b) => b.remove());
+        return row.textContent ?? '';
+      }),
+    ),
   };
 }
 
@@ -88,6 +95,11 @@ describe('a copied URL in a new browser context', () => {
     await expect.poll(() => page.getByTestId('task-status').textContent(), { timeout: 120_000 }).toBe('Completed');
     // The conversation is whole once the agent's turn has ended.
     await page.locator('ol.messages > li.msg-system').filter({ hasText: 'Turn ended: end_turn' }).waitFor();
+    // ... and the branch's diff, recorded just before the task reports complete, has arrived.
+    await page
+      .locator('ol.messages > li')
+      .filter({ hasText: /^Changes on sam\// })
+      .waitFor();
     taskUrl = page.url();
     expect(new URL(taskUrl).hash).toMatch(/^#\/p\/[0-9a-f-]{36}\/t\/[0-9a-f-]{36}$/);
     shown = await taskView(page);

@@ -128,7 +128,10 @@ it('installs on first use with progress, passes the key only as the environment,
   const pid = first.process.child.pid!;
   const environ = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
   expect(environ).toContain(`ANTHROPIC_API_KEY=${KEY}`);
-  expect(environ).toContain('ANTHROPIC_BASE_URL=http://127.0.0.1:9');
+  // The stored base URL is what the vm-agent's usage meter forwards to; the agent talks to the meter.
+  expect(environ.find((e) => e.startsWith('ANTHROPIC_BASE_URL='))).toMatch(
+    /^ANTHROPIC_BASE_URL=http:\/\/127\.0\.0\.1:\d+\/./,
+  );
   expect(environ).toContain('ANTHROPIC_MODEL=claude-test-model');
   expect(environ).toContain(`HOME=${agentHome}`);
   expect(environ).toContain('SAM_DEMO_AGENT_DELAY_MS=0');

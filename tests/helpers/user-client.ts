@@ -155,6 +155,9 @@ export class SessionWatch {
     });
     await new Promise<void>((resolve, reject) => {
       channel.subscribe((status, err) => {
+        // A rejoin after the socket dropped (Realtime restarted): read what was broadcast meanwhile,
+        // as the web chat does after every (re)join.
+        if (status === 'SUBSCRIBED' && this.channel) void this.catchUp().catch(() => {});
         if (status === 'SUBSCRIBED') resolve();
         else if (status === 'CHANNEL_ERROR' || status === 'TIMED_OUT') reject(err ?? new Error(status));
       });

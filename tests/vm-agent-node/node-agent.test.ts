@@ -86,7 +86,9 @@ describe('a machine running tasks', () => {
     }
     expect(messages.map((m) => m.role)).toEqual(expect.arrayContaining(['thought', 'plan', 'assistant', 'system']));
     expect(messages.find((m) => m.tool_metadata?.event === 'workspace_profile')?.content).toMatch(/no Docker/);
-    expect(messages.at(-1)?.content).toBe('Turn ended: end_turn');
+    // The turn's end, then the branch's diff recorded before the task is reported complete.
+    expect(messages.at(-2)?.content).toBe('Turn ended: end_turn');
+    expect(messages.at(-1)?.content).toMatch(/^Changes on sam\/\S+ against main: 1 file, \+1 −0/);
     expect(first.summary).toContain('Done: appended');
 
     // The owner's next task claims the warm node; the same agent serves it, no new node.
