@@ -1,6 +1,7 @@
 import { createEffect, createSignal, For, on, Show } from 'solid-js';
 import type { BudgetDefaults } from '../lib/supabase/index.ts';
 import { budgets, loadBudgetDefaults, saveBudgetDefaults } from '../stores/budgets.ts';
+import { projectPanelOpen, setProjectView } from '../lib/route.ts';
 
 const LIMITS: { key: keyof BudgetDefaults; id: string; label: string }[] = [
   { key: 'turns', id: 'budget-turns', label: 'Turn limit' },
@@ -65,7 +66,14 @@ export function ProjectBudgetSettings(props: { projectId: string }) {
   };
 
   return (
-    <details class="machine-settings budget-settings">
+    <details
+      class="machine-settings budget-settings"
+      open={projectPanelOpen('budget')}
+      onToggle={(e) => {
+        if (e.currentTarget.open !== projectPanelOpen('budget'))
+          setProjectView({ panel: e.currentTarget.open ? 'budget' : null });
+      }}
+    >
       <summary>Budget defaults</summary>
       <form onSubmit={(e) => void onSave(e)}>
         <p class="muted">

@@ -12,6 +12,7 @@ import {
 } from '../../../functions/_shared/common/contracts/clouds.ts';
 import type { MachineDefaults } from '../lib/supabase/index.ts';
 import { machines, saveMachineDefaults } from '../stores/machines.ts';
+import { projectPanelOpen, setProjectView } from '../lib/route.ts';
 
 /** A project's machine defaults: provider, size, location, and its own server type per size. */
 export function ProjectMachineSettings(props: { projectId: string }) {
@@ -74,7 +75,14 @@ export function ProjectMachineSettings(props: { projectId: string }) {
   };
 
   return (
-    <details class="machine-settings">
+    <details
+      class="machine-settings"
+      open={projectPanelOpen('machine')}
+      onToggle={(e) => {
+        if (e.currentTarget.open !== projectPanelOpen('machine'))
+          setProjectView({ panel: e.currentTarget.open ? 'machine' : null });
+      }}
+    >
       <summary>Machine defaults</summary>
       <form onSubmit={(e) => void onSave(e)}>
         <label for="machines-provider">Default provider</label>

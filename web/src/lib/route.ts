@@ -3,7 +3,8 @@ import { isTaskFilter, type TaskFilter } from './task-tree.ts';
 
 /**
  * Hash routes: `#/` projects, `#/p/<projectId>` project chat, `#/p/<projectId>/t/<taskId>` a task,
- * either with `?filter=<active|needs-me|done|failed>` narrowing the task tree,
+ * either with `?filter=<active|needs-me|done|failed>` narrowing the task tree, `panel=<machine|budget>`
+ * with that project panel open, and (a task) `fork=<messageId>` with the fork form open on that message,
  * `#/p/<projectId>/profiles` its agent profiles (`?edit=<profileId|new>` with the form open),
  * `#/settings` the user's credentials and GitHub links (`?set=<provider>` with that key's form open),
  * `#/nodes` the user's machines,
@@ -14,9 +15,20 @@ export type Route =
   | { name: 'projects'; pick?: { installationId: number; page: number } }
   | { name: 'settings'; set?: string }
   | { name: 'nodes' }
-  | { name: 'project'; projectId: string; taskId: string | null; filter?: TaskFilter }
+  | {
+      name: 'project';
+      projectId: string;
+      taskId: string | null;
+      filter?: TaskFilter;
+      panel?: ProjectPanel;
+      fork?: number;
+    }
   | { name: 'profiles'; projectId: string; edit: string | null }
   | { name: 'ideas'; projectId: string; idea: string | null };
+
+/** The project chat's panels that open in place. */
+export type ProjectPanel = 'machine' | 'budget';
+const isPanel = (v: string | null): v is ProjectPanel => v === 'machine' || v === 'budget';
 
 const UUID = '[0-9a-f-]{36}';
 
@@ -29,8 +41,16 @@ function parse(hash: string): Route {
   if (pick) return { name: 'projects', pick: { installationId: Number(pick[1]), page: Number(pick[2] ?? 1) || 1 } };
   const m = new RegExp(`^#/p/(${UUID})(?:/t/(${UUID}))?(?:\\?(.*))?$`).exec(hash);
   if (m) {
-    const filter = new URLSearchParams(m[3] ?? '').get('filter');
-    return { name: 'project', projectId: m[1]!, taskId: m[2] ?? null, ...(isTaskFilter(filter) ? { filter } : {}) };
+    const query = new URLSearchParams(m[3] ?? '');
+    const [filter, panel, fork] = [query.get('filter'), query.get('panel'), query.get('fork')];
+    return {
+      name: 'project',
+      projectId: m[1]!,
+      taskId: m[2] ?? null,
+      ...(isTaskFilter(filter) ? { filter } : {}),
+      ...(isPanel(panel) ? { panel } : {}),
+      ...(m[2] && fork && /^\d{1,15}$/.test(fork) ? { fork: Number(fork) } : {}),
+    };
   }
   const p = new RegExp(`^#/p/(${UUID})/profiles(?:\\?edit=(new|${UUID}))?$`).exec(hash);
   if (p) return { name: 'profiles', projectId: p[1]!, edit: p[2] ?? null };
@@ -47,8 +67,14 @@ export function hrefOf(to: Route): string {
       return to.set ? `#/settings?set=${to.set}` : '#/settings';
     case 'nodes':
       return '#/nodes';
-    case 'project':
-      return `#/p/${to.projectId}${to.taskId ? `/t/${to.taskId}` : ''}${to.filter && to.filter !== 'all' ? `?filter=${to.filter}` : ''}`;
+    case 'project': {
+      const query = new URLSearchParams();
+      if (to.filter && to.filter !== 'all') query.set('filter', to.filter);
+      if (to.panel) query.set('panel', to.panel);
+      if (to.taskId && to.fork) query.set('fork', String(to.fork));
+      const q = query.toString();
+      return `#/p/${to.projectId}${to.taskId ? `/t/${to.taskId}` : ''}${q ? `?${q}` : ''}`;
+    }
     case 'profiles':
       return `#/p/${to.projectId}/profiles${to.edit ? `?edit=${to.edit}` : ''}`;
     case 'ideas':
@@ -66,6 +92,28 @@ export function navigate(to: Route): void {
   if (location.hash !== hash) location.hash = hash;
   setRoute(parse(hash));
 }
+
+/** The open project's URL with a panel or the fork form opened or closed (other state kept). */
+export function setProjectView(change: { panel?: ProjectPanel | null; fork?: number | null }): void {
+  const r = route();
+  if (r.name !== 'project') return;
+  const next = { ...r };
+  if (change.panel !== undefined) {
+    if (change.panel) next.panel = change.panel;
+    else delete next.panel;
+  }
+  if (change.fork !== undefined) {
+    if (change.fork) next.fork = change.fork;
+    else delete next.fork;
+  }
+  navigate(next);
+}
+
+/** Whether the open project's URL has this panel open. */
+export const projectPanelOpen = (panel: ProjectPanel): boolean => {
+  const r = route();
+  return r.name === 'project' && r.panel === panel;
+};
 
 /**
  * The inbox, open over any view: `?inbox` in the query, before the hash (`/?inbox#/p/<id>/t/<id>`),
