@@ -63,7 +63,9 @@ describe('budget defaults and usage in the task view', () => {
     // Read back after a reload: it is the project's, not the page's.
     await page.reload();
     await page.getByRole('heading', { name: 'budgeted' }).waitFor();
-    await settings.locator('summary').click();
+    // The open panel is in the URL (`panel=budget`), so the reload shows it open.
+    expect(new URL(page.url()).hash).toContain('panel=budget');
+    await expect.poll(() => settings.getAttribute('open')).not.toBeNull();
     await expect.poll(() => settings.getByLabel('Turn limit').inputValue()).toBe('1');
     expect(await settings.getByLabel('Token limit').inputValue()).toBe('');
     // A value out of range is refused by the database, in words.
