@@ -42,6 +42,19 @@ describe('clone and branch', () => {
     expect(existsSync(path.join(dir, 'sam-existing-abc123.txt'))).toBe(true);
   });
 
+  it('starts from the default branch when the base asked for was never pushed (a fork of an unpushed task), and says so', async () => {
+    const dir = path.join(root, 'ws');
+    await cloneRepository({ url: bare, dir, policy: local() });
+    const checkout = await checkoutTaskBranch(dir, 'sam/fork-x1y2z3', { baseBranch: 'sam/never-pushed-abc123' });
+    expect(checkout).toEqual({
+      branchName: 'sam/fork-x1y2z3',
+      created: true,
+      baseBranch: 'main',
+      missingBase: 'sam/never-pushed-abc123',
+    });
+    expect(sh(dir, 'rev-parse', 'HEAD')).toBe(sh(bare, 'rev-parse', 'main'));
+  });
+
   it('refuses bad branch names and URLs with credentials', async () => {
     const dir = path.join(root, 'ws');
     await cloneRepository({ url: bare, dir, policy: local() });

@@ -78,11 +78,18 @@ export async function assertBranchName(name: string): Promise<void> {
   });
 }
 
-export type CheckoutResult = { branchName: string; created: boolean; baseBranch: string };
+export type CheckoutResult = {
+  branchName: string;
+  created: boolean;
+  baseBranch: string;
+  /** The base asked for when the remote did not have it (e.g. a forked task's branch never pushed). */
+  missingBase?: string;
+};
 
 /**
  * Checks out `branchName`: tracks `origin/<branchName>` when the remote has it, else creates it
- * from `origin/<baseBranch>` (the default branch unless given).
+ * from `origin/<baseBranch>` (the default branch unless given). A base the remote does not have
+ * (a fork of a task that never pushed) falls back to the default branch, and the result says so.
  */
 export async function checkoutTaskBranch(
   dir: string,
@@ -98,6 +105,16 @@ export async function checkoutTaskBranch(
   if (remote) {
     await git(['checkout', '-B', branchName, '--track', `origin/${branchName}`], opts);
     return { branchName, created: false, baseBranch: base };
+  }
+  if (options.baseBranch) {
+    const hasBase = await git(['rev-parse', '--verify', '--quiet', `refs/remotes/origin/${base}`], opts).catch(
+      () => '',
+    );
+    if (!hasBase) {
+      const fallback = await defaultBranch(dir, options);
+      await git(['checkout', '--no-track', '-b', branchName, `origin/${fallback}`], opts);
+      return { branchName, created: true, baseBranch: fallback, missingBase: base };
+    }
   }
   await git(['checkout', '--no-track', '-b', branchName, `origin/${base}`], opts);
   return { branchName, created: true, baseBranch: base };

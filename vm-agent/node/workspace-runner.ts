@@ -279,7 +279,11 @@ export class WorkspaceRunner {
     }
     const credentialHelper = this.credentialHelper;
     await cloneRepository({ url: payload.repository, dir: repo, credentialHelper, log: gitLog, policy });
-    await checkoutTaskBranch(repo, payload.branch, { baseBranch: payload.baseBranch, log: gitLog, policy });
+    const checkout = await checkoutTaskBranch(repo, payload.branch, {
+      baseBranch: payload.baseBranch,
+      log: gitLog,
+      policy,
+    });
     this.throwIfStopping();
     const notice = await this.profileNotice();
     await this.channel.ready();
@@ -289,6 +293,13 @@ export class WorkspaceRunner {
     this.secrets.push(session.agentToken);
     if (session.agent?.credential) this.secrets.push(session.agent.credential.secretApiKey);
     if (notice) await this.channel.system(`workspace-profile-${this.id}`, 'workspace_profile', notice);
+    if (checkout.missingBase) {
+      await this.channel.system(
+        `workspace-base-${this.id}`,
+        'workspace_base',
+        `The branch ${checkout.missingBase} this task starts from was never pushed, so ${checkout.branchName} starts from ${checkout.baseBranch}.`,
+      );
+    }
     // The profile's extra instructions go ahead of the task's first message.
     if (session.agent?.instructions) this.prompts[0] = `${session.agent.instructions}\n\n${this.prompts[0]}`;
     const agent = await this.supervise(session).start();
