@@ -33,8 +33,8 @@ create index if not exists agent_session_usage_owner_idx on public.agent_session
 
 alter table public.agent_session_usage enable row level security;
 revoke all on public.agent_session_usage from public, anon, authenticated, sam_node, sam_workspace, sam_agent;
-grant all on public.agent_session_usage to service_role;
 grant select on public.agent_session_usage to authenticated;
+grant all on public.agent_session_usage to service_role;
 
 drop policy if exists "Owners can read the usage of their agent sessions" on public.agent_session_usage;
 create policy "Owners can read the usage of their agent sessions" on public.agent_session_usage
