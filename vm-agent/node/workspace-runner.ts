@@ -1,8 +1,8 @@
 /**
  * One workspace on this machine, with its own workspace token and directory
  * `<machineDir>/workspaces/<id>/{repo,outbox,agent-state}`: clone → task branch → (lightweight)
- * profile → ready → agent session → agent → first prompt. Task mode then commits, pushes, reports
- * completion, drains the outbox and stops; conversation mode takes `prompt` commands until the
+ * profile → ready → agent session → agent → first prompt. Task mode then commits, pushes, drains
+ * the outbox, reports completion and stops; conversation mode takes `prompt` commands until the
  * workspace is stopped. Reports ride out control-plane outages; a failure is reported as the
  * workspace's failure, without secrets.
  */
@@ -523,7 +523,7 @@ export class WorkspaceRunner {
     );
   }
 
-  /** Task mode after the last turn: commit and push, report, deliver every message, stop. */
+  /** Task mode after the last turn: commit and push, deliver every message, report, stop. */
   private async finish(): Promise<void> {
     const { payload } = this.options;
     this.phase = 'finishing';
@@ -551,10 +551,12 @@ export class WorkspaceRunner {
     this.log(
       result.pushed ? `pushed ${result.branchName} at ${result.commitSha}` : `not pushed: ${gitPushResult.error}`,
     );
+    // Every message (the branch diff included) is stored before the task says it completed, so
+    // whoever stops reading at "completed" (the CLI's --follow, a script) has read them all.
+    await this.channel.drain();
     const summary = this.summary.trim().slice(0, 10_000);
     const done = await this.channel.complete({ gitPushResult, ...(summary ? { summary } : {}) });
     this.log(`task ${done.status}${done.pullRequestRequested ? ', pull request requested' : ''}`);
-    await this.channel.drain();
     await this.endSession('task finished');
     await this.channel.stopped();
     await this.close('stopped');
