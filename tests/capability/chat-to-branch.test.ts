@@ -19,7 +19,7 @@ import { makeWorkingRepo } from '../helpers/user-client.ts';
 import { serveWeb, type WebSite } from '../web/site.ts';
 import { processAlive } from '../helpers/processes.ts';
 import { waitFor } from '../helpers/wait.ts';
-import { scheduleCronIn, printMachineLogs } from './support.ts';
+import { scheduleCronIn, printMachineLogs, taskIdInUrl } from './support.ts';
 
 const stack = useFunctionsStack('capability', {
   allServices: true,
@@ -71,7 +71,7 @@ async function submitInChat(message: string): Promise<string> {
   await page.getByLabel('Message').fill(message);
   await page.getByRole('button', { name: 'Start task' }).click();
   await page.getByRole('heading', { name: message }).waitFor();
-  const taskId = new URL(page.url()).hash.split('/t/')[1];
+  const taskId = taskIdInUrl(page.url());
   expect(taskId).toMatch(/^[0-9a-f-]{36}$/);
   return taskId!;
 }

@@ -19,7 +19,7 @@ import { ScriptedModel } from '../fakes/models/scripted-model.ts';
 import { useBrowser } from '../helpers/browser.ts';
 import { useFunctionsStack } from '../helpers/local-stack.ts';
 import { makeWorkingRepo } from '../helpers/user-client.ts';
-import { printMachineLogs } from './support.ts';
+import { printMachineLogs, taskIdInUrl } from './support.ts';
 import { serveWeb, type WebSite } from '../web/site.ts';
 
 const API_KEY = `sk-ant-chromium-${Math.random().toString(36).slice(2, 12)}-4242`;
@@ -130,7 +130,7 @@ describe('Claude Code from the web chat, offline', () => {
     await page.getByLabel('Message').fill('Add a greeting file');
     await page.getByRole('button', { name: 'Start task' }).click();
     await page.getByRole('heading', { name: 'Add a greeting file' }).waitFor();
-    const taskId = new URL(page.url()).hash.split('/t/')[1]!;
+    const taskId = taskIdInUrl(page.url())!;
     expect(taskId).toMatch(/^[0-9a-f-]{36}$/);
 
     // The agent's tool calls stream in while the task runs.

@@ -15,7 +15,7 @@ import { useBrowser } from '../helpers/browser.ts';
 import { useFunctionsStack } from '../helpers/local-stack.ts';
 import { makeWorkingRepo } from '../helpers/user-client.ts';
 import { waitFor } from '../helpers/wait.ts';
-import { printMachineLogs } from './support.ts';
+import { printMachineLogs, taskIdInUrl } from './support.ts';
 import { serveWeb, type WebSite } from '../web/site.ts';
 
 const FAKE_KEY = 'sk-ant-api03-PLANTEDfake0123456789abcdef';
@@ -69,7 +69,7 @@ it('shows a recovered crash report that can be copied, waits for a follow-up, an
   await page.getByLabel('Message').fill(message);
   await page.getByRole('button', { name: 'Start task' }).click();
   await page.getByRole('heading', { name: message }).waitFor();
-  const taskId = new URL(page.url()).hash.split('/t/')[1]!;
+  const taskId = taskIdInUrl(page.url())!;
 
   // The agent is working: thoughts stream in. Then its process dies.
   await page.locator('ol.messages > li.msg-thought').first().waitFor({ timeout: 120_000 });

@@ -24,6 +24,7 @@ import { useFunctionsStack } from '../helpers/local-stack.ts';
 import { makeTestCertificates } from '../helpers/test-ca.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { serveWeb, type WebSite } from '../web/site.ts';
+import { taskIdInUrl } from './support.ts';
 
 const TOKEN = `hz${randomBytes(20).toString('hex')}`;
 const hetzner = new HetznerFake({ tokens: [TOKEN] });
@@ -108,7 +109,7 @@ describe('a task on the user’s own Hetzner account, chosen in the browser', ()
       await page.getByLabel('Message').fill('build it in the cloud');
       await page.getByRole('button', { name: 'Start task' }).click();
       await page.getByRole('heading', { name: 'build it in the cloud' }).waitFor();
-      const taskId = new URL(page.url()).hash.split('/t/')[1]!;
+      const taskId = taskIdInUrl(page.url())!;
 
       const [task] = await stack.db.admin`
       select provider, vm_size::text as vm_size, location, auto_provisioned_node_id as node

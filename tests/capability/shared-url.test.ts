@@ -106,11 +106,15 @@ describe('a copied URL in a new browser context', () => {
     shown = await taskView(page);
     expect(shown.messages.join('')).toContain('Done: appended "- Note the link in README.md" to README.md.');
 
-    // A panel opens in place, and the URL says so; closing it takes it out.
+    // A panel and the fork form open in place, and the URL says so.
     await page.locator('summary', { hasText: 'Machine defaults' }).click();
     await expect.poll(() => new URL(page.url()).hash).toContain('panel=machine');
+    await page.locator('ol.messages > li.msg-assistant').first().getByTestId('fork-message').click();
+    await page.getByRole('form', { name: 'Fork from this message' }).waitFor();
     openUrl = page.url();
-    expect(new URL(openUrl).hash).toMatch(/^#\/p\/[0-9a-f-]{36}\/t\/[0-9a-f-]{36}\?panel=machine$/);
+    expect(new URL(openUrl).hash).toMatch(/^#\/p\/[0-9a-f-]{36}\/t\/[0-9a-f-]{36}\?panel=machine&fork=\d+$/);
+    // Closing them takes them out of the URL.
+    await page.getByRole('form', { name: 'Fork from this message' }).getByRole('button', { name: 'Cancel' }).click();
     await page.locator('summary', { hasText: 'Machine defaults' }).click();
     await expect.poll(() => new URL(page.url()).hash).toBe(new URL(taskUrl).hash);
 
@@ -155,9 +159,8 @@ describe('a copied URL in a new browser context', () => {
     await expect.poll(() => taskView(page)).toEqual(shown);
 
     await page.goto(openUrl);
-    await expect
-      .poll(() => page.locator('details.machine-settings:not(.budget-settings)').getAttribute('open'))
-      .not.toBeNull();
+    await page.getByRole('form', { name: 'Fork from this message' }).waitFor();
+    expect(await page.locator('details.machine-settings:not(.budget-settings)').getAttribute('open')).not.toBeNull();
     expect(await page.locator('details.budget-settings').getAttribute('open')).toBeNull();
 
     await page.goto(profileUrl);

@@ -34,3 +34,8 @@ export function printMachineLogs(baseDir: string): void {
     if (existsSync(log)) console.log(`--- ${dir}/vm-agent.log\n${readFileSync(log, 'utf8')}`);
   }
 }
+
+/** The task a web URL has open (`#/p/<project>/t/<task>?…`), without the query after it; null on no task. */
+export function taskIdInUrl(url: string): string | null {
+  return /\/t\/([0-9a-f-]{36})(?:\?|$)/.exec(new URL(url).hash)?.[1] ?? null;
+}

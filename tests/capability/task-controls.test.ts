@@ -14,7 +14,7 @@ import { useFunctionsStack } from '../helpers/local-stack.ts';
 import { makeWorkingRepo } from '../helpers/user-client.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { serveWeb, type WebSite } from '../web/site.ts';
-import { scheduleCronIn, printMachineLogs } from './support.ts';
+import { scheduleCronIn, printMachineLogs, taskIdInUrl } from './support.ts';
 
 const stack = useFunctionsStack('capability_controls', {
   allServices: true,
@@ -42,7 +42,7 @@ function explainFailure(): void {
   });
 }
 
-const openTaskId = () => new URL(page.url()).hash.split('/t/')[1] ?? null;
+const openTaskId = () => taskIdInUrl(page.url());
 const composer = () => page.locator('form.composer');
 const status = () => page.getByTestId('task-status').textContent();
 

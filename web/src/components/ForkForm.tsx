@@ -1,4 +1,5 @@
 import { createSignal, Show } from 'solid-js';
+import { route, setProjectView } from '../lib/route.ts';
 import { chat } from '../stores/chat.ts';
 import { controls, fork } from '../stores/controls.ts';
 
@@ -7,7 +8,12 @@ import { controls, fork } from '../stores/controls.ts';
  * conversation up to and including this message, then opens (its URL replaces this task's).
  */
 export function ForkAction(props: { messageId: number }) {
-  const [open, setOpen] = createSignal(false);
+  // Open while the URL names this message (`fork=<id>`), so a copied link opens the same form.
+  const open = () => {
+    const r = route();
+    return r.name === 'project' && r.fork === props.messageId;
+  };
+  const setOpen = (on: boolean) => setProjectView({ fork: on ? props.messageId : null });
   const [text, setText] = createSignal('');
 
   const onSubmit = async (e: SubmitEvent) => {

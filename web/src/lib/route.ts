@@ -4,7 +4,7 @@ import { isTaskFilter, type TaskFilter } from './task-tree.ts';
 /**
  * Hash routes: `#/` projects, `#/p/<projectId>` project chat, `#/p/<projectId>/t/<taskId>` a task,
  * either with `?filter=<active|needs-me|done|failed>` narrowing the task tree, `panel=<machine|budget>`
- * with that project panel open,
+ * with that project panel open, and (a task) `fork=<messageId>` with the fork form open on that message,
  * `#/p/<projectId>/profiles` its agent profiles (`?edit=<profileId|new>` with the form open),
  * `#/settings` the user's credentials and GitHub links (`?set=<provider>` with that key's form open),
  * `#/nodes` the user's machines,
@@ -21,6 +21,7 @@ export type Route =
       taskId: string | null;
       filter?: TaskFilter;
       panel?: ProjectPanel;
+      fork?: number;
     }
   | { name: 'profiles'; projectId: string; edit: string | null }
   | { name: 'ideas'; projectId: string; idea: string | null };
@@ -41,13 +42,14 @@ function parse(hash: string): Route {
   const m = new RegExp(`^#/p/(${UUID})(?:/t/(${UUID}))?(?:\\?(.*))?$`).exec(hash);
   if (m) {
     const query = new URLSearchParams(m[3] ?? '');
-    const [filter, panel] = [query.get('filter'), query.get('panel')];
+    const [filter, panel, fork] = [query.get('filter'), query.get('panel'), query.get('fork')];
     return {
       name: 'project',
       projectId: m[1]!,
       taskId: m[2] ?? null,
       ...(isTaskFilter(filter) ? { filter } : {}),
       ...(isPanel(panel) ? { panel } : {}),
+      ...(m[2] && fork && /^\d{1,15}$/.test(fork) ? { fork: Number(fork) } : {}),
     };
   }
   const p = new RegExp(`^#/p/(${UUID})/profiles(?:\\?edit=(new|${UUID}))?$`).exec(hash);
@@ -69,6 +71,7 @@ export function hrefOf(to: Route): string {
       const query = new URLSearchParams();
       if (to.filter && to.filter !== 'all') query.set('filter', to.filter);
       if (to.panel) query.set('panel', to.panel);
+      if (to.taskId && to.fork) query.set('fork', String(to.fork));
       const q = query.toString();
       return `#/p/${to.projectId}${to.taskId ? `/t/${to.taskId}` : ''}${q ? `?${q}` : ''}`;
     }
@@ -90,14 +93,18 @@ export function navigate(to: Route): void {
   setRoute(parse(hash));
 }
 
-/** The open project's URL with a panel opened or closed (other state kept). */
-export function setProjectView(change: { panel?: ProjectPanel | null }): void {
+/** The open project's URL with a panel or the fork form opened or closed (other state kept). */
+export function setProjectView(change: { panel?: ProjectPanel | null; fork?: number | null }): void {
   const r = route();
   if (r.name !== 'project') return;
   const next = { ...r };
   if (change.panel !== undefined) {
     if (change.panel) next.panel = change.panel;
     else delete next.panel;
+  }
+  if (change.fork !== undefined) {
+    if (change.fork) next.fork = change.fork;
+    else delete next.fork;
   }
   navigate(next);
 }
