@@ -9,20 +9,20 @@
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { MessageRecord } from '../../functions/_shared/common/contracts/messages.ts';
-import type { AgentLaunchSettings, CreateWorkspacePayload } from '../../functions/_shared/common/contracts/vm-agent.ts';
-import { shareBranchDiff } from '../git/branch-diff.ts';
-import { completeWork } from '../git/complete.ts';
-import { type CredentialQuestion, type GitCredentialHelper, startCredentialHelper } from '../git/credential-server.ts';
+import type { CreateWorkspacePayload } from '../../functions/_shared/common/contracts/vm-agent.ts';
+import type { CredentialQuestion, GitCredentialHelper } from '../git/credential-server.ts';
 import type { RepositoryPolicy } from '../git/policy.ts';
-import { checkoutTaskBranch, cloneRepository } from '../git/workspace.ts';
 import type { BackoffOptions } from '../outbox/delivery-errors.ts';
-import { AGENT_CACHE_SETTING, type RunningAgent } from './agent-session.ts';
-import { AgentSupervisor, type TurnOutcome } from './agent-supervisor.ts';
+import type { RunningAgent } from './agent-session.ts';
+import type { AgentSupervisor, TurnOutcome } from './agent-supervisor.ts';
 import { ControlPlaneError, type ControlPlaneClient } from './control-plane.ts';
 import { errorText, scrub } from './machine.ts';
 import { PermissionBroker } from './permission-broker.ts';
 import { TurnBudget } from './turn-budget.ts';
+import { type AgentSessionGrant, superviseAgent } from './workspace-agent.ts';
 import { WorkspaceChannel } from './workspace-channel.ts';
+import { checkOutRepository, profileNotice } from './workspace-checkout.ts';
+import { wrapUpBranch } from './workspace-finish.ts';
 import { takesPrompts, type WorkspacePhase } from './workspace-phases.ts';
 import { removeWorkspaceState, writeWorkspaceState, type WorkspaceState } from './machine-state.ts';
 
@@ -264,28 +264,19 @@ export class WorkspaceRunner {
 
   private async prepare(): Promise<void> {
     const { payload } = this.options;
-    const repo = path.join(this.dir, 'repo');
-    await rm(repo, { recursive: true, force: true });
     await mkdir(path.join(this.dir, 'agent-state'), { recursive: true });
     if (!this.channelOpen) await this.channel.open();
     this.channelOpen = true;
-    const gitLog = (l: string) => this.log(l);
-    this.log(`cloning ${payload.repository}`);
-    const policy = this.options.repositoryPolicy;
-    // Any http(s) repository: a linked GitHub one gets installation tokens, another host its deploy
-    // credential; a public one needs none (git asks the helper only when the server wants credentials).
-    if (/^https?:\/\//i.test(payload.repository)) {
-      this.credentialHelper = await startCredentialHelper((q) => this.gitToken(q));
-    }
-    const credentialHelper = this.credentialHelper;
-    await cloneRepository({ url: payload.repository, dir: repo, credentialHelper, log: gitLog, policy });
-    const checkout = await checkoutTaskBranch(repo, payload.branch, {
-      baseBranch: payload.baseBranch,
-      log: gitLog,
-      policy,
+    const checkout = await checkOutRepository({
+      payload,
+      repoDir: path.join(this.dir, 'repo'),
+      policy: this.options.repositoryPolicy,
+      gitToken: (q) => this.gitToken(q),
+      log: (l) => this.log(l),
     });
+    this.credentialHelper = checkout.credentialHelper;
     this.throwIfStopping();
-    const notice = await this.profileNotice();
+    const notice = await profileNotice(payload, this.options.dockerAvailable, (l) => this.log(l));
     await this.channel.ready();
     this.log('ready');
     this.throwIfStopping();
@@ -293,13 +284,7 @@ export class WorkspaceRunner {
     this.secrets.push(session.agentToken);
     if (session.agent?.credential) this.secrets.push(session.agent.credential.secretApiKey);
     if (notice) await this.channel.system(`workspace-profile-${this.id}`, 'workspace_profile', notice);
-    if (checkout.missingBase) {
-      await this.channel.system(
-        `workspace-base-${this.id}`,
-        'workspace_base',
-        `The branch ${checkout.missingBase} this task starts from was never pushed, so ${checkout.branchName} starts from ${checkout.baseBranch}.`,
-      );
-    }
+    if (checkout.baseNote) await this.channel.system(`workspace-base-${this.id}`, 'workspace_base', checkout.baseNote);
     // The profile's extra instructions go ahead of the task's first message.
     if (session.agent?.instructions) this.prompts[0] = `${session.agent.instructions}\n\n${this.prompts[0]}`;
     const agent = await this.supervise(session).start();
@@ -364,49 +349,23 @@ export class WorkspaceRunner {
     }
   }
 
-  private supervise(session: {
-    agentSessionId: string;
-    mcpUrl: string;
-    agentToken: string;
-    agent?: AgentLaunchSettings;
-  }): AgentSupervisor {
-    const { payload, agentEnv, machineEnv, machineDir } = this.options;
-    const repo = path.join(this.dir, 'repo');
-    const ownCache = path.join(machineEnv.HOME ?? machineDir, '.cache', 'sam', 'agents');
-    return (this.supervisor = new AgentSupervisor({
+  private supervise(session: AgentSessionGrant): AgentSupervisor {
+    return (this.supervisor = superviseAgent({
+      payload: this.options.payload,
+      session,
+      workspaceDir: this.dir,
+      machineDir: this.options.machineDir,
+      agentHome: this.agentHome,
+      agentEnv: this.options.agentEnv,
+      machineEnv: this.options.machineEnv,
       secrets: () => this.secrets,
       onRecovering: (reason) => this.channel.status('recovering', reason).then(() => {}),
-      start: {
-        payload,
-        repoDir: repo,
-        stateDir: path.join(this.dir, 'agent-state'),
-        agentSessionId: session.agentSessionId,
-        mcp: { url: session.mcpUrl, token: session.agentToken },
-        launch: session.agent,
-        agentHome: this.agentHome,
-        // The host's shared cache when it names one (read-only to a machine with its own OS user:
-        // what it lacks is installed into the machine's own cache).
-        cacheDir: agentEnv[AGENT_CACHE_SETTING] ?? ownCache,
-        fallbackCacheDir: ownCache,
-        onProgress: (line) =>
-          this.channel.system(`agent-install-${this.id}-${this.installNotes++}`, 'agent_install', line),
-        agentEnv: this.options.agentEnv,
-        machineEnv: this.options.machineEnv,
-        onRecord: (record) => this.record(record),
-        log: (l) => this.log(l),
-        askPermission: this.permissions.decide,
-      },
+      onProgress: (line) =>
+        this.channel.system(`agent-install-${this.id}-${this.installNotes++}`, 'agent_install', line),
+      onRecord: (record) => this.record(record),
+      askPermission: this.permissions.decide,
+      log: (l) => this.log(l),
     }));
-  }
-
-  /** Only lightweight workspaces exist here; a `full` request says why it runs lightweight. */
-  private async profileNotice(): Promise<string | null> {
-    const { payload } = this.options;
-    if (payload.workspaceProfile === 'lightweight' || payload.lightweight) return null;
-    const docker = await this.options.dockerAvailable();
-    this.log(`full profile requested; running lightweight (${docker ? 'no devcontainer support' : 'no Docker'})`);
-    const why = docker ? 'This machine does not build devcontainers yet' : 'This machine has no Docker';
-    return `${why}, so the workspace runs lightweight (no devcontainer) instead of the full profile.`;
   }
 
   /** Into the outbox; the agent's last run of assistant text becomes the completion summary. */
@@ -528,29 +487,17 @@ export class WorkspaceRunner {
     const { payload } = this.options;
     this.phase = 'finishing';
     await this.stopAgent();
-    const result = await completeWork({
-      dir: path.join(this.dir, 'repo'),
-      defaultBranch: payload.defaultBranch,
-      log: (l) => this.log(l),
+    const gitPushResult = await wrapUpBranch({
+      workspaceId: this.id,
+      workspaceDir: this.dir,
+      payload,
+      agentSessionId: this.channel.agentSessionId!,
       policy: this.options.repositoryPolicy,
       credentialHelper: this.credentialHelper,
-    });
-    // The agent's changes into the chat, as files and hunks of the branch (before the completion).
-    await shareBranchDiff({
-      dir: path.join(this.dir, 'repo'),
-      baseRef: `origin/${payload.baseBranch}`,
-      baseName: payload.baseBranch,
-      policy: this.options.repositoryPolicy,
-      sessionId: this.channel.agentSessionId!,
-      messageId: `branch-diff-${this.id}`,
-      redact: (text) => scrub(text, this.secrets),
+      scrub: (text) => scrub(text, this.secrets),
       append: (record) => this.channel.append(record),
       log: (l) => this.log(l),
     });
-    const gitPushResult = { ...result, error: result.error && scrub(result.error, this.secrets).slice(0, 4000) };
-    this.log(
-      result.pushed ? `pushed ${result.branchName} at ${result.commitSha}` : `not pushed: ${gitPushResult.error}`,
-    );
     // Every message (the branch diff included) is stored before the task says it completed, so
     // whoever stops reading at "completed" (the CLI's --follow, a script) has read them all.
     await this.channel.drain();
