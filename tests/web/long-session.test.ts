@@ -81,6 +81,8 @@ it('opens a 10,000-message session at the newest message with only a window of r
   expect(state.domRows).toBeGreaterThan(3);
   expect(state.domRows).toBeLessThan(150);
   expect(state.fromBottom).toBeLessThan(2);
+  // Ten thousand rows read as history are not announced.
+  expect(await page.getByTestId('list-announcement').textContent()).toBe('');
 
   // Scrolled to the top: the user's first message, still only a window of rows.
   await page.evaluate(() => (document.querySelector('.messages-scroll')!.scrollTop = 0));
@@ -104,6 +106,9 @@ it('opens a 10,000-message session at the newest message with only a window of r
   await live.waitFor({ timeout: 10_000 });
   const liveId = Number(await live.getAttribute('data-id'));
   await expect.poll(() => inView(page, liveId)).toBe(true);
+  // The windowed list is no live region itself; the hidden one reads the new message, and only it.
+  expect(await page.locator('ol.messages').getAttribute('aria-live')).toBe('off');
+  await expect.poll(() => page.getByTestId('list-announcement').textContent()).toBe('Agent: a live message');
   state = await listState(page);
   expect(state.rows).toBe(n + 1);
   expect(state.domRows).toBeLessThan(150);

@@ -37,11 +37,25 @@ export function MessageList() {
         scrollClass="messages-scroll"
         listClass="messages"
         label="Conversation"
+        announce={announceItem}
       >
         {(item, ref) => <ChatRow item={item()} ref={ref} />}
       </VirtualList>
     </Show>
   );
+}
+
+/** What a screen reader hears of a new row of a long (windowed) conversation. */
+function announceItem(item: ChatItem): string | null {
+  if (item.kind === 'tool') return `Tool call: ${item.tool.title}`;
+  if (item.kind !== 'message') return null;
+  const { role, content, origin } = item.message;
+  if (origin === 'system' && role !== 'system') return null; // context SAM gave the agent
+  const text = content.length > 300 ? `${content.slice(0, 300)}…` : content;
+  if (role === 'assistant') return `Agent: ${text}`;
+  if (role === 'user') return `You: ${text}`;
+  if (role === 'system') return text;
+  return null;
 }
 
 function ChatRow(props: { item: ChatItem; ref: (el: HTMLElement) => void }) {

@@ -8,8 +8,12 @@
  *
  * Rows are keyed: a row whose item changes (a tool call's new status) updates in place; the render
  * function gets the item as an accessor and a `ref` to put on the row's own element.
+ *
+ * Screen readers: a list rendered whole is a polite live region (new rows are read). A windowed one
+ * is not (rows scrolled into the DOM are not news); with `announce`, rows appended at its end a few
+ * at a time (live, not a page of history) are read through a hidden live region instead.
  */
-import { createEffect, createMemo, createSignal, For, on, onCleanup, onMount, type JSX } from 'solid-js';
+import { createEffect, createMemo, createSignal, For, on, onCleanup, onMount, Show, type JSX } from 'solid-js';
 
 export interface VirtualListProps<T> {
   items: readonly T[];
@@ -27,7 +31,12 @@ export interface VirtualListProps<T> {
   scrollClass?: string;
   listClass?: string;
   label?: string;
+  /** What a screen reader hears of a row appended while the list is windowed; null: nothing. */
+  announce?: (item: T) => string | null;
 }
+
+/** More rows than this appended at once are history being read, not news. */
+const ANNOUNCE_AT_MOST = 5;
 
 /** Distance from the bottom (px) within which the reader counts as following the stream. */
 const FOLLOW_SLACK = 120;
@@ -152,6 +161,22 @@ export function VirtualList<T>(props: VirtualListProps<T>) {
     if (frame) cancelAnimationFrame(frame);
   });
 
+  const [announcement, setAnnouncement] = createSignal('');
+  createEffect(
+    on(
+      () => props.items.length,
+      (length, before) => {
+        const announce = props.announce;
+        if (!announce || before === undefined || length <= before || length - before > ANNOUNCE_AT_MOST) return;
+        const said = props.items
+          .slice(before)
+          .map((item) => announce(item))
+          .filter((text): text is string => Boolean(text));
+        if (said.length > 0) setAnnouncement(said.join('\n'));
+      },
+    ),
+  );
+
   // Follow the stream (and the first load) while the reader is at the bottom.
   createEffect(
     on([() => props.items.length, measured], () => {
@@ -188,6 +213,11 @@ export function VirtualList<T>(props: VirtualListProps<T>) {
           }}
         </For>
       </ol>
+      <Show when={props.announce}>
+        <p class="sr-only" aria-live="polite" data-testid="list-announcement">
+          {windowed() ? announcement() : ''}
+        </p>
+      </Show>
     </div>
   );
 }
