@@ -28,50 +28,38 @@
  * the identity and workspace state the vm-agent kept — and a host started again over the same
  * `baseDir` starts the vm-agent of every machine that had registered (it holds `state/node.json`)
  * again, which resumes its work. Directories of machines that never registered are removed.
+ *
+ * This file starts the host and keeps its machines; http.ts is its HTTP side, machine-processes.ts
+ * how a machine's processes end, restart.ts what a start does about an earlier run.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import {
-  chmodSync,
-  chownSync,
-  closeSync,
-  existsSync,
-  lchownSync,
-  lstatSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { chmodSync, chownSync, closeSync, mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { homedir, tmpdir } from 'node:os';
-import { delimiter, dirname, isAbsolute, join } from 'node:path';
-import { z } from 'zod';
+import { isAbsolute, join } from 'node:path';
 import {
   CreateMachineRequest,
-  parseLabelQuery,
-  type Labels,
   type Machine,
   type MachineStatus,
 } from '../functions/_shared/common/contracts/local-machines.ts';
-import { bearerToken, sameSecret } from '../functions/_shared/common/bearer.ts';
 import { recordProcess, stopProcess } from '../supabase/local/child-process.ts';
 import { paths } from '../supabase/local/paths.ts';
-import { GIT_PROTOCOLS, RepositoryPolicy, type GitProtocol } from '../vm-agent/git/policy.ts';
-import { processesWithEnv } from './processes.ts';
+import { RepositoryPolicy } from '../vm-agent/git/policy.ts';
+import { HostError, machineServer } from './http.ts';
+import { MACHINE_FILE, type MachineMeta } from './machine-meta.ts';
+import { killMachine, machinePath, stopMachine, type Running } from './machine-processes.ts';
+import { localRepositoryPolicy } from './repository-policy.ts';
+import { sweepEarlierRun, userAgain } from './restart.ts';
 import {
   canCreateMachineUsers,
   closedToMachines,
   createMachineUser,
-  machineUsers,
-  processesOfUser,
   removeMachineUser,
   type MachineUser,
 } from './users.ts';
+
+export { localRepositoryPolicy } from './repository-policy.ts';
+export { machinePath } from './machine-processes.ts';
 
 export interface MachineHostOptions {
   /** Where machine directories are made (`sam start`: .sam/machines). Created 0700. */
@@ -111,140 +99,6 @@ export interface MachineHost {
   close(): Promise<void>;
 }
 
-interface Running {
-  id: string;
-  name: string;
-  labels: Labels;
-  dir: string;
-  /** Its own OS user, or null when it runs as the host's. */
-  user: MachineUser | null;
-  child: ChildProcess;
-  /** `running` → `stopping` (deleted) → `exited`. */
-  exit: { status: MachineStatus; code: number | null };
-  createdAt: string;
-  exited: Promise<void>;
-  stopping?: Promise<void>;
-}
-
-const ID = /^lm-[0-9a-f]{12}$/;
-/** What the host keeps of a machine (name, labels) for a restart: `<machineDir>/machine.json`. */
-const MACHINE_FILE = 'machine.json';
-interface MachineMeta {
-  name: string;
-  labels: Labels;
-  createdAt: string;
-}
-
-function readMeta(dir: string): MachineMeta | null {
-  try {
-    const meta = JSON.parse(readFileSync(join(dir, MACHINE_FILE), 'utf8')) as MachineMeta;
-    return typeof meta.name === 'string' && meta.labels && typeof meta.createdAt === 'string' ? meta : null;
-  } catch {
-    return null;
-  }
-}
-const MAX_BODY = 64 * 1024;
-
-class HostError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_BODY) {
-        reject(new HostError(413, 'payload_too_large', 'The request body is too large'));
-        req.destroy();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
-
-function send(res: ServerResponse, status: number, body?: unknown, headers: Record<string, string> = {}): void {
-  if (body === undefined) {
-    res.writeHead(status, headers);
-    res.end();
-    return;
-  }
-  res.writeHead(status, { 'content-type': 'application/json', ...headers });
-  res.end(JSON.stringify(body));
-}
-
-function signal(pid: number | undefined, sig: NodeJS.Signals, group = false): void {
-  if (pid === undefined) return;
-  try {
-    process.kill(group ? -pid : pid, sig);
-  } catch {
-    // already gone
-  }
-}
-
-/**
- * What local machines may clone, from the host's environment: `SAM_LOCAL_REPO_ROOTS` (absolute
- * directories separated by `:`; default the home of the user running the host and the system temp
- * dir) for local repositories, and `SAM_LOCAL_REPO_PROTOCOLS` (comma-separated; default
- * `https,file`; add `ssh` to allow it — machines have no keys of the host's).
- */
-export function localRepositoryPolicy(env: NodeJS.ProcessEnv = process.env): RepositoryPolicy {
-  const roots = (env.SAM_LOCAL_REPO_ROOTS ?? '')
-    .split(delimiter)
-    .map((r) => r.trim())
-    .filter(Boolean);
-  const bad = roots.filter((r) => !isAbsolute(r));
-  if (bad.length > 0) throw new Error(`SAM_LOCAL_REPO_ROOTS: not absolute directories: ${bad.join(', ')}`);
-  const protocols = (env.SAM_LOCAL_REPO_PROTOCOLS ?? 'https,file')
-    .split(',')
-    .map((p) => p.trim().toLowerCase())
-    .filter(Boolean);
-  const unknown = protocols.filter((p) => !(GIT_PROTOCOLS as readonly string[]).includes(p));
-  if (unknown.length > 0) {
-    throw new Error(`SAM_LOCAL_REPO_PROTOCOLS: unknown ${unknown.join(', ')} (known: ${GIT_PROTOCOLS.join(', ')})`);
-  }
-  return RepositoryPolicy.parse({
-    protocols: protocols as GitProtocol[],
-    localRoots: roots.length > 0 ? roots : [homedir(), tmpdir()],
-  });
-}
-
-/** PATH for machines: node's own directory (node, npm, globally installed agents), /usr/bin, /bin. */
-export function machinePath(): string {
-  return [...new Set([dirname(process.execPath), '/usr/bin', '/bin'])].join(delimiter);
-}
-
-/** Waits (at most 5 s) until nothing runs as `uid`: userdel refuses a user with processes. */
-async function waitForNoProcesses(uid: number): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while (processesOfUser(uid).length > 0 && Date.now() < deadline) {
-    for (const pid of processesOfUser(uid)) signal(pid, 'SIGKILL');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-/** Gives a machine kept across a host restart an OS user again, owning its directory as before. */
-async function userAgain(id: string, dir: string, home: string): Promise<MachineUser> {
-  const user = await createMachineUser(id, home);
-  const own = (path: string) => {
-    lchownSync(path, user.uid, user.gid);
-    if (!statSync(path, { throwIfNoEntry: false })?.isDirectory() || lstatSync(path).isSymbolicLink()) return;
-    for (const entry of readdirSync(path)) own(join(path, entry));
-  };
-  own(dir);
-  return user;
-}
-
 export async function startMachineHost(options: MachineHostOptions): Promise<MachineHost> {
   const baseDir = options.baseDir;
   const command = options.command ?? [process.execPath, join(paths.root, 'vm-agent', 'bin.mjs')];
@@ -271,28 +125,9 @@ export async function startMachineHost(options: MachineHostOptions): Promise<Mac
   } else {
     log("machines run as the host's own OS user (not root: no user per machine); they could read its files");
   }
-  // Machine users of an earlier run go, with anything still running as them, when their directory
-  // is gone or is one of ours: a machine started again below gets its user anew (userAgain).
-  if (ownUsers) {
-    for (const u of machineUsers()) {
-      if (!u.home.startsWith(baseDir + '/') && existsSync(u.home)) continue;
-      for (const pid of processesOfUser(u.uid)) signal(pid, 'SIGKILL');
-      await removeMachineUser(u.name).catch((e: Error) => log(e.message));
-    }
-  }
+  const resumable = await sweepEarlierRun(baseDir, ownUsers, log);
   const machines = new Map<string, Running>();
   let closed = false;
-  // Anything a machine of an earlier run left running (the host died without close()) ends. A
-  // machine that had registered starts again and resumes; the rest of the directories go (only
-  // directories this host made).
-  const resumable: { id: string; meta: MachineMeta }[] = [];
-  for (const entry of readdirSync(baseDir)) {
-    if (!ID.test(entry)) continue;
-    for (const pid of processesWithEnv('HOME', join(baseDir, entry, 'home'))) signal(pid, 'SIGKILL');
-    const meta = readMeta(join(baseDir, entry));
-    if (meta && existsSync(join(baseDir, entry, 'state', 'node.json'))) resumable.push({ id: entry, meta });
-    else rmSync(join(baseDir, entry), { recursive: true, force: true });
-  }
 
   const view = (m: Running): Machine => ({
     id: m.id,
@@ -406,95 +241,21 @@ export async function startMachineHost(options: MachineHostOptions): Promise<Mac
     return view(machine);
   }
 
-  function stop(m: Running): Promise<void> {
-    m.stopping ??= (async () => {
-      if (m.exit.status === 'running') m.exit.status = 'stopping';
-      // SIGTERM, SIGKILL to its group after stopTimeoutMs; whatever it left running in its group
-      // goes with it, as with a deleted VM — and so do processes in groups of their own (agents
-      // lead theirs) that still carry its HOME.
-      await stopProcess(m.child, { graceMs: stopTimeoutMs, group: true }).catch((e: Error) =>
-        log(`machine ${m.id}: ${e.message}`),
-      );
-      for (const pid of processesWithEnv('HOME', join(m.dir, 'home'))) signal(pid, 'SIGKILL');
-      if (m.user) {
-        // Whatever still runs as the machine's user, wherever it went, ends; then the user goes.
-        for (const pid of processesOfUser(m.user.uid)) signal(pid, 'SIGKILL');
-        await waitForNoProcesses(m.user.uid);
-        await removeMachineUser(m.user.name).catch((e: Error) => log(`machine ${m.id}: ${e.message}`));
-      }
-    })();
-    return m.stopping;
-  }
-
   async function remove(id: string): Promise<void> {
     const m = machines.get(id);
     if (!m) return;
-    await stop(m);
+    await stopMachine(m, stopTimeoutMs, log);
     rmSync(m.dir, { recursive: true, force: true });
     machines.delete(id);
     log(`machine ${id} deleted`);
   }
 
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const given = bearerToken(req.headers.authorization);
-    if (given === undefined || !(await sameSecret(given, options.token))) {
-      throw new HostError(401, 'unauthorized', 'A valid bearer token is required');
-    }
-    const url = new URL(req.url ?? '/', 'http://local-machines');
-    const parts = url.pathname.split('/').filter(Boolean);
-    if (parts[0] !== 'machines' || parts.length > 2) throw new HostError(404, 'not_found', `No route ${url.pathname}`);
-
-    if (parts.length === 1 && req.method === 'POST') {
-      const text = await readBody(req);
-      let json: unknown;
-      try {
-        json = JSON.parse(text);
-      } catch {
-        throw new HostError(400, 'invalid_json', 'The request body is not valid JSON');
-      }
-      send(res, 201, await create(json));
-      return;
-    }
-    if (parts.length === 1 && req.method === 'GET') {
-      let labels: Labels;
-      try {
-        labels = parseLabelQuery(url.searchParams.getAll('label'));
-      } catch (e) {
-        throw new HostError(400, 'invalid_params', e instanceof z.ZodError ? z.prettifyError(e) : (e as Error).message);
-      }
-      const list = [...machines.values()]
-        .filter((m) => Object.entries(labels).every(([k, v]) => m.labels[k] === v))
-        .map(view);
-      send(res, 200, { machines: list });
-      return;
-    }
-    if (parts.length === 2 && req.method === 'DELETE') {
-      const id = decodeURIComponent(parts[1]!);
-      if (!ID.test(id)) throw new HostError(400, 'invalid_params', 'Not a machine id');
-      await remove(id);
-      send(res, 204);
-      return;
-    }
-    throw new HostError(404, 'not_found', `No route ${req.method} ${url.pathname}`);
-  }
-
-  const server = createServer((req, res) => {
-    handle(req, res).catch((e: unknown) => {
-      if (res.headersSent) return;
-      if (e instanceof z.ZodError) {
-        send(res, 400, { error: { code: 'invalid_params', message: z.prettifyError(e) } });
-      } else if (e instanceof HostError) {
-        send(
-          res,
-          e.status,
-          { error: { code: e.code, message: e.message } },
-          e.status === 401 ? { 'www-authenticate': 'Bearer' } : {},
-        );
-      } else {
-        log(`request failed: ${req.method} ${req.url?.split('?')[0]}: ${(e as Error).message}`);
-        send(res, 500, { error: { code: 'internal', message: 'Internal error' } });
-      }
-    });
+  const server = machineServer({
+    token: options.token,
+    create,
+    machines: () => [...machines.values()].map(view),
+    remove,
+    log,
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -507,12 +268,7 @@ export async function startMachineHost(options: MachineHostOptions): Promise<Mac
 
   // Last resort when the host process exits without close(): no machine outlives it.
   const onExit = () => {
-    for (const m of machines.values()) {
-      signal(m.child.pid, 'SIGKILL', true);
-      for (const pid of processesWithEnv('HOME', join(m.dir, 'home'))) signal(pid, 'SIGKILL');
-      // Its user stays until the next host start removes it (its directory is gone or is ours).
-      if (m.user) for (const pid of processesOfUser(m.user.uid)) signal(pid, 'SIGKILL');
-    }
+    for (const m of machines.values()) killMachine(m);
   };
   process.on('exit', onExit);
 
@@ -528,7 +284,7 @@ export async function startMachineHost(options: MachineHostOptions): Promise<Mac
         server.close(() => resolve());
         server.closeAllConnections();
       });
-      await Promise.all([...machines.values()].map((m) => stop(m)));
+      await Promise.all([...machines.values()].map((m) => stopMachine(m, stopTimeoutMs, log)));
       machines.clear();
     },
   };
