@@ -11,6 +11,9 @@ export default defineConfig({
       'local-machines/**/*.test.ts',
     ],
     testTimeout: 30_000,
+    // expect.poll waits on a condition; vitest's 1 s default is shorter than a page load on a busy
+    // 2-core machine (a reloaded panel's values came after 1 s beside a CPU hog). Failing waits end later.
+    expect: { poll: { timeout: 10_000 } },
     hookTimeout: 60_000,
     pool: 'forks',
     reporters: ['default'],
