@@ -36,8 +36,13 @@ let model: ScriptedModel;
 const repo = makeWorkingRepo('greeter');
 const git = (...args: string[]) => execFileSync('git', ['-C', repo, ...args], { encoding: 'utf8' }).trim();
 
+/** Lets the model go on past its first tool result: the test looks at the chat mid-task first. */
+let releaseModel: () => void = () => {};
+const modelReleased = new Promise<void>((resolve) => (releaseModel = resolve));
+
 beforeAll(async () => {
   model = await new ScriptedModel({
+    hold: { step: 1, until: modelReleased },
     steps: [
       { write: { file: 'GREETING.md', content: 'Hello from Claude Code\n' } },
       { mcp: { server: 'sam', tool: 'update_task_status', args: { message: 'Wrote the greeting' } } },
@@ -50,6 +55,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
+  releaseModel();
   await site?.close();
   await model?.close();
 });
@@ -133,10 +139,13 @@ describe('Claude Code from the web chat, offline', () => {
     const taskId = taskIdInUrl(page.url())!;
     expect(taskId).toMatch(/^[0-9a-f-]{36}$/);
 
-    // The agent's tool calls stream in while the task runs.
+    // The agent's tool calls stream in while the task runs: the model holds its next answer until
+    // the page shows the first one, so the task cannot have ended yet, however slow the machine.
     await page.locator('ol.messages > li.msg-tool').first().waitFor({ timeout: 240_000 });
     const firstTool = (await page.evaluate('window.__firstTool')) as { status: string };
     expect(firstTool.status).not.toBe('Completed');
+    expect(await page.getByTestId('task-status').textContent()).not.toBe('Completed');
+    releaseModel();
 
     await expect.poll(() => page.getByTestId('task-status').textContent(), { timeout: 120_000 }).toBe('Completed');
     await expect

@@ -42,6 +42,11 @@ export interface ScriptedModelOptions {
   cwd?: string | ((request: RecordedRequest) => string | undefined);
   /** Token usage every answer reports (cached: input tokens served from the prompt cache). */
   usage?: { input: number; output: number; cached?: number };
+  /**
+   * Holds the answer to every request at step `step` (0-based, as the script counts) until `until`
+   * settles: a test's way to look at the chat while the agent is mid-task, whatever the load.
+   */
+  hold?: { step: number; until: Promise<unknown> };
 }
 
 const json = (res: ServerResponse, status: number, body: unknown) => {
@@ -123,7 +128,14 @@ export class ScriptedModel {
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
         try {
-          this.handle(req, res, Buffer.concat(chunks).toString('utf8'));
+          const { request, answer } = this.handle(req, Buffer.concat(chunks).toString('utf8'));
+          const hold = this.options.hold;
+          const held = hold && request.tools.length > 0 && toolResults(request.api, request.body) === hold.step;
+          if (!held) return answer(res);
+          void hold.until.then(
+            () => answer(res),
+            () => answer(res),
+          );
         } catch (e) {
           json(res, 500, { error: { message: e instanceof Error ? e.message : String(e) } });
         }
@@ -211,7 +223,11 @@ export class ScriptedModel {
     return null;
   }
 
-  private handle(req: IncomingMessage, res: ServerResponse, raw: string) {
+  /** Records a request and names how to answer it. */
+  private handle(
+    req: IncomingMessage,
+    raw: string,
+  ): { request: RecordedRequest; answer: (res: ServerResponse) => void } {
     const url = new URL(req.url ?? '/', 'http://model');
     const body = raw ? (JSON.parse(raw) as Record<string, unknown>) : {};
     const p = url.pathname;
@@ -228,7 +244,18 @@ export class ScriptedModel {
               : 'other';
     const request: RecordedRequest = { api, path: p + url.search, headers: req.headers, body, tools: toolNames(body) };
     this.requests.push(request);
-    switch (api) {
+    const answer = (res: ServerResponse) => {
+      try {
+        this.answer(res, request, p);
+      } catch (e) {
+        json(res, 500, { error: { message: e instanceof Error ? e.message : String(e) } });
+      }
+    };
+    return { request, answer };
+  }
+
+  private answer(res: ServerResponse, request: RecordedRequest, p: string) {
+    switch (request.api) {
       case 'count_tokens':
         return json(res, 200, { input_tokens: 10 });
       case 'anthropic':
