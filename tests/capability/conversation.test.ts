@@ -108,6 +108,9 @@ describe('the conversation reads well', () => {
     expect(await edit.locator('.tool-input').textContent()).toContain(DEMO_GREETING);
     const added = edit.locator('.diff-line.diff-add');
     expect(await added.allTextContents()).toEqual([`+${DEMO_GREETING}`]);
+    // It names the file as the repository does (the branch's diff below too), not the machine's path.
+    expect(await edit.locator('.tool-locations code').allTextContents()).toEqual(['README.md']);
+    expect(await edit.locator('.diff-file').getAttribute('data-path')).toBe('README.md');
     // And closes again.
     await edit.locator('summary').first().click();
     expect(await edit.locator('.tool-detail').count()).toBe(0);
