@@ -99,7 +99,7 @@ describe('rootForms', () => {
 });
 
 describe('rewriteStrings', () => {
-  it('rewrites strings at any depth of arrays and plain objects, keys and other values unchanged', () => {
+  it('rewrites strings at any depth of arrays and plain objects, keys too, other values unchanged', () => {
     const date = new Date(0);
     const value = {
       title: `Edit ${ROOT}/a.ts`,
@@ -114,12 +114,23 @@ describe('rewriteStrings', () => {
       title: 'Edit a.ts',
       locations: [{ path: 'a.ts', line: 3 }],
       content: [{ type: 'diff', path: 'a.ts', oldText: null, newText: 'see b.ts' }],
-      rawInput: { file_path: 'a.ts', [`${ROOT}/key`]: true, nested: [['.']] },
+      rawInput: { file_path: 'a.ts', key: true, nested: [['.']] },
       n: 1,
       none: null,
       date,
     });
     expect(rewriteStrings(`${ROOT}/a`, rel)).toBe('a');
+  });
+
+  it('keeps a key that would clash with another as it was', () => {
+    // Codex keys its changes by path: two names of one file, or a relative key already there.
+    expect(rewriteStrings({ [`${ROOT}/a`]: 1, a: 2, [`${ROOT}/b`]: 3 }, rel)).toEqual({
+      [`${ROOT}/a`]: 1,
+      a: 2,
+      b: 3,
+    });
+    const both = relativeTo([ROOT, '/real/repo']);
+    expect(rewriteStrings({ [`${ROOT}/a`]: 1, '/real/repo/a': 2 }, both)).toEqual({ a: 1, '/real/repo/a': 2 });
   });
 
   it('keeps what lies deeper than maxDepth as it is', () => {

@@ -58,8 +58,9 @@ export function relativeTo(roots: readonly string[]): PathRewriter {
 }
 
 /**
- * `value` with every string inside it (array items, plain objects' values; keys stay) rewritten;
- * other values as they are. Parsed JSON, as agents send it: nesting beyond `maxDepth` is kept as is.
+ * `value` with every string inside it rewritten: array items, plain objects' values and keys (Codex
+ * keys its `changes` by path; a key that would then clash with another stays as it was). Other
+ * values as they are. Parsed JSON, as agents send it: nesting beyond `maxDepth` is kept as is.
  */
 export function rewriteStrings<T>(value: T, rewrite: PathRewriter, maxDepth = 32): T {
   const walk = (v: unknown, depth: number): unknown => {
@@ -68,7 +69,15 @@ export function rewriteStrings<T>(value: T, rewrite: PathRewriter, maxDepth = 32
     if (Array.isArray(v)) return v.map((item) => walk(item, depth + 1));
     const proto = Object.getPrototypeOf(v) as unknown;
     if (proto !== Object.prototype && proto !== null) return v;
-    return Object.fromEntries(Object.entries(v).map(([k, item]) => [k, walk(item, depth + 1)]));
+    const entries = Object.entries(v);
+    const keys = new Set(entries.map(([k]) => k));
+    const out: Record<string, unknown> = {};
+    for (const [k, item] of entries) {
+      const key = rewrite(k);
+      const free = key === k || (!keys.has(key) && !Object.hasOwn(out, key));
+      out[free ? key : k] = walk(item, depth + 1);
+    }
+    return out;
   };
   return walk(value, 0) as T;
 }
