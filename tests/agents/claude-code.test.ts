@@ -103,6 +103,9 @@ it('runs the real claude-code-acp against a scripted Anthropic API: file edit, S
   const tools = records.filter((r) => r.role === 'tool');
   expect(new Set(tools.map((r) => r.toolCallId)).size).toBeGreaterThanOrEqual(3);
   expect(tools.some((r) => r.toolStatus === 'completed')).toBe(true);
+  // Claude Code writes with an absolute path in its cwd; its tool records name the file as the repository does.
+  expect(JSON.stringify(tools)).toContain('GREETING.md');
+  expect(JSON.stringify(tools), JSON.stringify(tools, null, 1)).not.toContain(workspace);
   const answer = records
     .filter((r) => r.role === 'assistant')
     .map((r) => r.content)

@@ -177,6 +177,9 @@ export class RealAgentRun {
     // The write and both SAM tools each got a tool call that ended completed.
     const completed = new Set(tools.filter((r) => r.toolStatus === 'completed').map((r) => r.toolCallId));
     expect(completed.size, JSON.stringify(tools, null, 1)).toBeGreaterThanOrEqual(3);
+    // The agent works with absolute paths in its cwd; its tool records name the file as the repository does.
+    expect(JSON.stringify(tools)).toContain(this.file.name);
+    expect(JSON.stringify(tools), JSON.stringify(tools, null, 1)).not.toContain(this.workspace);
     const answer = this.records
       .filter((r) => r.role === 'assistant')
       .map((r) => r.content)

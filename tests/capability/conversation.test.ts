@@ -108,9 +108,12 @@ describe('the conversation reads well', () => {
     expect(await edit.locator('.tool-input').textContent()).toContain(DEMO_GREETING);
     const added = edit.locator('.diff-line.diff-add');
     expect(await added.allTextContents()).toEqual([`+${DEMO_GREETING}`]);
-    // And closes again.
+    // It names the file as the repository does (the branch's diff below too), not the machine's path.
+    expect(await edit.locator('.tool-locations code').allTextContents()).toEqual(['README.md']);
+    expect(await edit.locator('.diff-file').getAttribute('data-path')).toBe('README.md');
+    // And closes again (the details' toggle event, which unmounts the detail, comes after the click).
     await edit.locator('summary').first().click();
-    expect(await edit.locator('.tool-detail').count()).toBe(0);
+    await expect.poll(() => edit.locator('.tool-detail').count()).toBe(0);
 
     // The branch's diff: its one file and hunk, the same as git has for main...branch.
     expect(await diff.textContent()).toContain(branch);
@@ -126,7 +129,7 @@ describe('the conversation reads well', () => {
     expect(await file.locator('.diff-line.diff-add').allTextContents()).toEqual([`+${DEMO_GREETING}`]);
     // The file list collapses.
     await file.locator('summary').click();
-    expect(await file.locator('.diff-hunk').count()).toBe(0);
+    await expect.poll(() => file.locator('.diff-hunk').count()).toBe(0);
 
     // After a reload (everything read again from the database) it reads the same.
     await page.reload();

@@ -86,6 +86,15 @@ describe('a machine running tasks', () => {
     }
     expect(messages.map((m) => m.role)).toEqual(expect.arrayContaining(['thought', 'plan', 'assistant', 'system']));
     expect(messages.find((m) => m.tool_metadata?.event === 'workspace_profile')?.content).toMatch(/no Docker/);
+    // The agent reported its edit with absolute paths in the checkout: the chat names the file as the
+    // repository (and the branch's diff) does, and nothing shows the machine's workspace directory.
+    const edit = messages.filter((m) => m.tool_call_id === 'call-1-edit');
+    expect(edit[0]!.tool_metadata).toMatchObject({
+      locations: [{ path: 'README.md' }],
+      rawInput: { path: 'README.md' },
+    });
+    expect(edit.at(-1)!.tool_metadata?.content).toEqual([expect.objectContaining({ type: 'diff', path: 'README.md' })]);
+    expect(JSON.stringify(messages)).not.toContain(path.join(machine.dir, 'workspaces'));
     // The turn's end, then the branch's diff recorded before the task is reported complete.
     expect(messages.at(-2)?.content).toBe('Turn ended: end_turn');
     expect(messages.at(-1)?.content).toMatch(/^Changes on sam\/\S+ against main: 1 file, \+1 −0/);

@@ -59,6 +59,9 @@ describe('permission mode ask', () => {
     const request = await pendingPermission(admin, machine.task.taskId);
     expect(request).toMatchObject({ title: 'Append a line to README.md', tool_kind: 'edit', status: 'pending' });
     expect(request.detail).toContain('README.md');
+    // The file as the repository names it, not the machine's workspace directory.
+    expect(String(request.detail).split('\n')[0]).toBe('README.md');
+    expect(request.detail).not.toContain(machine.dir);
     const messages = await chatMessages(admin, machine.task.sessionId);
     const card = messages.find((m) => m.message_id === `permission:${request.id}`);
     expect(card).toMatchObject({ role: 'system', content: 'The agent asks to: Append a line to README.md' });

@@ -89,19 +89,19 @@ describe('tool calls with their results', () => {
         metadata: {
           title: 'Append a line to README.md',
           kind: 'edit',
-          locations: [{ path: '/ws/README.md' }],
-          rawInput: { path: '/ws/README.md', line: 'hi' },
+          locations: [{ path: 'README.md' }],
+          rawInput: { path: 'README.md', line: 'hi' },
         },
       }),
       msg({ role: 'tool', content: '', toolCallId: 'edit', toolStatus: 'in_progress', metadata: {} }),
       msg({
         role: 'tool',
-        content: 'edited /ws/README.md',
+        content: 'edited README.md',
         toolCallId: 'edit',
         toolStatus: 'completed',
         metadata: {
           content: [
-            { type: 'diff', path: '/ws/README.md', oldText: '# A\n', newText: '# A\nhi\n' },
+            { type: 'diff', path: 'README.md', oldText: '# A\n', newText: '# A\nhi\n' },
             { type: 'content', content: { type: 'text', text: 'ok' } },
             { type: 'terminal', terminalId: 't1' },
             { type: 'mystery' },
@@ -118,14 +118,14 @@ describe('tool calls with their results', () => {
       status: 'completed',
       kind: 'edit',
       records: 3,
-      input: { path: '/ws/README.md', line: 'hi' },
+      input: { path: 'README.md', line: 'hi' },
       output: { bytes: 7 },
       content: [
-        { type: 'diff', path: '/ws/README.md', oldText: '# A\n', newText: '# A\nhi\n' },
+        { type: 'diff', path: 'README.md', oldText: '# A\n', newText: '# A\nhi\n' },
         { type: 'text', text: 'ok' },
         { type: 'terminal', terminalId: 't1' },
       ],
-      locations: ['/ws/README.md'],
+      locations: ['README.md'],
     });
   });
 

@@ -90,8 +90,11 @@ describe('AgentClient with the demo agent over linked streams', () => {
     expect(edit.map((r) => r.toolStatus)).toEqual(['pending', 'in_progress', 'completed']);
     expect(edit[0]?.metadata.kind).toBe('edit');
     expect(edit[2]?.metadata.content).toEqual([
-      expect.objectContaining({ type: 'diff', newText: `# Demo\n${DEMO_GREETING}\n` }),
+      expect.objectContaining({ type: 'diff', path: 'README.md', newText: `# Demo\n${DEMO_GREETING}\n` }),
     ]);
+    // The agent reported absolute paths in its cwd; records name the file as the repository does.
+    expect(edit[0]?.metadata).toMatchObject({ locations: [{ path: 'README.md' }], rawInput: { path: 'README.md' } });
+    expect(JSON.stringify(records)).not.toContain(workspace);
     expect(records.filter((r) => r.toolCallId === 'call-1-status').map((r) => r.toolStatus)).toEqual([
       'in_progress',
       'completed',
@@ -247,7 +250,14 @@ describe('the demo agent asks before it edits ([permission]) and reports token u
     await client.newSession();
     expect(await client.prompt('note the plan in README.md [permission] [tokens:1234]')).toBe('end_turn');
     expect(asked).toHaveLength(1);
-    expect(asked[0]!.toolCall).toMatchObject({ kind: 'edit', title: 'Append a line to README.md' });
+    expect(asked[0]!.toolCall).toMatchObject({
+      toolCallId: 'call-1-edit',
+      kind: 'edit',
+      title: 'Append a line to README.md',
+      // What the user is asked about names the file as the repository does.
+      locations: [{ path: 'README.md' }],
+      rawInput: { path: 'README.md' },
+    });
     expect(await readFile(path.join(workspace, 'README.md'), 'utf8')).toBe('# Demo\n');
     const refused = records.filter((r) => r.toolCallId === 'call-1-edit').at(-1);
     expect(refused).toMatchObject({ toolStatus: 'failed' });

@@ -1,8 +1,9 @@
 /**
  * SAM's side of an ACP connection to one agent: initialize, `session/new` (cwd + SAM's MCP server
  * with the agent token) or `session/load`, prompt, cancel — with every session update turned
- * into message records ({@link MessageRecorder}) handed in order to `onRecord` (the outbox).
- * The client serves `fs/*` confined to the workspace and answers permission requests by policy.
+ * into message records ({@link MessageRecorder}, paths in them relative to the workspace) handed
+ * in order to `onRecord` (the outbox). The client serves `fs/*` confined to the workspace and
+ * answers permission requests by policy (their tool call's paths relative too).
  */
 import * as acp from '@agentclientprotocol/sdk';
 import type { MessageRecord } from '../../functions/_shared/common/contracts/messages.ts';
@@ -86,7 +87,7 @@ export class AgentClient {
     const policy = options.permissionPolicy ?? 'approve';
     const holder: { client?: AgentClient } = {};
     const recorder = new MessageRecorder(
-      { sessionId: options.sessionId, epoch: options.epoch, now: options.now },
+      { sessionId: options.sessionId, epoch: options.epoch, now: options.now, workspaceRoot: options.workspaceRoot },
       (record) => holder.client?.deliver(record),
     );
     const fsError = (error: unknown): never => {
@@ -98,7 +99,13 @@ export class AgentClient {
     const app = acp
       .client({ name: 'sam-vm-agent' })
       .onNotification(acp.methods.client.session.update, ({ params }) => holder.client?.onUpdate(params))
-      .onRequest(acp.methods.client.session.requestPermission, ({ params }) => answerPermission(policy, params))
+      // The tool call as the chat shows it (paths relative to the checkout); its id unchanged.
+      .onRequest(acp.methods.client.session.requestPermission, ({ params }) =>
+        answerPermission(policy, {
+          ...params,
+          toolCall: { ...recorder.withRelativePaths(params.toolCall), toolCallId: params.toolCall.toolCallId },
+        }),
+      )
       // A file that does not exist yet reads as empty: Gemini CLI reads before writing a new file
       // and fails the write on any error reply (tests/agents/gemini.test.ts).
       .onRequest(acp.methods.client.fs.readTextFile, async ({ params }) => ({

@@ -3,11 +3,17 @@ import { describe, expect, it } from 'vitest';
 import { MAX_CONTENT_BYTES, MessageRecord, utf8Bytes } from '../../functions/_shared/common/contracts/messages.ts';
 import { boundMetadata, MessageRecorder, truncateUtf8 } from './records.ts';
 
-function recorder(coalesceMaxBytes?: number) {
+function recorder(coalesceMaxBytes?: number, workspaceRoot?: string) {
   const records: MessageRecord[] = [];
   let t = 0;
   const r = new MessageRecorder(
-    { sessionId: 'sess', epoch: 'ep', coalesceMaxBytes, now: () => new Date(Date.UTC(2026, 0, 1) + t++) },
+    {
+      sessionId: 'sess',
+      epoch: 'ep',
+      coalesceMaxBytes,
+      workspaceRoot,
+      now: () => new Date(Date.UTC(2026, 0, 1) + t++),
+    },
     (rec) => records.push(rec),
   );
   return { r, records };
@@ -65,6 +71,71 @@ describe('MessageRecorder', () => {
     ]);
     expect(records[1]?.metadata).toMatchObject({ sessionUpdate: 'tool_call', kind: 'edit' });
     for (const x of records) expect(MessageRecord.safeParse(JSON.parse(JSON.stringify(x))).success).toBe(true);
+  });
+
+  it('records paths inside the workspace root relative to it, in content and every string of the metadata', () => {
+    const root = '/m/workspaces/w1/repo';
+    const { r, records } = recorder(undefined, `${root}/`);
+    r.handle(text('agent_message_chunk', `I will edit ${root}/src`));
+    r.handle(text('agent_message_chunk', '/a.ts, not /m/workspaces/w1/repo2/a.ts.'));
+    r.handle({
+      sessionUpdate: 'tool_call',
+      toolCallId: 't1',
+      title: `Edit ${root}/src/a.ts`,
+      kind: 'edit',
+      status: 'pending',
+      locations: [{ path: `${root}/src/a.ts`, line: 2 }, { path: root }],
+      rawInput: { file_path: `${root}/src/a.ts`, cwd: root, old_string: 'x', new_string: 'y' },
+    });
+    r.handle({
+      sessionUpdate: 'tool_call_update',
+      toolCallId: 't1',
+      status: 'completed',
+      content: [
+        { type: 'diff', path: `${root}/src/a.ts`, oldText: 'x', newText: 'y' },
+        { type: 'content', content: { type: 'text', text: `Updated ${root}/src/a.ts` } },
+      ],
+      rawOutput: { output: `${root}/src/a.ts: 1 change`, files: [`${root}/src/a.ts`, '/etc/hosts'] },
+    });
+    r.handle({
+      sessionUpdate: 'tool_call_update',
+      toolCallId: 't1',
+      content: [{ type: 'diff', path: `${root}/b.ts`, newText: 'z' }],
+    });
+    r.flush();
+    expect(records.map((x) => x.content)).toEqual([
+      // Chunks are joined first: a path split across two of them is still rewritten.
+      'I will edit src/a.ts, not /m/workspaces/w1/repo2/a.ts.',
+      'Edit src/a.ts',
+      'edited src/a.ts\nUpdated src/a.ts',
+      'edited b.ts',
+    ]);
+    expect(records[1]?.metadata).toMatchObject({
+      title: 'Edit src/a.ts',
+      locations: [{ path: 'src/a.ts', line: 2 }, { path: '.' }],
+      rawInput: { file_path: 'src/a.ts', cwd: '.', old_string: 'x', new_string: 'y' },
+    });
+    expect(records[2]?.metadata).toMatchObject({
+      content: [
+        { type: 'diff', path: 'src/a.ts', oldText: 'x', newText: 'y' },
+        { type: 'content', content: { type: 'text', text: 'Updated src/a.ts' } },
+      ],
+      rawOutput: { output: 'src/a.ts: 1 change', files: ['src/a.ts', '/etc/hosts'] },
+    });
+    expect(records.map((x) => x.toolCallId)).toEqual([undefined, 't1', 't1', 't1']);
+    expect(JSON.stringify(records)).not.toContain(`${root}/`);
+    expect(JSON.stringify(records)).not.toContain(`"${root}"`);
+  });
+
+  it('without a workspace root, records paths as the agent reported them', () => {
+    const { r, records } = recorder();
+    r.handle({
+      sessionUpdate: 'tool_call',
+      toolCallId: 't',
+      title: 'Read /w/repo/a',
+      locations: [{ path: '/w/repo/a' }],
+    });
+    expect(records[0]).toMatchObject({ content: 'Read /w/repo/a', metadata: { locations: [{ path: '/w/repo/a' }] } });
   });
 
   it('maps plans, notices, other updates and SAM events, never dropping an update', () => {

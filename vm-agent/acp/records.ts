@@ -10,6 +10,9 @@
  * - `tool_call` and every `tool_call_update` become `tool` records keyed by `toolCallId`;
  * - `plan` becomes a `plan` record with its entries; everything else a `system` record.
  *
+ * With a `workspaceRoot`, paths inside it are repository-relative in every record (content and
+ * every string of the metadata: titles, locations, diffs, raw input and output; relative-paths.ts).
+ *
  * `messageId` = `<epoch>-<seq>` where `seq` counts updates: stable for the record once made (the
  * outbox persists it), unique across restarts because every recorder gets a fresh epoch.
  */
@@ -22,6 +25,7 @@ import {
   type ToolStatus,
   utf8Bytes,
 } from '../../functions/_shared/common/contracts/messages.ts';
+import { type PathRewriter, relativeTo, rewriteStrings, rootForms } from './relative-paths.ts';
 
 export type RecordSink = (record: MessageRecord) => void;
 
@@ -32,6 +36,8 @@ export type RecorderOptions = {
   epoch?: string;
   now?: () => Date;
   coalesceMaxBytes?: number;
+  /** The session's working directory (the checkout): paths inside it are recorded relative to it. */
+  workspaceRoot?: string;
 };
 
 /** Bound for the JSON of one record's metadata; larger strings inside are cut. */
@@ -112,6 +118,7 @@ export class MessageRecorder {
   private pending: Pending | null = null;
   private readonly now: () => Date;
   private readonly coalesceMaxBytes: number;
+  private readonly relative: PathRewriter | null;
 
   constructor(
     private readonly options: RecorderOptions,
@@ -120,6 +127,12 @@ export class MessageRecorder {
     this.epoch = options.epoch ?? newEpoch();
     this.now = options.now ?? (() => new Date());
     this.coalesceMaxBytes = options.coalesceMaxBytes ?? 16 * 1024;
+    this.relative = options.workspaceRoot ? relativeTo(rootForms(options.workspaceRoot)) : null;
+  }
+
+  /** `value` with paths inside the workspace root made relative to it (as records have them). */
+  withRelativePaths<T>(value: T): T {
+    return this.relative ? rewriteStrings(value, this.relative) : value;
   }
 
   /** Handles one update; records come out through the sink synchronously, in order. */
@@ -237,8 +250,9 @@ export class MessageRecorder {
     producedAt?: string,
     tool?: { toolCallId: string; toolStatus: ToolStatus | undefined },
   ): void {
-    const cut = truncateUtf8(content, MAX_CONTENT_BYTES);
-    const meta = boundMetadata(cut.truncated ? { ...metadata, contentTruncated: true } : metadata);
+    const cut = truncateUtf8(this.withRelativePaths(content), MAX_CONTENT_BYTES);
+    const relative = this.withRelativePaths(metadata);
+    const meta = boundMetadata(cut.truncated ? { ...relative, contentTruncated: true } : relative);
     const record: MessageRecord = {
       messageId: `${this.epoch}-${seq}`,
       sessionId: this.options.sessionId,
