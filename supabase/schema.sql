@@ -4999,6 +4999,9 @@ CREATE INDEX nodes_warm_expiry_idx ON public.nodes USING btree (warm_until) WHER
 -- Name: notifications_owner_idx; Type: INDEX; Schema: public
 CREATE INDEX notifications_owner_idx ON public.notifications USING btree (owner_id, created_at DESC);
 
+-- Name: notifications_unread_idx; Type: INDEX; Schema: public
+CREATE INDEX notifications_unread_idx ON public.notifications USING btree (owner_id, created_at) WHERE ((read_at IS NULL) AND (type <> 'progress'::public.notification_type));
+
 -- Name: orchestrator_jobs_due_idx; Type: INDEX; Schema: public
 CREATE INDEX orchestrator_jobs_due_idx ON public.orchestrator_jobs USING btree (run_after) WHERE (status = 'pending'::public.job_status);
 

@@ -1,12 +1,22 @@
 import { createEffect, For, onCleanup, Show } from 'solid-js';
 import { askBrowserNotifyPermission } from '../lib/browser-notify.ts';
 import { inboxOpen, setInboxOpen } from '../lib/route.ts';
-import { inbox, markAllRead, markRead, notificationWords, open, startInbox, stopInbox } from '../stores/inbox.ts';
+import {
+  inbox,
+  markAllRead,
+  markRead,
+  notificationWords,
+  open,
+  showOlder,
+  startInbox,
+  stopInbox,
+} from '../stores/inbox.ts';
 
 /**
- * The inbox in the top bar: a button with the unread count, and (open: `?inbox` in the URL) the
- * list of notifications, newest first. An entry opens its task; opening the inbox is the moment the
- * browser asks whether SAM may show notifications while the tab is hidden.
+ * The inbox in the top bar: a button with the user's unread count, and (open: `?inbox` in the URL)
+ * the list of notifications, newest first, a page at a time ("Show older"). An entry opens its task;
+ * opening the inbox is the moment the browser asks whether SAM may show notifications while the tab
+ * is hidden.
  */
 export function Inbox(props: { userId: string }) {
   createEffect(() => startInbox(props.userId));
@@ -20,7 +30,7 @@ export function Inbox(props: { userId: string }) {
   const when = (iso: string) => new Date(iso).toLocaleString([], { dateStyle: 'short', timeStyle: 'short' });
 
   return (
-    <div class="inbox">
+    <div class="inbox" data-inbox-channel={inbox.status()}>
       <button
         type="button"
         class="link inbox-toggle"
@@ -71,6 +81,17 @@ export function Inbox(props: { userId: string }) {
                 )}
               </For>
             </ul>
+            <Show when={inbox.hasOlder()}>
+              <button
+                type="button"
+                class="link inbox-older"
+                disabled={inbox.loadingOlder()}
+                aria-busy={inbox.loadingOlder()}
+                onClick={() => void showOlder()}
+              >
+                Show older
+              </button>
+            </Show>
           </Show>
         </section>
       </Show>

@@ -1,17 +1,34 @@
 /**
- * The user's notifications inbox: read once, then kept current from the private topic `user:<id>`
- * (re-read after every (re)join, so nothing missed while disconnected is lost). A notification that
- * arrives while the tab is hidden also shows as a browser notification, if the user allowed them.
+ * The user's notifications inbox: the newest page and the unread count read once, then kept current
+ * from the private topic `user:<id>` (both re-read after every (re)join, so nothing missed while
+ * disconnected is lost); older pages on request ("Show older"). The list and the count's bookkeeping
+ * are pure, in lib/inbox-list.ts. A notification that arrives while the tab is hidden also shows as a
+ * browser notification, if the user allowed them.
  */
-import { createSignal } from 'solid-js';
+import { batch, createSignal } from 'solid-js';
 import { notifyWhenHidden } from '../lib/browser-notify.ts';
+import {
+  countAfter,
+  NOTHING_COUNTED,
+  unreadCount,
+  withArrived,
+  withFirstPage,
+  withOlderPage,
+  type Counted,
+} from '../lib/inbox-list.ts';
 import { navigate, setInboxOpen } from '../lib/route.ts';
 import * as api from '../lib/supabase/index.ts';
 import type { ChannelStatus } from '../lib/types.ts';
 
 type Item = api.InboxNotification;
 
+/** Notifications per page. */
+export const INBOX_PAGE = 50;
+
 const [items, setItems] = createSignal<Item[]>([]);
+const [counted, setCounted] = createSignal<Counted>(NOTHING_COUNTED);
+const [older, setOlder] = createSignal<api.NotificationCursor | null>(null);
+const [loadingOlder, setLoadingOlder] = createSignal(false);
 const [status, setStatus] = createSignal<ChannelStatus>('closed');
 const [error, setError] = createSignal<string | null>(null);
 
@@ -19,7 +36,11 @@ export const inbox = {
   items,
   status,
   error,
-  unread: () => items().filter((n) => !n.readAt).length,
+  /** The user's unread notifications, loaded or not. */
+  unread: () => unreadCount(items(), counted()),
+  /** Whether there are older notifications than the list holds. */
+  hasOlder: () => older() !== null,
+  loadingOlder,
 };
 
 /** What happened, in words, for a notification's heading. */
@@ -44,6 +65,11 @@ export function notificationWords(type: api.NotificationType): string {
 
 let leave: (() => void) | null = null;
 let joinedAs: string | null = null;
+/** Bumped by every (re)join and stop: a page read for an earlier list is dropped. */
+let generation = 0;
+/** Bumped by every marking; `marking` settles when all started so far have. */
+let marks = 0;
+let marking: Promise<unknown> = Promise.resolve();
 
 /** Starts following the signed-in user's notifications (again only for another user). */
 export function startInbox(userId: string): void {
@@ -60,56 +86,149 @@ export function stopInbox(): void {
   leave?.();
   leave = null;
   joinedAs = null;
-  setItems([]);
-  setStatus('closed');
+  generation++;
+  batch(() => {
+    setItems([]);
+    setCounted(NOTHING_COUNTED);
+    setOlder(null);
+    setLoadingOlder(false);
+    setStatus('closed');
+  });
+}
+
+/**
+ * Reads from the server once no marking is under way, again if one started meanwhile (what was
+ * read may predate it); after a few tries what was read last stands.
+ */
+async function readSettled<T>(read: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    const before = marks;
+    await marking;
+    const result = await read();
+    if (marks === before || attempt === 3) return result;
+  }
+}
+
+/** The cursor after a page read with one extra row: the page's last entry, or null when nothing is older. */
+function cursorAfter(rows: Item[]): api.NotificationCursor | null {
+  const last = rows[INBOX_PAGE - 1];
+  return rows.length > INBOX_PAGE && last ? { createdAt: last.createdAt, id: last.id } : null;
 }
 
 async function reload(): Promise<void> {
+  const mine = ++generation;
+  // No older page while the first one is read again: it would start from the list being replaced.
+  batch(() => {
+    setOlder(null);
+    setLoadingOlder(false);
+  });
   try {
-    const rows = await api.fetchNotifications();
-    const ids = new Set(rows.map((r) => r.id));
-    const newest = rows[0]?.createdAt ?? '';
-    // Broadcasts newer than the read (it may have raced them) stay on top.
-    setItems([...items().filter((n) => !ids.has(n.id) && n.createdAt > newest), ...rows]);
-    setError(null);
+    const { rows, count } = await readSettled(async () => {
+      const rows = await api.fetchNotifications({ limit: INBOX_PAGE + 1 });
+      const newest = rows[0]?.createdAt;
+      return { rows, count: newest ? { count: await api.countUnreadNotifications(newest), upTo: newest } : null };
+    });
+    if (mine !== generation) return;
+    batch(() => {
+      setItems(withFirstPage(items(), rows.slice(0, INBOX_PAGE)));
+      setCounted(count ?? NOTHING_COUNTED);
+      setOlder(cursorAfter(rows));
+      setError(null);
+    });
   } catch (e) {
-    setError(e instanceof Error ? e.message : String(e));
+    if (mine === generation) setError(e instanceof Error ? e.message : String(e));
+  }
+}
+
+/** Appends the next page of older notifications ("Show older"). */
+export async function showOlder(): Promise<void> {
+  const before = older();
+  if (!before || loadingOlder()) return;
+  const mine = generation;
+  setLoadingOlder(true);
+  try {
+    const rows = await readSettled(() => api.fetchNotifications({ limit: INBOX_PAGE + 1, before }));
+    if (mine !== generation) return;
+    batch(() => {
+      setItems(withOlderPage(items(), rows.slice(0, INBOX_PAGE)));
+      setOlder(cursorAfter(rows));
+      setError(null);
+    });
+  } catch (e) {
+    if (mine === generation) setError(e instanceof Error ? e.message : String(e));
+  } finally {
+    if (mine === generation) setLoadingOlder(false);
   }
 }
 
 function arrived(n: Item): void {
-  if (n.type === 'progress' || items().some((x) => x.id === n.id)) return;
-  setItems([n, ...items()].slice(0, 200));
+  const next = withArrived(items(), n);
+  if (!next) return;
+  setItems(next);
   notifyWhenHidden(`${notificationWords(n.type)}: ${n.title}`, n.body, n.id, () => void open(n));
+}
+
+/** Counts a marking in `marks` and keeps it in `marking` until it settles. */
+function track(done: Promise<void>): Promise<void> {
+  marks++;
+  marking = Promise.allSettled([marking, done]);
+  return done;
 }
 
 function setRead(ids: Set<string>, at: string | null): void {
   setItems(items().map((n) => (ids.has(n.id) ? { ...n, readAt: at } : n)));
 }
 
-export async function markRead(ids: string[]): Promise<void> {
-  const unread = ids.filter((id) => items().some((n) => n.id === id && !n.readAt));
-  if (unread.length === 0) return;
-  setRead(new Set(unread), new Date().toISOString());
+/**
+ * Shows these unread entries read and the count changed (`delta` -1) at once, then sends it; if the
+ * server refuses, they are unread again (`delta` +1) and the refusal is shown.
+ */
+async function sendRead(
+  unread: Item[],
+  change: (c: Counted, delta: 1 | -1) => Counted,
+  send: () => Promise<void>,
+): Promise<void> {
+  const ids = new Set(unread.map((n) => n.id));
+  batch(() => {
+    setRead(ids, new Date().toISOString());
+    setCounted(change(counted(), -1));
+  });
   try {
-    await api.markNotificationsRead(unread);
+    await send();
     setError(null);
   } catch (e) {
-    setRead(new Set(unread), null);
-    setError(e instanceof Error ? e.message : String(e));
+    batch(() => {
+      setRead(ids, null);
+      setCounted(change(counted(), 1));
+      setError(e instanceof Error ? e.message : String(e));
+    });
   }
 }
 
-export async function markAllRead(): Promise<void> {
+export function markRead(ids: string[]): Promise<void> {
+  const unread = items().filter((n) => ids.includes(n.id) && !n.readAt);
+  if (unread.length === 0) return Promise.resolve();
+  return track(
+    sendRead(
+      unread,
+      (c, delta) => countAfter(c, unread, delta),
+      () => api.markNotificationsRead(unread.map((n) => n.id)),
+    ),
+  );
+}
+
+/** Marks every unread notification of the user read, the loaded ones and the older ones alike. */
+export function markAllRead(): Promise<void> {
   const unread = items().filter((n) => !n.readAt);
-  setRead(new Set(unread.map((n) => n.id)), new Date().toISOString());
-  try {
-    await api.markAllNotificationsRead();
-    setError(null);
-  } catch (e) {
-    setRead(new Set(unread.map((n) => n.id)), null);
-    setError(e instanceof Error ? e.message : String(e));
-  }
+  const was = counted().count;
+  return track(
+    sendRead(
+      unread,
+      // None is unread now; if the server refuses, what it had counted is unread again.
+      (c, delta) => ({ ...c, count: delta < 0 ? 0 : c.count + was }),
+      api.markAllNotificationsRead,
+    ),
+  );
 }
 
 /** Opens what a notification is about (its task) and marks it read. */

@@ -45,16 +45,45 @@ const fromRow = (r: Row): InboxNotification => ({
   createdAt: r.created_at,
 });
 
-/** The newest notifications (progress lines stay in the chat), newest first. */
-export async function fetchNotifications(limit = 50): Promise<InboxNotification[]> {
-  const { data, error } = await sb()
-    .from('notifications')
-    .select(COLUMNS)
-    .neq('type', 'progress')
+/** Where a page of older notifications starts: after this one, newest first by (created_at, id). */
+export interface NotificationCursor {
+  createdAt: string;
+  id: string;
+}
+
+/**
+ * A page of notifications (progress lines stay in the chat), newest first by (created_at, id): the
+ * newest, or those older than `before` (keyset: what arrives meanwhile shifts nothing).
+ */
+export async function fetchNotifications(
+  options: { limit?: number; before?: NotificationCursor } = {},
+): Promise<InboxNotification[]> {
+  let query = sb().from('notifications').select(COLUMNS).neq('type', 'progress');
+  const before = options.before;
+  if (before) {
+    // Quoted: a timestamp holds the `.`, `:` and `+` of PostgREST's filter syntax.
+    const at = JSON.stringify(before.createdAt);
+    query = query.or(`created_at.lt.${at},and(created_at.eq.${at},id.lt.${before.id})`);
+  }
+  const { data, error } = await query
     .order('created_at', { ascending: false })
-    .limit(limit);
+    .order('id', { ascending: false })
+    .limit(options.limit ?? 50);
   if (error) throw new Error(error.message);
   return (data as Row[]).map(fromRow);
+}
+
+/** How many of the user's notifications (progress lines aside) are unread, of those created up to `upTo`. */
+export async function countUnreadNotifications(upTo: string): Promise<number> {
+  const { count, error } = await sb()
+    .from('notifications')
+    .select('id', { count: 'exact', head: true })
+    .neq('type', 'progress')
+    .is('read_at', null)
+    .lte('created_at', upTo);
+  if (error) throw new Error(error.message);
+  if (count === null) throw new Error('the server sent no count of unread notifications');
+  return count;
 }
 
 /** Marks these notifications read (RLS lets a user change only their own). */
@@ -87,7 +116,8 @@ export function joinNotifications(
     current = channel;
     channel.on('broadcast', { event: 'notification' }, (m) => {
       const n = m.payload as Partial<InboxNotification>;
-      if (typeof n.id === 'string' && typeof n.title === 'string') onNotification(n as InboxNotification);
+      if (typeof n.id === 'string' && typeof n.title === 'string' && typeof n.createdAt === 'string')
+        onNotification(n as InboxNotification);
     });
     channel.subscribe((status) => {
       if (left || current !== channel) return;
