@@ -1964,6 +1964,52 @@ begin
   return jsonb_build_object('taskId', t.id, 'sessionId', t.chat_session_id, 'branchName', t.branch, 'repeated', false);
 end $$;
 
+-- Name: revoke_permission_always(uuid); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.revoke_permission_always(p_request uuid) RETURNS timestamp with time zone
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare r public.permission_requests; s public.permission_requests; stamp timestamptz := public.sam_now();
+begin
+  select * into r from public.permission_requests where id = p_request for update;
+  if r.id is null or not coalesce(public.sam_caller() = 'system'
+                                   or (public.sam_caller() = 'user' and r.owner_id = auth.uid()), false) then
+    raise exception 'not allowed to revoke permission request %', p_request using errcode = '42501';
+  end if;
+  if r.status <> 'allowed_always' then
+    raise exception 'permission request % is % and was not answered "always": there is nothing to revoke',
+      r.id, replace(r.status, '_', ' ') using errcode = '55000';
+  end if;
+  if r.allowed_by is not null then
+    raise exception 'permission request % was allowed at once on the word of request %: revoke that one',
+      r.id, r.allowed_by using errcode = '55000';
+  end if;
+  if r.revoked_at is not null then return r.revoked_at; end if;
+  for s in select p.* from public.permission_requests p
+            where p.owner_id = r.owner_id and p.status = 'allowed_always' and p.allowed_by is null
+              and p.revoked_at is null and coalesce(p.tool_kind, p.title) = coalesce(r.tool_kind, r.title)
+              and (p.task_id = r.task_id or p.agent_session_id = r.agent_session_id)
+            order by p.id for update of p loop
+    update public.permission_requests set revoked_at = stamp, revoked_by = auth.uid()
+     where id = s.id and revoked_at is null;
+    insert into public.lifecycle_events (entity, entity_id, owner_id, project_id, from_state, to_state, actor_type,
+                                         actor_id, reason)
+    values ('permission_request', s.id, s.owner_id, s.project_id, 'allowed_always', 'revoked',
+            coalesce(public.sam_caller(), 'system'), public.sam_actor_id(),
+            left(case when s.id = r.id then 'no longer always allowed: '
+                      else 'no longer always allowed (with request ' || r.id || '): ' end || s.title, 200));
+    if s.chat_session_id is not null then
+      insert into public.messages (session_id, project_id, owner_id, message_id, role, content, tool_metadata, origin)
+      values (s.chat_session_id, s.project_id, s.owner_id, 'permission:' || s.id || ':revoked', 'system',
+              'No longer always allowed: ' || s.title || ' (the agent will ask again)',
+              jsonb_build_object('kind', 'permission_revoked', 'permissionRequestId', s.id, 'outcome', 'revoked'),
+              'sam')
+      on conflict (session_id, message_id) do nothing;
+    end if;
+  end loop;
+  return stamp;
+end $$;
+
 -- Name: revoke_token(uuid, text); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.revoke_token(p_jti uuid, p_reason text DEFAULT 'revoked'::text) RETURNS boolean
     LANGUAGE plpgsql SECURITY DEFINER
@@ -3049,7 +3095,10 @@ CREATE TABLE public.permission_requests (
     answered_at timestamp with time zone,
     created_at timestamp with time zone DEFAULT public.sam_now() NOT NULL,
     allowed_by uuid,
+    revoked_at timestamp with time zone,
+    revoked_by uuid,
     CONSTRAINT permission_requests_detail_check CHECK ((length(detail) <= 2000)),
+    CONSTRAINT permission_requests_revoked_check CHECK (((revoked_at IS NULL) OR ((status = 'allowed_always'::text) AND (allowed_by IS NULL)))),
     CONSTRAINT permission_requests_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'allowed_once'::text, 'allowed_always'::text, 'rejected'::text, 'timed_out'::text, 'cancelled'::text]))),
     CONSTRAINT permission_requests_title_check CHECK (((length(title) >= 1) AND (length(title) <= 500))),
     CONSTRAINT permission_requests_tool_call_id_check CHECK (((tool_call_id IS NULL) OR ((length(tool_call_id) >= 1) AND (length(tool_call_id) <= 200)))),
@@ -3058,6 +3107,12 @@ CREATE TABLE public.permission_requests (
 
 -- Name: COLUMN permission_requests.allowed_by; Type: COMMENT; Schema: public
 COMMENT ON COLUMN public.permission_requests.allowed_by IS 'allowed at once by this earlier request the owner answered "always" (null: put to the owner)';
+
+-- Name: COLUMN permission_requests.revoked_at; Type: COMMENT; Schema: public
+COMMENT ON COLUMN public.permission_requests.revoked_at IS 'when the owner revoked this "always" answer: it no longer allows requests of its kind at once';
+
+-- Name: COLUMN permission_requests.revoked_by; Type: COMMENT; Schema: public
+COMMENT ON COLUMN public.permission_requests.revoked_by IS 'the user who revoked this "always" answer';
 
 -- Name: sam_permission_outcome_note(public.permission_requests, text); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.sam_permission_outcome_note(r public.permission_requests, p_status text) RETURNS void
@@ -3412,7 +3467,7 @@ CREATE FUNCTION public.sam_standing_permission(a public.agent_sessions, p_key te
      where t.triggered_by = 'retry' and t.source_task_id is not null and l.depth < 20
   )
   select p.id from public.permission_requests p
-   where p.status = 'allowed_always' and p.allowed_by is null and p.owner_id = a.owner_id
+   where p.status = 'allowed_always' and p.allowed_by is null and p.revoked_at is null and p.owner_id = a.owner_id
      and coalesce(p.tool_kind, p.title) = p_key
      and (p.agent_session_id = a.id or p.task_id in (select l.id from lineage l))
    order by p.answered_at, p.id
@@ -6245,6 +6300,11 @@ REVOKE ALL ON FUNCTION public.retry_task(p_task uuid, p_description text) FROM P
 GRANT ALL ON FUNCTION public.retry_task(p_task uuid, p_description text) TO service_role;
 GRANT ALL ON FUNCTION public.retry_task(p_task uuid, p_description text) TO sam_agent;
 GRANT ALL ON FUNCTION public.retry_task(p_task uuid, p_description text) TO authenticated;
+
+-- Name: FUNCTION revoke_permission_always(p_request uuid); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.revoke_permission_always(p_request uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.revoke_permission_always(p_request uuid) TO service_role;
+GRANT ALL ON FUNCTION public.revoke_permission_always(p_request uuid) TO authenticated;
 
 -- Name: FUNCTION revoke_token(p_jti uuid, p_reason text); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.revoke_token(p_jti uuid, p_reason text) FROM PUBLIC;

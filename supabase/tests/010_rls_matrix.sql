@@ -125,7 +125,7 @@ insert into user_rpcs values
   ('get_session_messages(uuid,integer,bigint,bigint)'), ('sam_can_use_topic(text)'),
   ('answer_permission_request(uuid,text)'), ('set_task_budget(uuid,jsonb)'), ('continue_task_budget(uuid,jsonb)'),
   ('stop_task_budget(uuid)'), ('add_byo_node(text,vm_size)'), ('move_idea(uuid,text)'),
-  ('stop_task(uuid,integer,text)');
+  ('stop_task(uuid,integer,text)'), ('revoke_permission_always(uuid)');
 create function pg_temp.executable_by(p_role text) returns table (fn text, definer boolean) language sql as $$
   select replace(replace(p.oid::regprocedure::text, 'public.', ''), ' ', ''), p.prosecdef from pg_proc p
    where p.pronamespace = 'public'::regnamespace and has_function_privilege(p_role, p.oid, 'execute')
@@ -158,6 +158,7 @@ grant execute on function public.answer_permission_request(uuid, text), public.s
 grant execute on function public.add_byo_node(text, public.vm_size) to authenticated;
 grant execute on function public.move_idea(uuid, text) to authenticated;
 grant execute on function public.stop_task(uuid, integer, text) to authenticated;
+grant execute on function public.revoke_permission_always(uuid) to authenticated;
 reset role;
 select * from pg_temp.function_privilege_checks('after permissive grants and the revoke migration');
 set local role postgres;

@@ -4,7 +4,8 @@
  * the demo agent): a profile that asks for permission, a card in the chat answered "Allow once"
  * and the agent finishing its edit on the pushed branch; then a conversation profile with a
  * one-turn budget, the follow-up held with a budget card, continued with a new limit, and the
- * agent answering the follow-up.
+ * agent answering the follow-up; and an "Always allow" in a conversation that lets the next edit go
+ * without a card, revoked from its card, after which the next edit asks again.
  */
 import { execFileSync } from 'node:child_process';
 import type { Page } from 'playwright-core';
@@ -128,6 +129,64 @@ describe('cards in the chat', () => {
       select b.max_turns, b.used_turns, b.state from public.task_budgets b join public.tasks t on t.id = b.task_id
        where t.description = 'Note A in README.md'`;
     expect(budget).toMatchObject({ max_turns: 3, used_turns: 2, state: 'running' });
+    expect(page.errors).toEqual([]);
+  }, 240_000);
+
+  it('"Always allow" lets the next edit go without a card; revoked from the card, the next edit asks again', async () => {
+    explainFailure();
+    await makeProfile('trusting', async (form) => {
+      await form.getByLabel('Task mode').selectOption('conversation');
+      await form.getByLabel('Permissions').selectOption('ask');
+    });
+    await submit('trusting', 'Note C in README.md [permission]');
+    const cards = page.getByTestId('permission-card');
+    const first = cards.nth(0);
+    await first.waitFor({ timeout: 120_000 });
+    await first.getByRole('button', { name: 'Always allow' }).click();
+    await first.getByTestId('card-outcome').waitFor();
+    expect(await first.getByTestId('card-outcome').textContent()).toBe(
+      'Always allowed for this task: Append a line to README.md',
+    );
+    const turnEnds = page.locator('ol.messages > li.msg-system').filter({ hasText: 'Turn ended: end_turn' });
+    await turnEnds.first().waitFor({ timeout: 60_000 });
+
+    // The next edit is allowed at once: the turn ends with the line written and no new card.
+    const reply = async (text: string) => {
+      await page.getByLabel('Reply to the agent').fill(text);
+      await page.getByRole('button', { name: 'Send' }).click();
+    };
+    await reply('Note D in README.md [permission]');
+    await turnEnds.nth(1).waitFor({ timeout: 60_000 });
+    const said = () => page.locator('ol.messages > li.msg-assistant .msg-text').allTextContents();
+    expect((await said()).join('')).toContain('Done: appended "- Note D in README.md" to README.md.');
+    expect(await cards.count()).toBe(1);
+
+    // Revoked from the card: the card says so and offers no second revoke.
+    await first.getByTestId('permission-revoke').click();
+    await expect
+      .poll(() => first.getByTestId('card-outcome').textContent())
+      .toBe('No longer always allowed: Append a line to README.md (the agent will ask again)');
+    expect(await first.getByTestId('permission-revoke').count()).toBe(0);
+    expect(await first.locator('.error').count()).toBe(0);
+
+    // The next edit is put to the user again.
+    await reply('Note E in README.md [permission]');
+    const second = cards.nth(1);
+    await second.waitFor({ timeout: 60_000 });
+    expect(await second.getAttribute('data-state')).toBe('pending');
+    await expect.poll(() => page.getByTestId('task-step').textContent()).toBe('Waiting for your permission');
+    await second.getByRole('button', { name: 'Allow once' }).click();
+    await turnEnds.nth(2).waitFor({ timeout: 60_000 });
+    expect((await said()).join('')).toContain('Done: appended "- Note E in README.md" to README.md.');
+    const requests = await stack.db.admin`
+      select p.status, p.allowed_by is not null as at_once, p.revoked_at is not null as revoked
+        from public.permission_requests p join public.tasks t on t.id = p.task_id
+       where t.description = 'Note C in README.md [permission]' order by p.created_at`;
+    expect(requests).toEqual([
+      { status: 'allowed_always', at_once: false, revoked: true },
+      { status: 'allowed_always', at_once: true, revoked: false },
+      { status: 'allowed_once', at_once: false, revoked: false },
+    ]);
     expect(page.errors).toEqual([]);
   }, 240_000);
 });

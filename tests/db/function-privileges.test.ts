@@ -41,6 +41,7 @@ const USER_RPCS = [
   'get_session_messages(uuid,integer,bigint,bigint)',
   'sam_can_use_topic(text)',
   'answer_permission_request(uuid,text)',
+  'revoke_permission_always(uuid)',
   'set_task_budget(uuid,jsonb)',
   'continue_task_budget(uuid,jsonb)',
   'stop_task_budget(uuid)',

@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import type { ChatMessage } from '../../functions/_shared/common/contracts/messages.ts';
-import { cardOf, durationWords, limitsFromForm, suggestedLimits, waitingCard } from '../../web/src/lib/cards.ts';
+import {
+  cardOf,
+  durationWords,
+  limitsFromForm,
+  outcomeOf,
+  revocable,
+  suggestedLimits,
+  waitingCard,
+} from '../../web/src/lib/cards.ts';
 
 /** The chat's cards without a browser: which messages are cards, their outcome, the budget form. */
 let id = 0;
@@ -58,6 +66,43 @@ describe('chat cards', () => {
     expect(
       waitingCard([card, msg({ messageId: `budget:${TASK}:1:outcome`, content: 'Continued with new limits.' })]),
     ).toBeNull();
+  });
+
+  it('offers to revoke an "always" until the revoked line comes, which is then the card’s outcome', () => {
+    const card = msg({
+      messageId: `permission:${RID}`,
+      metadata: {
+        kind: 'permission_request',
+        permissionRequestId: RID,
+        title: 'Edit',
+        expiresAt: '2026-01-01T00:10:00Z',
+      },
+    });
+    const outcome = (result: string) =>
+      msg({
+        messageId: `permission:${RID}:outcome`,
+        content: `${result}: Edit`,
+        metadata: { kind: 'permission_outcome', permissionRequestId: RID, outcome: result },
+      });
+    const always = outcome('allowed_always');
+    expect(outcomeOf([card, always], card)).toBe(always);
+    expect(revocable(always)).toBe(true);
+    expect(revocable(outcome('allowed_once'))).toBe(false);
+    expect(revocable(outcome('rejected'))).toBe(false);
+    expect(revocable(undefined)).toBe(false);
+    // An agent's look-alike (not a system line) offers nothing.
+    expect(revocable({ ...always, role: 'assistant' })).toBe(false);
+
+    const revoked = msg({
+      messageId: `permission:${RID}:revoked`,
+      content: 'No longer always allowed: Edit (the agent will ask again)',
+      metadata: { kind: 'permission_revoked', permissionRequestId: RID, outcome: 'revoked' },
+    });
+    // The revoked line wins whichever order the lines are in.
+    expect(outcomeOf([card, always, revoked], card)).toBe(revoked);
+    expect(outcomeOf([card, revoked, always], card)).toBe(revoked);
+    expect(revocable(revoked)).toBe(false);
+    expect(waitingCard([card, always, revoked])).toBeNull();
   });
 
   it('suggests doubled limits and reads the form (minutes, empty = no limit) or says what is wrong', () => {

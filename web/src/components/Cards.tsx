@@ -4,7 +4,7 @@ import type {
   PermissionCard as PermissionCardData,
   PermissionDecision,
 } from '../../../functions/_shared/common/contracts/cards.ts';
-import { durationWords, limitsFromForm, outcomeOf, suggestedLimits, type CardView } from '../lib/cards.ts';
+import { durationWords, limitsFromForm, outcomeOf, revocable, suggestedLimits, type CardView } from '../lib/cards.ts';
 import * as cards from '../stores/cards.ts';
 import type { Message } from '../lib/types.ts';
 import { chat } from '../stores/chat.ts';
@@ -30,7 +30,8 @@ function useAction() {
 
 /**
  * An agent asks before it acts: allow once, always (this kind of request, for the rest of the task
- * and its retries: the control plane then allows it without a card) or reject; its outcome once answered.
+ * and its retries: the control plane then allows it without a card) or reject; its outcome once
+ * answered. An "always" can be revoked from the card: the agent's next request of the kind asks again.
  */
 export function PermissionCard(props: { message: Message; card: PermissionCardData }) {
   const outcome = () => outcomeOf(chat.messages, props.message);
@@ -39,6 +40,10 @@ export function PermissionCard(props: { message: Message; card: PermissionCardDa
   const answer = (decision: PermissionDecision) => {
     const id = requestId();
     return run(() => cards.answerPermission(id, decision));
+  };
+  const revoke = () => {
+    const id = requestId();
+    return run(() => cards.revokePermissionAlways(id));
   };
   return (
     <div class="card chat-card" data-testid="permission-card" data-state={outcome() ? 'answered' : 'pending'}>
@@ -49,9 +54,24 @@ export function PermissionCard(props: { message: Message; card: PermissionCardDa
       <Show
         when={!outcome()}
         fallback={
-          <p class="card-outcome" data-testid="card-outcome">
-            {outcome()!.content}
-          </p>
+          <>
+            <p class="card-outcome" data-testid="card-outcome">
+              {outcome()!.content}
+            </p>
+            <Show when={revocable(outcome())}>
+              <div class="card-actions">
+                <button
+                  type="button"
+                  data-testid="permission-revoke"
+                  disabled={busy()}
+                  title="Stop allowing this kind of request at once: the agent asks again next time"
+                  onClick={() => void revoke()}
+                >
+                  Revoke
+                </button>
+              </div>
+            </Show>
+          </>
         }
       >
         <div class="card-actions">

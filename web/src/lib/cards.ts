@@ -1,4 +1,9 @@
-import { BudgetCard, PermissionCard, type BudgetLimits } from '../../../functions/_shared/common/contracts/cards.ts';
+import {
+  BudgetCard,
+  PermissionCard,
+  PermissionOutcome,
+  type BudgetLimits,
+} from '../../../functions/_shared/common/contracts/cards.ts';
 import { answerMessageId, QuestionCard } from '../../../functions/_shared/common/contracts/questions.ts';
 import type { Message } from './types.ts';
 
@@ -19,10 +24,26 @@ export function cardOf(m: Message): CardView | null {
   return null;
 }
 
-/** The outcome line of a card (SAM writes it as `<card's message id>:outcome`), if there is one yet. */
+/**
+ * The outcome line of a card (SAM writes it as `<card's message id>:outcome`), if there is one yet;
+ * a permission card whose "always" was revoked has the revoked line (`…:revoked`) as its outcome.
+ */
 export function outcomeOf(messages: readonly Message[], card: Message): Message | undefined {
   const id = `${card.messageId}:outcome`;
-  return messages.find((m) => m.messageId === id);
+  const revoked = `${card.messageId}:revoked`;
+  let outcome: Message | undefined;
+  for (const m of messages) {
+    if (m.messageId === revoked) return m;
+    if (m.messageId === id) outcome = m;
+  }
+  return outcome;
+}
+
+/** True when a permission card's outcome is a standing "always" the owner may still revoke. */
+export function revocable(outcome: Message | undefined): boolean {
+  if (!outcome || outcome.role !== 'system') return false;
+  const parsed = PermissionOutcome.safeParse(outcome.metadata);
+  return parsed.success && parsed.data.kind === 'permission_outcome' && parsed.data.outcome === 'allowed_always';
 }
 
 /** Agent time in words: 90000 → "1 min 30 s". */

@@ -7,5 +7,6 @@ import * as api from '../lib/supabase/index.ts';
 
 export const answerPermission = (requestId: string, decision: PermissionDecision) =>
   api.answerPermission(requestId, decision);
+export const revokePermissionAlways = (requestId: string) => api.revokePermissionAlways(requestId);
 export const continueBudget = (taskId: string, limits: BudgetLimits) => api.continueBudget(taskId, limits);
 export const stopBudget = (taskId: string) => api.stopBudget(taskId);

@@ -4,7 +4,9 @@
  *
  * - `permission_request` (message id `permission:<id>`): an agent whose profile's permission mode is
  *   `ask` wants to use a tool. Answered with `answer_permission_request` (allow once, always,
- *   reject); the outcome follows as `permission_outcome` (`permission:<id>:outcome`).
+ *   reject); the outcome follows as `permission_outcome` (`permission:<id>:outcome`). An "always"
+ *   the owner takes back with `revoke_permission_always` is said by `permission_revoked`
+ *   (`permission:<id>:revoked`), which then is the card's outcome.
  * - `budget_reached` (`budget:<task>:<n>`): the task paused at its budget. Answered with
  *   `continue_task_budget` (new limits) or `stop_task_budget`; the outcome follows as
  *   `budget_outcome` (`budget:<task>:<n>:outcome`).
@@ -17,7 +19,7 @@
 import { z } from 'zod';
 
 export const CARD_KINDS = ['permission_request', 'budget_reached'] as const;
-export const CARD_OUTCOME_KINDS = ['permission_outcome', 'budget_outcome'] as const;
+export const CARD_OUTCOME_KINDS = ['permission_outcome', 'permission_revoked', 'budget_outcome'] as const;
 
 /** What the user may answer to a permission request. */
 export const PERMISSION_DECISIONS = ['allow_once', 'allow_always', 'reject'] as const;
@@ -108,6 +110,17 @@ export const PermissionCard = z.object({
   expiresAt: z.string(),
 });
 export type PermissionCard = z.infer<typeof PermissionCard>;
+
+/**
+ * A permission card's outcome line: how the request ended (`permission_outcome`: `allowed_once`,
+ * `allowed_always`, `rejected`, `timed_out`, `cancelled`), or its "always" revoked (`permission_revoked`).
+ */
+export const PermissionOutcome = z.object({
+  kind: z.enum(['permission_outcome', 'permission_revoked']),
+  permissionRequestId: z.uuid(),
+  outcome: z.string(),
+});
+export type PermissionOutcome = z.infer<typeof PermissionOutcome>;
 
 /** The `budget_reached` card's metadata. */
 export const BudgetCard = BudgetView.extend({ kind: z.literal('budget_reached') });

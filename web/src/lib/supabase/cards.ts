@@ -2,9 +2,15 @@
 import type { BudgetLimits, PermissionDecision } from '../../../../functions/_shared/common/contracts/cards.ts';
 import { sb } from './client.ts';
 
-/** Allow once, always (for the rest of the agent's session) or reject; the agent gets it through its machine. */
+/** Allow once, always (this kind of request, for the rest of the task and its retries) or reject; the agent gets it through its machine. */
 export async function answerPermission(requestId: string, decision: PermissionDecision): Promise<void> {
   const { error } = await sb().rpc('answer_permission_request', { p_request: requestId, p_decision: decision });
+  if (error) throw new Error(error.message);
+}
+
+/** The owner takes back an "always" answer: the agent's next request of that kind asks again. */
+export async function revokePermissionAlways(requestId: string): Promise<void> {
+  const { error } = await sb().rpc('revoke_permission_always', { p_request: requestId });
   if (error) throw new Error(error.message);
 }
 
