@@ -49,7 +49,8 @@ describe('PermissionBroker (permission mode ask)', () => {
     expect(asked[0]!.detail).toContain('***');
     expect(asked[0]!.detail).not.toContain('sk-live-123');
     expect(b.answer('00000000-0000-4000-8000-000000000001', 'allow_always')).toBe(true);
-    expect(await first).toBe('approve_always');
+    // The agent gets the one-time option even for "always": it must ask again, so a revoke takes effect.
+    expect(await first).toBe('approve');
     const other = b.decide(request('execute'));
     await until(() => b.pending === 1);
     b.answer('00000000-0000-4000-8000-000000000002', 'reject');
@@ -59,7 +60,7 @@ describe('PermissionBroker (permission mode ask)', () => {
   it('a kind the control plane says is allowed "always" goes on at once, without waiting for an answer', async () => {
     // A fresh broker (a restarted vm-agent, another workspace of the task): the memory is the control plane's.
     const { b, asked } = broker(60_000, new Set(['edit']));
-    expect(await b.decide(request('edit'))).toBe('approve_always');
+    expect(await b.decide(request('edit'))).toBe('approve');
     expect(b.pending).toBe(0);
     expect(asked).toHaveLength(1);
     const other = b.decide(request('execute'));

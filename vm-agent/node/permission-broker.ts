@@ -5,6 +5,9 @@
  * (request_agent_permission) per kind of tool call (its ACP `kind`, else its title) for the task and
  * its retries: every request is still sent, and one of a kind allowed "always" comes back allowed at
  * once (`decision`), with no card, here or after a restart or in another workspace of the task.
+ * The agent itself is only ever given its one-time "allow" option, so it keeps asking and the
+ * control plane stays the only memory: an "always" the owner revokes ends at the next request
+ * (an agent told "allow always" would stop asking for the rest of its session).
  * Without an answer by the request's expiry the broker closes it as `timed_out` and refuses;
  * a turn that ends first closes the requests still waiting as `cancelled`. A request that cannot
  * even be put to the user is refused.
@@ -69,7 +72,7 @@ export class PermissionBroker {
     }
     const { requestId } = asked;
     // Allowed "always" earlier in the task: no card, no wait.
-    if (asked.decision === 'allow_always') return 'approve_always';
+    if (asked.decision === 'allow_always') return 'approve';
     return new Promise<PermissionDecision>((resolve) => {
       const now = this.options.now?.() ?? Date.now();
       const ms = Math.max(0, Date.parse(asked.expiresAt) - now);
@@ -93,14 +96,13 @@ export class PermissionBroker {
     }
     this.waiting.delete(requestId);
     clearTimeout(waiting.timer);
+    // "Always" is the control plane's to remember (see above): the agent gets the one-time option.
     waiting.resolve(
-      decision === 'allow_once'
+      decision === 'allow_once' || decision === 'allow_always'
         ? 'approve'
-        : decision === 'allow_always'
-          ? 'approve_always'
-          : decision === 'cancelled'
-            ? 'cancelled'
-            : 'reject',
+        : decision === 'cancelled'
+          ? 'cancelled'
+          : 'reject',
     );
     return true;
   }
