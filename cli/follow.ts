@@ -7,9 +7,9 @@
  * re-read every few seconds.
  */
 import type { SupabaseClient } from '@supabase/supabase-js';
-import { toChatMessages, type ChatMessage } from '../functions/_shared/common/contracts/messages.ts';
+import { continuesChunk, toChatMessages, type ChatMessage } from '../functions/_shared/common/contracts/messages.ts';
 import { CliError } from './errors.ts';
-import { messageLine, type Out } from './output.ts';
+import { continuedText, messageLine, type Out } from './output.ts';
 import { getTask, type TaskRow } from './tasks.ts';
 
 /** A task that reached one of these has nothing more to stream. */
@@ -48,13 +48,30 @@ export async function follow(
   let printed = 0;
   let reading: Promise<void> = Promise.resolve();
 
+  /**
+   * The streamed message whose line is still open: the vm-agent may store one message as several
+   * records (to stream it live), and its next record goes on on the same line.
+   */
+  let open: ChatMessage | null = null;
+  const endLine = () => {
+    if (open) out.write('\n');
+    open = null;
+  };
   const print = (messages: ChatMessage[]) => {
     for (const m of messages) {
       if (m.id <= lastId) continue;
       lastId = m.id;
       printed++;
       if (out.json) out.data({ type: 'message', taskId, message: m });
-      else out.line(messageLine(m));
+      else if (open && continuesChunk(open, m)) {
+        out.write(continuedText(m));
+        open = m;
+      } else {
+        endLine();
+        const chunk = continuesChunk(m, m);
+        out.write(messageLine(m) + (chunk ? '' : '\n'));
+        open = chunk ? m : null;
+      }
     }
   };
 
@@ -88,6 +105,7 @@ export async function follow(
         out.data({ type: 'task', task: next });
       }
     } else if (next.status !== task.status && next.status !== 'completed') {
+      endLine();
       out.err(`— ${next.status}${next.execution_step ? ` (${next.execution_step.replace(/_/g, ' ')})` : ''}`);
     }
     task = next;
@@ -132,5 +150,6 @@ export async function follow(
     await client.removeChannel(channel);
   }
   await catchUp();
+  endLine();
   return { task, messages: printed };
 }

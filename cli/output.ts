@@ -4,6 +4,8 @@ import type { ChatMessage } from '../functions/_shared/common/contracts/messages
 export interface Out {
   json: boolean;
   line(text?: string): void;
+  /** Text as it is, no line end: a streamed message goes on where it stopped. */
+  write(text: string): void;
   data(value: unknown): void;
   err(text: string): void;
 }
@@ -12,6 +14,7 @@ export function terminal(json: boolean, write = (s: string) => process.stdout.wr
   return {
     json,
     line: (text = '') => write(text + '\n'),
+    write,
     data: (value) => write(JSON.stringify(value) + '\n'),
     err: (text) => process.stderr.write(text + '\n'),
   };
@@ -31,6 +34,11 @@ const indent = (text: string, prefix: string) =>
     .split('\n')
     .map((l, i) => (i === 0 ? l : prefix + l))
     .join('\n');
+
+/** More of a streamed message or thought whose line `messageLine` began (see `continuesChunk`). */
+export function continuedText(m: ChatMessage): string {
+  return m.role === 'thought' ? indent(m.content, '  ') : m.content;
+}
 
 /** One chat message as a terminal line: what the agent said, thought, planned and which tools it ran. */
 export function messageLine(m: ChatMessage): string {

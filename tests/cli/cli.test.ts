@@ -118,7 +118,7 @@ describe('sam (the CLI)', () => {
     // Each message once: a message streamed live is not printed again by the re-read (after the
     // outcome line comes the task's summary, which repeats the agent's last words).
     const streamed = lines.slice(0, done).join('\n');
-    expect(streamed.split(`Done: appended "${DEMO_GREETING}"`)).toHaveLength(2);
+    expect(streamed.split(`Done: appended "${DEMO_GREETING}"`), r.stdout).toHaveLength(2);
 
     const tasks = await sam(['tasks', '--project', 'cli-greeter', '--json']);
     const listed = JSON.parse(tasks.stdout) as { id: string }[];

@@ -178,3 +178,40 @@ describe('line diff of a tool call', () => {
     expect(cut.additions).toBe(50);
   });
 });
+
+describe('one streamed message stored as several records', () => {
+  const chunk = (content: string, sessionUpdate: string, acpMessageId?: string) =>
+    msg({
+      role: sessionUpdate === 'agent_thought_chunk' ? 'thought' : 'assistant',
+      content,
+      metadata: { sessionUpdate, ...(acpMessageId ? { acpMessageId } : {}) },
+    });
+
+  it('reads as one message, keyed by its first record, forking from its last', () => {
+    const a = chunk('Done: appended "Hello from the ', 'agent_message_chunk', 'acp-1');
+    const b = chunk('SAM demo agent!" to README.md.', 'agent_message_chunk', 'acp-1');
+    const items = chatItems([a, b]);
+    expect(shape(items)).toEqual([['assistant', 'Done: appended "Hello from the SAM demo agent!" to README.md.']]);
+    expect(items[0]!.key).toBe(`m:${a.id}`);
+    expect(items[0]!.kind === 'message' && items[0]!.message.id).toBe(b.id);
+  });
+
+  it('keeps apart what the agent said separately: another ACP message, a thought, a tool call between, a whole message', () => {
+    const items = chatItems([
+      chunk('first ', 'agent_message_chunk', 'acp-1'),
+      chunk('second', 'agent_message_chunk', 'acp-2'),
+      chunk('thinking', 'agent_thought_chunk', 'acp-2'),
+      msg({ role: 'tool', toolCallId: 'call-1', content: 'Read file', toolStatus: 'completed' }),
+      chunk('after the tool', 'agent_message_chunk', 'acp-2'),
+      msg({ role: 'assistant', content: 'a whole message' }),
+    ]);
+    expect(shape(items)).toEqual([
+      ['assistant', 'first '],
+      ['assistant', 'second'],
+      ['thought', 'thinking'],
+      ['tool', 'call-1', 'completed'],
+      ['assistant', 'after the tool'],
+      ['assistant', 'a whole message'],
+    ]);
+  });
+});

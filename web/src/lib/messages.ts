@@ -1,3 +1,4 @@
+import { continuesChunk } from '../../../functions/_shared/common/contracts/messages.ts';
 import type { Message } from './types.ts';
 
 /** Merges `incoming` into `current` (sorted by id): duplicates dropped, order by id kept. */
@@ -135,7 +136,8 @@ function foldTool(tool: ToolView, m: Message, first: boolean): void {
  * - a plan the agent revises is one item, shown where it first appeared with the latest entries; a
  *   user's message starts a new turn, and the next plan is a new item;
  * - the agent's echo of a message the user already sent (an assistant record marked
- *   `metadata.echo = 'user'` with the same text) is not repeated.
+ *   `metadata.echo = 'user'` with the same text) is not repeated;
+ * - the records of one streamed agent message (or thought) are one message (`continuesChunk`).
  */
 export function chatItems(messages: readonly Message[]): ChatItem[] {
   const items: ChatItem[] = [];
@@ -180,6 +182,13 @@ export function chatItems(messages: readonly Message[]): ChatItem[] {
       foldTool(tool, m, true);
       tools.set(id, tool);
       items.push({ kind: 'tool', key: `tool:${id}`, tool, firstId: m.id });
+      continue;
+    }
+    // One streamed message cut into several records reads as one message: its key stays the
+    // first record's (the row stays put), the rest is the last record's (a fork from it keeps all).
+    const last = items[items.length - 1];
+    if (last?.kind === 'message' && continuesChunk(last.message, m)) {
+      last.message = { ...m, content: last.message.content + m.content };
       continue;
     }
     items.push({ kind: 'message', key: `m:${m.id}`, message: m });

@@ -164,6 +164,22 @@ export function toChatMessage(row: MessageRow): ChatMessage {
   };
 }
 
+/**
+ * Whether `next` goes on with `prev`'s text: both are records of the same streamed agent message or
+ * thought (same chunk kind and ACP message id), which the vm-agent cut into several records to
+ * stream it live (vm-agent/acp/records.ts flushes on a timer). Readers join them back into one
+ * text: the web chat into one message, the CLI into one paragraph.
+ */
+export function continuesChunk(prev: ChatMessage, next: ChatMessage): boolean {
+  const kind = next.metadata?.sessionUpdate;
+  return (
+    (kind === 'agent_message_chunk' || kind === 'agent_thought_chunk') &&
+    prev.role === next.role &&
+    prev.metadata?.sessionUpdate === kind &&
+    (prev.metadata?.acpMessageId ?? null) === (next.metadata?.acpMessageId ?? null)
+  );
+}
+
 /** Parses what the database sent (an array of rows) into chat messages; throws on anything else. */
 export function toChatMessages(json: unknown): ChatMessage[] {
   return z
