@@ -39,9 +39,10 @@ function alive(pid: number): boolean {
 export default async function setup(): Promise<() => void> {
   const runDir = mkdtempSync(join(tmpdir(), 'sam-test-run-'));
   const registry = join(runDir, 'processes.jsonl');
+  // The shared cluster outlives the run: started before the registry is set, it does not carry it.
+  await prepareDatabase();
   // Inherited by the test workers, which record every process the stand-in starts there.
   process.env[PROCESS_REGISTRY_ENV] = registry;
-  await prepareDatabase();
   // The vm-agent as one file, built once per run into SAM_HOME; every test stack publishes it.
   process.env[BUNDLE_FILE_ENV] = (await buildVmAgentBundle()).file;
   return () => {

@@ -56,8 +56,12 @@ describe('a task at its budget', () => {
     expect(budget.reason).toBe('the budget of 00:00:02 of agent time is used');
     const [task] = await admin`select status, execution_step from public.tasks where id = ${machine.task.taskId}`;
     expect(task).toMatchObject({ status: 'in_progress', execution_step: 'running' });
-    const messages = await chatMessages(admin, machine.task.sessionId);
-    expect(messages.some((m) => m.content === 'Turn ended: cancelled')).toBe(true);
+    // The cut turn's last line travels through the machine's outbox, which may deliver it after
+    // the turn was counted (and the budget paused): it arrives, but not necessarily first.
+    const messages = await waitFor('the cut turn in the chat', async () => {
+      const all = await chatMessages(admin, machine.task.sessionId);
+      return all.some((m) => m.content === 'Turn ended: cancelled') ? all : null;
+    });
     const card = messages.find((m) => m.message_id === `budget:${machine.task.taskId}:1`);
     expect(card?.content).toBe(
       'Paused: the budget of 00:00:02 of agent time is used. Continue with a new limit, or stop the task.',
@@ -117,9 +121,13 @@ describe('a task at its budget', () => {
     await waitFor('the first turn to end', async () =>
       (await chatMessages(admin, machine.task.sessionId)).some((m) => m.content === 'Turn ended: end_turn'),
     );
-    // The agent ended its turn within the budget: nothing paused yet.
-    const [before] =
-      await admin`select state, used_turns, used_tokens from public.task_budgets where task_id = ${machine.task.taskId}`;
+    // The agent ended its turn within the budget: nothing paused yet. (The turn is counted by its
+    // own request, which may land after the turn's last line reached the chat.)
+    const before = await waitFor('the first turn to be counted', async () => {
+      const [b] =
+        await admin`select state, used_turns, used_tokens from public.task_budgets where task_id = ${machine.task.taskId}`;
+      return b && b.used_turns >= 1 ? b : null;
+    });
     expect(before).toMatchObject({ state: 'running', used_turns: 1, used_tokens: '500' });
 
     await asOwner(
