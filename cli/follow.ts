@@ -7,7 +7,12 @@
  * re-read every few seconds.
  */
 import type { SupabaseClient } from '@supabase/supabase-js';
-import { continuesChunk, toChatMessages, type ChatMessage } from '../functions/_shared/common/contracts/messages.ts';
+import {
+  continuesChunk,
+  isChunkRecord,
+  toChatMessages,
+  type ChatMessage,
+} from '../functions/_shared/common/contracts/messages.ts';
 import { CliError } from './errors.ts';
 import { continuedText, messageLine, type Out } from './output.ts';
 import { getTask, type TaskRow } from './tasks.ts';
@@ -68,7 +73,7 @@ export async function follow(
         open = m;
       } else {
         endLine();
-        const chunk = continuesChunk(m, m);
+        const chunk = isChunkRecord(m);
         out.write(messageLine(m) + (chunk ? '' : '\n'));
         open = chunk ? m : null;
       }

@@ -171,13 +171,18 @@ export function toChatMessage(row: MessageRow): ChatMessage {
  * text: the web chat into one message, the CLI into one paragraph.
  */
 export function continuesChunk(prev: ChatMessage, next: ChatMessage): boolean {
-  const kind = next.metadata?.sessionUpdate;
   return (
-    (kind === 'agent_message_chunk' || kind === 'agent_thought_chunk') &&
+    isChunkRecord(next) &&
     prev.role === next.role &&
-    prev.metadata?.sessionUpdate === kind &&
+    prev.metadata?.sessionUpdate === next.metadata?.sessionUpdate &&
     (prev.metadata?.acpMessageId ?? null) === (next.metadata?.acpMessageId ?? null)
   );
+}
+
+/** Whether a record is (part of) a streamed agent message or thought, which later records may continue. */
+export function isChunkRecord(m: ChatMessage): boolean {
+  const kind = m.metadata?.sessionUpdate;
+  return kind === 'agent_message_chunk' || kind === 'agent_thought_chunk';
 }
 
 /** Parses what the database sent (an array of rows) into chat messages; throws on anything else. */
