@@ -2347,6 +2347,29 @@ begin
   return null;
 end $$;
 
+-- Name: sam_broadcast_notifications_read(); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.sam_broadcast_notifications_read() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare r record;
+begin
+  for r in
+    select c.owner_id, jsonb_agg(jsonb_build_object('id', c.id, 'createdAt', c.created_at, 'readAt', c.read_at)
+                                 order by c.created_at, c.id) as entries
+      from (select n.owner_id, n.id, n.created_at, n.read_at,
+                   (row_number() over (partition by n.owner_id order by n.created_at, n.id) - 1) / 500 as chunk
+              from new_rows n join old_rows o on o.id = n.id
+             where o.read_at is null and n.read_at is not null and n.type <> 'progress') c
+     group by c.owner_id, c.chunk
+     order by c.owner_id, c.chunk
+  loop
+    perform realtime.send(jsonb_build_object('notifications', r.entries), 'notification_read',
+                          'user:' || r.owner_id, true);
+  end loop;
+  return null;
+end $$;
+
 -- Name: sam_broadcast_task(); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.sam_broadcast_task() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
@@ -5210,6 +5233,9 @@ CREATE TRIGGER nodes_byo_warm_until BEFORE UPDATE OF status, warm_until ON publi
 -- Name: notifications notifications_broadcast; Type: TRIGGER; Schema: public
 CREATE TRIGGER notifications_broadcast AFTER INSERT ON public.notifications REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.sam_broadcast_notifications();
 
+-- Name: notifications notifications_read_broadcast; Type: TRIGGER; Schema: public
+CREATE TRIGGER notifications_read_broadcast AFTER UPDATE ON public.notifications REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.sam_broadcast_notifications_read();
+
 -- Name: orchestrator_jobs orchestrator_jobs_wake; Type: TRIGGER; Schema: public
 CREATE TRIGGER orchestrator_jobs_wake AFTER INSERT ON public.orchestrator_jobs REFERENCING NEW TABLE AS new_jobs FOR EACH STATEMENT EXECUTE FUNCTION public.sam_orchestrator_jobs_wake();
 
@@ -6399,6 +6425,10 @@ GRANT ALL ON FUNCTION public.sam_broadcast_messages() TO service_role;
 -- Name: FUNCTION sam_broadcast_notifications(); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.sam_broadcast_notifications() FROM PUBLIC;
 GRANT ALL ON FUNCTION public.sam_broadcast_notifications() TO service_role;
+
+-- Name: FUNCTION sam_broadcast_notifications_read(); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.sam_broadcast_notifications_read() FROM PUBLIC;
+GRANT ALL ON FUNCTION public.sam_broadcast_notifications_read() TO service_role;
 
 -- Name: FUNCTION sam_broadcast_task(); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.sam_broadcast_task() FROM PUBLIC;

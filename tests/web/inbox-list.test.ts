@@ -7,6 +7,8 @@ import {
   withArrived,
   withFirstPage,
   withOlderPage,
+  withReadElsewhere,
+  type Counted,
   type Listed,
 } from '../../web/src/lib/inbox-list.ts';
 
@@ -77,5 +79,52 @@ describe('the unread count', () => {
     expect(countAfter(after, marked, 1)).toEqual(counted);
     expect(countAfter({ count: 1, upTo: at(5) }, marked, -1).count).toBe(0);
     expect(countAfter(NOTHING_COUNTED, marked, -1)).toEqual(NOTHING_COUNTED);
+  });
+});
+
+describe('notifications read elsewhere', () => {
+  // The server counted 4 unread up to at(5): 'held' (listed) and three on pages not loaded.
+  const counted: Counted = { count: 4, upTo: at(5) };
+  const items = [n('new', at(6)), n('held', at(5)), n('was-read', at(4), at(4)), n('listed-old', at(3), at(4))];
+  const read = (id: string, createdAt: string) => ({ id, createdAt, readAt: at(7) });
+  const unread = (r: { items: Listed[]; counted: Counted }) => unreadCount(r.items, r.counted);
+
+  it('a listed unread entry is read, and leaves the count once, whether the count or the list held it', () => {
+    expect(unreadCount(items, counted)).toBe(5);
+    const held = withReadElsewhere(items, counted, [read('held', at(5))]);
+    expect(held.items.find((x) => x.id === 'held')!.readAt).toBe(at(7));
+    expect(held.counted.count).toBe(3);
+    expect(unread(held)).toBe(4);
+    // Newer than what the count covers: it stops counting as a list entry, the count stays.
+    const newer = withReadElsewhere(held.items, held.counted, [read('new', at(6))]);
+    expect(newer.counted.count).toBe(3);
+    expect(unread(newer)).toBe(3);
+    // The same report again, or one of an entry this tab marked already: nothing changes.
+    expect(unread(withReadElsewhere(newer.items, newer.counted, [read('held', at(5)), read('new', at(6))]))).toBe(3);
+    expect(unread(withReadElsewhere(items, counted, [read('was-read', at(4))]))).toBe(5);
+  });
+
+  it('one not loaded leaves the count when the count held it, once per id', () => {
+    const once = withReadElsewhere(items, counted, [read('unloaded', at(2))]);
+    expect(once.items).toEqual(items);
+    expect(unread(once)).toBe(4);
+    // Reported twice (in one message or two): taken off once.
+    expect(unread(withReadElsewhere(once.items, once.counted, [read('unloaded', at(2))]))).toBe(4);
+    expect(unread(withReadElsewhere(items, counted, [read('u', at(2)), read('u', at(2))]))).toBe(4);
+    // Created after what the count covers and not listed: never counted, so nothing to take off.
+    expect(unread(withReadElsewhere(items, counted, [read('later', at(8))]))).toBe(5);
+    // Nothing counted yet: nothing to take off.
+    expect(withReadElsewhere([], NOTHING_COUNTED, [read('u', at(2))]).counted.count).toBe(0);
+  });
+
+  it('"mark all" elsewhere clears loaded and unloaded, and the count never goes below zero', () => {
+    const all = [read('new', at(6)), read('held', at(5)), read('u1', at(2)), read('u2', at(2)), read('u3', at(1))];
+    const after = withReadElsewhere(items, counted, all);
+    expect(unread(after)).toBe(0);
+    expect(after.items.every((x) => x.readAt !== null)).toBe(true);
+    // A count that was lower than the reports (one read before it was counted): zero, not below.
+    const more = withReadElsewhere(items, { count: 2, upTo: at(5) }, all);
+    expect(more.counted.count).toBe(0);
+    expect(unread(more)).toBe(0);
   });
 });

@@ -1,5 +1,7 @@
+import { createClient } from '@supabase/supabase-js';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import NodeWebSocket from 'ws';
 import { useBrowser } from '../helpers/browser.ts';
 import { useTestStack } from '../helpers/local-stack.ts';
 import { serveWeb, TRACK_SOCKETS, type WebSite } from './site.ts';
@@ -9,6 +11,7 @@ import { serveWeb, TRACK_SOCKETS, type WebSite } from './site.ts';
  * stack: the badge counts every unread one (not only the loaded, never another user's, never a
  * progress line), "Show older" reads the rest once each and then goes away, a live notification and
  * one missed while the socket was cut count once, and "Mark all read" clears loaded and unloaded.
+ * Notifications marked read elsewhere (the user's other device) leave the badge live, loaded or not.
  */
 const t = useTestStack({ emailConfirmation: false }, 'web_inbox_pages');
 const browser = useBrowser();
@@ -17,6 +20,7 @@ let site: WebSite;
 declare global {
   interface Window {
     __sockets: WebSocket[];
+    __notReloaded?: boolean;
   }
 }
 
@@ -32,17 +36,20 @@ const count = async (page: Page) => {
   const badge = page.getByTestId('inbox-count');
   return (await badge.count()) ? Number(await badge.textContent()) : 0;
 };
+const signUp = async (page: Page, email: string) => {
+  await page.getByRole('button', { name: 'Create an account' }).click();
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password').fill('correct horse battery');
+  await page.getByRole('button', { name: 'Sign up' }).click();
+  await page.getByRole('heading', { name: 'Projects' }).waitFor();
+};
 const titles = (page: Page) => page.locator('[data-testid="inbox-item"] .inbox-title').allTextContents();
 
 it('counts every unread notification, shows older pages once each, and marks all of them read', async () => {
   const page = await browser.newPage();
   await page.addInitScript(TRACK_SOCKETS);
   await page.goto(site.url);
-  await page.getByRole('button', { name: 'Create an account' }).click();
-  await page.getByLabel('Email').fill('pages@example.com');
-  await page.getByLabel('Password').fill('correct horse battery');
-  await page.getByRole('button', { name: 'Sign up' }).click();
-  await page.getByRole('heading', { name: 'Projects' }).waitFor();
+  await signUp(page, 'pages@example.com');
   const [me] = await t.db.admin`select id from auth.users where email = 'pages@example.com'`;
   const [other] = await t.db.admin`insert into auth.users (id, email)
     values (gen_random_uuid(), 'other@example.com') returning id`;
@@ -137,5 +144,75 @@ it('counts every unread notification, shows older pages once each, and marks all
   await expect.poll(() => titles(page)).toEqual((await listed()).slice(0, 50));
   expect(await count(page)).toBe(0);
   expect(await older.count()).toBe(1);
+  expect(page.errors).toEqual([]);
+}, 120_000);
+
+it('lowers the badge live when notifications are marked read elsewhere, loaded or on a page not loaded', async () => {
+  const page = await browser.newPage();
+  await page.goto(site.url);
+  await signUp(page, 'marks@example.com');
+  const [me] = await t.db.admin`select id from auth.users where email = 'marks@example.com'`;
+
+  // 55 unread, one a second back from now: the first page holds 50, the oldest five are not loaded.
+  await page.goto('about:blank');
+  await t.db.admin`
+    insert into public.notifications (owner_id, type, urgency, title, created_at)
+    select ${me!.id}, 'task_complete', 'medium', 'mark ' || lpad(i::text, 2, '0'),
+           public.sam_now() - make_interval(secs => i)
+      from generate_series(1, 55) i`;
+  await page.goto(site.url);
+  await page.locator('[data-inbox-channel="live"]').waitFor();
+  await expect.poll(() => count(page)).toBe(55);
+  await page.getByRole('button', { name: /^Inbox/ }).click();
+  await expect.poll(async () => (await titles(page)).length).toBe(50);
+  await page.evaluate(() => (window.__notReloaded = true));
+
+  // The user's other device marks through its own REST path (the owner-only update of read_at).
+  const other = createClient(t.url, t.publishableKey, {
+    auth: { persistSession: false, autoRefreshToken: false },
+    realtime: { transport: NodeWebSocket as never },
+  });
+  const signedIn = await other.auth.signInWithPassword({
+    email: 'marks@example.com',
+    password: 'correct horse battery',
+  });
+  expect(signedIn.error).toBeNull();
+  const markElsewhere = async (titles: string[]) => {
+    const { data, error } = await other
+      .from('notifications')
+      .update({ read_at: new Date().toISOString() })
+      .in('title', titles)
+      .select('id');
+    expect(error).toBeNull();
+    expect(data).toHaveLength(titles.length);
+  };
+
+  // A loaded one: the badge drops by one and its entry shows read, without a reload.
+  await markElsewhere(['mark 01']);
+  await expect.poll(() => count(page)).toBe(54);
+  const first = page.getByTestId('inbox-item').filter({ hasText: 'mark 01' });
+  expect(await first.getAttribute('data-read')).toBe('true');
+
+  // An older one on a page not loaded: only the server's count held it, and it drops too.
+  await markElsewhere(['mark 53']);
+  await expect.poll(() => count(page)).toBe(53);
+  expect(await page.getByTestId('inbox-item').count()).toBe(50);
+
+  // All at once but one loaded and one not loaded (one message; the two above again among them):
+  // each drops once, so two stay.
+  const all = Array.from({ length: 55 }, (_, i) => `mark ${String(i + 1).padStart(2, '0')}`);
+  await markElsewhere(all.filter((title) => title !== 'mark 02' && title !== 'mark 55'));
+  await expect.poll(() => count(page)).toBe(2);
+  expect(await page.locator('[data-testid="inbox-item"][data-read="false"] .inbox-title').allTextContents()).toEqual([
+    'mark 02',
+  ]);
+  expect(await page.evaluate(() => window.__notReloaded)).toBe(true);
+
+  // The server says the same after a reload.
+  await page.reload();
+  await page.locator('[data-inbox-channel="live"]').waitFor();
+  await expect.poll(() => page.getByTestId('inbox-item').count()).toBe(50);
+  expect(await count(page)).toBe(2);
+  await other.auth.signOut();
   expect(page.errors).toEqual([]);
 }, 120_000);

@@ -6,7 +6,8 @@
  * server's count of unread notifications created up to the newest one of that first page (`upTo`),
  * plus the unread entries of the list created after it, which the server's count cannot hold. A
  * notification that arrives live and is also in the re-read counts once either way: after `upTo`
- * only as a list entry, up to `upTo` only in the server's count.
+ * only as a list entry, up to `upTo` only in the server's count. A notification read on the server
+ * (another tab, SAM) leaves the count once, listed or not ({@link withReadElsewhere}).
  */
 
 export interface Listed {
@@ -20,6 +21,18 @@ export interface Listed {
 export interface Counted {
   count: number;
   upTo: string | null;
+  /**
+   * Notifications not listed whose reading elsewhere this count already dropped (until the count
+   * is read again): a second report of the same one drops nothing.
+   */
+  takenOff?: ReadonlySet<string>;
+}
+
+/** A notification read on the server, as the event `notification_read` lists it. */
+export interface ReadElsewhere {
+  id: string;
+  createdAt: string;
+  readAt: string;
 }
 
 export const NOTHING_COUNTED: Counted = { count: 0, upTo: null };
@@ -76,7 +89,7 @@ export function withArrived<T extends Listed>(current: readonly T[], n: T): T[] 
 }
 
 /** Whether the server's count holds this notification (created up to what it covers). */
-function inCount(n: Listed, counted: Counted): boolean {
+function inCount(n: { createdAt: string }, counted: Counted): boolean {
   return counted.upTo !== null && micros(n.createdAt) <= micros(counted.upTo);
 }
 
@@ -93,4 +106,37 @@ export function unreadCount(items: readonly Listed[], counted: Counted): number 
 export function countAfter(counted: Counted, entries: readonly Listed[], delta: 1 | -1): Counted {
   const held = entries.filter((n) => inCount(n, counted)).length;
   return { ...counted, count: Math.max(0, counted.count + delta * held) };
+}
+
+/**
+ * The list and the count after notifications were marked read on the server (this tab, another
+ * tab or device, SAM answering a question: the event `notification_read`). A listed unread entry
+ * is read now and leaves the count if the count holds it (one created after what the count covers
+ * stops counting by being read); a listed entry read already changes nothing (this tab marked it).
+ * One not listed (an older page not loaded) leaves the count if the count holds it (created up to
+ * what it covers), once per id; one created after that was never counted. Never below zero.
+ */
+export function withReadElsewhere<T extends Listed>(
+  items: readonly T[],
+  counted: Counted,
+  read: readonly ReadElsewhere[],
+): { items: T[]; counted: Counted } {
+  const readAt = new Map(read.map((r) => [r.id, r.readAt]));
+  const nowRead: T[] = [];
+  const nextItems = items.map((n) => {
+    const at = readAt.get(n.id);
+    if (at === undefined || n.readAt) return n;
+    nowRead.push(n);
+    return { ...n, readAt: at };
+  });
+  const listed = new Set(items.map((n) => n.id));
+  const takenOff = new Set(counted.takenOff);
+  let unlisted = 0;
+  for (const r of read) {
+    if (listed.has(r.id) || takenOff.has(r.id) || !inCount(r, counted)) continue;
+    takenOff.add(r.id);
+    unlisted++;
+  }
+  const after = countAfter(counted, nowRead, -1);
+  return { items: nextItems, counted: { ...after, count: Math.max(0, after.count - unlisted), takenOff } };
 }

@@ -1,7 +1,8 @@
 /**
  * The user's notifications inbox: the newest page and the unread count read once, then kept current
  * from the private topic `user:<id>` (both re-read after every (re)join, so nothing missed while
- * disconnected is lost); older pages on request ("Show older"). The list and the count's bookkeeping
+ * disconnected is lost): new notifications, and those marked read anywhere (another tab or device,
+ * SAM answering a question). Older pages on request ("Show older"). The list and the count's bookkeeping
  * are pure, in lib/inbox-list.ts. A notification that arrives while the tab is hidden also shows as a
  * browser notification, if the user allowed them.
  */
@@ -14,6 +15,7 @@ import {
   withArrived,
   withFirstPage,
   withOlderPage,
+  withReadElsewhere,
   type Counted,
 } from '../lib/inbox-list.ts';
 import { navigate, setInboxOpen } from '../lib/route.ts';
@@ -67,7 +69,10 @@ let leave: (() => void) | null = null;
 let joinedAs: string | null = null;
 /** Bumped by every (re)join and stop: a page read for an earlier list is dropped. */
 let generation = 0;
-/** Bumped by every marking; `marking` settles when all started so far have. */
+/**
+ * Bumped by every marking, this tab's or one reported read from elsewhere; `marking` settles when
+ * all this tab started so far have.
+ */
 let marks = 0;
 let marking: Promise<unknown> = Promise.resolve();
 
@@ -76,9 +81,13 @@ export function startInbox(userId: string): void {
   if (joinedAs === userId) return;
   stopInbox();
   joinedAs = userId;
-  leave = api.joinNotifications(userId, arrived, (s) => {
-    setStatus(s);
-    if (s === 'live') void reload();
+  leave = api.joinNotifications(userId, {
+    onNotification: arrived,
+    onRead: readElsewhere,
+    onStatus: (s) => {
+      setStatus(s);
+      if (s === 'live') void reload();
+    },
   });
 }
 
@@ -166,6 +175,22 @@ function arrived(n: Item): void {
   if (!next) return;
   setItems(next);
   notifyWhenHidden(`${notificationWords(n.type)}: ${n.title}`, n.body, n.id, () => void open(n));
+}
+
+/**
+ * Notifications marked read on the server (this tab's own marking comes back too, and changes
+ * nothing: its entries are read already). A page or count being read meanwhile may predate the
+ * marking, so it is read again (`marks`, readSettled). What stays open: a marking committed just
+ * before a count was read, whose report takes longer to arrive than the count's answer, drops the
+ * count once more (until the next rejoin).
+ */
+function readElsewhere(read: api.NotificationReadEntry[]): void {
+  marks++;
+  const next = withReadElsewhere(items(), counted(), read);
+  batch(() => {
+    setItems(next.items);
+    setCounted(next.counted);
+  });
 }
 
 /** Counts a marking in `marks` and keeps it in `marking` until it settles. */

@@ -1,6 +1,11 @@
 // The user's notifications: read under RLS, marked read through the owner-only update of read_at,
-// and live on the private topic `user:<id>` (event `notification`, every type but `progress`).
+// and live on the private topic `user:<id>` (every type but `progress`): event `notification` for
+// a new one, `notification_read` for those marked read anywhere (this tab, another, SAM itself).
 import type { RealtimeChannel } from '@supabase/supabase-js';
+import {
+  NotificationsRead,
+  type NotificationReadEntry,
+} from '../../../../functions/_shared/common/contracts/notifications.ts';
 import type { ChannelStatus } from '../types.ts';
 import { sb } from './client.ts';
 
@@ -99,12 +104,20 @@ export async function markAllNotificationsRead(): Promise<void> {
   if (error) throw new Error(error.message);
 }
 
+export type { NotificationReadEntry };
+
+export interface NotificationHandlers {
+  /** A new notification. */
+  onNotification(n: InboxNotification): void;
+  /** Notifications whose read_at went from null to a time, one statement's worth (or part of it). */
+  onRead(read: NotificationReadEntry[]): void;
+  /** `live` after every (re)join: the moment to re-read what may have been missed. */
+  onStatus(status: ChannelStatus): void;
+}
+
 /** Joins `user:<userId>`; returns the leave function. A channel the server closed is joined again after a second. */
-export function joinNotifications(
-  userId: string,
-  onNotification: (n: InboxNotification) => void,
-  onStatus: (status: ChannelStatus) => void,
-): () => void {
+export function joinNotifications(userId: string, handlers: NotificationHandlers): () => void {
+  const { onNotification, onRead, onStatus } = handlers;
   let left = false;
   let current: RealtimeChannel | undefined;
   let retry: ReturnType<typeof setTimeout> | undefined;
@@ -118,6 +131,12 @@ export function joinNotifications(
       const n = m.payload as Partial<InboxNotification>;
       if (typeof n.id === 'string' && typeof n.title === 'string' && typeof n.createdAt === 'string')
         onNotification(n as InboxNotification);
+    });
+    channel.on('broadcast', { event: 'notification_read' }, (m) => {
+      // One that does not parse is left to the re-read after the next rejoin.
+      const read = NotificationsRead.safeParse(m.payload);
+      if (read.success) onRead(read.data.notifications);
+      else console.warn('an unreadable notification_read broadcast was ignored', read.error.message);
     });
     channel.subscribe((status) => {
       if (left || current !== channel) return;
