@@ -29,6 +29,11 @@ export type ConfigureOptions = {
   /** The session's own HOME; config files go below it. */
   home: string;
   settings: Pick<AgentLaunchSettings, 'model' | 'credential'>;
+  /**
+   * The base URL the agent is to call instead of its model's (the vm-agent's usage meter, which
+   * forwards to {@link meteredUpstream}); only for an agent that has one.
+   */
+  modelUrl?: string;
 };
 
 /** Models used when the profile names none and a custom endpoint needs one. */
@@ -39,17 +44,33 @@ const DEFAULT_MODELS: Record<ConfigurableAgent, string> = {
   opencode: 'gpt-4.1',
 };
 
+export const ANTHROPIC_API = 'https://api.anthropic.com';
+
 const trimSlash = (url: string) => url.replace(/\/+$/, '');
 
 /** `http://host/x` → `http://host/x/v1` unless it already ends in a version segment. */
 const withV1 = (url: string) => (/\/v\d+[a-z]*$/.test(trimSlash(url)) ? trimSlash(url) : `${trimSlash(url)}/v1`);
+
+/**
+ * Where an agent's model calls go when the vm-agent meters them (agents/model-meter.ts), or null
+ * when they are not metered. Claude Code: the credential's base URL, else the Anthropic API.
+ * OpenCode: the credential's base URL (its openai-compatible provider, Chat Completions); without
+ * one OpenCode uses the vendor's built-in provider, whose wire format depends on the model, so its
+ * usage stays the ACP prompt result's (the turn's last model call).
+ */
+export function meteredUpstream(type: string, settings: Pick<AgentLaunchSettings, 'credential'>): string | null {
+  const baseUrl = settings.credential?.baseUrl;
+  if (type === 'claude-code') return baseUrl ? trimSlash(baseUrl) : ANTHROPIC_API;
+  if (type === 'opencode' && baseUrl) return withV1(baseUrl);
+  return null;
+}
 
 function configString(config: Record<string, unknown>, name: string): string | null {
   const v = config[name];
   return typeof v === 'string' && v !== '' ? v : null;
 }
 
-async function claudeCode({ home, settings }: ConfigureOptions): Promise<AgentConfiguration> {
+async function claudeCode({ home, settings, modelUrl }: ConfigureOptions): Promise<AgentConfiguration> {
   const cred = settings.credential!;
   await mkdir(path.join(home, '.claude'), { recursive: true });
   return {
@@ -57,7 +78,7 @@ async function claudeCode({ home, settings }: ConfigureOptions): Promise<AgentCo
     env: {
       HOME: home,
       ANTHROPIC_API_KEY: cred.secretApiKey,
-      ...(cred.baseUrl ? { ANTHROPIC_BASE_URL: trimSlash(cred.baseUrl) } : {}),
+      ...(modelUrl || cred.baseUrl ? { ANTHROPIC_BASE_URL: modelUrl ?? trimSlash(cred.baseUrl!) } : {}),
       // claude-code-acp picks a model alias itself at session/new (the "default", i.e. Sonnet, for
       // API keys); the aliases' variables make each resolve to the profile's model.
       ...(settings.model
@@ -142,17 +163,18 @@ async function gemini({ home, settings }: ConfigureOptions): Promise<AgentConfig
   };
 }
 
-async function opencode({ home, settings }: ConfigureOptions): Promise<AgentConfiguration> {
+async function opencode({ home, settings, modelUrl }: ConfigureOptions): Promise<AgentConfiguration> {
   const cred = settings.credential!;
   const model = settings.model ?? configString(cred.config, 'model') ?? DEFAULT_MODELS.opencode;
-  // A base URL: an openai-compatible provider of SAM's own; otherwise the vendor's built-in one.
+  // A base URL: an openai-compatible provider of SAM's own (through the usage meter when given);
+  // otherwise the vendor's built-in one.
   const [providerId, provider] = cred.baseUrl
     ? [
         'sam',
         {
           npm: '@ai-sdk/openai-compatible',
           name: 'SAM',
-          options: { baseURL: withV1(cred.baseUrl), apiKey: cred.secretApiKey },
+          options: { baseURL: modelUrl ?? withV1(cred.baseUrl), apiKey: cred.secretApiKey },
           models: { [model]: { name: model, tool_call: true } },
         },
       ]

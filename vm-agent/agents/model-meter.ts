@@ -1,14 +1,16 @@
 /**
- * Claude Code's token usage, metered on its way to the Anthropic API. Claude Code's transcript
- * keeps each message's usage as the stream began (`message_start`: the input and cache counts are
- * final, the output count is not); the final output count comes in the stream's `message_delta`,
- * which neither the transcript nor claude-code-acp passes on. So the vm-agent gives Claude Code a
- * base URL on 127.0.0.1 with a random path prefix, forwards every request unchanged (its headers,
- * the key among them, are never logged or stored) to the real base URL, and reads the usage of each
- * answer as it streams back: `message_start` then `message_delta` per message, or the `usage` of a
- * non-streamed answer. Every model call counts, Claude Code's small background ones too.
+ * Every model call of an agent, metered on its way to the model's API. An agent's own account of
+ * its usage misses calls or counts: Claude Code's transcript keeps each message's usage as the
+ * stream began (`message_start`: the input and cache counts are final, the output count is not;
+ * the final one comes in `message_delta`, which neither the transcript nor claude-code-acp passes
+ * on), and OpenCode's ACP prompt result gives only the turn's last model call (not its title call
+ * or the tool-calling calls before). So the vm-agent gives the agent a base URL on 127.0.0.1 with a
+ * random path prefix, forwards every request unchanged (its headers, the key among them, are never
+ * logged or stored) to the real base URL, and reads the usage of each answer as it comes back, in
+ * the format the request path names (meter-formats.ts: Anthropic Messages, OpenAI Chat
+ * Completions). Every model call counts, an agent's small background ones too.
  *
- * The per-message counts are kept in a 0600 file of the vm-agent's (not in the agent's HOME), so a
+ * The per-call counts are kept in a 0600 file of the vm-agent's (not in the agent's HOME), so a
  * restarted agent or vm-agent of the same session goes on counting from where it was.
  */
 import { randomBytes } from 'node:crypto';
@@ -17,72 +19,76 @@ import { writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { addTokens, ZERO_TOKENS, type TokenTotals } from '../acp/usage.ts';
-
-export const ANTHROPIC_API = 'https://api.anthropic.com';
-
-const n = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? Math.floor(v) : 0);
+import { formatOf, type CallUsage, type UsageSink } from './meter-formats.ts';
 
 /** Request headers that belong to one hop, not to the request. */
 const HOP = new Set(['host', 'connection', 'keep-alive', 'content-length', 'transfer-encoding', 'accept-encoding']);
 
-type MessageUsage = { input: number; output: number; cacheRead: number; cacheWrite: number };
-
-export type AnthropicMeterOptions = {
-  /** The real base URL (the credential's, else the Anthropic API). */
+export type ModelMeterOptions = {
+  /** The real base URL (the credential's, else the vendor's API). */
   upstream: string;
   /** Where the counts are kept across restarts (a 0600 file of the vm-agent's); none: memory only. */
   stateFile?: string;
   log: (line: string) => void;
 };
 
-export class AnthropicMeter {
-  private readonly messages = new Map<string, MessageUsage>();
+export class ModelMeter {
+  private readonly calls = new Map<string, CallUsage>();
   private anonymous = 0;
   private saving: Promise<void> = Promise.resolve();
+  /** What the format readers count into: each call's usage by its id, saved as it changes. */
+  private readonly sink: UsageSink = {
+    get: (id) => this.calls.get(id),
+    set: (id, usage) => {
+      this.calls.set(id, usage);
+      this.save();
+    },
+    anonymousId: () => `anonymous-${++this.anonymous}`,
+  };
 
   private constructor(
     private readonly server: Server,
-    private readonly options: AnthropicMeterOptions,
-    /** The base URL to give Claude Code (`ANTHROPIC_BASE_URL`). */
+    private readonly options: ModelMeterOptions,
+    /** The base URL to give the agent (`ANTHROPIC_BASE_URL`, OpenCode's provider `baseURL`). */
     readonly url: string,
     private readonly prefix: string,
   ) {
     if (options.stateFile) {
       try {
-        const saved = JSON.parse(readFileSync(options.stateFile, 'utf8')) as Record<string, MessageUsage>;
-        for (const [id, u] of Object.entries(saved)) this.messages.set(id, u);
+        const saved = JSON.parse(readFileSync(options.stateFile, 'utf8')) as Record<string, CallUsage>;
+        for (const [id, u] of Object.entries(saved)) this.calls.set(id, u);
       } catch {
         // nothing counted yet
       }
     }
-    this.anonymous = this.messages.size;
+    this.anonymous = this.calls.size;
   }
 
-  static async start(options: AnthropicMeterOptions): Promise<AnthropicMeter> {
+  static async start(options: ModelMeterOptions): Promise<ModelMeter> {
     const prefix = `/${randomBytes(16).toString('hex')}`;
-    const holder: { meter?: AnthropicMeter } = {};
+    const holder: { meter?: ModelMeter } = {};
     const server = createServer((req, res) => void holder.meter!.forward(req, res));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(0, '127.0.0.1', resolve);
     });
     const { port } = server.address() as AddressInfo;
-    holder.meter = new AnthropicMeter(server, options, `http://127.0.0.1:${port}${prefix}`, prefix);
+    holder.meter = new ModelMeter(server, options, `http://127.0.0.1:${port}${prefix}`, prefix);
     return holder.meter;
   }
 
   /** Every model call's tokens so far, or null before the first answer. */
   totals(): TokenTotals | null {
-    if (this.messages.size === 0) return null;
+    if (this.calls.size === 0) return null;
     let t = ZERO_TOKENS;
-    for (const u of this.messages.values()) {
+    for (const u of this.calls.values()) {
       t = addTokens(t, {
         inputTokens: u.input,
         outputTokens: u.output,
         cachedReadTokens: u.cacheRead,
         cachedWriteTokens: u.cacheWrite,
-        thoughtTokens: 0,
-        totalTokens: u.input + u.output,
+        thoughtTokens: u.thought ?? 0,
+        totalTokens: u.total ?? u.input + u.output,
       });
     }
     return t;
@@ -94,56 +100,13 @@ export class AnthropicMeter {
     await this.saving;
   }
 
-  private count(id: string, usage: Record<string, unknown>, previous?: MessageUsage): MessageUsage {
-    const u: MessageUsage = {
-      input: usage.input_tokens !== undefined ? n(usage.input_tokens) : (previous?.input ?? 0),
-      output: usage.output_tokens !== undefined ? n(usage.output_tokens) : (previous?.output ?? 0),
-      cacheRead:
-        usage.cache_read_input_tokens !== undefined ? n(usage.cache_read_input_tokens) : (previous?.cacheRead ?? 0),
-      cacheWrite:
-        usage.cache_creation_input_tokens !== undefined
-          ? n(usage.cache_creation_input_tokens)
-          : (previous?.cacheWrite ?? 0),
-    };
-    this.messages.set(id, u);
-    return u;
-  }
-
   private save(): void {
     const file = this.options.stateFile;
     if (!file) return;
-    const content = JSON.stringify(Object.fromEntries(this.messages));
+    const content = JSON.stringify(Object.fromEntries(this.calls));
     this.saving = this.saving
       .then(() => writeFile(file, content, { mode: 0o600 }))
       .catch((e: unknown) => this.options.log(`could not keep the model usage: ${String(e)}`));
-  }
-
-  /** One SSE stream's events: `message_start` opens a message, `message_delta` gives its final counts. */
-  private streamReader(): (text: string, end?: boolean) => void {
-    let buffer = '';
-    let current: { id: string; usage: MessageUsage } | null = null;
-    return (text, end = false) => {
-      buffer += text;
-      const lines = buffer.split('\n');
-      buffer = end ? '' : lines.pop()!;
-      for (const line of lines) {
-        if (!line.startsWith('data:')) continue;
-        let event: { type?: string; message?: { id?: string; usage?: Record<string, unknown> }; usage?: unknown };
-        try {
-          event = JSON.parse(line.slice(5)) as typeof event;
-        } catch {
-          continue;
-        }
-        if (event.type === 'message_start' && event.message?.usage) {
-          const id = typeof event.message.id === 'string' ? event.message.id : `anonymous-${++this.anonymous}`;
-          current = { id, usage: this.count(id, event.message.usage) };
-          this.save();
-        } else if (event.type === 'message_delta' && current && event.usage && typeof event.usage === 'object') {
-          current.usage = this.count(current.id, event.usage as Record<string, unknown>, current.usage);
-          this.save();
-        }
-      }
-    };
   }
 
   private async forward(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -187,15 +150,16 @@ export class AnthropicMeter {
     });
     res.writeHead(upstream.status, out);
     const type = upstream.headers.get('content-type') ?? '';
-    const messages = new URL(target).pathname.endsWith('/messages') && upstream.ok;
-    const read = messages && type.includes('text/event-stream') ? this.streamReader() : null;
+    // Model answers only (not token counts, model lists or errors), read in the path's format.
+    const format = upstream.ok ? formatOf(new URL(target).pathname) : null;
+    const read = format && type.includes('text/event-stream') ? format.stream(this.sink) : null;
     const body: Buffer[] = [];
     const decoder = new TextDecoder();
     try {
       for await (const chunk of (upstream.body ?? []) as unknown as AsyncIterable<Uint8Array>) {
         const buf = Buffer.from(chunk as Uint8Array);
         if (read) read(decoder.decode(buf, { stream: true }));
-        else if (messages && type.includes('json')) body.push(buf);
+        else if (format && type.includes('json')) body.push(buf);
         if (!res.write(buf)) await new Promise((resolve) => res.once('drain', resolve));
       }
       if (read) read(decoder.decode(), true);
@@ -203,19 +167,14 @@ export class AnthropicMeter {
       if (!abort.signal.aborted) this.options.log(`model answer ${new URL(target).pathname} broke off: ${String(e)}`);
     }
     res.end();
-    if (body.length > 0) {
+    if (format && body.length > 0) {
+      let answer: unknown;
       try {
-        const answer = JSON.parse(Buffer.concat(body).toString('utf8')) as {
-          id?: string;
-          usage?: Record<string, unknown>;
-        };
-        if (answer.usage) {
-          this.count(typeof answer.id === 'string' ? answer.id : `anonymous-${++this.anonymous}`, answer.usage);
-          this.save();
-        }
+        answer = JSON.parse(Buffer.concat(body).toString('utf8'));
       } catch {
-        // not an answer with usage
+        return; // not an answer with usage
       }
+      format.answer(this.sink, answer);
     }
   }
 }
