@@ -23,12 +23,12 @@ import { AgentExitedError } from '../acp/crash.ts';
 import { spawnAgentProcess, type AgentExit, type AgentProcess } from '../acp/agent-process.ts';
 import type { PermissionPolicy } from '../acp/permissions.ts';
 import { planAgentLaunch, STDIO_MCP_AGENTS, type AgentLaunchPlan } from '../agents/catalog.ts';
-import { configureAgent, isConfigurableAgent } from '../agents/configure.ts';
+import { configureAgent, isConfigurableAgent, meteredUpstream } from '../agents/configure.ts';
 import { ensureAgentInstalled } from '../agents/install.ts';
 import { AGENT_PACKAGES, MCP_REMOTE } from '../agents/manifest.ts';
 import { samMcpBridgeEntry } from '../agents/amp.ts';
-import { claudeTranscriptUsage, codexRolloutUsage } from '../agents/usage-logs.ts';
-import { AnthropicMeter, ANTHROPIC_API } from '../agents/anthropic-meter.ts';
+import { ModelMeter } from '../agents/model-meter.ts';
+import { sessionUsage } from './session-usage.ts';
 
 /** The machine setting (bootstrap.json `agentEnv`) naming where agent packages are cached; not for agents. */
 export const AGENT_CACHE_SETTING = 'SAM_AGENT_CACHE_DIR';
@@ -118,7 +118,7 @@ async function planRealAgent(
   options: AgentSessionStart,
   launch: AgentLaunchSettings & { agentType: keyof typeof AGENT_PACKAGES },
   context: Record<string, string>,
-): Promise<AgentLaunchPlan & { secrets: string[]; installed: boolean; meter?: AnthropicMeter }> {
+): Promise<AgentLaunchPlan & { secrets: string[]; installed: boolean; meter?: ModelMeter }> {
   const pkg = AGENT_PACKAGES[launch.agentType];
   const progress: Promise<void>[] = [];
   const installed = await ensureAgentInstalled(pkg, {
@@ -136,18 +136,25 @@ async function planRealAgent(
     },
   });
   await Promise.all(progress);
-  const configured = await configureAgent(launch.agentType, { home: options.agentHome, settings: launch });
-  // Claude Code's model calls go through the usage meter on their way (agents/anthropic-meter.ts).
-  let meter: AnthropicMeter | undefined;
-  if (launch.agentType === 'claude-code') {
-    meter = await AnthropicMeter.start({
-      upstream: configured.env.ANTHROPIC_BASE_URL ?? ANTHROPIC_API,
-      // The workspace's directory, the vm-agent's own (not the agent's HOME or state).
-      stateFile: path.join(path.dirname(options.stateDir), `model-usage-${options.agentSessionId}.json`),
-      log: options.log,
-    });
-    configured.env.ANTHROPIC_BASE_URL = meter.url;
-  }
+  // Claude Code's and OpenCode's (with a base URL) model calls go through the usage meter on their
+  // way (agents/model-meter.ts): the agent is given the meter's URL.
+  const upstream = meteredUpstream(launch.agentType, launch);
+  const meter = upstream
+    ? await ModelMeter.start({
+        upstream,
+        // The workspace's directory, the vm-agent's own (not the agent's HOME or state).
+        stateFile: path.join(path.dirname(options.stateDir), `model-usage-${options.agentSessionId}.json`),
+        log: options.log,
+      })
+    : undefined;
+  const configured = await configureAgent(launch.agentType, {
+    home: options.agentHome,
+    settings: launch,
+    ...(meter ? { modelUrl: meter.url } : {}),
+  }).catch(async (e: unknown) => {
+    await meter?.close();
+    throw e;
+  });
   return {
     ...(meter ? { meter } : {}),
     agentType: launch.agentType,
@@ -176,29 +183,6 @@ async function mcpBridge(options: AgentSessionStart): Promise<McpServerStdio> {
     mcpRemoteBin: installed.bin,
     home: options.agentHome,
   });
-}
-
-/**
- * The usage the agent reported; Claude Code's model calls as metered on their way (its transcript
- * without a meter), Codex's own session log, where they have it.
- */
-async function sessionUsage(
-  type: string,
-  client: AgentClient,
-  home: string,
-  meter?: AnthropicMeter,
-): Promise<AgentUsageReport | null> {
-  const metered = meter?.totals();
-  if (metered) {
-    client.usage.fromLog(metered, 'anthropic-api');
-  } else if (type === 'claude-code') {
-    const totals = await claudeTranscriptUsage(home);
-    if (totals) client.usage.fromLog(totals, 'claude-transcript');
-  } else if (type === 'codex') {
-    const rollout = await codexRolloutUsage(path.join(home, '.codex'));
-    if (rollout) client.usage.fromLog(rollout.totals, 'codex-rollout');
-  }
-  return client.usage.report();
 }
 
 /**
@@ -231,7 +215,7 @@ export async function startAgentSession(options: AgentSessionStart): Promise<Run
   const type = launch?.agentType ?? payload.agentType;
   let plan: AgentLaunchPlan;
   let secrets: string[];
-  let meter: AnthropicMeter | undefined;
+  let meter: ModelMeter | undefined;
   if (launch && isConfigurableAgent(type)) {
     const real = await planRealAgent(options, { ...launch, agentType: type }, context);
     plan = real;

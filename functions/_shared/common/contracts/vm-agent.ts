@@ -318,7 +318,7 @@ export const AgentUsageReport = z
       .strict()
       .optional(),
     turns: z.number().int().min(0).max(1_000_000),
-    /** Where the numbers come from: `acp`, `claude-transcript`, `codex-rollout`. */
+    /** Where the numbers come from: `acp`, `anthropic-api`, `chat-completions-api`, `claude-transcript`, `codex-rollout`. */
     source: z.string().regex(/^[a-z][a-z0-9-]{0,63}$/),
   })
   .strict();
