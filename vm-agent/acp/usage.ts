@@ -1,11 +1,13 @@
 /**
  * Token usage of one agent session, from what the agent reports over ACP: `usage_update` session
  * updates (the context window in use and its size, the session's cost when given — Codex), the
- * per-turn `usage` of a prompt result (OpenCode) and, without it, the prompt result's
- * `_meta.quota.token_count` (Gemini CLI: input and output tokens of the turn's model calls). Agents
- * that report their tokens elsewhere (Claude Code: the Anthropic API's own usage, metered by
- * agents/anthropic-meter.ts; Codex: its rollout log, agents/usage-logs.ts) have those totals
- * replace the ACP ones. The vm-agent reports the running totals after each turn
+ * per-turn `usage` of a prompt result (OpenCode: only the turn's last model call) and, without it,
+ * the prompt result's `_meta.quota.token_count` (Gemini CLI: input and output tokens of the turn's
+ * model calls). Where every call's tokens are known elsewhere, those totals replace the ACP ones
+ * (vm-agent/node/session-usage.ts): Claude Code's and OpenCode's (with a credential base URL) model
+ * calls metered on their way to the API (agents/model-meter.ts; OpenCode without a base URL uses
+ * its built-in provider, whose wire format depends on the model, and keeps the prompt result's
+ * usage), Codex's rollout log (agents/usage-logs.ts). The vm-agent reports the running totals after each turn
  * (`POST /vm-agent/sessions/:id/usage`).
  */
 import type { AgentUsageReport } from '../../functions/_shared/common/contracts/vm-agent.ts';
