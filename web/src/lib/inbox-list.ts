@@ -9,6 +9,7 @@
  * only as a list entry, up to `upTo` only in the server's count. A notification read on the server
  * (another tab, SAM) leaves the count once, listed or not ({@link withReadElsewhere}).
  */
+import type { NotificationReadEntry } from '../../../functions/_shared/common/contracts/notifications.ts';
 
 export interface Listed {
   id: string;
@@ -26,13 +27,6 @@ export interface Counted {
    * is read again): a second report of the same one drops nothing.
    */
   takenOff?: ReadonlySet<string>;
-}
-
-/** A notification read on the server, as the event `notification_read` lists it. */
-export interface ReadElsewhere {
-  id: string;
-  createdAt: string;
-  readAt: string;
 }
 
 export const NOTHING_COUNTED: Counted = { count: 0, upTo: null };
@@ -119,7 +113,7 @@ export function countAfter(counted: Counted, entries: readonly Listed[], delta: 
 export function withReadElsewhere<T extends Listed>(
   items: readonly T[],
   counted: Counted,
-  read: readonly ReadElsewhere[],
+  read: readonly NotificationReadEntry[],
 ): { items: T[]; counted: Counted } {
   const readAt = new Map(read.map((r) => [r.id, r.readAt]));
   const nowRead: T[] = [];
