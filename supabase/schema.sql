@@ -189,13 +189,21 @@ CREATE FUNCTION public.ack_node_command(p_command uuid, p_ok boolean, p_result j
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     AS $$
-declare nid uuid := public.current_node_id();
+declare nid uuid := public.current_node_id(); c public.node_commands;
 begin
   if nid is null then raise exception 'a node token is required' using errcode = '42501'; end if;
   update public.node_commands set status = case when p_ok then 'done' else 'failed' end::public.node_command_status,
          result = p_result, completed_at = public.sam_now()
-   where id = p_command and node_id = nid and status in ('pending', 'delivered');
-  return found;
+   where id = p_command and node_id = nid and status in ('pending', 'delivered')
+   returning * into c;
+  if c.id is null then return false; end if;
+  -- The machine says the workspace no longer runs there: one still waiting for that is stopped.
+  if p_ok and c.kind = 'stop_workspace'
+     and exists (select 1 from public.workspaces where id = c.workspace_id and status = 'stopping') then
+    perform public.sam_workspace_move(c.workspace_id, array['stopping']::public.workspace_status[], 'stopped',
+      case when p_result ->> 'running' = 'false' then 'not running on its machine' else 'stopped by its machine' end);
+  end if;
+  return true;
 end $$;
 
 -- Name: add_byo_node(text, public.vm_size); Type: FUNCTION; Schema: public
@@ -3683,6 +3691,19 @@ begin
           public.sam_actor_id(), p_reason);
   perform public.sam_touch_activity(p_ws);
   if p_to = 'stopping' then
+    -- A create the machine has not taken yet is withdrawn (a poll that already took it holds its
+    -- row: then it is `delivered` here and the machine gets the stop after the create). A `ready`
+    -- workspace said so from its machine: it runs there whatever its create's row says.
+    if old.status = 'creating' then
+      update public.node_commands
+         set status = 'failed', completed_at = public.sam_now(),
+             result = jsonb_build_object('error', 'stopped before its machine received it')
+       where workspace_id = p_ws and kind = 'create_workspace' and status = 'pending';
+      if found then
+        return public.sam_workspace_move(p_ws, array['stopping']::public.workspace_status[], 'stopped',
+          'stopped before its machine received it');
+      end if;
+    end if;
     insert into public.node_commands (node_id, owner_id, workspace_id, kind, payload, dedupe_key)
     values (old.node_id, old.owner_id, p_ws, 'stop_workspace', jsonb_build_object('workspaceId', p_ws), 'stop_workspace:' || p_ws)
     on conflict (dedupe_key) do nothing;

@@ -22,8 +22,8 @@ select throws_ok($$update public.tasks set claimed_warm_node_id = '33333333-0000
 -- Failing before the node is used releases it back to warm with a fresh timer.
 set local sam.now = '2999-01-01T00:00:00Z';
 select is(public.fail_task(((:'a'::jsonb) ->> 'taskId')::uuid, 'provider hiccup'), true, 'the task fails');
-select is(public.workspace_stopped((select workspace_id from public.tasks where id = ((:'a'::jsonb) ->> 'taskId')::uuid)), true,
-  'its workspace reports stopped');
+select is((select status::text from public.workspaces where id = (select workspace_id from public.tasks where id = ((:'a'::jsonb) ->> 'taskId')::uuid)),
+  'stopped', 'its workspace, which its machine never received, is stopped at once');
 select is((select status::text || '/' || warm_until from public.nodes where id = '33333333-0000-0000-0000-0000000000aa'),
   'warm/2999-01-01 00:45:00+00', 'the node is warm again with a fresh timer (the project''s 45 min override)');
 reset sam.now;

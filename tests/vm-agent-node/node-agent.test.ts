@@ -210,6 +210,48 @@ describe('a machine running tasks', () => {
     expect(agent.workspaces.size).toBe(0);
   }, 90_000);
 
+  it('acknowledges the stop of a workspace it never received, so the workspace ends stopped instead of waiting for good', async () => {
+    const admin = stack.db.admin;
+    const machine = await machineFor('Keep a log in LOG.md', { taskMode: 'conversation' });
+    const { agent, lines } = nodeAgent(machine, stack.functionUrl('vm-agent'));
+    await agent.start();
+    await waitFor('the first task to be running', async () => {
+      const [t] = await admin`select execution_step from public.tasks where id = ${machine.task.taskId}`;
+      return t?.execution_step === 'awaiting_followup';
+    });
+    // A second workspace on the same machine whose create was taken but whose answer was lost on
+    // the way (taken in the same transaction, so the machine's own poll never sees it).
+    const second = await submitTask(admin, machine.owner, machine.project, 'Never arrives', { agentType: 'demo' });
+    const workspaceId = await admin.begin(async (tx) => {
+      const [w] = await tx`select public.sam_request_workspace(${second.taskId}, ${machine.nodeId}) as id`;
+      await tx`update public.node_commands set status = 'delivered', delivered_at = now(), deliveries = 1
+                where workspace_id = ${w!.id} and kind = 'create_workspace'`;
+      return w!.id as string;
+    });
+    await as(
+      admin,
+      'authenticated',
+      { sub: machine.owner },
+      (tx) => tx`select public.stop_workspace(${workspaceId}, 'not needed after all')`,
+    );
+    await waitFor('the workspace to end', async () => {
+      const [w] = await admin`select status from public.workspaces where id = ${workspaceId}`;
+      return w?.status !== 'stopping';
+    });
+    const [w] = await admin`select status from public.workspaces where id = ${workspaceId}`;
+    expect(w!.status).toBe('stopped');
+    const [stop] =
+      await admin`select status, result from public.node_commands where workspace_id = ${workspaceId} and kind = 'stop_workspace'`;
+    expect(stop).toMatchObject({ status: 'done', result: { running: false } });
+    const [event] = await admin`select reason from public.lifecycle_events
+      where entity = 'workspace' and entity_id = ${workspaceId} and to_state = 'stopped'`;
+    expect(event!.reason).toBe('not running on its machine');
+    // The machine's own workspace is untouched.
+    expect(agent.workspaces.size).toBe(1);
+    expect(agent.workspaces.has(workspaceId)).toBe(false);
+    expect(lines.filter((l) => l.includes('not running on this machine'))).toEqual([]);
+  }, 90_000);
+
   it('fails the task with a clear error when the owner stored no credential for the agent (none on the machine counts)', async () => {
     const admin = stack.db.admin;
     const bin = await mkdtemp(path.join(tmpdir(), 'sam-bin-'));

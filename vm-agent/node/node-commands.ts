@@ -118,6 +118,9 @@ export class NodeCommands {
       return;
     }
     const runner = command.workspaceId ? workspaces.get(command.workspaceId) : undefined;
+    // Stopping a workspace this machine does not run (its create never came, or it already ended)
+    // is done: the control plane then knows it is stopped (ack_node_command).
+    if (!runner && command.kind === 'stop_workspace') return void this.ack(command.id, true, { running: false });
     if (!runner) return refuse(`workspace ${command.workspaceId ?? '(none)'} is not running on this machine`);
     switch (command.kind) {
       case 'stop_workspace':
