@@ -2400,6 +2400,19 @@ begin
   return null;
 end $$;
 
+-- Name: sam_broadcast_usage(); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.sam_broadcast_usage() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+  if new.chat_session_id is not null then
+    perform realtime.send(jsonb_build_object('taskId', new.task_id, 'agentSessionId', new.agent_session_id),
+      'usage', 'session:' || new.chat_session_id, true);
+  end if;
+  return null;
+end $$;
+
 -- Name: task_budgets; Type: TABLE; Schema: public
 CREATE TABLE public.task_budgets (
     task_id uuid NOT NULL,
@@ -5230,6 +5243,12 @@ CREATE TRIGGER "New projects get the default agent setting" BEFORE INSERT ON pub
 -- Name: agent_profiles agent_profiles_check; Type: TRIGGER; Schema: public
 CREATE TRIGGER agent_profiles_check BEFORE INSERT OR UPDATE ON public.agent_profiles FOR EACH ROW EXECUTE FUNCTION public.sam_check_agent_profile();
 
+-- Name: agent_session_usage agent_session_usage_broadcast_change; Type: TRIGGER; Schema: public
+CREATE TRIGGER agent_session_usage_broadcast_change AFTER UPDATE ON public.agent_session_usage FOR EACH ROW WHEN ((((((((((((old.input_tokens IS DISTINCT FROM new.input_tokens) OR (old.output_tokens IS DISTINCT FROM new.output_tokens)) OR (old.cached_read_tokens IS DISTINCT FROM new.cached_read_tokens)) OR (old.cached_write_tokens IS DISTINCT FROM new.cached_write_tokens)) OR (old.thought_tokens IS DISTINCT FROM new.thought_tokens)) OR (old.total_tokens IS DISTINCT FROM new.total_tokens)) OR (old.context_used IS DISTINCT FROM new.context_used)) OR (old.context_size IS DISTINCT FROM new.context_size)) OR (old.cost_amount IS DISTINCT FROM new.cost_amount)) OR (old.cost_currency IS DISTINCT FROM new.cost_currency)) OR (old.turns IS DISTINCT FROM new.turns))) EXECUTE FUNCTION public.sam_broadcast_usage();
+
+-- Name: agent_session_usage agent_session_usage_broadcast_insert; Type: TRIGGER; Schema: public
+CREATE TRIGGER agent_session_usage_broadcast_insert AFTER INSERT ON public.agent_session_usage FOR EACH ROW EXECUTE FUNCTION public.sam_broadcast_usage();
+
 -- Name: agent_sessions agent_sessions_idle_answers; Type: TRIGGER; Schema: public
 CREATE TRIGGER agent_sessions_idle_answers AFTER UPDATE OF status ON public.agent_sessions FOR EACH ROW WHEN (((new.status = 'idle'::public.agent_session_status) AND (old.status IS DISTINCT FROM 'idle'::public.agent_session_status) AND (new.task_id IS NOT NULL))) EXECUTE FUNCTION public.sam_agent_idle_answers();
 
@@ -6454,6 +6473,10 @@ GRANT ALL ON FUNCTION public.sam_broadcast_notifications_read() TO service_role;
 -- Name: FUNCTION sam_broadcast_task(); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.sam_broadcast_task() FROM PUBLIC;
 GRANT ALL ON FUNCTION public.sam_broadcast_task() TO service_role;
+
+-- Name: FUNCTION sam_broadcast_usage(); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.sam_broadcast_usage() FROM PUBLIC;
+GRANT ALL ON FUNCTION public.sam_broadcast_usage() TO service_role;
 
 -- Name: TABLE task_budgets; Type: ACL; Schema: public
 GRANT ALL ON TABLE public.task_budgets TO service_role;

@@ -1,7 +1,8 @@
 /**
- * The tokens a task's agent used, as its agent reported them: read when the task opens and again
- * whenever the task or its chat moves on (the vm-agent reports after each turn). Nothing shows
- * until an agent reported usage (the demo agent reports `[tokens:N]` of a prompt).
+ * The tokens a task's agent used, as its agent reported them: read when the task opens, again
+ * whenever one of its agent sessions reports usage (the `usage` broadcast on the chat's topic; the
+ * vm-agent reports after each turn), after a rejoin and when the task's status changes. Nothing
+ * shows until an agent reported usage (the demo agent reports `[tokens:N]` of a prompt).
  */
 import { createResource, Show } from 'solid-js';
 import { taskUsage } from '../lib/supabase/index.ts';

@@ -16,7 +16,7 @@ const CHANNEL_WORDS = {
 
 export function TaskView(props: { taskId: string }) {
   const task = () => taskById(props.taskId);
-  // The vm-agent reports usage after each turn: a turn's end is when to read it again.
+  // Usage is read again when its agent reports it (live) and, should that broadcast be lost, at a turn's end.
   const turnsEnded = () => chat.messages.filter((m) => m.metadata?.event === 'turn_end').length;
 
   createEffect(() => {
@@ -44,10 +44,7 @@ export function TaskView(props: { taskId: string }) {
             <p class="channel muted" data-channel={chat.sessionChannel}>
               {CHANNEL_WORDS[chat.sessionChannel]}
             </p>
-            <TaskUsage
-              taskId={t().id}
-              version={`${t().status}:${t().executionStep ?? ''}:${t().pushed}:${turnsEnded()}`}
-            />
+            <TaskUsage taskId={t().id} version={`${t().status}:${chat.usageVersion}:${turnsEnded()}`} />
             <TaskControls task={t()} />
           </header>
           <MessageList />

@@ -20,6 +20,8 @@ interface ChatState {
   messages: Message[];
   messagesLoaded: boolean;
   sessionChannel: ChannelStatus;
+  /** Counts the open task's usage reports (and rejoins, which may have missed one): the task view reads its usage again. */
+  usageVersion: number;
   error: string | null;
 }
 
@@ -33,6 +35,7 @@ const [chat, setState] = createStore<ChatState>({
   messages: [],
   messagesLoaded: false,
   sessionChannel: 'closed',
+  usageVersion: 0,
   error: null,
 });
 
@@ -145,10 +148,16 @@ export function openTask(taskId: string, sessionId: string): void {
   const leave = api.joinTopic(`session:${sessionId}`, {
     onMessages: (messages) => addMessages(sessionId, messages),
     onTask: applyTaskEvent,
+    onUsage(usage) {
+      if (chat.sessionId === sessionId && usage.taskId === taskId) setState('usageVersion', (n) => n + 1);
+    },
     onStatus(status) {
       setState('sessionChannel', status);
       // After every (re)join: read what arrived while the channel was not live.
-      if (status === 'live') void catchUp(sessionId).catch(failed);
+      if (status === 'live') {
+        void catchUp(sessionId).catch(failed);
+        setState('usageVersion', (n) => n + 1);
+      }
     },
   });
   leaveSession = () => {

@@ -1,5 +1,6 @@
 import type { RealtimeChannel } from '@supabase/supabase-js';
 import { toChatMessages } from '../../../../functions/_shared/common/contracts/messages.ts';
+import { UsageChanged } from '../../../../functions/_shared/common/contracts/usage.ts';
 import type { ChannelStatus, Message, TaskEvent } from '../types.ts';
 import type { AttentionEvent } from './attention.ts';
 import { sb } from './client.ts';
@@ -9,6 +10,8 @@ export interface TopicHandlers {
   onMessages?(messages: Message[]): void;
   /** A question, permission request or budget pause of a project's task opened or closed. */
   onAttention?(event: AttentionEvent): void;
+  /** An agent session of the chat reported token usage (`session:<id>` only). */
+  onUsage?(event: UsageChanged): void;
   /** `live` after every (re)join: the moment to re-read what may have been missed. */
   onStatus(status: ChannelStatus, error?: string): void;
 }
@@ -44,6 +47,10 @@ export function joinTopic(topic: string, handlers: TopicHandlers): () => void {
     current = channel;
     channel.on('broadcast', { event: 'task' }, (m) => handlers.onTask?.(m.payload as TaskEvent));
     channel.on('broadcast', { event: 'attention' }, (m) => handlers.onAttention?.(m.payload as AttentionEvent));
+    channel.on('broadcast', { event: 'usage' }, (m) => {
+      const usage = UsageChanged.safeParse(m.payload);
+      if (usage.success) handlers.onUsage?.(usage.data);
+    });
     channel.on('broadcast', { event: 'messages' }, (m) => {
       // The same rows as get_session_messages returns, mapped alike; one that does not parse is left to the re-read.
       try {
