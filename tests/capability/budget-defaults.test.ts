@@ -26,14 +26,37 @@ const repo = makeWorkingRepo('budgeted');
 beforeAll(async () => {
   site = await serveWeb(stack.url, stack.publishableKey);
   page = await browser.newPage();
+  recordSettingsExchanges();
 }, 60_000);
 
 afterAll(async () => {
   await site?.close();
 });
 
+/** What the page asked PostgREST about the project's settings and what it got (checked, and printed on failure). */
+const settingsExchanges: string[] = [];
+
+function recordSettingsExchanges(): void {
+  page.on('response', (response) => {
+    if (!response.url().includes('/project_settings')) return;
+    const auth = response.request().headers()['authorization'] ?? '';
+    const role = /"role":"(\w+)"/.exec(Buffer.from(auth.split('.')[1] ?? '', 'base64url').toString())?.[1];
+    void response
+      .text()
+      .catch(() => '(no body)')
+      .then((body) =>
+        settingsExchanges.push(
+          `${new Date().toISOString()} ${response.request().method()} ${response.url()} as ${role} → ${response.status()} ${body}`,
+        ),
+      );
+  });
+}
+
 function explainFailure(): void {
   onTestFailed(async () => {
+    console.log(`project_settings requests:\n${settingsExchanges.join('\n')}`);
+    console.log(await stack.db.admin`select project_id, key, value from public.project_settings`);
+    console.log(`page errors: ${page.errors.join('\n')}`);
     printMachineLogs(stack.machines.baseDir);
     console.log(await stack.db.admin`select title, status, execution_step, error_message from public.tasks`);
   });
@@ -60,6 +83,10 @@ describe('budget defaults and usage in the task view', () => {
     await settings.getByLabel('Turn limit').fill('1');
     await settings.getByRole('button', { name: 'Save budget defaults' }).click();
     await settings.getByText('Saved. New tasks get these limits.').waitFor();
+    // Read once for the page: opening the panel (a new URL) neither reads them again nor resets what
+    // the owner typed (it did, and a read that landed after the typing saved an empty form).
+    expect(settingsExchanges.filter((e) => / GET /.test(e))).toHaveLength(1);
+    expect(settingsExchanges.filter((e) => / POST /.test(e))).toHaveLength(1);
     // Read back after a reload: it is the project's, not the page's.
     await page.reload();
     await page.getByRole('heading', { name: 'budgeted' }).waitFor();

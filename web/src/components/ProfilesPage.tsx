@@ -1,4 +1,4 @@
-import { createEffect, createSignal, For, Match, on, Show, Switch } from 'solid-js';
+import { createEffect, createMemo, createSignal, For, Match, on, Show, Switch } from 'solid-js';
 import { AGENT_TYPES } from '../../../functions/_shared/common/contracts/agents.ts';
 import { draftOf, emptyDraft } from '../lib/profile-form.ts';
 import { hrefOf, navigate } from '../lib/route.ts';
@@ -18,12 +18,9 @@ export function ProfilesPage(props: { projectId: string; edit: string | null }) 
   const [busy, setBusy] = createSignal(false);
   const [confirming, setConfirming] = createSignal<string | null>(null);
 
-  createEffect(
-    on(
-      () => props.projectId,
-      (projectId) => void loadProfiles(projectId),
-    ),
-  );
+  // A memo: opening or closing the editor is a new route (new props); only another project reads again.
+  const projectId = createMemo(() => props.projectId);
+  createEffect(on(projectId, (id) => void loadProfiles(id)));
   createEffect(() => {
     if (!projects.loaded) void loadProjects();
   });

@@ -1,4 +1,4 @@
-import { createEffect, createSignal, For, on, Show } from 'solid-js';
+import { createEffect, createMemo, createSignal, For, on, Show } from 'solid-js';
 import type { BudgetDefaults } from '../lib/supabase/index.ts';
 import { budgets, loadBudgetDefaults, saveBudgetDefaults } from '../stores/budgets.ts';
 import { projectPanelOpen, setProjectView } from '../lib/route.ts';
@@ -24,21 +24,17 @@ export function ProjectBudgetSettings(props: { projectId: string }) {
   const [note, setNote] = createSignal<string | null>(null);
   const [error, setError] = createSignal<string | null>(null);
 
+  // Memos: the route hands a new props object on every URL change (an opened panel, a selected
+  // task); only a different project, or defaults read anew, may reset what the form shows.
+  const projectId = createMemo(() => props.projectId);
+  const loaded = createMemo(() => (budgets.projectId === projectId() ? budgets.defaults : null));
+  createEffect(on(projectId, (id) => void loadBudgetDefaults(id)));
   createEffect(
-    on(
-      () => props.projectId,
-      (id) => void loadBudgetDefaults(id),
-    ),
-  );
-  createEffect(
-    on(
-      () => (budgets.projectId === props.projectId ? budgets.defaults : null),
-      (d) => {
-        if (!d) return;
-        const text = (n: number | null) => (n === null ? '' : String(n));
-        setValues({ turns: text(d.turns), wallMinutes: text(d.wallMinutes), tokens: text(d.tokens) });
-      },
-    ),
+    on(loaded, (d) => {
+      if (!d) return;
+      const text = (n: number | null) => (n === null ? '' : String(n));
+      setValues({ turns: text(d.turns), wallMinutes: text(d.wallMinutes), tokens: text(d.tokens) });
+    }),
   );
 
   const onSave = async (e: SubmitEvent) => {
@@ -56,7 +52,7 @@ export function ProjectBudgetSettings(props: { projectId: string }) {
     }
     setBusy(true);
     try {
-      await saveBudgetDefaults(props.projectId, parsed);
+      await saveBudgetDefaults(projectId(), parsed);
       setNote('Saved. New tasks get these limits.');
     } catch (err) {
       setError(err instanceof Error ? err.message : String(err));
@@ -89,12 +85,13 @@ export function ProjectBudgetSettings(props: { projectId: string }) {
                 inputmode="numeric"
                 placeholder="no limit"
                 value={values()[l.key]}
+                disabled={!loaded()}
                 onInput={(e) => setValues({ ...values(), [l.key]: e.currentTarget.value })}
               />
             </>
           )}
         </For>
-        <button type="submit" disabled={busy() || !budgets.defaults}>
+        <button type="submit" disabled={busy() || !loaded()}>
           Save budget defaults
         </button>
         <Show when={note()}>

@@ -1,4 +1,4 @@
-import { createEffect, createSignal, For, on, onCleanup, Show } from 'solid-js';
+import { createEffect, createMemo, createSignal, For, on, onCleanup, Show } from 'solid-js';
 import { AGENT_TYPES } from '../../../functions/_shared/common/contracts/agents.ts';
 import { hrefOf, navigate } from '../lib/route.ts';
 import { chat, closeProject, openProject, submit } from '../stores/chat.ts';
@@ -31,18 +31,18 @@ export function ProjectChat(props: { projectId: string; taskId: string | null })
     if ((e.target as Element | null)?.closest?.('#project-tasks a')) setTasksOpen(false);
   };
 
-  createEffect(() => openProject(props.projectId));
+  // A memo: the route hands new props on every URL change (a selected task, an opened panel); only
+  // another project resets the composer's picks and reads the project's profiles and defaults again.
+  const projectId = createMemo(() => props.projectId);
+  createEffect(() => openProject(projectId()));
   createEffect(
-    on(
-      () => props.projectId,
-      (projectId) => {
-        setPicked(null);
-        setMachine(NO_PICK);
-        setExecution(NO_EXECUTION_PICK);
-        void loadProfiles(projectId);
-        void loadMachineDefaults(projectId);
-      },
-    ),
+    on(projectId, (projectId) => {
+      setPicked(null);
+      setMachine(NO_PICK);
+      setExecution(NO_EXECUTION_PICK);
+      void loadProfiles(projectId);
+      void loadMachineDefaults(projectId);
+    }),
   );
   createEffect(() => {
     if (!projects.loaded) void loadProjects();

@@ -1,4 +1,4 @@
-import { createEffect, createSignal, For, on, Show } from 'solid-js';
+import { createEffect, createMemo, createSignal, For, on, Show } from 'solid-js';
 import {
   DEFAULT_SERVER_TYPES,
   MACHINE_LOCATIONS,
@@ -24,17 +24,16 @@ export function ProjectMachineSettings(props: { projectId: string }) {
   const [note, setNote] = createSignal<string | null>(null);
   const [error, setError] = createSignal<string | null>(null);
 
+  // A memo: the route hands new props on every URL change; only defaults read anew reset the form.
+  const loaded = createMemo(() => (machines.projectId === props.projectId ? machines.defaults : null));
   createEffect(
-    on(
-      () => (machines.projectId === props.projectId ? machines.defaults : null),
-      (d) => {
-        if (!d) return;
-        setProvider(d.provider);
-        setSize(d.vmSize);
-        setLocation(d.location ?? '');
-        setTypes(d.machineTypes);
-      },
-    ),
+    on(loaded, (d) => {
+      if (!d) return;
+      setProvider(d.provider);
+      setSize(d.vmSize);
+      setLocation(d.location ?? '');
+      setTypes(d.machineTypes);
+    }),
   );
 
   const cloud = () => (provider() === 'local' ? null : (provider() as CloudName));
@@ -127,7 +126,7 @@ export function ProjectMachineSettings(props: { projectId: string }) {
             </>
           )}
         </Show>
-        <button type="submit" disabled={busy() || !machines.defaults}>
+        <button type="submit" disabled={busy() || !loaded()}>
           Save machine defaults
         </button>
         <Show when={note()}>
