@@ -124,7 +124,7 @@ export async function serveStatic(routes: Record<string, StaticRoute>): Promise<
 
 export interface TestBrowser {
   readonly browser: Browser;
-  /** A fresh page in its own context; page errors and console errors are collected in `errors`. */
+  /** A fresh page in its own context; page errors and console errors are collected in `errors`, 5xx answers printed. */
   newPage(): Promise<Page & { errors: string[] }>;
 }
 
@@ -152,6 +152,14 @@ export function useBrowser(): TestBrowser {
       page.on('pageerror', (e) => page.errors.push(e.message));
       page.on('console', (m) => {
         if (m.type() === 'error') page.errors.push(m.text());
+      });
+      // The console says only "status of 500": the server's words go to the test's output.
+      page.on('response', (r) => {
+        if (r.status() < 500) return;
+        void r
+          .text()
+          .then((body) => console.log(`${r.status()} from ${r.request().method()} ${r.url()}: ${body.slice(0, 2000)}`))
+          .catch(() => {});
       });
       return page;
     },
