@@ -37,14 +37,17 @@ begin
           public.sam_actor_id(), p_reason);
   perform public.sam_touch_activity(p_ws);
   if p_to = 'stopping' then
-    -- A create the machine has not taken yet is withdrawn (a poll that already took it holds its
-    -- row: then it is `delivered` here and the machine gets the stop after the create). A `ready`
-    -- workspace said so from its machine: it runs there whatever its create's row says.
+    -- A create the machine has not taken yet is withdrawn. One a poll is taking right now (its row
+    -- locked) counts as taken: waiting for it could deadlock with the poll, which reads this
+    -- workspace; the machine then gets the stop after the create. A `ready` workspace said so from
+    -- its machine: it runs there whatever its create's row says.
     if old.status = 'creating' then
       update public.node_commands
          set status = 'failed', completed_at = public.sam_now(),
              result = jsonb_build_object('error', 'stopped before its machine received it')
-       where workspace_id = p_ws and kind = 'create_workspace' and status = 'pending';
+       where id = (select c.id from public.node_commands c
+                    where c.workspace_id = p_ws and c.kind = 'create_workspace' and c.status = 'pending'
+                    for update skip locked);
       if found then
         return public.sam_workspace_move(p_ws, array['stopping']::public.workspace_status[], 'stopped',
           'stopped before its machine received it');

@@ -157,3 +157,51 @@ describe('repeated transitions', () => {
     expect(n).toBe(20);
   });
 });
+
+describe('a stop racing the machine', () => {
+  it("a workspace stopped while its machine's poll is taking its create: neither waits for the other (no deadlock); the machine gets the stop after the create", async () => {
+    const a = db.admin;
+    const { r } = (await a`select public.submit_task(${PROJECT}, 'stopped while the machine takes it') as r`)[0]!;
+    const taskId = r.taskId as string;
+    const { node } = (await a`select auto_provisioned_node_id as node from public.tasks where id = ${taskId}`)[0]!;
+    const { tok } = (await a`select public.issue_bootstrap_token(${node}) as tok`)[0]!;
+    const { reg } = (await a`select public.register_node(${tok}) as reg`)[0]!;
+    const { ws } = (await a`select workspace_id as ws from public.tasks where id = ${taskId}`)[0]!;
+    const nodeClaims = { role: 'sam_node', jti: reg.jti, node_id: node };
+
+    // The machine's poll takes the create (its row locked until the poll commits) ...
+    let stop: Promise<unknown> | undefined;
+    const poll = asIdentity('sam_node', nodeClaims, async (tx) => {
+      const taken = await tx`select kind from public.poll_node_commands()`;
+      // ... the owner stops the workspace meanwhile ...
+      stop = asIdentity(
+        'authenticated',
+        { role: 'authenticated', sub: OWNER },
+        (u) => u`select public.stop_workspace(${ws})`,
+      );
+      const settled = stop.then(
+        () => 'done',
+        () => 'done',
+      );
+      // ... and the poll goes on once the stop has finished or is waiting for a lock.
+      for (;;) {
+        const [w] = await a`select count(*)::int as n from pg_locks where not granted`;
+        if (w!.n > 0 || (await Promise.race([settled, Promise.resolve('running')])) === 'done') break;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      const [b] = await tx`select public.node_workspace_bootstrap(${ws}) as b`;
+      return { kinds: taken.map((t) => t.kind as string), bootstrap: b!.b };
+    });
+    const [polled, stopped] = await Promise.allSettled([poll, poll.then(() => stop)]);
+    expect(polled).toMatchObject({ status: 'fulfilled', value: { kinds: ['create_workspace'] } });
+    expect(stopped.status).toBe('fulfilled');
+    const [w] = await a`select status from public.workspaces where id = ${ws}`;
+    expect(w!.status).toBe('stopping');
+    const commands =
+      await a`select kind, status from public.node_commands where workspace_id = ${ws} order by created_at`;
+    expect(commands).toEqual([
+      { kind: 'create_workspace', status: 'delivered' },
+      { kind: 'stop_workspace', status: 'pending' },
+    ]);
+  });
+});
