@@ -197,11 +197,14 @@ begin
    where id = p_command and node_id = nid and status in ('pending', 'delivered')
    returning * into c;
   if c.id is null then return false; end if;
-  -- The machine says the workspace no longer runs there: one still waiting for that is stopped.
-  if p_ok and c.kind = 'stop_workspace'
-     and exists (select 1 from public.workspaces where id = c.workspace_id and status = 'stopping') then
-    perform public.sam_workspace_move(c.workspace_id, array['stopping']::public.workspace_status[], 'stopped',
-      case when p_result ->> 'running' = 'false' then 'not running on its machine' else 'stopped by its machine' end);
+  -- The machine says the workspace no longer runs there: one still waiting for that is stopped
+  -- (locked first, so a report of its runner in the meantime is not contradicted).
+  if p_ok and c.kind = 'stop_workspace' then
+    perform 1 from public.workspaces where id = c.workspace_id and status = 'stopping' for update;
+    if found then
+      perform public.sam_workspace_move(c.workspace_id, array['stopping']::public.workspace_status[], 'stopped',
+        case when p_result ->> 'running' = 'false' then 'not running on its machine' else 'stopped by its machine' end);
+    end if;
   end if;
   return true;
 end $$;
