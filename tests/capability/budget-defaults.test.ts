@@ -39,14 +39,12 @@ const settingsExchanges: string[] = [];
 function recordSettingsExchanges(): void {
   page.on('response', (response) => {
     if (!response.url().includes('/project_settings')) return;
-    const auth = response.request().headers()['authorization'] ?? '';
-    const role = /"role":"(\w+)"/.exec(Buffer.from(auth.split('.')[1] ?? '', 'base64url').toString())?.[1];
     void response
       .text()
       .catch(() => '(no body)')
       .then((body) =>
         settingsExchanges.push(
-          `${new Date().toISOString()} ${response.request().method()} ${response.url()} as ${role} → ${response.status()} ${body}`,
+          `${new Date().toISOString()} ${response.request().method()} ${response.url()} → ${response.status()} ${body}`,
         ),
       );
   });

@@ -16,8 +16,6 @@ const CHANNEL_WORDS = {
 
 export function TaskView(props: { taskId: string }) {
   const task = () => taskById(props.taskId);
-  // Usage is read again when its agent reports it (live) and, should that broadcast be lost, at a turn's end.
-  const turnsEnded = () => chat.messages.filter((m) => m.metadata?.event === 'turn_end').length;
 
   createEffect(() => {
     const sessionId = task()?.sessionId;
@@ -44,7 +42,7 @@ export function TaskView(props: { taskId: string }) {
             <p class="channel muted" data-channel={chat.sessionChannel}>
               {CHANNEL_WORDS[chat.sessionChannel]}
             </p>
-            <TaskUsage taskId={t().id} version={`${t().status}:${chat.usageVersion}:${turnsEnded()}`} />
+            <TaskUsage taskId={t().id} version={`${t().status}:${chat.usageVersion}`} />
             <TaskControls task={t()} />
           </header>
           <MessageList />

@@ -20,7 +20,7 @@ interface ChatState {
   messages: Message[];
   messagesLoaded: boolean;
   sessionChannel: ChannelStatus;
-  /** Counts the open task's usage reports (and rejoins, which may have missed one): the task view reads its usage again. */
+  /** Counts the open task's usage reports, turn ends and rejoins: the task view reads its usage again. */
   usageVersion: number;
   error: string | null;
 }
@@ -126,6 +126,8 @@ function lastSeenId(): number {
 function addMessages(sessionId: string, incoming: Message[]): void {
   if (chat.sessionId !== sessionId || incoming.length === 0) return;
   setState('messages', (current) => mergeMessages(current, incoming));
+  // A turn's end is when its usage is reported: read it again, should the `usage` broadcast be lost.
+  if (incoming.some((m) => m.metadata?.event === 'turn_end')) setState('usageVersion', (n) => n + 1);
 }
 
 async function catchUp(sessionId: string): Promise<void> {
