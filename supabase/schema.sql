@@ -198,8 +198,9 @@ begin
    returning * into c;
   if c.id is null then return false; end if;
   -- The machine says the workspace no longer runs there: one still waiting for that is stopped
-  -- (locked first, so a report of its runner in the meantime is not contradicted).
+  -- (its task and then it locked first, so a report of its runner in the meantime is not contradicted).
   if p_ok and c.kind = 'stop_workspace' then
+    perform public.sam_lock_task_of(c.workspace_id);
     perform 1 from public.workspaces where id = c.workspace_id and status = 'stopping' for update;
     if found then
       perform public.sam_workspace_move(c.workspace_id, array['stopping']::public.workspace_status[], 'stopped',
@@ -2089,11 +2090,13 @@ CREATE FUNCTION public.sam_agent_session_move(p_id uuid, p_from public.agent_ses
     AS $$
 declare old public.agent_sessions;
 begin
-  select * into old from public.agent_sessions where id = p_id for update;
+  select * into old from public.agent_sessions where id = p_id;
   if old.id is null or not coalesce(public.sam_caller() = 'system' or old.workspace_id = public.current_workspace_id()
                                     or (public.sam_caller() = 'user' and old.owner_id = auth.uid() and p_to = 'stopped'), false) then
     raise exception 'not allowed to act on agent session %', p_id using errcode = '42501';
   end if;
+  perform public.sam_lock_task_of(null, p_id);
+  select * into old from public.agent_sessions where id = p_id for update;
   if old.status = p_to then return false; end if;
   update public.agent_sessions set status = p_to, status_changed_at = public.sam_now(), updated_at = public.sam_now(),
          error_message = case when p_to = 'failed' then left(p_reason, 4000) else error_message end
@@ -2890,6 +2893,7 @@ CREATE FUNCTION public.sam_fail_workspace(p_ws uuid, p_reason text) RETURNS bool
     AS $$
 declare a record; moved boolean; tid uuid;
 begin
+  perform public.sam_lock_task_of(p_ws);
   for a in select id, owner_id, project_id, status from public.agent_sessions
             where workspace_id = p_ws and status in ('starting', 'idle', 'prompting', 'recovering')
             order by created_at for update loop
@@ -3016,6 +3020,21 @@ CREATE FUNCTION public.sam_kick_orchestrator() RETURNS bigint
   select public.sam_wake_orchestrator()
    where exists (select 1 from public.orchestrator_jobs where status = 'pending' and run_after <= public.sam_now())
 $$;
+
+-- Name: sam_lock_task_of(uuid, uuid); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.sam_lock_task_of(p_workspace uuid DEFAULT NULL::uuid, p_agent_session uuid DEFAULT NULL::uuid) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+  perform 1 from public.tasks
+   where id = coalesce((select task_id from public.workspaces where id = p_workspace),
+                       (select task_id from public.agent_sessions where id = p_agent_session))
+     for update;
+end $$;
+
+-- Name: FUNCTION sam_lock_task_of(p_workspace uuid, p_agent_session uuid); Type: COMMENT; Schema: public
+COMMENT ON FUNCTION public.sam_lock_task_of(p_workspace uuid, p_agent_session uuid) IS 'Locks the task of a workspace or an agent session: the first lock of every move, so all take the task before its workspace, agent sessions and node.';
 
 -- Name: sam_min_interval(text); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.sam_min_interval(p_key text) RETURNS interval
@@ -3693,6 +3712,7 @@ CREATE FUNCTION public.sam_workspace_move(p_ws uuid, p_from public.workspace_sta
     AS $$
 declare old public.workspaces;
 begin
+  perform public.sam_lock_task_of(p_ws);
   select * into old from public.workspaces where id = p_ws for update;
   if old.id is null then raise exception 'workspace % not found', p_ws using errcode = 'P0002'; end if;
   if old.status = p_to then return false; end if;
@@ -3891,6 +3911,9 @@ declare w public.workspaces := public.sam_authorize_workspace(coalesce(p_workspa
   t public.tasks; s public.agent_sessions; sid uuid; j uuid; now_ timestamptz := public.sam_now(); exp timestamptz;
   cap timestamptz;
 begin
+  -- Its task first, then the workspace as it is now (a stop may have come in between).
+  perform public.sam_lock_task_of(w.id);
+  select * into w from public.workspaces where id = w.id;
   if w.status <> 'ready' then raise exception 'workspace % is %', w.id, w.status using errcode = '55000'; end if;
   select * into t from public.tasks where id = w.task_id;
   -- One live session per workspace: asking again (a restarted vm-agent) resumes it.
@@ -4511,6 +4534,9 @@ CREATE FUNCTION public.workspace_ready(p_workspace uuid DEFAULT NULL::uuid) RETU
 declare w public.workspaces := public.sam_authorize_workspace(coalesce(p_workspace, public.current_workspace_id()), false);
   moved boolean;
 begin
+  perform public.sam_lock_task_of(w.id);
+  select * into w from public.workspaces where id = w.id for update;
+  if w.status <> 'creating' then return false; end if;
   moved := public.sam_workspace_move(w.id, array['creating']::public.workspace_status[], 'ready', 'workspace ready');
   if w.task_id is not null then perform public.sam_task_step(w.task_id, 'workspace_ready', 'workspace ready'); end if;
   return moved;
@@ -6657,6 +6683,10 @@ GRANT ALL ON FUNCTION public.sam_job_fence(j public.orchestrator_jobs, p_attempt
 -- Name: FUNCTION sam_kick_orchestrator(); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.sam_kick_orchestrator() FROM PUBLIC;
 GRANT ALL ON FUNCTION public.sam_kick_orchestrator() TO service_role;
+
+-- Name: FUNCTION sam_lock_task_of(p_workspace uuid, p_agent_session uuid); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.sam_lock_task_of(p_workspace uuid, p_agent_session uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.sam_lock_task_of(p_workspace uuid, p_agent_session uuid) TO service_role;
 
 -- Name: FUNCTION sam_min_interval(p_key text); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.sam_min_interval(p_key text) FROM PUBLIC;
