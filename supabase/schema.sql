@@ -703,6 +703,7 @@ begin
   if n.id is null or not coalesce(public.sam_caller() = 'system' or (public.sam_caller() = 'user' and n.owner_id = auth.uid()), false) then
     raise exception 'not allowed to destroy node %', p_node using errcode = '42501';
   end if;
+  perform public.sam_lock_node_work(p_node);
   if n.provider = 'byo' then
     -- Its owner removes it, or it never registered: forget it (nothing to delete anywhere).
     if public.sam_caller() = 'user' or n.status = 'provisioning' then
@@ -774,6 +775,7 @@ CREATE FUNCTION public.fail_node(p_node uuid, p_error text) RETURNS boolean
     AS $$
 declare moved boolean; t record;
 begin
+  perform public.sam_lock_node_work(p_node);
   update public.nodes set error_message = left(p_error, 4000) where id = p_node and status = 'provisioning';
   moved := public.sam_node_move(p_node, array['provisioning', 'ready', 'active', 'warm', 'unhealthy']::public.node_status[],
                                 'failed', p_error);
@@ -3020,6 +3022,25 @@ CREATE FUNCTION public.sam_kick_orchestrator() RETURNS bigint
   select public.sam_wake_orchestrator()
    where exists (select 1 from public.orchestrator_jobs where status = 'pending' and run_after <= public.sam_now())
 $$;
+
+-- Name: sam_lock_node_work(uuid); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.sam_lock_node_work(p_node uuid) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+  perform 1 from public.tasks t
+   where t.id in (select w.task_id from public.workspaces w
+                   where w.node_id = p_node and w.status in ('creating', 'ready', 'stopping'))
+      or ((t.auto_provisioned_node_id = p_node or t.node_id = p_node) and t.status in ('queued', 'delegated', 'in_progress'))
+   order by t.id for update;
+  perform 1 from public.workspaces w
+   where w.node_id = p_node and w.status in ('creating', 'ready', 'stopping')
+   order by w.id for update;
+end $$;
+
+-- Name: FUNCTION sam_lock_node_work(p_node uuid); Type: COMMENT; Schema: public
+COMMENT ON FUNCTION public.sam_lock_node_work(p_node uuid) IS 'Locks the tasks and then the live workspaces of a node, before the node itself is locked to end it.';
 
 -- Name: sam_lock_task_of(uuid, uuid); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.sam_lock_task_of(p_workspace uuid DEFAULT NULL::uuid, p_agent_session uuid DEFAULT NULL::uuid) RETURNS void
@@ -6683,6 +6704,10 @@ GRANT ALL ON FUNCTION public.sam_job_fence(j public.orchestrator_jobs, p_attempt
 -- Name: FUNCTION sam_kick_orchestrator(); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.sam_kick_orchestrator() FROM PUBLIC;
 GRANT ALL ON FUNCTION public.sam_kick_orchestrator() TO service_role;
+
+-- Name: FUNCTION sam_lock_node_work(p_node uuid); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.sam_lock_node_work(p_node uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.sam_lock_node_work(p_node uuid) TO service_role;
 
 -- Name: FUNCTION sam_lock_task_of(p_workspace uuid, p_agent_session uuid); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.sam_lock_task_of(p_workspace uuid, p_agent_session uuid) FROM PUBLIC;

@@ -11,7 +11,9 @@ import { waitFor } from '../helpers/wait.ts';
  * Postgres aborted one, and the user's stop answered 500 with the task still running (seen in CI).
  *
  * Each case fixes the interleaving that deadlocked: the stop's transaction holds the task (its first
- * step), the machine's report starts, and only then does the stop go on to the workspace.
+ * step), the machine's report starts, and only then does the stop go on to the workspace. The same
+ * for a user destroying a busy machine (node first, then its work) while the machine records its
+ * agent's messages (workspace, then node).
  */
 const db = useTestDatabase('lock_order');
 const OWNER = '11111111-0000-0000-0000-00000000d001';
@@ -52,22 +54,30 @@ async function placed(title: string, stage: Stage) {
   return { taskId, ws: ws as string, agentSessionId };
 }
 
+type Outcome = { ok: true; value: unknown } | { ok: false; code?: string; message: string };
+
+const USER_ROLE = (tx: postgres.TransactionSql) =>
+  tx`select set_config('request.jwt.claims', ${JSON.stringify(USER)}, true), set_config('role', 'authenticated', true)`;
+
 /**
- * The user stops `taskId` now while `report` (the machine's call, on its own connection) runs:
- * the stop's transaction takes the task first, the report starts and waits, then the stop goes on.
+ * The interleaving that deadlocked: `first` takes its first lock in a transaction, `other` starts
+ * on its own connection, and once `other` waits for a lock (or is done) `then` goes on in the
+ * first transaction.
  */
-async function stopDuring(taskId: string, report: () => Promise<postgres.RowList<postgres.Row[]>>) {
-  let reported: Promise<unknown> | undefined;
-  const stop = pool.begin(async (tx) => {
-    await tx`select 1 from public.tasks where id = ${taskId} for update`;
-    const machine = report();
-    reported = machine.then(
-      (rows) => ({ ok: true, value: rows[0]!.r }),
-      (e: { code?: string; message: string }) => ({ ok: false, code: e.code, message: e.message }),
+async function interleave<T>(
+  first: (tx: postgres.TransactionSql) => Promise<unknown>,
+  other: () => Promise<postgres.RowList<postgres.Row[]>>,
+  then: (tx: postgres.TransactionSql) => Promise<T>,
+) {
+  let reported: Promise<Outcome> | undefined;
+  const held = pool.begin(async (tx) => {
+    await first(tx);
+    reported = other().then(
+      (rows): Outcome => ({ ok: true, value: rows[0]!.r }),
+      (e: { code?: string; message: string }): Outcome => ({ ok: false, code: e.code, message: e.message }),
     );
-    // The report is under way: waiting for a lock, or done.
     await waitFor(
-      'the report to wait for a lock or finish',
+      'the other call to wait for a lock or finish',
       async () => {
         const [w] = await db.admin`select count(*)::int as n from pg_stat_activity
                                   where datname = current_database() and wait_event_type = 'Lock'`;
@@ -76,11 +86,23 @@ async function stopDuring(taskId: string, report: () => Promise<postgres.RowList
       10_000,
       10,
     );
-    await tx`select set_config('request.jwt.claims', ${JSON.stringify(USER)}, true), set_config('role', 'authenticated', true)`;
-    return (await tx`select public.stop_task(${taskId}, 0) as r`)[0]!.r;
+    return then(tx);
   });
-  const [stopped, report_] = await Promise.allSettled([stop, stop.finally(() => reported)]);
-  return { stopped, reported: report_.status === 'fulfilled' ? await reported : report_.reason };
+  const [first_, other_] = await Promise.allSettled([held, held.finally(() => reported)]);
+  return { first: first_, other: other_.status === 'fulfilled' ? await reported! : (other_.reason as Outcome) };
+}
+
+/** The user stops `taskId` now (the stop locks the task first) while the machine's `report` runs. */
+async function stopDuring(taskId: string, report: () => Promise<postgres.RowList<postgres.Row[]>>) {
+  const { first, other } = await interleave(
+    (tx) => tx`select 1 from public.tasks where id = ${taskId} for update`,
+    report,
+    async (tx) => {
+      await USER_ROLE(tx);
+      return (await tx`select public.stop_task(${taskId}, 0) as r`)[0]!.r;
+    },
+  );
+  return { stopped: first, reported: other };
 }
 
 async function stateOf(taskId: string, ws: string) {
@@ -122,5 +144,32 @@ describe('a stop and its machine at the same moment', () => {
     expect(stopped).toMatchObject({ status: 'fulfilled', value: { status: 'cancelled', changed: true } });
     expect(reported).toEqual({ ok: true, value: true });
     expect(await stateOf(taskId, ws)).toEqual({ task: 'cancelled', workspace: 'stopping', node: 'active' });
+  });
+
+  it("a busy machine destroyed by its user while it records its agent's messages: both go through, the messages are kept", async () => {
+    const { taskId, ws } = await placed('destroyed as it records', 'starting');
+    const [w] = await db.admin`select node_id, chat_session_id from public.workspaces where id = ${ws}`;
+    const batch = [{ messageId: 'last-words', role: 'assistant', content: 'still working' }];
+    const { first, other } = await interleave(
+      // record_messages' first lock: the workspace it touches (then its node). Taken as its update
+      // takes it, without writing the row (a second update of a row written in the same transaction
+      // checks its foreign keys again, which record_messages never does).
+      (tx) => tx`select 1 from public.workspaces where id = ${ws} for no key update`,
+      () =>
+        pool.begin(async (tx) => {
+          await USER_ROLE(tx);
+          return tx`select public.destroy_node(${w!.node_id}, 'removed') as r`;
+        }),
+      async (tx) => (await tx`select public.record_messages(${w!.chat_session_id}, ${tx.json(batch)}) as r`)[0]!.r,
+    );
+    expect(first).toMatchObject({ status: 'fulfilled', value: { persisted: 1 } });
+    expect(other).toEqual({ ok: true, value: true });
+    const [after] = await db.admin`select t.status as task, w.status as workspace, n.status as node
+                                     from public.tasks t, public.workspaces w, public.nodes n
+                                    where t.id = ${taskId} and w.id = ${ws} and n.id = w.node_id`;
+    expect(after).toEqual({ task: 'failed', workspace: 'failed', node: 'destroying' });
+    const [m] = await db.admin`select count(*)::int as n from public.messages
+                                where session_id = ${w!.chat_session_id} and message_id = 'last-words'`;
+    expect(m!.n).toBe(1);
   });
 });
