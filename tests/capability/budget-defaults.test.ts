@@ -111,7 +111,7 @@ describe('budget defaults and usage in the task view', () => {
     await page.getByRole('link', { name: '← budgeted' }).click();
 
     const message = 'Note A in README.md [tokens:1234]';
-    await page.getByLabel('Profile').selectOption({ label: 'chatty' });
+    await page.locator('form.composer').getByLabel('Profile', { exact: true }).selectOption({ label: 'chatty' });
     await page.getByLabel('Message').fill(message);
     await page.getByRole('button', { name: 'Start task' }).click();
     await page.getByRole('heading', { name: message }).waitFor();

@@ -55,7 +55,7 @@ async function makeProfile(name: string, fill: (form: ReturnType<Page['locator']
 }
 
 async function submit(profile: string, message: string): Promise<void> {
-  await page.getByLabel('Profile').selectOption({ label: profile });
+  await page.locator('form.composer').getByLabel('Profile', { exact: true }).selectOption({ label: profile });
   await page.getByLabel('Message').fill(message);
   await page.getByRole('button', { name: 'Start task' }).click();
   await page.getByRole('heading', { name: message }).waitFor();

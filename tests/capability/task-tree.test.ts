@@ -212,7 +212,7 @@ describe('the task tree', () => {
     await form.getByRole('button', { name: 'Save profile' }).click();
     await page.locator('li.profile').filter({ hasText: 'careful' }).waitFor();
     await page.getByRole('link', { name: '← treed' }).click();
-    await page.getByLabel('Profile').selectOption({ label: 'careful' });
+    await page.locator('form.composer').getByLabel('Profile', { exact: true }).selectOption({ label: 'careful' });
     const askingId = await submit('Note the plan in README.md [permission]');
 
     // The permission request reaches the tree over `project:<id>` (event `attention`).

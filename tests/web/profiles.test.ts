@@ -121,7 +121,7 @@ it('manages a project’s profiles and runs tasks with the one picked in the com
 
   // The composer's picker starts on the project's default; picking it runs the task with it.
   await page.getByRole('link', { name: '← handbook' }).click();
-  const picker = page.getByLabel('Profile');
+  const picker = page.locator('form.composer').getByLabel('Profile', { exact: true });
   await expect.poll(() => picker.inputValue()).toBe(profileId);
   await picker.selectOption({ label: 'docs writer (default)' });
   await page.getByLabel('Message').fill('document the upload endpoint');
